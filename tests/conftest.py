@@ -1,0 +1,41 @@
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(ROOT, "tests", "fixtures")
+
+
+def fixture_files():
+    """Every rule fixture file: tests/fixtures/<CODE>_<name>/*.py|*.ipynb."""
+    found = []
+    for folder in sorted(os.listdir(FIXTURES)):
+        path = os.path.join(FIXTURES, folder)
+        if not (os.path.isdir(path) and folder[:2] == "TL" and folder[2:5].isdigit()):
+            continue
+        for name in sorted(os.listdir(path)):
+            if name.endswith((".py", ".ipynb")) and not name.startswith("_"):
+                found.append(os.path.join(path, name))
+    return found
+
+
+@pytest.fixture
+def run_cli(tmp_path):
+    """Run the real `torchlint` command in a subprocess; returns CompletedProcess."""
+    import subprocess
+
+    def run(*args, cwd=None, input=None, env=None):
+        full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+        full_env.pop("FORCE_COLOR", None)
+        return subprocess.run(
+            [sys.executable, "-m", "torchlint", *args],
+            cwd=cwd or tmp_path,
+            input=input,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=120,
+        )
+
+    return run

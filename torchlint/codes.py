@@ -1,0 +1,7 @@
+"""Codes of the diagnostics the engine itself emits (their docs live in `torchlint.rules`)."""
+
+SYNTAX_ERROR = "TL001"
+UNREADABLE_FILE = "TL002"
+UNUSED_SUPPRESSION = "TL003"
+INTERNAL_ERROR = "TL004"
+ENGINE_CODES = frozenset({SYNTAX_ERROR, UNREADABLE_FILE, UNUSED_SUPPRESSION, INTERNAL_ERROR})

@@ -1,0 +1,136 @@
+"""Which files a run checks: walk the given paths, honouring excludes and .gitignore files.
+
+Directories are walked without following a symlink into a directory already visited (no loops);
+files named explicitly are always checked unless `force-exclude` is set.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+from torchlint.config import Settings
+
+SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    path: str  # as shown to the user
+    explicit: bool
+
+
+class _Excluder:
+    def __init__(self, settings: Settings) -> None:
+        import pathspec
+
+        self.root = os.path.abspath(settings.project_root)
+        patterns = list(settings.exclude) + list(settings.extend_exclude)
+        self.spec = pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+
+    def excluded(self, path: str, is_dir: bool) -> bool:
+        absolute = os.path.abspath(path)
+        relative = os.path.relpath(absolute, self.root) if absolute.startswith(self.root) else absolute.lstrip("/")
+        relative = relative.replace(os.sep, "/")
+        return self.spec.match_file(relative + ("/" if is_dir else "")) or self.spec.match_file(os.path.basename(absolute) + ("/" if is_dir else ""))
+
+
+class _GitIgnores:
+    """The .gitignore files in force for a directory: those of its ancestors inside the repo."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, object] = {}
+
+    def spec_for(self, directory: str):
+        if directory not in self._cache:
+            path = os.path.join(directory, ".gitignore")
+            spec = None
+            if os.path.isfile(path):
+                import pathspec
+
+                try:
+                    with open(path, encoding="utf-8", errors="replace") as handle:
+                        spec = pathspec.PathSpec.from_lines("gitwildmatch", handle.read().splitlines())
+                except OSError:
+                    spec = None
+            self._cache[directory] = spec
+        return self._cache[directory]
+
+    def ignored(self, path: str, is_dir: bool) -> bool:
+        absolute = os.path.abspath(path)
+        directory = os.path.dirname(absolute)
+        while True:
+            spec = self.spec_for(directory)
+            if spec is not None:
+                relative = os.path.relpath(absolute, directory).replace(os.sep, "/")
+                if spec.match_file(relative + ("/" if is_dir else "")):
+                    return True
+            if os.path.isdir(os.path.join(directory, ".git")):
+                return False
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                return False
+            directory = parent
+
+
+def discover(paths: list[str], settings: Settings) -> Iterator[Candidate]:
+    """Yield every file to check, each once, in a stable (sorted) order."""
+    excluder = _Excluder(settings)
+    gitignores = _GitIgnores() if settings.respect_gitignore else None
+    seen_files: set[str] = set()
+    for given in paths:
+        if os.path.isdir(given):
+            if settings.force_exclude and excluder.excluded(given, True):
+                continue
+            yield from _walk(given, excluder, gitignores, seen_files)
+        else:
+            if settings.force_exclude and (excluder.excluded(given, False) or (gitignores and gitignores.ignored(given, False))):
+                continue
+            key = os.path.abspath(given)
+            if key not in seen_files:
+                seen_files.add(key)
+                yield Candidate(_shown(given), explicit=True)
+
+
+def _walk(top: str, excluder: _Excluder, gitignores: _GitIgnores | None, seen_files: set[str]) -> Iterator[Candidate]:
+    visited_dirs: set[tuple[int, int]] = set()
+    stack = [top]
+    while stack:
+        directory = stack.pop()
+        try:
+            stat = os.stat(directory)
+        except OSError:
+            continue
+        identity = (stat.st_dev, stat.st_ino)
+        if identity in visited_dirs:
+            continue  # a symlink loop, or a second link to a directory already walked
+        visited_dirs.add(identity)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        except OSError:
+            continue
+        subdirs = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()  # follows symlinks; False for a dangling one
+            except OSError:
+                is_dir = False
+            if excluder.excluded(entry.path, is_dir) or (gitignores and gitignores.ignored(entry.path, is_dir)):
+                continue
+            if is_dir:
+                subdirs.append(entry.path)
+            elif entry.name.endswith(SOURCE_SUFFIXES):
+                key = os.path.abspath(entry.path)
+                if key not in seen_files:
+                    seen_files.add(key)
+                    yield Candidate(_shown(entry.path), explicit=False)
+        stack.extend(reversed(subdirs))
+
+
+def _shown(path: str) -> str:
+    """Paths below the working directory are shown relative to it, others as given."""
+    if path == "-":
+        return path
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative

@@ -1,0 +1,356 @@
+"""One file's journey: read → decode → prefilter → parse once → one batched walk → suppress → sort.
+
+`lint_file` is a pure function of (path, settings): it returns a `FileResult` and never raises for
+a bad input file, so it can run in a worker process and its result can be cached.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import TYPE_CHECKING, Iterable
+
+from torchlint import codes
+from torchlint._lazy import lazy_module
+from torchlint.diagnostics import Diagnostic, Edit, FileResult, Fix, Note, Position, Severity, Span
+from torchlint.rule import Report, Rule
+from torchlint.source import SourceError, decode_python, read_bytes
+
+if TYPE_CHECKING:
+    from torchlint.config import Settings
+    from torchlint.notebook import NotebookSource
+
+cst = lazy_module("libcst")
+
+# LibCST's visitors recurse once per tree level; deeply nested (but valid) code needs headroom.
+RECURSION_LIMIT = 20_000
+_METADATA_PROVIDERS = {
+    "position": "PositionProvider",
+    "parent": "ParentNodeProvider",
+    "scope": "ScopeProvider",
+    "expression_context": "ExpressionContextProvider",
+}
+
+
+class FileContext:
+    """What a rule sees of the file being linted."""
+
+    def __init__(self, module, path: str, options: dict | None = None) -> None:
+        from torchlint.facts import ModuleFacts
+
+        self.module = module
+        self.path = path
+        self.wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
+        self.facts = ModuleFacts(module, path=path, options=options)
+        self.reports: list[Report] = []
+        self._positions = None
+
+    def add_report(self, report: Report) -> None:
+        self.reports.append(report)
+
+    def metadata(self, name: str):
+        provider = getattr(cst.metadata, _METADATA_PROVIDERS[name])
+        return self.wrapper.resolve(provider)
+
+    def span(self, node) -> Span:
+        if self._positions is None:
+            self._positions = self.metadata("position")
+        code_range = self._positions[node]
+        return Span(
+            Position(code_range.start.line, code_range.start.column + 1),
+            Position(code_range.end.line, code_range.end.column + 1),
+        )
+
+
+def lint_text(text: str, path: str, enabled: Iterable[type[Rule]], options: dict | None = None):
+    """Lint one program's text with the given rules: diagnostics in the text's own rows.
+
+    Returns (diagnostics, parsed): `parsed` is False when the text is not valid Python.
+    """
+    rules = [rule for rule in enabled if _may_trigger(rule, text)]
+    if not rules:
+        error = _syntax_error_without_libcst(text, path)
+        return ([error] if error else []), error is None
+    try:
+        module = _parse(text)
+    except _SyntaxProblem as problem:
+        return [problem.diagnostic(path, text)], False
+    context = FileContext(module, path, options)
+    crashed = _run_rules(context, rules)
+    diagnostics = [_to_diagnostic(context, report, path) for report in context.reports]
+    for rule, exc in crashed:
+        diagnostics.append(_internal_error(path, f"rule {rule.code} ({rule.name}) crashed: {exc!r}"))
+    return diagnostics, True
+
+
+def _may_trigger(rule: type[Rule], text: str) -> bool:
+    return not rule.tokens or any(token in text for token in rule.tokens)
+
+
+def _run_rules(context: FileContext, rules: list[type[Rule]]) -> list[tuple[type[Rule], BaseException]]:
+    """One batched traversal; if anything raises, rerun rule by rule to isolate the culprit."""
+    instances = [rule(context) for rule in rules]
+    needed = {name for rule in rules for name in rule.metadata}
+    for name in needed:
+        context.metadata(name)
+    try:
+        _visit(context, instances)
+        return []
+    except Exception:
+        pass
+    crashed = []
+    context.reports.clear()
+    for rule in rules:
+        before = len(context.reports)
+        try:
+            _visit(context, [rule(context)])
+        except Exception as exc:  # a rule bug must not cost the user the other rules
+            del context.reports[before:]
+            crashed.append((rule, exc))
+    return crashed
+
+
+def _visit(context: FileContext, instances: list[Rule]) -> None:
+    visitors = [_adapter(instance) for instance in instances]
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old_limit, RECURSION_LIMIT))
+    try:
+        cst.visit_batched(context.module, visitors)
+    finally:
+        sys.setrecursionlimit(old_limit)
+
+
+def _adapter(rule: Rule):
+    methods = _visitor_methods(type(rule))
+    visitors = {name: getattr(rule, name) for name in methods}
+
+    class _Adapter(cst.BatchableCSTVisitor):
+        def get_visitors(self):
+            return visitors
+
+    return _Adapter()
+
+
+_METHOD_CACHE: dict[type, tuple[str, ...]] = {}
+
+
+def _visitor_methods(rule_cls: type[Rule]) -> tuple[str, ...]:
+    try:
+        return _METHOD_CACHE[rule_cls]
+    except KeyError:
+        names = tuple(
+            name for name in dir(rule_cls) if name.startswith(("visit_", "leave_")) and callable(getattr(rule_cls, name))
+        )
+        _METHOD_CACHE[rule_cls] = names
+        return names
+
+
+def _to_diagnostic(context: FileContext, report: Report, path: str) -> Diagnostic:
+    rule = report.rule
+    fix = None
+    if report.fix is not None:
+        edits = []
+        for old, new in report.fix.replacements:
+            content = new if isinstance(new, str) else context.module.code_for_node(new)
+            edits.append(Edit(context.span(old), content))
+        fix = Fix(report.fix.message, report.fix.applicability, tuple(edits))
+    return Diagnostic(
+        code=rule.code,
+        name=rule.name,
+        message=report.message,
+        severity=rule.severity,
+        path=path,
+        span=context.span(report.node),
+        notes=tuple(Note(n.message, context.span(n.node) if n.node is not None else None) for n in report.notes),
+        help=report.help,
+        fix=fix,
+    )
+
+
+class _SyntaxProblem(Exception):
+    def __init__(self, message: str, row: int, column: int) -> None:
+        super().__init__(message)
+        self.message, self.row, self.column = message, row, column
+
+    def diagnostic(self, path: str, text: str) -> Diagnostic:
+        return make_diagnostic(codes.SYNTAX_ERROR, f"syntax error: {self.message}", path, self.row, self.column)
+
+
+def _parse(text: str):
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old_limit, RECURSION_LIMIT))
+    try:
+        return cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        raise _syntax_problem(text, exc) from None
+    except RecursionError:
+        raise _SyntaxProblem("code is nested too deeply to parse", 1, 1) from None
+    except Exception as exc:  # the native parser reports some failures as other errors
+        raise _SyntaxProblem(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 1, 1) from None
+    finally:
+        sys.setrecursionlimit(old_limit)
+
+
+def _syntax_problem(text: str, exc) -> _SyntaxProblem:
+    """Prefer CPython's own message and position; LibCST's carry the real ones only in text."""
+    cpython = _cpython_syntax_error(text)
+    if cpython is not None:
+        return cpython
+    message = str(exc.message)
+    where = re.search(r"error at (\d+):(\d+)", message)
+    row, column = (int(where.group(1)), int(where.group(2))) if where else (exc.editor_line, exc.editor_column)
+    message = re.sub(r"^(parser|tokenizer) error: (error at \d+:\d+: )?", "", message)
+    return _SyntaxProblem(message, row, max(column, 1))
+
+
+def _cpython_syntax_error(text: str) -> _SyntaxProblem | None:
+    import ast
+
+    try:
+        ast.parse(text)
+    except SyntaxError as exc:  # includes IndentationError and TabError
+        message = exc.msg
+        return _SyntaxProblem(message, exc.lineno or 1, max(exc.offset or 1, 1))
+    except (RecursionError, MemoryError):
+        return _SyntaxProblem("code is nested too deeply to parse", 1, 1)
+    except ValueError as exc:
+        return _SyntaxProblem(str(exc), 1, 1)
+    return None
+
+
+def _syntax_error_without_libcst(text: str, path: str) -> Diagnostic | None:
+    """Syntax check for a file no rule needs to parse: CPython's parser, LibCST only to confirm.
+
+    CPython's parser accepts only its own version's grammar; a newer construct it rejects is
+    re-checked with LibCST, which parses all supported versions.
+    """
+    problem = _cpython_syntax_error(text)
+    if problem is None:
+        return None
+    try:
+        _parse(text)
+    except _SyntaxProblem:
+        return problem.diagnostic(path, text)
+    return None
+
+
+def make_diagnostic(code: str, message: str, path: str, row: int = 1, column: int = 1, **extra) -> Diagnostic:
+    from torchlint.registry import lookup
+
+    rule = lookup(code)
+    start = Position(row, column)
+    return Diagnostic(
+        code=code,
+        name=rule.name if rule else code,
+        message=message,
+        severity=rule.severity if rule else Severity.ERROR,
+        path=path,
+        span=Span(start, start),
+        **extra,
+    )
+
+
+def _internal_error(path: str, message: str) -> Diagnostic:
+    return make_diagnostic(codes.INTERNAL_ERROR, message, path)
+
+
+def lint_file(path: str, settings: Settings, display_path: str | None = None, *, data: bytes | None = None) -> FileResult:
+    """Lint one file. Never raises for a bad input: problems become diagnostics."""
+    shown = display_path or path
+    enabled_codes = settings.rules_for(shown)
+    result = FileResult(path=shown)
+    try:
+        if data is None:
+            data = read_bytes(path)
+        if path.endswith(".ipynb"):
+            from torchlint.notebook import load_notebook
+
+            notebook = load_notebook(data)
+            if notebook is None:
+                return result
+            diagnostics = _lint_notebook(notebook, shown, settings, enabled_codes)
+            result.cell_sources = {cell.index: cell.source for cell in notebook.cells}
+            result.source = notebook.text
+        else:
+            text = decode_python(data).text
+            diagnostics = _lint_program(text, shown, settings, enabled_codes)
+            result.source = text
+    except SourceError as exc:
+        diagnostics = [make_diagnostic(codes.UNREADABLE_FILE, f"cannot read file: {exc}", shown)]
+    except Exception as exc:  # an engine bug: report it against this file and go on
+        diagnostics = [_internal_error(shown, f"internal error: {exc!r}")]
+    result.diagnostics = sorted(
+        (d for d in diagnostics if d.code in enabled_codes or d.code == codes.INTERNAL_ERROR),
+        key=lambda d: d.sort_key,
+    )
+    return result
+
+
+def _lint_program(text: str, path: str, settings: Settings, enabled_codes) -> list[Diagnostic]:
+    from torchlint.registry import all_rules
+    from torchlint.suppressions import apply_suppressions
+
+    rules = [rule for rule in all_rules() if rule.code in enabled_codes and _visits(rule)]
+    diagnostics, parsed = lint_text(text, path, rules, settings.rule_options)
+    if parsed:
+        diagnostics = apply_suppressions(text, diagnostics, enabled_codes, path)
+    return diagnostics
+
+
+def _visits(rule: type[Rule]) -> bool:
+    return bool(_visitor_methods(rule))
+
+
+def _lint_notebook(notebook: NotebookSource, path: str, settings: Settings, enabled_codes) -> list[Diagnostic]:
+    """Lint the joined cells; a cell that does not parse is reported and blanked, the rest linted."""
+    import dataclasses
+
+    text = notebook.text
+    errors: list[Diagnostic] = []
+    for _ in range(len(notebook.cells) + 1):
+        diagnostics = _lint_program(text, path, settings, enabled_codes)
+        syntax = [d for d in diagnostics if d.code == codes.SYNTAX_ERROR]
+        if not syntax:
+            break
+        bad_cell, _ = notebook.locate(syntax[0].span.start.row)
+        errors.append(syntax[0])
+        text = _blank_cell(text, notebook, bad_cell)
+    else:
+        diagnostics = []
+    located = []
+    for diagnostic in errors + [d for d in diagnostics if d.code != codes.SYNTAX_ERROR]:
+        cell, span = _locate_span(diagnostic.span, notebook)
+        notes = tuple(_locate_note(note, notebook) for note in diagnostic.notes)
+        fix = diagnostic.fix
+        if fix is not None:
+            fix = dataclasses.replace(fix, edits=tuple(_locate_edit(edit, notebook) for edit in fix.edits))
+        located.append(dataclasses.replace(diagnostic, span=span, cell=cell, notes=notes, fix=fix))
+    return located
+
+
+def _locate_span(span: Span, notebook: NotebookSource) -> tuple[int, Span]:
+    cell, row = notebook.locate(span.start.row)
+    _, end_row = notebook.locate(span.end.row)
+    return cell, Span(Position(row, span.start.column), Position(end_row, span.end.column))
+
+
+def _locate_note(note: Note, notebook: NotebookSource) -> Note:
+    if note.span is None:
+        return note
+    cell, span = _locate_span(note.span, notebook)
+    return Note(note.message, span, cell)
+
+
+def _locate_edit(edit: Edit, notebook: NotebookSource) -> Edit:
+    cell, span = _locate_span(edit.span, notebook)
+    return Edit(span, edit.content, cell)
+
+
+def _blank_cell(text: str, notebook: NotebookSource, index: int) -> str:
+    lines = text.splitlines(keepends=True)
+    for cell in notebook.cells:
+        if cell.index == index:
+            for row in range(cell.first_row, cell.first_row + cell.rows):
+                if row - 1 < len(lines):
+                    lines[row - 1] = "\n"
+    return "".join(lines)

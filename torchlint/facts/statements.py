@@ -1,0 +1,62 @@
+"""Walking statements (not expressions) cheaply: enough to find imports, classes and functions."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from torchlint._lazy import lazy_module
+
+cst = lazy_module("libcst")
+
+
+def child_bodies(statement) -> Iterator:
+    """The statement lists directly inside a compound statement (body, else, handlers...)."""
+    for attr in ("body", "orelse", "finalbody"):
+        block = getattr(statement, attr, None)
+        if block is None:
+            continue
+        if isinstance(block, (cst.Else, cst.Finally)):
+            block = block.body
+        elif isinstance(block, cst.If):  # elif chain
+            yield [block]
+            continue
+        yield from _block_statements(block)
+    for handler in getattr(statement, "handlers", ()) or ():
+        yield from _block_statements(handler.body)
+    for case in getattr(statement, "cases", ()) or ():
+        yield from _block_statements(case.body)
+
+
+def _block_statements(block) -> Iterator:
+    if isinstance(block, cst.IndentedBlock):
+        yield block.body
+    elif isinstance(block, cst.SimpleStatementSuite):
+        yield [block]  # `if x: a = 1`: the suite stands for one statement line
+
+
+def iter_statements(body, *, into_functions: bool = True, into_classes: bool = True) -> Iterator:
+    """Every statement in `body` and, recursively, inside its compound statements."""
+    stack = [iter(body)]
+    while stack:
+        try:
+            statement = next(stack[-1])
+        except StopIteration:
+            stack.pop()
+            continue
+        yield statement
+        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            continue
+        if isinstance(statement, cst.FunctionDef) and not into_functions:
+            continue
+        if isinstance(statement, cst.ClassDef) and not into_classes:
+            continue
+        for inner in child_bodies(statement):
+            stack.append(iter(inner))
+
+
+def small_statements(statement) -> Iterator:
+    """The `import`, assignment and expression statements of one statement line."""
+    if isinstance(statement, cst.SimpleStatementLine):
+        yield from statement.body
+    elif isinstance(statement, cst.SimpleStatementSuite):
+        yield from statement.body

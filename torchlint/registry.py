@@ -1,0 +1,47 @@
+"""The rule catalogue: every `Rule` subclass found in the `torchlint.rules` package."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import lru_cache
+
+from torchlint.rule import Rule
+
+
+@lru_cache(maxsize=1)
+def all_rules() -> tuple[type[Rule], ...]:
+    """Every rule, sorted by code. Importing a rule module does not import LibCST."""
+    import torchlint.rules as package
+
+    found: list[type[Rule]] = []
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for value in vars(module).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, Rule)
+                and value is not Rule
+                and value.__module__ == module.__name__
+                and getattr(value, "code", None)
+            ):
+                found.append(value)
+    codes = [rule.code for rule in found]
+    duplicates = {code for code in codes if codes.count(code) > 1}
+    if duplicates:
+        raise RuntimeError(f"rule codes defined twice: {sorted(duplicates)}")
+    return tuple(sorted(found, key=lambda rule: rule.code))
+
+
+def rule_by_code() -> dict[str, type[Rule]]:
+    return {rule.code: rule for rule in all_rules()}
+
+
+def lookup(code_or_name: str) -> type[Rule] | None:
+    key = code_or_name.strip()
+    for rule in all_rules():
+        if rule.code.upper() == key.upper() or rule.name == key.lower():
+            return rule
+    return None
