@@ -1,0 +1,143 @@
+"""Ecosystem check: lint public repositories at pinned commits and print every finding for review.
+
+    python bench/ecosystem_check.py --family tensor
+    python bench/ecosystem_check.py --family all --select TL1 --mirror-root ~/mirrors
+
+Repositories are listed per rule family in `bench/ecosystem/<family>.toml`:
+
+    [[repo]]
+    name = "huggingface/pytorch-image-models"
+    commit = "<40-hex sha>"
+    paths = ["timm"]              # optional: lint only these folders
+
+    [[review]]                    # a hand verdict on one finding
+    repo = "huggingface/pytorch-image-models"
+    path = "timm/layers/foo.py"
+    line = 120
+    code = "TL101"
+    verdict = "tp"                # or "fp"
+    why = "dim 1 is unsqueezed on line 118"
+
+Each repository is cloned with plain `git` into a temporary folder (or exported from a local
+mirror, `--mirror-root DIR` holding git directories named `owner+name`) and never kept. The
+summary counts findings per rule per repository, and how many of them were judged true or false.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import Counter, defaultdict
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LISTS = os.path.join(HERE, "ecosystem")
+
+
+def load_family(family: str) -> tuple[list[dict], list[dict]]:
+    names = sorted(f[:-5] for f in os.listdir(LISTS) if f.endswith(".toml")) if family == "all" else [family]
+    repos, reviews = [], []
+    for name in names:
+        with open(os.path.join(LISTS, f"{name}.toml"), "rb") as handle:
+            document = tomllib.load(handle)
+        repos += [dict(r, family=name) for r in document.get("repo", [])]
+        reviews += document.get("review", [])
+    return repos, reviews
+
+
+def find_git_dir(root: str, name: str) -> str | None:
+    base = os.path.join(root, name.replace("/", "+"))
+    if not os.path.isdir(base):
+        return None
+    for directory, subdirs, files in os.walk(base):
+        if "HEAD" in files and "objects" in subdirs:
+            return directory
+    return None
+
+
+def checkout(repo: dict, dest: str, mirror_root: str | None) -> str:
+    """Materialise `repo` at its pinned commit under `dest`; returns the tree's path."""
+    tree = os.path.join(dest, repo["name"].replace("/", "+"))
+    os.makedirs(tree)
+    git_dir = find_git_dir(mirror_root, repo["name"]) if mirror_root else None
+    commit = repo.get("commit", "HEAD")
+    if git_dir:
+        archive = subprocess.run(["git", f"--git-dir={git_dir}", "archive", commit], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
+    else:
+        url = f"https://github.com/{repo['name']}.git"
+        subprocess.run(["git", "init", "-q", tree], check=True)
+        subprocess.run(["git", "-C", tree, "fetch", "-q", "--depth", "1", url, commit], check=True)
+        subprocess.run(["git", "-C", tree, "checkout", "-q", "FETCH_HEAD"], check=True)
+    return tree
+
+
+def lint(tree: str, paths: list[str], select: str | None) -> list[dict]:
+    command = [sys.executable, "-m", "torchlint", "check", "--isolated", "--output-format", "json", "--exit-zero"]
+    if select:
+        command += ["--select", select]
+    command += paths or ["."]
+    done = subprocess.run(command, cwd=tree, capture_output=True, text=True)
+    if done.returncode not in (0, 1):
+        print(f"  torchlint failed ({done.returncode}): {done.stderr.strip()[:500]}", file=sys.stderr)
+        return []
+    return json.loads(done.stdout or "[]")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--family", default="all", help="a file name in bench/ecosystem/ without .toml, or all")
+    parser.add_argument("--select", help="rules to enable (default: all); e.g. TL1 or TL201,TL202")
+    parser.add_argument("--mirror-root", help="a folder of local git mirrors named owner+name")
+    parser.add_argument("--repo", action="append", help="only these repositories (owner/name)")
+    parser.add_argument("--engine-errors", action="store_true", help="also print TL001/TL002 findings")
+    args = parser.parse_args()
+
+    repos, reviews = load_family(args.family)
+    if args.repo:
+        repos = [r for r in repos if r["name"] in args.repo]
+    verdicts = {(r["repo"], r["path"], int(r["line"]), r["code"]): r["verdict"] for r in reviews}
+    per_rule_repo: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    with tempfile.TemporaryDirectory(prefix="torchlint-eco-") as dest:
+        for repo in repos:
+            print(f"== {repo['name']} @ {repo.get('commit', 'HEAD')[:12]}")
+            try:
+                tree = checkout(repo, dest, args.mirror_root)
+            except subprocess.CalledProcessError as exc:
+                print(f"  cannot check out: {exc}", file=sys.stderr)
+                continue
+            for finding in lint(tree, repo.get("paths", []), args.select):
+                if finding["code"] in ("TL001", "TL002", "TL003") and not args.engine_errors:
+                    per_rule_repo[(finding["code"], repo["name"])]["findings"] += 1
+                    continue
+                path = os.path.relpath(finding["filename"], tree)
+                row = finding["location"]["row"]
+                verdict = verdicts.get((repo["name"], path, row, finding["code"]), "unreviewed")
+                counts = per_rule_repo[(finding["code"], repo["name"])]
+                counts["findings"] += 1
+                counts[verdict] += 1
+                cell = f"cell {finding['cell']}:" if finding.get("cell") else ""
+                print(f"  [{verdict}] {path}:{cell}{row}:{finding['location']['column']}: {finding['code']} {finding['message']}")
+    print("\nfindings per rule per repository (tp / fp = hand verdicts)")
+    print(f"{'rule':6} {'repository':45} {'findings':>8} {'tp':>4} {'fp':>4} {'unrev.':>6}")
+    totals: dict[str, Counter] = defaultdict(Counter)
+    for (code, name), counts in sorted(per_rule_repo.items()):
+        print(f"{code:6} {name:45} {counts['findings']:>8} {counts['tp']:>4} {counts['fp']:>4} {counts['unreviewed']:>6}")
+        totals[code].update(counts)
+    for code, counts in sorted(totals.items()):
+        judged = counts["tp"] + counts["fp"]
+        precision = f"{counts['tp'] / judged:.2f}" if judged else "n/a"
+        print(f"{code}: {counts['findings']} findings, {counts['tp']} true, {counts['fp']} false, precision {precision}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
