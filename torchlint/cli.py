@@ -53,15 +53,24 @@ def main() -> None:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule.")
 @click.option("--color/--no-color", default=None, help="Colour output [default: on a terminal, unless NO_COLOR is set].")
+@click.option("--fix", is_flag=True, help="Apply safe fixes, then report what remains.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, apply unsafe fixes too (review them).")
+@click.option("--diff", is_flag=True, help="Print fixes as a unified diff and write nothing; exit 1 if there is something to fix.")
+@click.option("--show-fixes", is_flag=True, help="With --fix, list the findings that were fixed.")
+@click.option("--stdin-filename", type=str, default=None, help="The name of the file read from stdin (`check -`): for settings and messages.")
 def check(paths, select, extend_select, ignore, output_format, config_path, isolated, exclude, extend_exclude,
-          force_exclude, respect_gitignore, exit_zero, statistics, color) -> None:
-    """Lint PATHS (files or directories; default: the current directory)."""
+          force_exclude, respect_gitignore, exit_zero, statistics, color, fix, unsafe_fixes, diff, show_fixes,
+          stdin_filename) -> None:
+    """Lint PATHS (files or directories; default: the current directory; `-`: stdin)."""
     from torchlint.config import ConfigError, SelectionLayer, load_settings
     from torchlint.output import RenderOptions, render
     from torchlint.runner import check_paths
 
     paths = list(paths) or ["."]
-    missing = [p for p in paths if not os.path.lexists(p)]
+    from_stdin = paths == ["-"]
+    if "-" in paths and not from_stdin:
+        _fail("`-` (read stdin) cannot be combined with other paths")
+    missing = [p for p in paths if not os.path.lexists(p) and not from_stdin]
     if missing:
         _fail(f"path does not exist: {missing[0]}")
     if config_path is not None and not os.path.isfile(config_path):
@@ -70,7 +79,7 @@ def check(paths, select, extend_select, ignore, output_format, config_path, isol
         settings = load_settings(
             config_path,
             SelectionLayer(select=_split(select) or None, extend_select=_split(extend_select), ignore=_split(ignore)),
-            search_from=paths[0],
+            search_from=(stdin_filename or ".") if from_stdin else paths[0],
             cli_exclude=_split(exclude) or None,
             cli_extend_exclude=_split(extend_exclude),
             force_exclude=force_exclude,
@@ -79,9 +88,26 @@ def check(paths, select, extend_select, ignore, output_format, config_path, isol
         )
     except ConfigError as exc:
         _fail(str(exc))
+    if from_stdin:
+        _check_stdin(settings, stdin_filename, fix, unsafe_fixes, diff, output_format, exit_zero)
     results = list(check_paths(paths, settings))
+    report = []
+    if fix or diff:
+        from torchlint.fixes import fix_run, problem_lines, unified_diff
+
+        run = fix_run(results, settings, unsafe=unsafe_fixes, diff=diff)
+        results, report = run.results, run.report_lines(show_fixes)
+        for line in problem_lines(run.outcomes):
+            click.echo(line, err=True)
+        if diff:
+            sys.stdout.write("".join(unified_diff(o) for o in run.outcomes))
+            for line in report:
+                click.echo(line, err=True)
+            sys.exit(EXIT_FINDINGS if run.would_change else EXIT_CLEAN)
     use_color = _use_color(color)
     render(output_format or "full", results, sys.stdout, RenderOptions(color=use_color, statistics=statistics))
+    for line in report:  # machine-readable formats keep stdout to themselves
+        click.echo(line, err=(output_format or "full") not in ("full", "concise"))
     sys.stdout.flush()
     diagnostics = [d for r in results for d in r.diagnostics]
     if any(d.code == codes.INTERNAL_ERROR for d in diagnostics):
@@ -124,6 +150,42 @@ def rule(code_or_name, show_all, output_format) -> None:
         if index:
             console.rule()
         console.print(Markdown(f"# {found.name} ({found.code})\n\nSeverity: {found.severity.value}\n\n{_body(found)}"))
+
+
+def _check_stdin(settings, filename, fix, unsafe, diff, output_format, exit_zero) -> None:
+    """`check -`: lint (or fix) what stdin holds; with --fix the fixed code goes to stdout."""
+    from torchlint.discovery import discover
+    from torchlint.engine import lint_file
+    from torchlint.output import RenderOptions, render
+
+    data = sys.stdin.buffer.read()
+    shown = filename or "-"
+    excluded = filename is not None and not list(discover([filename], settings))
+    if fix or diff:
+        from torchlint.fixes import fix_stdin, problem_lines, unified_diff
+
+        if excluded:
+            sys.stdout.buffer.write(b"" if diff else data)
+            sys.exit(EXIT_CLEAN)
+        outcome = fix_stdin(data, shown, settings, unsafe=unsafe)
+        for line in problem_lines([outcome]):
+            click.echo(line, err=True)
+        if diff:
+            sys.stdout.write(unified_diff(outcome))
+            sys.exit(EXIT_FINDINGS if outcome.changed else EXIT_CLEAN)
+        sys.stdout.buffer.write(outcome.fixed)
+        sys.stdout.flush()
+        results = [outcome.result]
+        stream = sys.stderr  # stdout holds the code
+    else:
+        results = [] if excluded else [lint_file(shown, settings, data=data)]
+        stream = sys.stdout
+    render(output_format or ("concise" if stream is sys.stderr else "full"), results, stream, RenderOptions())
+    stream.flush()
+    diagnostics = [d for r in results for d in r.diagnostics]
+    if any(d.code == codes.INTERNAL_ERROR for d in diagnostics):
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN)
 
 
 def _body(rule) -> str:

@@ -330,7 +330,8 @@ def _lint_notebook(notebook: NotebookSource, path: str, settings: Settings, enab
 
 def _locate_span(span: Span, notebook: NotebookSource) -> tuple[int, Span]:
     cell, row = notebook.locate(span.start.row)
-    _, end_row = notebook.locate(span.end.row)
+    # Relative to the start's cell: a fix deleting a cell's last line ends at the next cell's row 1.
+    end_row = row + span.end.row - span.start.row
     return cell, Span(Position(row, span.start.column), Position(end_row, span.end.column))
 
 

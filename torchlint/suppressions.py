@@ -22,6 +22,7 @@ from torchlint.diagnostics import Diagnostic
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[\w\-]+(?:[\s,]+[\w\-]+)*))?", re.I)
 _DIRECTIVE = re.compile(r"#\s*torchlint\s*:\s*(?P<kind>ignore|file-ignore)\b(?:\[(?P<codes>[^\]]*)\])?", re.I)
 _TL_CODE = re.compile(r"^TL\d{3}$", re.I)
+_NEWLINE = re.compile(r"\r\n|\r|\n")  # LibCST's and the tokenizer's line breaks
 
 
 @dataclass
@@ -33,11 +34,24 @@ class Suppression:
     codes: dict[str, str] | None  # code -> the text the user wrote; None: every rule
     used: set[str] = field(default_factory=set)
     unknown: list[str] = field(default_factory=list)
+    # Where the comment is, for the fix that removes it: see `_Written`.
+    written: _Written | None = None
 
     def covers(self, diagnostic: Diagnostic) -> bool:
         if self.kind != "file-ignore" and diagnostic.span.start.row not in self.rows:
             return False
         return self.codes is None or diagnostic.code in self.codes
+
+
+@dataclass(frozen=True)
+class _Written:
+    """The text of a suppression on its line, in 1-based columns (ends exclusive)."""
+
+    line: str
+    comment: tuple[int, int]  # the whole `# ...` comment
+    directive: tuple[int, int]  # `noqa: A, B` / `torchlint: ignore[A, B]` within it
+    words: tuple[tuple[str, int, int], ...]  # each code or name written, with its columns
+    own_line: bool
 
 
 def apply_suppressions(text: str, diagnostics: list[Diagnostic], enabled: frozenset[str], path: str) -> list[Diagnostic]:
@@ -74,12 +88,67 @@ def _unused(suppressions: list[Suppression], enabled: frozenset[str], path: str)
             found.append(make_diagnostic(codes.UNUSED_SUPPRESSION, f"`{word}` in a torchlint suppression is not a torchlint rule", **where))
         if s.codes is None:
             if s.kind != "noqa" and not s.used:
-                found.append(make_diagnostic(codes.UNUSED_SUPPRESSION, f"unused `torchlint: {s.kind}`: it suppresses no finding", **where))
+                fix = _removal_fix(s, None, [])
+                found.append(make_diagnostic(codes.UNUSED_SUPPRESSION, f"unused `torchlint: {s.kind}`: it suppresses no finding", **where, fix=fix))
             continue
-        for code, written in s.codes.items():
-            if code in enabled and code not in s.used and code != codes.UNUSED_SUPPRESSION:
-                found.append(make_diagnostic(codes.UNUSED_SUPPRESSION, f"unused suppression of `{written}`: no {code} finding here", **where))
+        unused = [code for code in s.codes if code in enabled and code not in s.used and code != codes.UNUSED_SUPPRESSION]
+        for code in unused:
+            written = s.codes[code]
+            fix = _removal_fix(s, written, unused)
+            found.append(make_diagnostic(codes.UNUSED_SUPPRESSION, f"unused suppression of `{written}`: no {code} finding here", **where, fix=fix))
     return found
+
+
+def _removal_fix(s: Suppression, word: str | None, unused: list[str]):
+    """Remove an unused code from its comment, or the whole directive when nothing else is in it.
+
+    Removing a comment never changes what the program does. Words we do not know (another
+    linter's code, a misspelt rule) are kept.
+    """
+    from torchlint.diagnostics import Applicability, Edit, Fix, Position, Span
+
+    w = s.written
+    if w is None:
+        return None
+    unused_words = {s.codes[code] for code in unused}
+    words = [entry[0] for entry in w.words]
+    if word not in words and word is not None:
+        return None
+    # Another linter's code or a misspelt one stays, so removing single codes never leaves a
+    # bare `# noqa` (which would silence everything).
+    if set(words) <= unused_words:
+        start, end = _directive_removal(w)
+        message = "Remove the unused suppression comment"
+    else:
+        index = words.index(word)
+        if index > 0:
+            start, end = w.words[index - 1][2], w.words[index][2]
+        else:
+            start, end = w.words[0][1], w.words[1][1]
+        message = f"Remove `{word}` from the suppression"
+    if (start, end) == ("line", "line"):
+        span = Span(Position(s.row, 1), Position(s.row + 1, 1))
+    else:
+        span = Span(Position(s.row, start), Position(s.row, end))
+    return Fix(message, Applicability.SAFE, (Edit(span, ""),))
+
+
+def _directive_removal(w: _Written) -> tuple:
+    """Columns to delete to drop the directive, with the whitespace that would be left over."""
+    line, (c_start, c_end), (d_start, d_end) = w.line, w.comment, w.directive
+    before = line[c_start - 1 : d_start - 1]  # `# ` or `# type: ignore  # `
+    after = line[d_end - 1 : c_end - 1]
+    if before.strip() in ("#", "") and not after.strip():
+        if w.own_line:
+            return "line", "line"
+        code_end = len(line[: c_start - 1].rstrip()) + 1
+        return code_end, c_end
+    if before.strip() in ("#", ""):
+        # `# noqa: TL101  # why`: keep the rest of the comment as the comment
+        rest = len(after) - len(after.lstrip())
+        return d_start, d_end + rest
+    # `# type: ignore  # noqa: TL101`: drop the directive (it starts at its own `#`)
+    return len(line[: d_start - 1].rstrip()) + 1, d_end
 
 
 def find_suppressions(text: str) -> list[Suppression]:
@@ -88,12 +157,16 @@ def find_suppressions(text: str) -> list[Suppression]:
         return []
     logical = None
     suppressions = []
+    lines = _NEWLINE.split(text)
     for row, column, comment, own_line in comments:
+        def written(match):
+            return _written_at(lines[row - 1], column, comment, match, own_line)
+
         for match in _NOQA.finditer(comment):
             selected, unknown = _parse_codes(match.group("codes"), strict=False) if match.group("codes") else (None, [])
             if selected == {} and not unknown:  # only other linters' codes
                 continue
-            suppressions.append(Suppression("noqa", row, column + match.start() + 1, range(row, row + 1), selected, unknown=unknown))
+            suppressions.append(Suppression("noqa", row, column + match.start() + 1, range(row, row + 1), selected, unknown=unknown, written=written(match)))
         for match in _DIRECTIVE.finditer(comment):
             kind = match.group("kind").lower()
             selected, unknown = _parse_codes(match.group("codes"), strict=True) if match.group("codes") else (None, [])
@@ -103,8 +176,23 @@ def find_suppressions(text: str) -> list[Suppression]:
                 rows = _next_statement(logical, row)
             else:
                 rows = range(row, row + 1)
-            suppressions.append(Suppression(kind, row, column + match.start() + 1, rows, selected, unknown=unknown))
+            suppressions.append(Suppression(kind, row, column + match.start() + 1, rows, selected, unknown=unknown, written=written(match)))
     return suppressions
+
+
+def _written_at(line: str, column: int, comment: str, match, own_line: bool) -> _Written:
+    base = column + 1  # 1-based column of the comment's `#`
+    words = ()
+    if match.group("codes"):
+        offset = base + match.start("codes")
+        words = tuple((m.group(0), offset + m.start(), offset + m.end()) for m in re.finditer(r"[^\s,]+", match.group("codes")))
+    return _Written(
+        line=line,
+        comment=(base, base + len(comment)),
+        directive=(base + match.start(), base + match.end()),
+        words=words,
+        own_line=own_line,
+    )
 
 
 def _parse_codes(raw: str, *, strict: bool) -> tuple[dict[str, str], list[str]]:

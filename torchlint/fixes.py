@@ -1,0 +1,504 @@
+"""Applying fixes: text edits in rounds, re-linting between rounds, then an atomic write.
+
+A round takes the findings of the current text whose fix may be applied (safe, or unsafe too when
+asked), keeps those whose edits overlap no edit already taken (the others wait for the next
+round, when they are recomputed against the new text), checks that the result still parses, and
+re-lints. Rounds repeat until nothing changes. A fix whose result does not parse is dropped and
+reported, never written.
+
+Python files keep their encoding, BOM and line endings (edits are made on the decoded text, and
+the text is encoded back the same way). Notebooks are fixed cell by cell: only the `source` of
+the code cells a fix touches changes; outputs, metadata and the other cells stay as they were.
+"""
+
+from __future__ import annotations
+
+import codecs
+import dataclasses
+import difflib
+import json
+import os
+import re
+import stat
+import tempfile
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from torchlint.diagnostics import Applicability, Diagnostic, Edit, FileResult, Fix
+from torchlint.source import SourceError, decode_python, read_bytes
+
+if TYPE_CHECKING:
+    from torchlint.config import Settings
+
+# Ruff stops at 100; our fixes are local, so a file needing more than this is looping.
+MAX_ROUNDS = 20
+# LibCST's notion of a line break (not str.splitlines's, which also splits on \f, \x1c, \u2028).
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True)
+class DroppedFix:
+    """A fix that was not applied because the code it produced does not parse."""
+
+    diagnostic: Diagnostic
+    reason: str
+
+
+@dataclass
+class FixOutcome:
+    """What fixing one file did. `result` is the lint of the final text (what remains)."""
+
+    path: str
+    original: bytes
+    fixed: bytes
+    result: FileResult
+    applied: list[Diagnostic] = field(default_factory=list)
+    dropped: list[DroppedFix] = field(default_factory=list)
+    converged: bool = True
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.fixed != self.original
+
+
+def applicable(fix: Fix | None, unsafe: bool) -> bool:
+    """Whether `--fix` (with `--unsafe-fixes` when `unsafe`) may apply this fix."""
+    if fix is None or not fix.edits:
+        return False
+    if fix.applicability is Applicability.SAFE:
+        return True
+    return unsafe and fix.applicability is Applicability.UNSAFE
+
+
+def has_applicable_fix(result: FileResult, unsafe: bool) -> bool:
+    return any(applicable(d.fix, unsafe) for d in result.diagnostics)
+
+
+# --- the driver over a run's results ---------------------------------------------------------
+
+
+def apply_fixes(
+    results: Sequence[FileResult], settings: Settings, *, unsafe: bool = False, write: bool = True
+) -> tuple[list[FileResult], list[FixOutcome]]:
+    """Fix every file of a run that has an applicable fix.
+
+    Returns the results with fixed files re-linted (their remaining findings) and one outcome per
+    file that was attempted. With `write=False` nothing is written (`--diff`).
+    """
+    new_results: list[FileResult] = []
+    outcomes: list[FixOutcome] = []
+    for result in results:
+        if not has_applicable_fix(result, unsafe) or result.path == "-":
+            new_results.append(result)
+            continue
+        outcome = fix_file(result.path, settings, unsafe=unsafe, write=write)
+        outcomes.append(outcome)
+        new_results.append(outcome.result if outcome.error is None else result)
+    return new_results, outcomes
+
+
+def fix_file(path: str, settings: Settings, *, unsafe: bool = False, write: bool = True) -> FixOutcome:
+    """Fix one file on disk; writes it (atomically) only when something changed and `write`."""
+    try:
+        data = read_bytes(path)
+    except SourceError as exc:
+        from torchlint.engine import lint_file
+
+        return FixOutcome(path, b"", b"", lint_file(path, settings), error=str(exc))
+    outcome = fix_bytes(data, path, settings, unsafe=unsafe)
+    if write and outcome.changed and outcome.error is None:
+        try:
+            write_atomically(path, outcome.fixed)
+        except OSError as exc:
+            outcome.error = f"cannot write the fixed file: {exc.strerror or exc}"
+    return outcome
+
+
+def fix_bytes(data: bytes, path: str, settings: Settings, *, unsafe: bool = False) -> FixOutcome:
+    """Fix a file's content (`path` decides Python or notebook, and which settings apply)."""
+    from torchlint.engine import lint_file
+
+    try:
+        document = _Notebook(data) if path.endswith(".ipynb") else _PythonFile(data)
+    except (SourceError, ValueError) as exc:
+        return FixOutcome(path, data, data, lint_file(path, settings, data=data), error=str(exc))
+    outcome = FixOutcome(path, data, data, lint_file(path, settings, data=data))
+    seen_texts = {document.key()}
+    dropped_keys: set[tuple] = set()
+    for _ in range(MAX_ROUNDS):
+        candidates = [
+            d for d in outcome.result.diagnostics
+            if applicable(d.fix, unsafe) and _fix_key(d) not in dropped_keys
+        ]
+        if not candidates:
+            break
+        taken = _non_overlapping(candidates)
+        good = []
+        for diagnostic in taken:
+            trial = document.with_edits(diagnostic.fix.edits)
+            problem = trial.syntax_problem() if trial is not None else "its edits fall outside the file"
+            if problem is None:
+                good.append(diagnostic)
+            else:
+                dropped_keys.add(_fix_key(diagnostic))
+                outcome.dropped.append(DroppedFix(diagnostic, problem))
+        if not good:
+            continue  # only bad fixes this round; the next round looks for others
+        combined = document.with_edits([e for d in good for e in d.fix.edits])
+        if combined is None or combined.syntax_problem() is not None:
+            # Each parses alone but not together: take one now, the rest are recomputed next round.
+            good = good[:1]
+            combined = document.with_edits(good[0].fix.edits)
+        document = combined
+        outcome.applied.extend(good)
+        if document.key() in seen_texts:
+            outcome.converged = False  # a cycle: two fixes undoing each other
+            break
+        seen_texts.add(document.key())
+        try:
+            outcome.fixed = document.encode()
+        except UnicodeEncodeError as exc:
+            outcome.error = f"the fixed text cannot be encoded as {exc.encoding}"
+            outcome.fixed = data
+            break
+        outcome.result = lint_file(path, settings, data=outcome.fixed)
+    else:
+        outcome.converged = False
+    outcome.result.fixes_applied = len(outcome.applied)
+    return outcome
+
+
+def _fix_key(diagnostic: Diagnostic) -> tuple:
+    fix = diagnostic.fix
+    return (diagnostic.code, fix.message, tuple((e.cell, e.content) for e in fix.edits), diagnostic.message)
+
+
+def _non_overlapping(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """The fixes to apply together, in source order; a fix that overlaps an earlier one waits."""
+    taken: list[Diagnostic] = []
+    claimed: list[tuple[int | None, tuple[int, int], tuple[int, int]]] = []
+    for diagnostic in sorted(diagnostics, key=lambda d: min(_edit_order(e) for e in d.fix.edits)):
+        ranges = [(e.cell, _pos(e.span.start), _pos(e.span.end)) for e in diagnostic.fix.edits]
+        if _self_overlapping(ranges) or any(_overlap(a, b) for a in ranges for b in claimed):
+            continue
+        taken.append(diagnostic)
+        claimed.extend(ranges)
+    return taken
+
+
+def _edit_order(edit: Edit) -> tuple:
+    return (edit.cell or 0, edit.span.start.row, edit.span.start.column)
+
+
+def _pos(position) -> tuple[int, int]:
+    return (position.row, position.column)
+
+
+def _overlap(a, b) -> bool:
+    if a[0] != b[0]:
+        return False
+    (_, a_start, a_end), (_, b_start, b_end) = a, b
+    if a_start == a_end == b_start == b_end:
+        return True  # two insertions at one point: their order would be arbitrary
+    return a_start < b_end and b_start < a_end or (a_start == a_end and b_start < a_start < b_end) or (
+        b_start == b_end and a_start < b_start < a_end
+    )
+
+
+def _self_overlapping(ranges) -> bool:
+    return any(_overlap(a, b) for i, a in enumerate(ranges) for b in ranges[i + 1 :])
+
+
+# --- text edits ------------------------------------------------------------------------------
+
+
+def apply_edits(text: str, edits: Iterable[Edit]) -> str | None:
+    """Apply non-overlapping edits given in 1-based (row, column) positions of `text`.
+
+    Returns None when an edit points outside the text.
+    """
+    starts = _line_starts(text)
+    spans = []
+    for edit in edits:
+        start, end = _offset(starts, text, edit.span.start), _offset(starts, text, edit.span.end)
+        if start is None or end is None or end < start:
+            return None
+        spans.append((start, end, edit.content))
+    for start, end, content in sorted(spans, key=lambda s: (s[0], s[1]), reverse=True):
+        text = text[:start] + content + text[end:]
+    return text
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0] + [match.end() for match in _NEWLINE.finditer(text)]
+
+
+def _offset(starts: list[int], text: str, position) -> int | None:
+    row, column = position.row, position.column
+    if row == len(starts) + 1 and column == 1:
+        return len(text)  # just past the last line break
+    if not 1 <= row <= len(starts) or column < 1:
+        return None
+    offset = starts[row - 1] + column - 1
+    line_end = starts[row] if row < len(starts) else len(text)
+    return offset if offset <= line_end else None
+
+
+def _parse_problem(text: str) -> str | None:
+    from torchlint.engine import lint_text
+
+    diagnostics, parsed = lint_text(text, "<fixed>", [])
+    if parsed:
+        return None
+    first = diagnostics[0]
+    return f"the fixed code does not parse ({first.message}, line {first.span.start.row})"
+
+
+class _PythonFile:
+    """A Python file's text with the way to encode it back: encoding, BOM."""
+
+    def __init__(self, data: bytes, text: str | None = None, encoding: str = "utf-8", bom: bool = False):
+        if text is None:
+            decoded = decode_python(data)
+            text, encoding, bom = decoded.text, decoded.encoding, decoded.has_bom
+        self.data, self.text, self.encoding, self.bom = data, text, encoding, bom
+
+    def key(self):
+        return self.text
+
+    def with_edits(self, edits: Iterable[Edit]) -> _PythonFile | None:
+        text = apply_edits(self.text, (_match_newlines(e, self.text) for e in edits))
+        return None if text is None else _PythonFile(self.data, text, self.encoding, self.bom)
+
+    def syntax_problem(self) -> str | None:
+        return _parse_problem(self.text)
+
+    def encode(self) -> bytes:
+        return (codecs.BOM_UTF8 if self.bom else b"") + self.text.encode(self.encoding)
+
+
+def _match_newlines(edit: Edit, text: str) -> Edit:
+    """Write inserted line breaks the way the file already does."""
+    if "\n" not in edit.content and "\r" not in edit.content:
+        return edit
+    newline = _dominant_newline(text)
+    return dataclasses.replace(edit, content=_NEWLINE.sub(newline, edit.content))
+
+
+def _dominant_newline(text: str) -> str:
+    first = _NEWLINE.search(text)
+    return first.group(0) if first else "\n"
+
+
+class _Notebook:
+    """A notebook document whose code cells are edited in cell coordinates."""
+
+    def __init__(self, data: bytes, document: dict | None = None, sources: dict[int, str] | None = None):
+        self.data = data
+        if document is None:
+            try:
+                document = json.loads(data.decode("utf-8-sig"))
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+                raise ValueError(f"cannot read the notebook: {exc}") from None
+            if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
+                raise ValueError("not a Jupyter notebook")
+        self.document = document
+        from torchlint.notebook import cell_source_text
+
+        self.sources = sources if sources is not None else {
+            index: cell_source_text(cell)
+            for index, cell in enumerate(document["cells"], start=1)
+            if isinstance(cell, dict) and cell.get("cell_type") == "code"
+        }
+
+    def key(self):
+        return tuple(sorted(self.sources.items()))
+
+    def with_edits(self, edits: Iterable[Edit]) -> _Notebook | None:
+        by_cell: dict[int, list[Edit]] = {}
+        for edit in edits:
+            if edit.cell not in self.sources:
+                return None
+            by_cell.setdefault(edit.cell, []).append(edit)
+        sources = dict(self.sources)
+        for cell, cell_edits in by_cell.items():
+            text = apply_edits(sources[cell], cell_edits)
+            if text is None:
+                return None
+            sources[cell] = text
+        return _Notebook(self.data, self.document, sources)
+
+    def syntax_problem(self) -> str | None:
+        from torchlint.notebook import load_notebook
+
+        program = load_notebook(self.encode())
+        return None if program is None else _parse_problem(program.text)
+
+    def changed_cells(self, other: _Notebook) -> list[int]:
+        return [index for index, source in self.sources.items() if other.sources.get(index) != source]
+
+    def encode(self) -> bytes:
+        """The original bytes with only the changed cells' `source` replaced."""
+        original = _Notebook(self.data)
+        changed = self.changed_cells(original)
+        if not changed:
+            return self.data
+        document = json.loads(self.data.decode("utf-8-sig"))
+        for index in changed:
+            cell = document["cells"][index - 1]
+            cell["source"] = _split_source(self.sources[index]) if isinstance(cell.get("source"), list) else self.sources[index]
+        return _dump_like(document, self.data)
+
+
+def _split_source(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def _dump_like(document: dict, original: bytes) -> bytes:
+    """Serialise a notebook the way the original file was: indent, escaping, newline, BOM."""
+    text = original.decode("utf-8-sig")
+    indent_match = re.search(r"^\{\r?\n([ \t]+)\"", text)
+    indent = indent_match.group(1) if indent_match else None
+    if indent is not None and set(indent) == {" "}:
+        indent = len(indent)
+    ascii_only = not any(ord(ch) > 127 for ch in text) and "\\u" in text
+    dumped = json.dumps(document, indent=indent, ensure_ascii=ascii_only)
+    if text.endswith("\n"):
+        dumped += "\n"
+    if "\r\n" in text:
+        dumped = dumped.replace("\n", "\r\n")
+    return (codecs.BOM_UTF8 if original.startswith(codecs.BOM_UTF8) else b"") + dumped.encode("utf-8")
+
+
+# --- writing, diffs, reports -----------------------------------------------------------------
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Replace a file's content in one step: a temporary file in its directory, then a rename.
+
+    The file's permission bits are kept; a symlink is followed and its target replaced.
+    """
+    target = os.path.realpath(path)
+    mode = stat.S_IMODE(os.stat(target).st_mode)
+    directory = os.path.dirname(target) or "."
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def unified_diff(outcome: FixOutcome) -> str:
+    """The fix as a unified diff; for a notebook, one hunk group per changed cell."""
+    if not outcome.changed:
+        return ""
+    path = outcome.path
+    if path.endswith(".ipynb"):
+        before, after = _Notebook(outcome.original), _Notebook(outcome.fixed)
+        parts = []
+        for index in after.changed_cells(before):
+            parts.append(_diff_text(before.sources.get(index, ""), after.sources[index], f"{path}:cell {index}"))
+        return "".join(parts)
+    before_text = _PythonFile(outcome.original).text
+    after_text = _PythonFile(outcome.fixed).text
+    return _diff_text(before_text, after_text, path)
+
+
+def _diff_text(before: str, after: str, name: str) -> str:
+    lines = difflib.unified_diff(
+        _diff_lines(before), _diff_lines(after), fromfile=f"a/{name}", tofile=f"b/{name}"
+    )
+    return "".join(lines)
+
+
+def _diff_lines(text: str) -> list[str]:
+    lines = [line.rstrip("\r\n") + "\n" for line in _NEWLINE.split(text)]
+    if text.endswith(("\n", "\r")):
+        lines.pop()  # the empty piece after the last line break
+    elif lines:
+        lines[-1] = lines[-1][:-1] + "\n\\ No newline at end of file\n"
+    return lines
+
+
+def fixes_summary(outcomes: Sequence[FixOutcome]) -> list[str]:
+    """`--show-fixes`: per file, how many findings of each rule were fixed."""
+    from collections import Counter
+
+    lines = []
+    fixed = [o for o in outcomes if o.applied]
+    total = sum(len(o.applied) for o in fixed)
+    if not total:
+        return ["No fixes applied."] if outcomes else []
+    lines.append(f"Fixed {total} finding{'s' if total != 1 else ''}:")
+    for outcome in fixed:
+        lines.append(f"- {outcome.path}:")
+        counts = Counter((d.code, d.name) for d in outcome.applied)
+        for (code, name), count in sorted(counts.items()):
+            lines.append(f"    {count} × {code} ({name})")
+    return lines
+
+
+def problem_lines(outcomes: Sequence[FixOutcome]) -> list[str]:
+    """Fixes that were dropped, files that could not be fixed or whose fixes did not settle."""
+    from torchlint.output import location_text
+
+    lines = []
+    for outcome in outcomes:
+        if outcome.error:
+            lines.append(f"torchlint: {outcome.path}: not fixed: {outcome.error}")
+        for dropped in outcome.dropped:
+            where = location_text(dropped.diagnostic)
+            lines.append(f"torchlint: {where}: {dropped.diagnostic.code} fix dropped: {dropped.reason}")
+        if not outcome.converged:
+            lines.append(f"torchlint: {outcome.path}: fixes did not settle after {MAX_ROUNDS} rounds; the file was fixed as far as they agree")
+    return lines
+
+
+# --- what `torchlint check --fix/--diff` does with a run ---------------------------------------
+
+
+@dataclass
+class FixRun:
+    """The fix step of one `check` invocation, and what it prints."""
+
+    results: list[FileResult]  # what remains to report
+    outcomes: list[FixOutcome]
+    diff_only: bool
+
+    @property
+    def would_change(self) -> bool:
+        return any(o.changed for o in self.outcomes)
+
+    def report_lines(self, show_fixes: bool) -> list[str]:
+        """Lines for the user after the findings: what was fixed, what could not be."""
+        applied = sum(len(o.applied) for o in self.outcomes if o.changed)
+        lines = []
+        if self.diff_only:
+            if applied:
+                lines.append(f"Would fix {applied} finding{'s' if applied != 1 else ''}.")
+        elif show_fixes:
+            lines.extend(fixes_summary(self.outcomes) or ["No fixes applied."])
+        elif applied:
+            lines.append(f"Fixed {applied} finding{'s' if applied != 1 else ''}.")
+        return lines
+
+
+def fix_run(results: Sequence[FileResult], settings: Settings, *, unsafe: bool, diff: bool) -> FixRun:
+    """`--fix` (write the files) or `--diff` (write nothing) over a run's results."""
+    new_results, outcomes = apply_fixes(results, settings, unsafe=unsafe, write=not diff)
+    return FixRun(new_results, outcomes, diff_only=diff)
+
+
+def fix_stdin(data: bytes, path: str, settings: Settings, *, unsafe: bool) -> FixOutcome:
+    """Fix source read from stdin (never written anywhere; the caller prints it)."""
+    return fix_bytes(data, path, settings, unsafe=unsafe)
