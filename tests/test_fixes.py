@@ -1,0 +1,341 @@
+"""Applying fixes: rounds, overlaps, parse checks, safety levels, atomic writes, notebooks, the CLI.
+
+The fix machinery is tested with small rules defined here (registered for the test only), and
+with TL003's safe fix, which removes unused suppressions.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import stat
+
+import pytest
+
+import torchlint.registry as registry
+from torchlint import fixes
+from torchlint.diagnostics import Applicability, Edit, Position, Span
+from torchlint.rule import FixSpec, Rule
+from torchlint.diagnostics import Severity
+
+
+def _call_name(node):
+    import libcst as cst
+
+    return node.func.value if isinstance(node.func, cst.Name) else None
+
+
+class _RenameCall(Rule):
+    """Replaces a whole call `OLD(args)` with `NEW(args)` (test-only)."""
+
+    code = "TL990"
+    name = "test-rename-call"
+    severity = Severity.WARNING
+    summary = "test rule"
+    old, new, applicability = "foo", "bar", Applicability.SAFE
+
+    def visit_Call(self, node) -> None:
+        if _call_name(node) == self.old:
+            text = self.context.module.code_for_node(node)
+            replacement = self.new + text[len(self.old):]
+            self.report(node, f"`{self.old}` call", fix=FixSpec(f"Use `{self.new}`", self.applicability, ((node, replacement),)))
+
+
+class _UnsafeRename(_RenameCall):
+    code, name, old, new, applicability = "TL991", "test-unsafe-rename", "baz", "qux", Applicability.UNSAFE
+
+
+class _BreakingFix(_RenameCall):
+    code, name, old, new = "TL992", "test-breaking-fix", "broken", "broken(("
+
+
+class _NewlineFix(Rule):
+    """Replaces `nl()` with a parenthesised expression spanning lines (test-only)."""
+
+    code = "TL993"
+    name = "test-newline-fix"
+    severity = Severity.WARNING
+    summary = "test rule"
+
+    def visit_Call(self, node) -> None:
+        if _call_name(node) == "nl":
+            self.report(node, "`nl` call", fix=FixSpec("Spread it", Applicability.SAFE, ((node, "(\n    1\n)"),)))
+
+
+class _Ping(_RenameCall):
+    code, name, old, new = "TL994", "test-ping", "ping", "pong"
+
+
+class _Pong(_RenameCall):
+    code, name, old, new = "TL995", "test-pong", "pong", "ping"
+
+
+TEST_RULES = (_RenameCall, _UnsafeRename, _BreakingFix, _NewlineFix, _Ping, _Pong)
+
+
+@pytest.fixture
+def test_rules(monkeypatch):
+    real = registry.all_rules()
+    monkeypatch.setattr(registry, "all_rules", lambda: tuple(sorted(real + TEST_RULES, key=lambda r: r.code)))
+
+
+def _settings(select=("TL990", "TL991", "TL992", "TL993")):
+    from torchlint.config import SelectionLayer, load_settings
+
+    return load_settings(None, SelectionLayer(select=list(select)), isolated=True)
+
+
+def _fix(source: str | bytes, *, path="m.py", unsafe=False, select=("TL990", "TL991", "TL992", "TL993")):
+    data = source.encode() if isinstance(source, str) else source
+    return fixes.fix_bytes(data, path, _settings(select), unsafe=unsafe)
+
+
+# --- applying edits --------------------------------------------------------------------------
+
+
+def _edit(r1, c1, r2, c2, content, cell=None):
+    return Edit(Span(Position(r1, c1), Position(r2, c2)), content, cell)
+
+
+def test_apply_edits_uses_one_based_rows_and_columns_and_keeps_the_rest():
+    text = "ab\r\ncd\nef"
+    assert fixes.apply_edits(text, [_edit(1, 2, 1, 3, "X"), _edit(3, 1, 3, 1, ">")]) == "aX\r\ncd\n>ef"
+    assert fixes.apply_edits(text, [_edit(2, 1, 3, 1, "")]) == "ab\r\nef"
+    assert fixes.apply_edits(text, [_edit(3, 1, 4, 1, "")]) == "ab\r\ncd\n"  # the last line, no newline
+    assert fixes.apply_edits(text, [_edit(9, 1, 9, 2, "")]) is None
+    assert fixes.apply_edits(text, [_edit(1, 9, 1, 9, "")]) is None
+
+
+def test_overlapping_fixes_wait_for_the_next_round(test_rules):
+    outcome = _fix("x = foo(foo(1))\n")
+    assert outcome.fixed == b"x = bar(bar(1))\n"
+    assert len(outcome.applied) == 2
+    assert outcome.result.diagnostics == []
+
+
+def test_non_overlapping_fixes_are_taken_together_and_adjacent_ones_do_not_overlap():
+    from torchlint.diagnostics import Diagnostic, Fix
+
+    def diagnostic(*edits):
+        return Diagnostic("TL990", "t", "m", Severity.WARNING, "m.py", edits[0].span,
+                          fix=Fix("f", Applicability.SAFE, tuple(edits)))
+
+    a = diagnostic(_edit(1, 1, 1, 5, ""))
+    b = diagnostic(_edit(1, 5, 1, 8, ""))  # touches a's end: no overlap
+    c = diagnostic(_edit(1, 3, 1, 6, ""))  # inside a and b
+    d = diagnostic(_edit(2, 1, 2, 1, "x"))
+    e = diagnostic(_edit(2, 1, 2, 1, "y"))  # a second insertion at the same point
+    assert fixes._non_overlapping([c, b, a, e, d]) == [a, b, e]
+
+
+def test_safe_fixes_only_unless_unsafe_fixes_are_asked_for(test_rules):
+    source = "foo(1)\nbaz(2)\n"
+    safe = _fix(source)
+    assert safe.fixed == b"bar(1)\nbaz(2)\n"
+    assert [d.code for d in safe.result.diagnostics] == ["TL991"]
+    unsafe = _fix(source, unsafe=True)
+    assert unsafe.fixed == b"bar(1)\nqux(2)\n"
+    assert unsafe.result.diagnostics == []
+
+
+def test_a_fix_whose_result_does_not_parse_is_dropped_and_reported(test_rules):
+    outcome = _fix("broken(1)\nfoo(2)\n")
+    assert outcome.fixed == b"broken(1)\nbar(2)\n"
+    assert [d.diagnostic.code for d in outcome.dropped] == ["TL992"]
+    assert "does not parse" in outcome.dropped[0].reason
+    lines = fixes.problem_lines([outcome])
+    assert lines and "m.py:1:1: TL992 fix dropped" in lines[0]
+    assert [d.code for d in outcome.result.diagnostics] == ["TL992"]  # still reported
+
+
+def test_fixes_that_undo_each_other_stop(test_rules):
+    outcome = _fix("ping()\n", select=("TL994", "TL995"))
+    assert not outcome.converged
+    assert outcome.fixed in (b"ping()\n", b"pong()\n")
+
+
+def test_a_second_run_fixes_nothing(test_rules):
+    first = _fix("a = foo(foo(nl()))\nb = baz(1)\n", unsafe=True)
+    second = _fix(first.fixed, unsafe=True)
+    assert not second.changed and second.applied == []
+
+
+# --- keeping the file's form -----------------------------------------------------------------
+
+
+def test_line_endings_are_kept_including_in_inserted_lines(test_rules):
+    outcome = _fix(b"x = foo(1)\r\ny = nl()\r\n")
+    assert outcome.fixed == b"x = bar(1)\r\ny = (\r\n    1\r\n)\r\n"
+
+
+def test_encoding_cookie_and_bom_are_kept(test_rules):
+    latin = "# -*- coding: latin-1 -*-\ns = 'café'\nfoo(s)\n".encode("latin-1")
+    assert _fix(latin).fixed == "# -*- coding: latin-1 -*-\ns = 'café'\nbar(s)\n".encode("latin-1")
+    bom = codecs.BOM_UTF8 + "s = 'é'\nfoo(s)\n".encode()
+    assert _fix(bom).fixed == codecs.BOM_UTF8 + "s = 'é'\nbar(s)\n".encode()
+
+
+def test_files_are_written_atomically_keeping_mode_and_following_symlinks(test_rules, tmp_path):
+    target = tmp_path / "real.py"
+    target.write_bytes(b"foo(1)\n")
+    os.chmod(target, 0o751)
+    link = tmp_path / "link.py"
+    link.symlink_to(target)
+    outcome = fixes.fix_file(str(link), _settings())
+    assert outcome.error is None
+    assert target.read_bytes() == b"bar(1)\n"
+    assert link.is_symlink()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o751
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.py", "real.py"]  # no temporary left
+
+
+def test_a_failed_write_leaves_the_original_and_no_temporary(test_rules, tmp_path, monkeypatch):
+    target = tmp_path / "m.py"
+    target.write_bytes(b"foo(1)\n")
+
+    def refuse(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fixes.os, "replace", refuse)
+    outcome = fixes.fix_file(str(target), _settings())
+    assert outcome.error and "No space left" in outcome.error
+    assert target.read_bytes() == b"foo(1)\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["m.py"]
+
+
+def test_diff_writes_nothing(test_rules, tmp_path):
+    target = tmp_path / "m.py"
+    target.write_bytes(b"x = 1\nfoo(1)\n")
+    outcome = fixes.fix_file(str(target), _settings(), write=False)
+    assert target.read_bytes() == b"x = 1\nfoo(1)\n"
+    diff = fixes.unified_diff(outcome)
+    assert f"--- a/{target}" in diff and "-foo(1)\n+bar(1)\n" in diff
+
+
+# --- notebooks -------------------------------------------------------------------------------
+
+
+def _notebook(cells, **extra):
+    return {
+        "cells": cells,
+        "metadata": {"kernelspec": {"language": "python", "name": "python3"}, "custom": [1, 2]},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        **extra,
+    }
+
+
+def test_notebooks_are_fixed_cell_by_cell_keeping_outputs_and_metadata(test_rules, tmp_path):
+    output = {"output_type": "stream", "name": "stdout", "text": ["foo(1)\n"]}
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# foo(1)\n"]},
+        {"cell_type": "code", "execution_count": 1, "metadata": {"tags": ["x"]}, "outputs": [output],
+         "source": ["%matplotlib inline\n", "x = foo(1)\n", "y = 2"]},
+        {"cell_type": "code", "execution_count": 2, "metadata": {}, "outputs": [], "source": "z = foo(foo(3))"},
+        {"cell_type": "code", "execution_count": 3, "metadata": {}, "outputs": [], "source": ["w = 1\n"]},
+    ]
+    original = _notebook(cells)
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(original, indent=1, ensure_ascii=False) + "\n")
+    outcome = fixes.fix_file(str(path), _settings())
+    assert outcome.error is None and len(outcome.applied) == 3
+    fixed = json.loads(path.read_text())
+    assert fixed["cells"][1]["source"] == ["%matplotlib inline\n", "x = bar(1)\n", "y = 2"]
+    assert fixed["cells"][2]["source"] == "z = bar(bar(3))"
+    expected = json.loads(json.dumps(original))
+    expected["cells"][1]["source"] = fixed["cells"][1]["source"]
+    expected["cells"][2]["source"] = fixed["cells"][2]["source"]
+    assert fixed == expected  # outputs, metadata, markdown and untouched cells as they were
+    assert path.read_text().startswith('{\n "cells": [\n  {\n')  # nbformat's indent kept
+    diff = fixes.unified_diff(outcome)
+    assert f"a/{path}:cell 2" in diff and f"a/{path}:cell 3" in diff and "cell 4" not in diff
+    assert not fixes.fix_file(str(path), _settings()).changed
+
+
+def test_a_notebook_suppression_on_a_cells_last_line_is_removed():
+    cells = [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": ["x = 1\n", "# torchlint: ignore[TL401]"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": ["y = 2\n"]},
+    ]
+    data = json.dumps(_notebook(cells), indent=1).encode()
+    outcome = fixes.fix_bytes(data, "nb.ipynb", _settings(("TL003", "TL401")))
+    document = json.loads(outcome.fixed)
+    assert document["cells"][0]["source"] == ["x = 1\n"]
+    assert document["cells"][1]["source"] == ["y = 2\n"]
+
+
+# --- TL003: removing unused suppressions -----------------------------------------------------
+
+TL003_CASES = [
+    ("import os  # noqa: TL401\n", "import os\n"),
+    ("x = 1  # noqa: TL401, E501\n", "x = 1  # noqa: E501\n"),
+    ("x = 1  # noqa: E501, TL401\n", "x = 1  # noqa: E501\n"),
+    ("x = 1  # noqa: TL401, dataset-protocol\n", "x = 1\n"),
+    ("y = 2  # type: ignore  # noqa: TL401\n", "y = 2  # type: ignore\n"),
+    ("w = 4  # noqa: TL401  # why\n", "w = 4  # why\n"),
+    ("# torchlint: ignore[TL401]\nz = 3\n", "z = 3\n"),
+    ("# torchlint: file-ignore[TL401]\nz = 3\n", "z = 3\n"),
+    ("z = 3\n# torchlint: ignore[TL401]", "z = 3\n"),
+]
+
+
+@pytest.mark.parametrize(("source", "fixed"), TL003_CASES)
+def test_unused_suppressions_are_removed(source, fixed):
+    outcome = _fix(source, select=("TL003", "TL401"))
+    assert outcome.fixed.decode() == fixed
+    assert outcome.result.diagnostics == []
+
+
+def test_a_used_code_stays_and_an_unused_one_goes():
+    source = (
+        "from torch.utils.data import Dataset\n"
+        "class D(Dataset):  # noqa: TL401, TL003-typo, TL101\n"
+        "    pass\n"
+    )
+    outcome = _fix(source, select=("TL003", "TL401", "TL101") if registry.lookup("TL101") else ("TL003", "TL401"))
+    line = outcome.fixed.decode().splitlines()[1]
+    assert "TL401" in line and "# noqa:" in line
+
+
+def test_tl003_fixes_keep_crlf_and_own_line_removal():
+    outcome = _fix(b"a = 1\r\n# torchlint: ignore[TL401]\r\nb = 2  # noqa: TL401\r\n", select=("TL003", "TL401"))
+    assert outcome.fixed == b"a = 1\r\nb = 2\r\n"
+
+
+# --- the command line ------------------------------------------------------------------------
+
+BAD = "import os  # noqa: TL401\nx = 1  # noqa: TL401, E501\n"
+GOOD = "import os\nx = 1  # noqa: E501\n"
+
+
+def test_cli_fix_writes_and_reports_what_remains(run_cli, tmp_path):
+    (tmp_path / "m.py").write_text(BAD)
+    done = run_cli("check", "--isolated", "--fix", "--show-fixes", "m.py")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "m.py").read_text() == GOOD
+    assert "Fixed 2 findings:" in done.stdout and "2 × TL003 (unused-suppression)" in done.stdout
+    again = run_cli("check", "--isolated", "--fix", "m.py")
+    assert again.returncode == 0 and "Fixed" not in again.stdout
+
+
+def test_cli_diff_writes_nothing_and_exits_1_when_there_is_something_to_fix(run_cli, tmp_path):
+    (tmp_path / "m.py").write_text(BAD)
+    before = os.stat(tmp_path / "m.py").st_mtime_ns
+    done = run_cli("check", "--isolated", "--diff", "m.py")
+    assert done.returncode == 1
+    assert done.stdout.startswith("--- a/m.py\n+++ b/m.py\n")
+    assert "-import os  # noqa: TL401\n" in done.stdout and "+import os\n" in done.stdout
+    assert "Would fix 2 findings." in done.stderr
+    assert (tmp_path / "m.py").read_text() == BAD and os.stat(tmp_path / "m.py").st_mtime_ns == before
+    (tmp_path / "m.py").write_text(GOOD)
+    clean = run_cli("check", "--isolated", "--diff", "m.py")
+    assert clean.returncode == 0 and clean.stdout == ""
+
+
+def test_cli_fix_keeps_json_output_clean(run_cli, tmp_path):
+    (tmp_path / "m.py").write_text(BAD)
+    done = run_cli("check", "--isolated", "--fix", "--output-format", "json", "m.py")
+    assert json.loads(done.stdout) == []
+    assert "Fixed 2 findings." in done.stderr
