@@ -1,0 +1,632 @@
+"""Local dataflow inside one function: bindings, uses, aliases, in-place writes and escapes.
+
+A fact kind for every rule that asks "what is this name at this point, and what happens to the
+value afterwards?". It is intraprocedural and syntactic: no types, no imports of user code.
+
+    flow = self.facts.get(Dataflow).function_of(node)   # FunctionFlow of the enclosing def, or None
+    flow.bindings_at(name_node)         # frozenset[Binding] that may reach this load
+    flow.binding_at(name_node)          # the one Binding that reaches it, or None when ambiguous
+    flow.uses(binding)                  # Name nodes that read this binding (in statement order)
+    flow.aliases(binding)               # bindings that may share its memory (views, `a = b`)
+    flow.writes(binding)                # in-place writes to the value or an alias: [Write]
+    flow.escapes(binding, is_pure_call) # where the value leaves the function's sight: [Escape]
+    dataflow.parent(node)               # syntactic parent of any node inside a function
+
+Branches are merged conservatively (a load after `if` sees the bindings of both arms) and loop
+bodies are walked twice, so a binding made late in a loop reaches the loads at its top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from torchlint._lazy import lazy_module
+
+cst = lazy_module("libcst")
+
+# Methods whose result may share memory with the receiver (views, or `self` when nothing changes).
+ALIAS_METHODS = frozenset({
+    "view", "view_as", "reshape", "reshape_as", "transpose", "permute", "t", "unsqueeze", "squeeze",
+    "expand", "expand_as", "narrow", "select", "unfold", "diagonal", "flatten", "unflatten",
+    "movedim", "moveaxis", "swapaxes", "swapdims", "detach", "contiguous", "to", "float", "half",
+    "double", "bfloat16", "type", "type_as", "cuda", "cpu", "as_strided", "real", "imag",
+    "view_as_real", "view_as_complex", "chunk", "split", "unbind", "tensor_split", "hsplit",
+    "vsplit", "squeeze_", "unsqueeze_", "requires_grad_", "broadcast_to", "align_to", "rename",
+})
+ALIAS_ATTRIBUTES = frozenset({"T", "mT", "H", "mH", "data", "real", "imag"})
+# In-place methods that do not write the tensor's elements.
+NON_WRITING_INPLACE = frozenset({"requires_grad_", "share_memory_", "retain_grad", "squeeze_", "unsqueeze_", "resize_", "rename_"})
+
+
+@dataclass(eq=False)
+class Binding:
+    """One binding of a local name: `name = value`, a parameter, a loop target, ...
+
+    `value` is the bound expression when the target is the plain name (`y = expr`); for
+    `a, b = expr` it is `expr` with `index` the position in the target tuple.
+    """
+
+    name: str
+    kind: str  # "assign", "unpack", "param", "for", "with", "augassign", "other"
+    node: object  # the target Name (or Param) node
+    statement: object
+    value: object = None
+    index: int | None = None
+    annotation: object = None
+    order: int = 0
+
+
+@dataclass(frozen=True)
+class Write:
+    """An in-place write to a value: `node` is the write (subscript target, call), `how` says what."""
+
+    node: object
+    how: str
+    binding: Binding
+
+
+@dataclass(frozen=True)
+class Escape:
+    node: object
+    reason: str  # "returned", "yielded", "stored", "passed to an unknown call", "captured"
+
+
+@dataclass
+class FunctionFlow:
+    """The dataflow of one function body (parameters, statements, nested blocks)."""
+
+    function: object
+    dataflow: Dataflow
+    bindings: list[Binding] = field(default_factory=list)
+    _reaching: dict[int, frozenset] = field(default_factory=dict)  # id(Name load) -> bindings
+    _uses: dict[int, list] = field(default_factory=dict)  # id(Binding) -> Name loads
+    _order: dict[int, int] = field(default_factory=dict)  # id(statement) -> order
+    _statement_of: dict[int, object] = field(default_factory=dict)  # id(Name load) -> statement
+    captured: set[str] = field(default_factory=set)  # names read by nested functions/lambdas
+
+    def bindings_at(self, name_node) -> frozenset:
+        """Bindings that may reach this load of a name (empty: global, builtin or unknown)."""
+        return self._reaching.get(id(name_node), frozenset())
+
+    def binding_at(self, name_node) -> Binding | None:
+        found = self.bindings_at(name_node)
+        return next(iter(found)) if len(found) == 1 else None
+
+    def is_local_load(self, name_node) -> bool:
+        return id(name_node) in self._reaching
+
+    def uses(self, binding: Binding) -> list:
+        """Loads of the name that this binding may reach, in statement order."""
+        return list(self._uses.get(id(binding), ()))
+
+    def statement_of(self, name_node):
+        return self._statement_of.get(id(name_node))
+
+    def bindings_of(self, name: str) -> list[Binding]:
+        return [b for b in self.bindings if b.name == name]
+
+    def aliases(self, binding: Binding) -> list[Binding]:
+        """`binding` and every binding that may share its memory (`a = b`, `a = b.view(...)`)."""
+        found = [binding]
+        seen = {id(binding)}
+        index = 0
+        while index < len(found):
+            for use in self.uses(found[index]):
+                target = self._alias_target(use)
+                if target is not None and id(target) not in seen:
+                    seen.add(id(target))
+                    found.append(target)
+            index += 1
+        return found
+
+    def _alias_target(self, use) -> Binding | None:
+        top = self.dataflow.alias_top(use)
+        parent = self.dataflow.parent(top)
+        if isinstance(parent, cst.Assign) and parent.value is top:
+            for target in parent.targets:
+                if isinstance(target.target, cst.Name):
+                    return self._binding_for_target(target.target)
+        if isinstance(parent, (cst.AnnAssign,)) and parent.value is top and isinstance(parent.target, cst.Name):
+            return self._binding_for_target(parent.target)
+        if isinstance(parent, cst.NamedExpr) and isinstance(parent.target, cst.Name):
+            return self._binding_for_target(parent.target)
+        return None
+
+    def _binding_for_target(self, name_node) -> Binding | None:
+        return next((b for b in self.bindings if b.node is name_node), None)
+
+    def writes(self, binding: Binding, depth: int = 2) -> list[Write]:
+        """In-place writes to the value of `binding` or of any alias, wherever the alias is read."""
+        found = []
+        for alias in self.aliases(binding):
+            for use in self.uses(alias):
+                write = self.dataflow.write_at(use, alias, depth)
+                if write is not None:
+                    found.append(write)
+        return found
+
+    def escapes(self, binding: Binding, is_pure_call: Callable | None = None) -> list[Escape]:
+        """Where the value (or an alias) leaves the function's sight.
+
+        `is_pure_call(call, argument_node)` says whether a call is known not to keep or mutate an
+        argument; calls it rejects (or all calls, without it) count as "passed to an unknown call".
+        """
+        found = []
+        if binding.name in self.captured:
+            found.append(Escape(binding.node, "captured by a nested function"))
+        for alias in self.aliases(binding):
+            for use in self.uses(alias):
+                escape = self.dataflow.escape_at(use, is_pure_call)
+                if escape is not None:
+                    found.append(escape)
+        return found
+
+    def order_of(self, statement) -> int:
+        return self._order.get(id(statement), -1)
+
+
+class Dataflow:
+    """Fact kind: dataflow for every function of the module, built on first use."""
+
+    def __init__(self, facts) -> None:
+        self.facts = facts
+        self._parents: dict[int, object] = {}
+        self._function_of: dict[int, object] = {}
+        self._flows: dict[int, FunctionFlow] = {}
+        self._index()
+
+    @classmethod
+    def build(cls, facts) -> Dataflow:
+        return cls(facts)
+
+    # --- structure ------------------------------------------------------------------------
+
+    def _index(self) -> None:
+        stack = [(self.facts.module, None)]
+        while stack:
+            node, function = stack.pop()
+            if isinstance(node, cst.FunctionDef):
+                function = node
+            for child in node.children:
+                self._parents[id(child)] = node
+                if function is not None:
+                    self._function_of[id(child)] = function
+                stack.append((child, function))
+
+    def parent(self, node):
+        return self._parents.get(id(node))
+
+    def enclosing_function(self, node):
+        return self._function_of.get(id(node))
+
+    def enclosing_class(self, node):
+        current = self.parent(node)
+        while current is not None and not isinstance(current, cst.ClassDef):
+            current = self.parent(current)
+        return current
+
+    def function_of(self, node) -> FunctionFlow | None:
+        function = node if isinstance(node, cst.FunctionDef) else self.enclosing_function(node)
+        if function is None:
+            return None
+        flow = self._flows.get(id(function))
+        if flow is None:
+            flow = self._flows[id(function)] = _Builder(self, function).build()
+        return flow
+
+    def alias_top(self, node):
+        """Climb from `node` through expressions that return (a view of) the same memory."""
+        while True:
+            parent = self.parent(node)
+            if isinstance(parent, cst.Attribute) and parent.value is node:
+                if parent.attr.value in ALIAS_ATTRIBUTES:
+                    node = parent
+                    continue
+                grand = self.parent(parent)
+                if isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in ALIAS_METHODS:
+                    node = grand
+                    continue
+                return node
+            if isinstance(parent, cst.Subscript) and parent.value is node:
+                node = parent
+                continue
+            if isinstance(parent, cst.Element):  # `a, b = x.chunk(2)` handled by callers
+                return node
+            return node
+
+    # --- what a use does --------------------------------------------------------------------
+
+    def write_at(self, use, binding: Binding, depth: int = 2) -> Write | None:
+        """The in-place write that this load of a name performs (through views), if any."""
+        top = self.alias_top(use)
+        parent = self.parent(top)
+        # `y[...] = v`, `y[...] += v`, `y.data = v`: the write lands in y's memory
+        if top is not use or isinstance(parent, (cst.Attribute, cst.Subscript)):
+            node = top
+            while True:
+                p = self.parent(node)
+                if isinstance(p, (cst.Subscript,)) and p.value is node:
+                    node = p
+                    continue
+                break
+            target_parent = self.parent(node)
+            if isinstance(node, (cst.Subscript, cst.Attribute)) and self._is_store_target(node, target_parent):
+                return Write(node, "assigned in place", binding)
+        if isinstance(parent, cst.AssignTarget) or (isinstance(parent, cst.AugAssign) and parent.target is top):
+            if isinstance(parent, cst.AugAssign):
+                return Write(parent, "updated in place with an augmented assignment", binding)
+        # `y.add_(...)`
+        if isinstance(parent, cst.Attribute) and parent.value is top:
+            method = parent.attr.value
+            grand = self.parent(parent)
+            if isinstance(grand, cst.Call) and grand.func is parent and _is_inplace_name(method):
+                return Write(grand, f"written in place by `.{method}()`", binding)
+        # `f(y, out=...)`, `torch.add(a, b, out=y)`, `F.relu(y, inplace=True)`, `nn.init.zeros_(y)`
+        arg = parent if isinstance(parent, cst.Arg) and parent.value is top else None
+        if arg is not None:
+            call = self.parent(arg)
+            if isinstance(call, cst.Call):
+                how = self._call_writes_argument(call, arg, depth)
+                if how:
+                    return Write(call, how, binding)
+        return None
+
+    def _is_store_target(self, node, parent) -> bool:
+        if isinstance(parent, cst.AssignTarget) and parent.target is node:
+            return True
+        if isinstance(parent, cst.AugAssign) and parent.target is node:
+            return True
+        if isinstance(parent, cst.AnnAssign) and parent.target is node:
+            return True
+        if isinstance(parent, (cst.Element, cst.Tuple, cst.List)):
+            current = parent
+            while isinstance(current, (cst.Element, cst.Tuple, cst.List, cst.StarredElement)):
+                previous, current = current, self.parent(current)
+            return isinstance(current, cst.AssignTarget) or (isinstance(current, cst.For) and current.target is previous)
+        return False
+
+    def _call_writes_argument(self, call, arg, depth: int) -> str | None:
+        if arg.keyword is not None and arg.keyword.value == "out":
+            return "written through `out=`"
+        for other in call.args:
+            if other.keyword is not None and other.keyword.value == "inplace" and _is_true(other.value):
+                return "written in place by `inplace=True`"
+        func = call.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+        if name and _is_inplace_name(name) and call.args and call.args[0] is arg:
+            return f"written in place by `{name}()`"
+        if depth > 0:
+            callee = self._local_callee(call)
+            if callee is not None:
+                param = _parameter_for(callee, call, arg)
+                if param is not None:
+                    flow = self.function_of(callee)
+                    binding = next((b for b in flow.bindings if b.kind == "param" and b.name == param), None)
+                    if binding is not None and flow.writes(binding, depth - 1):
+                        return f"written in place by `{callee.name.value}()`"
+        return None
+
+    def _local_callee(self, call):
+        """A function of this module that `call` calls: `f(...)` or `self.method(...)`."""
+        names = self.facts.names
+        func = call.func
+        if isinstance(func, cst.Name):
+            if names.qualified_name(func) is not None:
+                return None
+            candidates = names.functions.get(func.value, [])
+            return candidates[0] if len(candidates) == 1 else None
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
+            cls = self.enclosing_class(call)
+            if cls is None:
+                return None
+            for statement in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
+                if isinstance(statement, cst.FunctionDef) and statement.name.value == func.attr.value:
+                    return statement
+        return None
+
+    def escape_at(self, use, is_pure_call: Callable | None = None) -> Escape | None:
+        """Whether this load hands the value to code outside the function (or out of sight)."""
+        top = self.alias_top(use)
+        node, parent = top, self.parent(top)
+        while isinstance(parent, (cst.Element, cst.Tuple, cst.List, cst.Set, cst.StarredElement, cst.DictElement, cst.Dict)):
+            node, parent = parent, self.parent(parent)
+        if isinstance(parent, cst.Return):
+            return Escape(parent, "returned")
+        if isinstance(parent, (cst.Yield,)):
+            return Escape(parent, "yielded")
+        if isinstance(parent, (cst.Assign, cst.AnnAssign)) and parent.value is node:
+            targets = [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
+            if any(not isinstance(t, cst.Name) for t in targets):
+                return Escape(parent, "stored")
+            if node is not top:
+                return Escape(parent, "stored in a container")
+        if isinstance(parent, cst.Arg):
+            call = self.parent(parent)
+            if isinstance(call, cst.Call) and not (is_pure_call and is_pure_call(call, parent)):
+                return Escape(call, "passed to an unknown call")
+        return None
+
+
+def _is_inplace_name(name: str) -> bool:
+    return name.endswith("_") and not name.startswith("_") and name not in NON_WRITING_INPLACE
+
+
+def _is_true(expr) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "True"
+
+
+def _parameter_for(function, call, arg) -> str | None:
+    """The parameter name of `function` that `arg` of `call` binds (skipping `self`)."""
+    params = list(function.params.posonly_params) + list(function.params.params)
+    if params and params[0].name.value in ("self", "cls") and isinstance(call.func, cst.Attribute):
+        params = params[1:]
+    if arg.keyword is not None:
+        return arg.keyword.value
+    if arg.star:
+        return None
+    positional = [a for a in call.args if a.keyword is None]
+    index = next(i for i, a in enumerate(positional) if a is arg)
+    return params[index].name.value if index < len(params) else None
+
+
+class _Builder:
+    """Walks one function's statements in order, tracking which bindings reach each load."""
+
+    def __init__(self, dataflow: Dataflow, function) -> None:
+        self.flow = FunctionFlow(function, dataflow)
+        self.counter = 0
+        self.by_node: dict[int, Binding] = {}
+
+    def build(self) -> FunctionFlow:
+        function = self.flow.function
+        env: dict[str, frozenset] = {}
+        for param in _all_params(function.params):
+            binding = self._bind(param.name.value, "param", param, function, annotation=param.annotation)
+            env[param.name.value] = frozenset({binding})
+        body = function.body.body if isinstance(function.body, cst.IndentedBlock) else [function.body]
+        self._block(body, env)
+        for uses in self.flow._uses.values():
+            uses.sort(key=lambda n: self.flow._order.get(id(self.flow._statement_of.get(id(n))), 0))
+        return self.flow
+
+    def _bind(self, name, kind, node, statement, **extra) -> Binding:
+        existing = self.by_node.get(id(node))
+        if existing is not None:  # a loop body's second walk
+            return existing
+        self.counter += 1
+        binding = Binding(name, kind, node, statement, order=self.counter, **extra)
+        self.flow.bindings.append(binding)
+        self.by_node[id(node)] = binding
+        return binding
+
+    # --- statements ----------------------------------------------------------------------
+
+    def _block(self, statements, env) -> dict:
+        for statement in statements:
+            env = self._statement(statement, env)
+        return env
+
+    def _statement(self, statement, env) -> dict:
+        self.counter += 1
+        self.flow._order.setdefault(id(statement), self.counter)
+        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in statement.body:
+                self.flow._order.setdefault(id(small), self.counter)
+                env = self._small(small, statement, env)
+            return env
+        if isinstance(statement, cst.If):
+            self._loads(statement.test, statement, env)
+            then_env = self._block(_body(statement.body), dict(env))
+            if statement.orelse is None:
+                else_env = env
+            elif isinstance(statement.orelse, cst.If):
+                else_env = self._statement(statement.orelse, dict(env))
+            else:
+                else_env = self._block(_body(statement.orelse.body), dict(env))
+            return _merge(then_env, else_env)
+        if isinstance(statement, (cst.For, cst.While)):
+            return self._loop(statement, env)
+        if isinstance(statement, cst.With):
+            env = dict(env)
+            for item in statement.items:
+                self._loads(item.item, statement, env)
+                if item.asname is not None:
+                    self._bind_target(item.asname.name, "with", statement, None, env)
+            return self._block(_body(statement.body), env)
+        if isinstance(statement, cst.Try) or type(statement).__name__ == "TryStar":
+            body_env = self._block(_body(statement.body), dict(env))
+            merged = _merge(env, body_env)
+            result = body_env
+            for handler in statement.handlers:
+                handler_env = dict(merged)
+                if handler.name is not None:
+                    self._bind_target(handler.name.name, "other", statement, None, handler_env)
+                result = _merge(result, self._block(_body(handler.body), handler_env))
+            if statement.orelse is not None:
+                result = _merge(result, self._block(_body(statement.orelse.body), dict(body_env)))
+            if statement.finalbody is not None:
+                result = self._block(_body(statement.finalbody.body), result)
+            return result
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            self._captured(statement)
+            env = dict(env)
+            env[statement.name.value] = frozenset({self._bind(statement.name.value, "other", statement.name, statement)})
+            return env
+        if type(statement).__name__ == "Match":
+            self._loads(statement.subject, statement, env)
+            result = env
+            for case in statement.cases:
+                result = _merge(result, self._block(_body(case.body), dict(env)))
+            return result
+        return env
+
+    def _loop(self, statement, env) -> dict:
+        if isinstance(statement, cst.For):
+            self._loads(statement.iter, statement, env)
+        before = env
+        loop_env = dict(env)
+        for _ in range(2):  # twice: bindings late in the body reach loads at its top
+            loop_env = dict(loop_env)
+            if isinstance(statement, cst.For):
+                self._bind_target(statement.target, "for", statement, None, loop_env)
+            else:
+                self._loads(statement.test, statement, loop_env)
+            loop_env = _merge(before, self._block(_body(statement.body), loop_env))
+        if statement.orelse is not None:
+            loop_env = self._block(_body(statement.orelse.body), loop_env)
+        return loop_env
+
+    def _small(self, small, statement, env) -> dict:
+        if isinstance(small, cst.Assign):
+            self._loads(small.value, small, env)
+            for target in small.targets:
+                self._target_loads(target.target, small, env)
+            env = dict(env)
+            for target in small.targets:
+                self._bind_target(target.target, "assign", small, small.value, env)
+            return env
+        if isinstance(small, cst.AnnAssign):
+            if small.value is not None:
+                self._loads(small.value, small, env)
+            self._target_loads(small.target, small, env)
+            env = dict(env)
+            if small.value is not None or isinstance(small.target, cst.Name):
+                self._bind_target(small.target, "assign", small, small.value, env, annotation=small.annotation)
+            return env
+        if isinstance(small, cst.AugAssign):
+            # `y += v` on a tensor writes y in place; the name keeps its binding and is a load
+            self._loads(small.value, small, env)
+            self._loads(small.target, small, env)
+            return env
+        if isinstance(small, (cst.Global, cst.Nonlocal)):
+            env = dict(env)
+            for item in small.names:
+                env.pop(item.name.value, None)
+            return env
+        if isinstance(small, cst.Del):
+            self._loads(small.target, small, env)
+            return env
+        if isinstance(small, (cst.Import, cst.ImportFrom)):
+            return env
+        for child in small.children:
+            self._loads(child, small, env)
+        return env
+
+    def _bind_target(self, target, kind, statement, value, env, annotation=None) -> None:
+        if isinstance(target, cst.Name):
+            binding = self._bind(target.value, kind, target, statement, value=value, annotation=annotation)
+            env[target.value] = frozenset({binding})
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for index, element in enumerate(target.elements):
+                inner = element.value
+                if isinstance(element, cst.StarredElement):
+                    if isinstance(inner, cst.Name):
+                        env[inner.value] = frozenset({self._bind(inner.value, "other", inner, statement)})
+                    continue
+                if isinstance(inner, cst.Name):
+                    binding = self._bind(inner.value, "unpack" if value is not None else kind, inner, statement,
+                                         value=value, index=index)
+                    env[inner.value] = frozenset({binding})
+                else:
+                    self._bind_target(inner, "other", statement, None, env)
+
+    def _target_loads(self, target, statement, env) -> None:
+        """Loads inside an assignment target: `y[i] = v` reads y; `a.b = v` reads a."""
+        if isinstance(target, (cst.Subscript, cst.Attribute)):
+            self._loads(target, statement, env)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                self._target_loads(element.value, statement, env)
+
+    # --- expressions ------------------------------------------------------------------------
+
+    def _loads(self, expr, statement, env) -> None:
+        for name in _load_names(expr):
+            reaching = env.get(name.value)
+            if reaching is None:
+                continue
+            self.flow._reaching[id(name)] = reaching
+            self.flow._statement_of[id(name)] = statement
+            for binding in reaching:
+                uses = self.flow._uses.setdefault(id(binding), [])
+                if not any(u is name for u in uses):
+                    uses.append(name)
+
+    def _captured(self, definition) -> None:
+        for name in _load_names(definition, into_scopes=True):
+            self.flow.captured.add(name.value)
+
+
+def _load_names(expr, into_scopes: bool = False) -> Iterator:
+    """Name nodes read by an expression (not attribute names, keywords or comprehension targets)."""
+    stack = [(expr, frozenset())]
+    while stack:
+        node, hidden = stack.pop()
+        if isinstance(node, cst.Name):
+            if node.value not in hidden:
+                yield node
+            continue
+        if isinstance(node, cst.Attribute):
+            stack.append((node.value, hidden))
+            continue
+        if isinstance(node, cst.Arg):
+            stack.append((node.value, hidden))
+            continue
+        if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)) and not into_scopes and node is not expr:
+            if isinstance(node, cst.Lambda):
+                params = {p.name.value for p in _all_params(node.params)}
+                stack.append((node.body, hidden | params))
+            continue
+        if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            hidden = hidden | _comprehension_targets(node.for_in)
+        if isinstance(node, cst.Param):
+            if node.default is not None:
+                stack.append((node.default, hidden))
+            continue
+        if isinstance(node, cst.CompFor):
+            stack.append((node.iter, hidden))
+            for child in node.ifs:
+                stack.append((child, hidden))
+            if node.inner_for_in is not None:
+                stack.append((node.inner_for_in, hidden))
+            continue
+        for child in node.children:
+            stack.append((child, hidden))
+
+
+def _comprehension_targets(for_in) -> frozenset:
+    found = set()
+    while for_in is not None:
+        for node in _walk(for_in.target):
+            if isinstance(node, cst.Name):
+                found.add(node.value)
+        for_in = for_in.inner_for_in
+    return frozenset(found)
+
+
+def _walk(node) -> Iterator:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(current.children)
+
+
+def _all_params(params) -> list:
+    found = list(params.posonly_params) + list(params.params) + list(params.kwonly_params)
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            found.append(star)
+    return found
+
+
+def _body(block) -> list:
+    return list(block.body) if isinstance(block, cst.IndentedBlock) else [block]
+
+
+def _merge(a: dict, b: dict) -> dict:
+    merged = dict(a)
+    for name, bindings in b.items():
+        merged[name] = merged.get(name, frozenset()) | bindings
+    return merged
