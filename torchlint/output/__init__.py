@@ -8,7 +8,7 @@ from typing import IO, Sequence
 
 from torchlint.diagnostics import Diagnostic, FileResult
 
-FORMATS = ("full", "concise", "json")
+FORMATS = ("full", "concise", "json", "sarif", "github", "junit")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,167 @@
+"""The CI output formats: SARIF 2.1.0 (validated against the OASIS schema), GitHub annotations, JUnit."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from torchlint.registry import all_rules
+
+SCHEMA = os.path.join(os.path.dirname(__file__), "data", "sarif-schema-2.1.0.json")
+
+DATASET = (
+    "from torch.utils.data import Dataset\n"
+    "\n"
+    "class NoLen(Dataset):\n"
+    "    def __getitem__(self, index):\n"
+    "        return index\n"
+)
+SUPPRESSION = "x = 1  # noqa: TL401, E501\n"
+BROKEN = "def f(:\n    pass\n"
+
+
+def _notebook(source: list[str]) -> str:
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# title"]},
+        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source},
+    ]
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+@pytest.fixture
+def project(tmp_path):
+    """Files with findings of several kinds, one with `,` and `:` in its name, and a clean one."""
+    (tmp_path / "data.py").write_text(DATASET)
+    (tmp_path / "odd, name: 1.py").write_text(DATASET)
+    (tmp_path / "supp.py").write_text(SUPPRESSION)
+    (tmp_path / "broken.py").write_text(BROKEN)
+    (tmp_path / "clean.py").write_text("x = 1\n")
+    (tmp_path / "nb.ipynb").write_text(_notebook(["from torch.utils.data import Dataset\n", "class D(Dataset):\n", "    pass\n"]))
+    return tmp_path
+
+
+def _sarif(run_cli, project):
+    done = run_cli("check", "--isolated", "--output-format", "sarif", ".", cwd=project)
+    assert done.returncode == 1, done.stderr
+    return json.loads(done.stdout)
+
+
+# --- SARIF -----------------------------------------------------------------------------------
+
+
+def test_sarif_validates_against_the_oasis_schema(run_cli, project):
+    import jsonschema
+
+    with open(SCHEMA, encoding="utf-8") as handle:
+        schema = json.load(handle)
+    log = _sarif(run_cli, project)
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    errors = sorted(validator_class(schema).iter_errors(log), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:10])
+
+
+def test_sarif_describes_the_tool_and_every_rule(run_cli, project):
+    run = _sarif(run_cli, project)["runs"][0]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "torchlint" and driver["version"] and driver["informationUri"].startswith("https://")
+    assert [r["id"] for r in driver["rules"]] == [rule.code for rule in all_rules()]
+    for record in driver["rules"]:
+        assert record["name"] and record["shortDescription"]["text"] and record["fullDescription"]["text"]
+        assert record["helpUri"].startswith("https://")
+        assert record["defaultConfiguration"]["level"] in ("error", "warning")
+
+
+def test_sarif_results_point_at_their_rule_and_place(run_cli, project):
+    run = _sarif(run_cli, project)["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    by_uri = {}
+    for result in run["results"]:
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+        assert result["level"] in ("error", "warning") and result["message"]["text"]
+        location = result["locations"][0]["physicalLocation"]
+        by_uri.setdefault(location["artifactLocation"]["uri"], []).append((result, location))
+    assert set(by_uri) == {"data.py", "odd%2C%20name%3A%201.py", "supp.py", "broken.py", "nb.ipynb"}
+    (result, location), = by_uri["data.py"]
+    assert result["ruleId"] == "TL401" and result["level"] == "error"
+    assert location["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
+    assert location["region"]["startLine"] == 3 and location["region"]["startColumn"] >= 1
+    (result, _), = by_uri["broken.py"]
+    assert result["ruleId"] == "TL001"
+    (result, location), = by_uri["nb.ipynb"]
+    assert result["properties"] == {"cell": 2} and location["region"]["startLine"] == 2
+    assert result["message"]["text"].startswith("cell 2: ")
+
+
+def test_sarif_carries_fixes_as_replacements(run_cli, project):
+    run = _sarif(run_cli, project)["runs"][0]
+    result, = [r for r in run["results"] if r["ruleId"] == "TL003"]
+    change, = result["fixes"][0]["artifactChanges"]
+    assert change["artifactLocation"]["uri"] == "supp.py"
+    replacement, = change["replacements"]
+    assert replacement["insertedContent"]["text"] == ""
+    region = replacement["deletedRegion"]
+    line = SUPPRESSION.splitlines()[0]
+    assert line[region["startColumn"] - 1 : region["endColumn"] - 1] == "TL401, "
+
+
+def test_sarif_of_a_clean_run_is_valid_and_empty(run_cli, tmp_path):
+    (tmp_path / "clean.py").write_text("x = 1\n")
+    done = run_cli("check", "--isolated", "--output-format", "sarif", "clean.py")
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["runs"][0]["results"] == []
+
+
+# --- GitHub annotations ----------------------------------------------------------------------
+
+ANNOTATION = re.compile(
+    r"^::(?P<kind>error|warning) file=(?P<file>[^,:]+),line=(?P<line>\d+),col=(?P<col>\d+),"
+    r"endLine=(?P<endLine>\d+),endColumn=(?P<endColumn>\d+),title=(?P<title>TL\d{3} [a-z0-9-]+)::(?P<message>[^\r\n]+)$"
+)
+
+
+def test_github_annotations_are_well_formed_and_escaped(run_cli, project):
+    done = run_cli("check", "--isolated", "--output-format", "github", ".", cwd=project)
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert len(lines) == 5  # no summary: every line is a workflow command
+    parsed = [ANNOTATION.match(line) for line in lines]
+    assert all(parsed), [line for line, match in zip(lines, parsed) if not match]
+    by_file = {m["file"]: m for m in parsed}
+    assert "odd%2C name%3A 1.py" in by_file
+    data = by_file["data.py"]
+    assert (data["kind"], data["line"], data["title"]) == ("error", "3", "TL401 dataset-protocol")
+    assert by_file["supp.py"]["kind"] == "warning"
+    assert by_file["nb.ipynb"]["message"].startswith("cell 2: ")
+
+
+def test_github_annotation_escapes_newlines_and_percent():
+    from torchlint.diagnostics import Diagnostic, Position, Severity, Span
+    from torchlint.output.github import annotation
+
+    span = Span(Position(1, 1), Position(2, 3))
+    diagnostic = Diagnostic("TL401", "dataset-protocol", "100% wrong\nreally", Severity.ERROR, "a,b.py", span, help="do x")
+    assert annotation(diagnostic) == (
+        "::error file=a%2Cb.py,line=1,col=1,endLine=2,endColumn=3,title=TL401 dataset-protocol"
+        "::100%25 wrong%0Areally%0Ahelp: do x"
+    )
+
+
+# --- JUnit -----------------------------------------------------------------------------------
+
+
+def test_junit_has_a_suite_per_file_and_a_failure_per_finding(run_cli, project):
+    done = run_cli("check", "--isolated", "--output-format", "junit", ".", cwd=project)
+    assert done.returncode == 1
+    root = ET.fromstring(done.stdout)
+    assert root.tag == "testsuites"
+    suites = {suite.get("name"): suite for suite in root.findall("testsuite")}
+    assert set(suites) == {"broken.py", "clean.py", "data.py", "nb.ipynb", "odd, name: 1.py", "supp.py"}
+    assert suites["clean.py"].get("failures") == "0" and len(suites["clean.py"]) == 1
+    failure = suites["data.py"].find("testcase/failure")
+    assert failure.get("type") == "TL401" and failure.text.startswith("data.py:3:")
+    assert root.get("tests") == "6" and root.get("failures") == "5"

@@ -1,0 +1,47 @@
+"""JUnit XML for CI dashboards: a test suite per file, a failing test case per finding.
+
+A file with no findings is one passing test case, so dashboards count the files checked.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from torchlint.output import location_text
+
+
+def render(results, stream, options) -> None:
+    root = ET.Element("testsuites", name="torchlint")
+    total = failures = 0
+    for result in results:
+        suite = ET.SubElement(root, "testsuite", name=result.path)
+        cases = failing = 0
+        for diagnostic in result.diagnostics:
+            cases += 1
+            failing += 1
+            start = diagnostic.span.start
+            cell = f"cell {diagnostic.cell}:" if diagnostic.cell is not None else ""
+            case = ET.SubElement(
+                suite, "testcase", name=f"{diagnostic.code} {diagnostic.name} at {cell}{start.row}:{start.column}",
+                classname=result.path, file=result.path, line=str(start.row),
+            )
+            failure = ET.SubElement(case, "failure", message=diagnostic.message, type=diagnostic.code)
+            failure.text = f"{location_text(diagnostic)}: {diagnostic.code} {diagnostic.message}" + (
+                f"\nhelp: {diagnostic.help}" if diagnostic.help else ""
+            )
+        if not cases:
+            ET.SubElement(suite, "testcase", name="no findings", classname=result.path, file=result.path)
+            cases = 1
+        suite.set("tests", str(cases))
+        suite.set("failures", str(failing))
+        suite.set("errors", "0")
+        suite.set("skipped", "0")
+        total += cases
+        failures += failing
+    root.set("tests", str(total))
+    root.set("failures", str(failures))
+    root.set("errors", "0")
+    ET.indent(root)
+    stream.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+    stream.write(ET.tostring(root, encoding="unicode"))
+    stream.write("\n")
