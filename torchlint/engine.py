@@ -111,24 +111,15 @@ def _run_rules(context: FileContext, rules: list[type[Rule]]) -> list[tuple[type
 
 
 def _visit(context: FileContext, instances: list[Rule]) -> None:
-    visitors = [_adapter(instance) for instance in instances]
+    from torchlint.walk import Dispatch, walk
+
+    dispatch = Dispatch((name, getattr(rule, name)) for rule in instances for name in _visitor_methods(type(rule)))
     old_limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old_limit, RECURSION_LIMIT))
     try:
-        cst.visit_batched(context.module, visitors)
+        walk(context.module, dispatch)
     finally:
         sys.setrecursionlimit(old_limit)
-
-
-def _adapter(rule: Rule):
-    methods = _visitor_methods(type(rule))
-    visitors = {name: getattr(rule, name) for name in methods}
-
-    class _Adapter(cst.BatchableCSTVisitor):
-        def get_visitors(self):
-            return visitors
-
-    return _Adapter()
 
 
 _METHOD_CACHE: dict[type, tuple[str, ...]] = {}

@@ -1,0 +1,120 @@
+"""A read-only walk over a LibCST tree that calls rules' `visit_*`/`leave_*` methods.
+
+LibCST's own `visit` rebuilds every node it passes (each `_visit_and_replace_children` constructs
+and validates a fresh node), which costs about as much as parsing. A linter only reads the tree,
+so this walk reads each node's children straight from its fields, in the order LibCST itself
+visits them, and never builds anything. Whitespace, comments, brackets and punctuation ("trivia")
+are skipped unless an enabled rule asks to visit such a node.
+
+Dispatch follows LibCST's batched visitors: `visit_<Class>` before the children, `leave_<Class>`
+after, `visit_<Class>_<field>` / `leave_<Class>_<field>` around one field; return values are ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Iterable
+
+# Nodes that hold only layout: they can contain nothing but other trivia.
+TRIVIA = frozenset({
+    "SimpleWhitespace", "ParenthesizedWhitespace", "TrailingWhitespace", "EmptyLine", "Comment",
+    "Newline", "LeftParen", "RightParen", "LeftSquareBracket", "RightSquareBracket",
+    "LeftCurlyBrace", "RightCurlyBrace", "Comma", "Semicolon", "Colon", "Dot", "AssignEqual",
+    "ImportStar", "Asynchronous", "ParamSlash", "ParamStar",
+})
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def child_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a node class that hold child nodes, in LibCST's visiting order.
+
+    LibCST visits children inside `_visit_and_replace_children` by calls such as
+    `visit_required(self, "name", ...)`; the field names are that method's string constants,
+    and the compiler keeps constants in order of first use, which is the visiting order.
+    """
+    try:
+        return _FIELDS[cls]
+    except KeyError:
+        pass
+    names = [f.name for f in dataclasses.fields(cls)]
+    method = getattr(cls, "_visit_and_replace_children", None)
+    code = getattr(method, "__code__", None)
+    ordered: list[str] = []
+    if code is not None:
+        known = set(names)
+        for constant in code.co_consts:
+            if isinstance(constant, str) and constant in known and constant not in ordered:
+                ordered.append(constant)
+    fields = tuple(ordered) if ordered else tuple(names)
+    _FIELDS[cls] = fields
+    return fields
+
+
+class Dispatch:
+    """The rules' handlers, grouped by node class name (and by field for attribute handlers)."""
+
+    def __init__(self, handlers: Iterable[tuple[str, Callable[[Any], Any]]]) -> None:
+        self.enter: dict[str, list[Callable]] = {}
+        self.leave: dict[str, list[Callable]] = {}
+        self.enter_field: dict[tuple[str, str], list[Callable]] = {}
+        self.leave_field: dict[tuple[str, str], list[Callable]] = {}
+        for name, handler in handlers:
+            kind, _, rest = name.partition("_")
+            node, _, field = rest.partition("_")
+            if field:
+                table = self.enter_field if kind == "visit" else self.leave_field
+                table.setdefault((node, field), []).append(handler)
+            else:
+                table = self.enter if kind == "visit" else self.leave
+                table.setdefault(node, []).append(handler)
+        seen = {key for key in self.enter} | {key for key in self.leave}
+        seen |= {node for node, _ in self.enter_field} | {node for node, _ in self.leave_field}
+        self.skip = frozenset() if seen & TRIVIA else TRIVIA
+
+
+def walk(module: Any, dispatch: Dispatch) -> None:
+    """Visit `module` and every node below it once, in source order."""
+    enter, leave = dispatch.enter, dispatch.leave
+    enter_field, leave_field = dispatch.enter_field, dispatch.leave_field
+    skip = dispatch.skip
+    has_field_handlers = bool(enter_field or leave_field)
+    fields_of = _FIELDS
+    wanted: dict[type, bool] = {}
+
+    def is_wanted(cls: type) -> bool:
+        from libcst import CSTNode
+
+        answer = wanted[cls] = issubclass(cls, CSTNode) and cls.__name__ not in skip
+        return answer
+
+    def visit(node: Any) -> None:
+        cls = type(node)
+        name = cls.__name__
+        handlers = enter.get(name)
+        if handlers:
+            for handler in handlers:
+                handler(node)
+        fields = fields_of.get(cls) or child_fields(cls)
+        for field in fields:
+            value = getattr(node, field)
+            if has_field_handlers:
+                for handler in enter_field.get((name, field), ()):
+                    handler(node)
+            kind = type(value)
+            if kind is list or kind is tuple:
+                for child in value:
+                    child_kind = type(child)
+                    if wanted.get(child_kind) if child_kind in wanted else is_wanted(child_kind):
+                        visit(child)
+            elif wanted.get(kind) if kind in wanted else is_wanted(kind):
+                visit(value)
+            if has_field_handlers:
+                for handler in leave_field.get((name, field), ()):
+                    handler(node)
+        handlers = leave.get(name)
+        if handlers:
+            for handler in handlers:
+                handler(node)
+
+    visit(module)
