@@ -71,8 +71,10 @@ def lint_text(text: str, path: str, enabled: Iterable[type[Rule]], options: dict
     if not rules:
         error = _syntax_error_without_libcst(text, path)
         return ([error] if error else []), error is None
+    from torchlint.literals import blank_huge_literals
+
     try:
-        module = _parse(text)
+        module = _parse(blank_huge_literals(text))
     except _SyntaxProblem as problem:
         return [problem.diagnostic(path, text)], False
     context = FileContext(module, path, options)
@@ -168,8 +170,6 @@ class _SyntaxProblem(Exception):
 
 
 def _parse(text: str):
-    old_limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old_limit, RECURSION_LIMIT))
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
@@ -178,8 +178,6 @@ def _parse(text: str):
         raise _SyntaxProblem("code is nested too deeply to parse", 1, 1) from None
     except Exception as exc:  # the native parser reports some failures as other errors
         raise _SyntaxProblem(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 1, 1) from None
-    finally:
-        sys.setrecursionlimit(old_limit)
 
 
 def _syntax_problem(text: str, exc) -> _SyntaxProblem:
@@ -247,6 +245,15 @@ def _internal_error(path: str, message: str) -> Diagnostic:
 
 def lint_file(path: str, settings: Settings, display_path: str | None = None, *, data: bytes | None = None) -> FileResult:
     """Lint one file. Never raises for a bad input: problems become diagnostics."""
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old_limit, RECURSION_LIMIT))
+    try:
+        return _lint_file(path, settings, display_path, data)
+    finally:
+        sys.setrecursionlimit(old_limit)
+
+
+def _lint_file(path: str, settings: Settings, display_path: str | None, data: bytes | None) -> FileResult:
     shown = display_path or path
     enabled_codes = settings.rules_for(shown)
     result = FileResult(path=shown)
@@ -268,6 +275,8 @@ def lint_file(path: str, settings: Settings, display_path: str | None = None, *,
             result.source = text
     except SourceError as exc:
         diagnostics = [make_diagnostic(codes.UNREADABLE_FILE, f"cannot read file: {exc}", shown)]
+    except RecursionError:
+        diagnostics = [_internal_error(shown, "code is nested too deeply for torchlint to analyse")]
     except Exception as exc:  # an engine bug: report it against this file and go on
         diagnostics = [_internal_error(shown, f"internal error: {exc!r}")]
     result.diagnostics = sorted(

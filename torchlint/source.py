@@ -25,8 +25,10 @@ def decode_python(data: bytes) -> DecodedSource:
         raise SourceError("file contains NUL bytes")
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-    except SyntaxError as exc:  # unknown codec in the cookie, or BOM + non-UTF-8 cookie
-        raise SourceError(str(exc)) from None
+    except SyntaxError as exc:
+        if "invalid or missing encoding declaration" not in str(exc):
+            raise SourceError(str(exc)) from None  # unknown codec, or BOM with another cookie
+        encoding = "utf-8"  # no cookie and not UTF-8: decoding below says where it fails
     has_bom = data.startswith(codecs.BOM_UTF8)
     if has_bom:
         data = data[len(codecs.BOM_UTF8) :]
@@ -46,6 +48,16 @@ def decode_python(data: bytes) -> DecodedSource:
 
 
 def read_bytes(path: str) -> bytes:
+    import os
+
+    if os.path.islink(path) and not os.path.exists(path):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        if os.path.lexists(path) and _is_loop(path):
+            raise SourceError("symlink loop (too many levels of symbolic links)")
+        raise SourceError(f"dangling symlink to `{target}`")
     try:
         with open(path, "rb") as handle:
             return handle.read()
@@ -54,4 +66,15 @@ def read_bytes(path: str) -> bytes:
     except IsADirectoryError:
         raise SourceError("is a directory") from None
     except OSError as exc:
-        raise SourceError(f"cannot read file: {exc.strerror or exc}") from None
+        raise SourceError(exc.strerror or str(exc)) from None
+
+
+def _is_loop(path: str) -> bool:
+    import errno
+    import os
+
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
