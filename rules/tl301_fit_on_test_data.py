@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from torchlint._lazy import lazy_module
+from torchlint.diagnostics import Applicability, Severity
+from torchlint.facts.roles import DataRoles
+from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
+
+cst = lazy_module("libcst")
+
+
+class FitOnTestData(Rule):
+    """## What it does
+    Reports a fitted transformer or estimator — scikit-learn's preprocessing, decomposition,
+    feature-extraction, imputation and feature-selection classes, pipelines, and estimators —
+    that is fitted (`fit`, `fit_transform`, `partial_fit`) on test or validation data, or on data
+    that includes test rows, or refitted on test data after being fitted on training data.
+
+    Which data is test data comes from the data-role facts: the words of the names it flows from
+    (`X_test`, `test_x`, `x_val`, `valid_df`, `holdout`; whole words only, so `latest` and
+    `contest` are not test data), the outputs of `train_test_split` by position, the test indices
+    of a `KFold` split, files named for a split (`pd.read_csv("test.csv")`), and reassignment.
+    Objects are recognised from their constructors through imports and aliases.
+
+    Silent for label encoders (`LabelEncoder` on the target), stateless transformers
+    (`PolynomialFeatures`, `FunctionTransformer`, `Normalizer`), clustering and manifold methods
+    (`KMeans`, `TSNE`), a `PCA` of held-out data whose output no model consumes (a plot), and a
+    refit on training and validation data together.
+
+    ## Why is this bad?
+    A fitted object learns statistics from the data it is fitted on: a scaler its mean and
+    variance, an encoder its categories, a model its weights. Fitted on the test set, those
+    statistics come from the rows that are meant to be unseen, so every score computed on them
+    is optimistic. Refitting a scaler on the test set (`fit_transform(X_test)` after
+    `fit_transform(X_train)`) also scales train and test differently: the model sees test
+    features in another unit than the ones it was trained on.
+
+    ## Example
+    ```python
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X_train, X_test, y_train, y_test = train_test_split(X, y)
+    scaler = StandardScaler()
+    X_train = scaler.fit_transform(X_train)
+    X_test = scaler.fit_transform(X_test)
+    ```
+
+    ## Use instead
+    ```python
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X_train, X_test, y_train, y_test = train_test_split(X, y)
+    scaler = StandardScaler()
+    X_train = scaler.fit_transform(X_train)
+    X_test = scaler.transform(X_test)
+    ```
+
+    ## Fix safety
+    `fit_transform(X_test)` becomes `transform(X_test)` when the same object was fitted on
+    training data earlier in the same flow: that is safe, since it keeps the training statistics
+    the object already has. Other cases have no fix: only you know which training data to fit on.
+
+    ## Runtime verification
+    The runtime mode runs each fixture case and compares the fitted statistics of the object
+    (`mean_`, `scale_`, `var_`, `min_`, `components_`, `categories_`, `coef_`...) after the flagged
+    fit with the statistics of the same class fitted on the training rows alone: the claim holds
+    when they differ. For a silent trap they must be equal (or the object learns nothing).
+
+    ## References
+    - [scikit-learn: common pitfalls, data leakage](https://scikit-learn.org/stable/common_pitfalls.html#data-leakage)
+    - [Yang et al., Data Leakage in Notebooks: Static Detection and Better Processes (ASE 2022)](https://arxiv.org/abs/2209.03345)
+    """
+
+    code = "TL301"
+    name = "fit-on-test-data"
+    severity = Severity.ERROR
+    summary = "A preprocessor or estimator is fitted on test or validation data"
+    tokens = ("fit",)
+
+    VALID = (
+        "from sklearn.preprocessing import StandardScaler\nscaler = StandardScaler()\nX_train = scaler.fit_transform(X_train)\nX_test = scaler.transform(X_test)\n",
+        "from sklearn.preprocessing import LabelEncoder\nle = LabelEncoder()\ny_test = le.fit_transform(y_test)\n",
+        "from sklearn.manifold import TSNE\nemb = TSNE(2).fit_transform(X_test)\n",
+        "from sklearn.preprocessing import StandardScaler\nlatest = load()\nStandardScaler().fit(latest)\ncontest_data = load()\nStandardScaler().fit(contest_data)\n",
+        "from sklearn.linear_model import LogisticRegression\nimport numpy as np\nclf = LogisticRegression().fit(np.vstack([X_train, X_val]), np.hstack([y_train, y_val]))\n",
+        "from xgboost import XGBClassifier\nXGBClassifier().fit(X_train, y_train, eval_set=[(X_test, y_test)])\n",
+    )
+    INVALID = (
+        Invalid(
+            "from sklearn.preprocessing import StandardScaler\nsc = StandardScaler()\nX_train = sc.fit_transform(X_train)\nX_test = sc.fit_transform(X_test)  # expect: TL301\n",
+            fixed="from sklearn.preprocessing import StandardScaler\nsc = StandardScaler()\nX_train = sc.fit_transform(X_train)\nX_test = sc.transform(X_test)\n",
+        ),
+        "from sklearn.preprocessing import MinMaxScaler as MMS\nfrom sklearn.model_selection import train_test_split\na, b, c, d = train_test_split(X, y)\nMMS().fit(b)  # expect: TL301\n",
+        "from sklearn import preprocessing\nimport pandas as pd\nsub = pd.read_csv('data/test.csv')\nsub = preprocessing.StandardScaler().fit_transform(sub)  # expect: TL301\n",
+        "from sklearn.ensemble import RandomForestClassifier\nmodel = RandomForestClassifier()\nmodel.fit(X_val, y_val)  # expect: TL301\n",
+    )
+
+    def leave_Module(self, original_node) -> None:
+        for leak in self.facts.get(DataRoles).leaks_for(self.code):
+            fix = None
+            if leak.fix_node is not None:
+                fix = FixSpec(
+                    "Use `transform` (keep the training statistics)",
+                    Applicability.SAFE,
+                    replacements=((leak.fix_node, cst.Name("transform")),),
+                )
+            notes = [NodeNote(e.node, e.label) for e in leak.notes]
+            self.report(leak.fit.call, leak.message, notes=notes, help=leak.help, fix=fix)

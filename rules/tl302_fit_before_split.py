@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from torchlint.diagnostics import Severity
+from torchlint.facts.roles import DataRoles
+from torchlint.rule import NodeNote, Rule
+
+
+class FitBeforeSplit(Rule):
+    """## What it does
+    Reports a preprocessor (scaler, encoder, imputer, vectorizer, feature selector, `PCA`,
+    `ColumnTransformer`, a pipeline of transformers) fitted on data that is afterwards split into
+    train and test: by `train_test_split`, a `KFold`-style `split`, or slicing into names for
+    train and test (`train = data[:n]`, `test = data[n:]`).
+
+    The data is followed through reassignment, column assignment (`df[cols] =
+    scaler.fit_transform(df[cols])`), dropping the target column and `transform` calls of the
+    fitted object. It also reports a fit on whole data when the fitted object is then applied to
+    the split parts.
+
+    Silent when the fitted output never reaches the split (a `PCA` or `TSNE` for a plot, a topic
+    model of all documents), for stateless transformers (`PolynomialFeatures`,
+    `FunctionTransformer`), for `LabelEncoder` on the target, for a split of another data set,
+    and inside `Pipeline`, `cross_val_score` and `GridSearchCV` (they refit per fold).
+
+    ## Why is this bad?
+    The statistics learned before the split (the mean and variance of a scaler, the vocabulary
+    and IDF weights of a vectorizer, the features chosen by `SelectKBest` with the labels) come
+    from every row, the test rows included. The model is then evaluated on rows that shaped its
+    preprocessing, and the reported score is higher than what unseen data will give.
+
+    ## Example
+    ```python
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(X)
+    X_train, X_test, y_train, y_test = train_test_split(X, y)
+    ```
+
+    ## Use instead
+    ```python
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X_train, X_test, y_train, y_test = train_test_split(X, y)
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    ```
+
+    Better still, put the scaler and the model in a `Pipeline`, which also keeps cross-validation
+    honest.
+
+    ## Fix safety
+    No fix: moving the fit after the split changes the program's order and which variables exist.
+
+    ## Runtime verification
+    The runtime mode runs each fixture case and compares the statistics of the flagged fit
+    (`mean_`, `scale_`, `components_`, `idf_`...) with those of the same class fitted on the
+    training rows of the later split alone: the claim holds when they differ. For a silent trap
+    they must be equal, or the fitted output must never reach the split.
+
+    ## References
+    - [scikit-learn: common pitfalls, data leakage](https://scikit-learn.org/stable/common_pitfalls.html#data-leakage)
+    - [Kapoor and Narayanan, Leakage and the reproducibility crisis in ML-based science](https://reproducible.cs.princeton.edu/)
+    """
+
+    code = "TL302"
+    name = "fit-before-split"
+    severity = Severity.ERROR
+    summary = "A preprocessor is fitted on the whole data, which is then split into train and test"
+    tokens = ("fit",)
+
+    VALID = (
+        "from sklearn.model_selection import train_test_split\nfrom sklearn.preprocessing import StandardScaler\nX_train, X_test, y_train, y_test = train_test_split(X, y)\nsc = StandardScaler()\nX_train = sc.fit_transform(X_train)\nX_test = sc.transform(X_test)\n",
+        "from sklearn.decomposition import PCA\nfrom sklearn.model_selection import train_test_split\nX_2d = PCA(2).fit_transform(X)\nplot(X_2d)\nX_train, X_test, y_train, y_test = train_test_split(X, y)\n",
+        "from sklearn.preprocessing import LabelEncoder\nfrom sklearn.model_selection import train_test_split\ny = LabelEncoder().fit_transform(y)\nX_train, X_test, y_train, y_test = train_test_split(X, y)\n",
+        "from sklearn.preprocessing import PolynomialFeatures\nfrom sklearn.model_selection import train_test_split\nX = PolynomialFeatures(2).fit_transform(X)\nX_train, X_test, y_train, y_test = train_test_split(X, y)\n",
+    )
+    INVALID = (
+        "from sklearn.model_selection import train_test_split\nfrom sklearn.preprocessing import MinMaxScaler\nX = MinMaxScaler().fit_transform(X)  # expect: TL302\nX_train, X_test, y_train, y_test = train_test_split(X, y)\n",
+        "import pandas as pd\nfrom sklearn.preprocessing import StandardScaler\nfrom sklearn.model_selection import train_test_split\ndf = pd.read_csv('data.csv')\nsc = StandardScaler()\ndf[['a', 'b']] = sc.fit_transform(df[['a', 'b']])  # expect: TL302\nX = df.drop('target', axis=1)\ny = df['target']\nX_train, X_test, y_train, y_test = train_test_split(X, y)\n",
+        "from sklearn.preprocessing import StandardScaler\nfrom sklearn.model_selection import train_test_split\nsc = StandardScaler()\nsc.fit(X)  # expect: TL302\nX_train, X_test, y_train, y_test = train_test_split(X, y)\nX_train = sc.transform(X_train)\n",
+    )
+
+    def leave_Module(self, original_node) -> None:
+        for leak in self.facts.get(DataRoles).leaks_for(self.code):
+            notes = [NodeNote(e.node, e.label) for e in leak.notes]
+            self.report(leak.fit.call, leak.message, notes=notes, help=leak.help)

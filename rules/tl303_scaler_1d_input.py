@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from torchlint._lazy import lazy_module
+from torchlint.diagnostics import Applicability, Severity
+from torchlint.facts.roles import DataRoles
+from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
+
+cst = lazy_module("libcst")
+
+
+class Scaler1dInput(Rule):
+    """## What it does
+    Reports a 1-D value passed to `fit`, `transform`, `fit_transform`, `inverse_transform` or
+    `partial_fit` of a scikit-learn transformer that requires a 2-D `[n_samples, n_features]`
+    array (scalers, encoders, imputers, `PCA`, feature selectors): a single-bracket DataFrame
+    column (`df["price"]`, `df.loc[:, "price"]`, `df.iloc[:, 0]`), `.values` of one, a 1-D numpy
+    construction (`np.array([1, 2, 3])`, `np.arange(n)`, `np.random.rand(n)`), or the result of
+    `.reshape(-1)`, `.ravel()` or `.flatten()`, also through a variable.
+
+    Silent for `df[["price"]]`, `.reshape(-1, 1)`, `.to_frame()`, 2-D arrays, and for the classes
+    that take 1-D input on purpose (`LabelEncoder`, text vectorizers, `FunctionTransformer`).
+
+    ## Why is this bad?
+    scikit-learn refuses 1-D input to these methods with `ValueError: Expected 2D array, got 1D
+    array instead`, at run time, often after a long load or at the end of a notebook. The fix is
+    mechanical: one feature is one column of a 2-D array.
+
+    ## Example
+    ```python
+    import pandas as pd
+    from sklearn.preprocessing import StandardScaler
+
+    df = pd.read_csv("houses.csv")
+    df["price_scaled"] = StandardScaler().fit_transform(df["price"])
+    ```
+
+    ## Use instead
+    ```python
+    import pandas as pd
+    from sklearn.preprocessing import StandardScaler
+
+    df = pd.read_csv("houses.csv")
+    df["price_scaled"] = StandardScaler().fit_transform(df[["price"]])
+    ```
+
+    For a numpy array, use `values.reshape(-1, 1)`.
+
+    ## Fix safety
+    `df["c"]` given directly to the method becomes `df[["c"]]`: a one-column DataFrame, which is
+    exactly the 2-D input the method expects, so the fix is safe. Other cases have no fix.
+
+    ## Runtime verification
+    The runtime mode runs each fixture case: the claim holds when the flagged call raises
+    `ValueError` with "Expected 2D array"; a silent trap must run without that error.
+
+    ## References
+    - [scikit-learn glossary: X, `n_samples`, `n_features`](https://scikit-learn.org/stable/glossary.html#term-X)
+    - [pandas: selecting one column as a DataFrame](https://pandas.pydata.org/docs/user_guide/indexing.html#basics)
+    """
+
+    code = "TL303"
+    name = "scaler-1d-input"
+    severity = Severity.ERROR
+    summary = "A 1-D array or a single column is passed where [n_samples, n_features] is expected"
+    tokens = ("transform", "fit")
+
+    VALID = (
+        "import pandas as pd\nfrom sklearn.preprocessing import StandardScaler\ndf = pd.read_csv('a.csv')\nStandardScaler().fit_transform(df[['price']])\n",
+        "import numpy as np\nfrom sklearn.preprocessing import MinMaxScaler\nx = np.arange(10).reshape(-1, 1)\nMinMaxScaler().fit(x)\n",
+        "import pandas as pd\nfrom sklearn.preprocessing import LabelEncoder\ndf = pd.read_csv('a.csv')\nLabelEncoder().fit_transform(df['label'])\n",
+        "import pandas as pd\nfrom sklearn.feature_extraction.text import TfidfVectorizer\ndf = pd.read_csv('a.csv')\nTfidfVectorizer().fit_transform(df['text'])\n",
+        "import pandas as pd\nfrom sklearn.preprocessing import StandardScaler\ndf = pd.read_csv('a.csv')\nStandardScaler().fit(df['price'].to_frame())\n",
+    )
+    INVALID = (
+        Invalid(
+            "import pandas as pd\nfrom sklearn.preprocessing import StandardScaler\ndf = pd.read_csv('a.csv')\nStandardScaler().fit_transform(df['price'])  # expect: TL303\n",
+            fixed="import pandas as pd\nfrom sklearn.preprocessing import StandardScaler\ndf = pd.read_csv('a.csv')\nStandardScaler().fit_transform(df[['price']])\n",
+        ),
+        "import numpy as np\nfrom sklearn.preprocessing import MinMaxScaler\nx = np.random.rand(10, 1).ravel()\nMinMaxScaler().fit(x)  # expect: TL303\n",
+        "import numpy as np\nfrom sklearn import preprocessing\nscaler = preprocessing.StandardScaler()\nscaler.fit(np.array([1.0, 2.0, 3.0]))  # expect: TL303\n",
+    )
+
+    def leave_Module(self, original_node) -> None:
+        for problem in self.facts.get(DataRoles).shape_problems:
+            fix = None
+            if problem.column_key is not None:
+                key = problem.column_key
+                fix = FixSpec(
+                    "Select a one-column DataFrame (`[[...]]`)",
+                    Applicability.SAFE,
+                    replacements=((key, cst.List([cst.Element(key)])),),
+                )
+            message = (
+                f"`{problem.method}` of {problem.obj.class_name} gets a 1-D value: it requires "
+                "`[n_samples, n_features]` and raises `ValueError: Expected 2D array`"
+            )
+            notes = [NodeNote(problem.evidence.node, problem.evidence.label)]
+            help_text = "select `df[[\"col\"]]` or reshape with `.reshape(-1, 1)`"
+            self.report(problem.argument, message, notes=notes, help=help_text, fix=fix)
