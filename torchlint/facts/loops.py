@@ -1,0 +1,830 @@
+"""Loop facts: what one iteration of a loop does to gradients, path by path.
+
+For every `for`/`while` loop of a file (in functions, methods, at module level), the body is
+reduced to a small tree of gradient *events* — `backward()`, optimizer updates, gradient resets,
+optimizers rebuilt in the loop, optimizers handed to code we cannot see — with the `if`s,
+`try`s, `continue`/`break`/`return` between them. Calls into functions and methods of the same
+module are inlined (two levels), with their parameters renamed to the caller's arguments. The
+tree is then expanded into the paths one iteration can take, following control flow rather than
+source order. A condition is identified by its text, so two `if`s on the same condition take the
+same branch on one path ("step and reset under the same condition" is one path, not four).
+
+The same layer knows which names are optimizers (built from `torch.optim.*` or a known
+library, or named like one), schedulers (their `.step()` is no update) and grad scalers
+(`scaler.step(opt)` updates `opt`), and which optimizers a reset covers (`opt.zero_grad()` its
+own parameters, `model.zero_grad()` those of optimizers built from `model.parameters()`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from torchlint._lazy import lazy_module
+from torchlint.facts.names import dotted_name
+from torchlint.facts.statements import iter_statements, small_statements
+
+cst = lazy_module("libcst")
+
+BACKWARD = "backward"
+STEP = "step"
+RESET = "reset"
+FRESH = "fresh"  # an optimizer or a model rebuilt inside the loop
+OPAQUE = "opaque"  # an optimizer passed to code we cannot see, which may reset it
+
+MAX_PATHS = 512  # beyond this a loop is too branchy to judge: no facts, no findings
+INLINE_DEPTH = 2
+
+# Libraries whose optimizers need `zero_grad()` like torch's.
+_OPTIMIZER_PREFIXES = (
+    "torch.optim.", "transformers.AdamW", "transformers.Adafactor", "transformers.optimization.",
+    "bitsandbytes.optim.", "bnb.optim.", "timm.optim.", "apex.optimizers.", "deepspeed.ops.",
+    "torch_optimizer.", "pytorch_optimizer.", "lion_pytorch.", "dadaptation.", "prodigyopt.",
+    "schedulefree.", "torch.distributed.optim.ZeroRedundancyOptimizer",
+)
+_NOT_OPTIMIZER_PARTS = ("lr_scheduler", "swa_utils", "schedule", "DistributedOptimizer", "Scheduler")
+_SCALERS = frozenset({"torch.amp.GradScaler", "torch.cpu.amp.GradScaler", "torch.cuda.amp.GradScaler"})
+_OPTIMIZER_NAME = re.compile(
+    r"^(?:\w+_)?(?:opt|optim|optimizer|optimiser)(?:_\w+|\d+|[A-Z]\w*)?$|optimizer|optimiser", re.I
+)
+_NOT_OPTIMIZER_NAME = re.compile(r"sched|(?:^|_)lr(?:_|$)|warmup|option|state|config|cls|class|name|type|args", re.I)
+# Libraries whose presence says "this file trains torch models".
+_TRAINING_LIBRARIES = (
+    "torch", "accelerate", "lightning", "pytorch_lightning", "transformers", "deepspeed", "timm",
+    "d2l", "fastai", "apex",
+)
+# Calls that take an optimizer without touching its gradients.
+_HARMLESS_CALLS = frozenset({
+    "unscale_", "update", "print", "len", "str", "repr", "isinstance", "getattr", "hasattr", "type",
+    "id", "save", "load", "state_dict", "load_state_dict", "log", "info", "debug", "warning",
+    "format", "append", "add_param_group", "clip_grad_norm_", "clip_grad_value_", "register",
+    "prepare", "wrap", "setup", "setup_optimizers", "watch", "summary",
+})
+
+
+@dataclass(frozen=True)
+class Guard:
+    """One condition an event sits under: the condition's text and the branch taken."""
+
+    key: str
+    branch: bool
+    node: Any = field(compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # BACKWARD, STEP, RESET, FRESH, OPAQUE
+    key: str | None  # the optimizer (STEP, OPAQUE), the reset target, the rebuilt name; None: unknown
+    node: Any = field(compare=False, hash=False)
+    guards: tuple[Guard, ...] = ()
+    has_args: bool = False  # `opt.step(closure)`: the closure runs backward and reset itself
+    # For an event inside an inlined helper: the call in the loop's own body that leads to it.
+    via: Any = field(default=None, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class IterationPath:
+    """One way through one iteration of a loop: its events in execution order, and how it ends."""
+
+    events: tuple[Event, ...]
+    end: str  # "next" (falls through or `continue`), "break", "return", "raise"
+
+    @property
+    def continues(self) -> bool:
+        """Does the loop go on to another iteration after this path?"""
+        return self.end == "next"
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    key: str
+    models: frozenset[str]  # receivers of `.parameters()` in its constructor; empty: unknown
+    node: Any = field(compare=False, hash=False)
+
+
+@dataclass
+class LoopInfo:
+    node: Any
+    function: Any  # the enclosing FunctionDef, or None at module level
+    class_: Any  # the class whose method holds the loop, or None
+    outer: tuple  # enclosing loops of the same scope, outermost first
+    scope_body: Any  # the statements of the function or module that holds the loop
+    paths: tuple[IterationPath, ...] | None = None  # None: too many paths to judge
+
+    def events(self, kind: str | None = None) -> Iterator[Event]:
+        seen = set()
+        for path in self.paths or ():
+            for event in path.events:
+                if (kind is None or event.kind == kind) and id(event) not in seen:
+                    seen.add(id(event))
+                    yield event
+
+
+class LoopFacts:
+    """Every loop of the file with its iteration paths, and the file's optimizers."""
+
+    def __init__(self, facts) -> None:
+        self.facts = facts
+        self.names = facts.names
+        self.optimizers: dict[str, Optimizer] = {}
+        self.not_optimizers: set[str] = set()  # names bound to schedulers, scalers, local classes
+        self.scalers: set[str] = set()
+        self.instances: dict[str, Any] = {}  # name -> ClassDef of a same-module class it holds
+        self.functions: dict[str, Any] = {}  # module-level functions
+        self.classes: dict[str, Any] = {}
+        self.loops: list[LoopInfo] = []
+        self.trains = any(self.names.imports_from(lib) for lib in _TRAINING_LIBRARIES)
+
+    @classmethod
+    def build(cls, facts) -> LoopFacts:
+        self = cls(facts)
+        module = facts.module
+        for statement in iter_statements(module.body, into_functions=False, into_classes=False):
+            if isinstance(statement, cst.FunctionDef):
+                self.functions.setdefault(statement.name.value, statement)
+            elif isinstance(statement, cst.ClassDef):
+                self.classes.setdefault(statement.name.value, statement)
+        self._collect_bindings(module)
+        if not self.trains:
+            return self
+        self._collect_loops(module.body, None, None, (), module.body)
+        # Innermost loops first: a finding belongs to the tightest loop that shows it.
+        self.loops.sort(key=lambda loop: -len(loop.outer))
+        for loop in self.loops:
+            loop.paths = _Paths(self, loop).expand()
+        return self
+
+    # --- what names are ---------------------------------------------------------------------
+
+    def _collect_bindings(self, module) -> None:
+        for statement in iter_statements(module.body):
+            for small in small_statements(statement):
+                if isinstance(small, cst.Assign):
+                    targets = [t.target for t in small.targets]
+                elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                    targets = [small.target]
+                else:
+                    continue
+                for target in targets:
+                    key = dotted_name(target)
+                    if key is not None:
+                        self._bind(key, small.value)
+
+    def _bind(self, key: str, value) -> None:
+        if not isinstance(value, cst.Call):
+            return
+        if isinstance(value.func, cst.Name) and value.func.value in self.classes:
+            self.instances[key] = self.classes[value.func.value]
+            self.not_optimizers.add(key)
+            return
+        kind = self.constructor_kind(value)
+        if kind == "optimizer":
+            models = frozenset(_parameter_owners(value))
+            previous = self.optimizers.get(key)
+            if previous is not None and previous.models != models:
+                models = previous.models | models
+            self.optimizers[key] = Optimizer(key, models, value)
+        elif kind == "scaler":
+            self.scalers.add(key)
+            self.not_optimizers.add(key)
+        elif kind == "other":
+            self.not_optimizers.add(key)
+
+    def constructor_kind(self, call) -> str | None:
+        """"optimizer", "scaler", "other" (a known non-optimizer) or None (unknown) for a call."""
+        func = call.func
+        if isinstance(func, cst.Call) and isinstance(func.func, cst.Name) and func.func.value == "getattr":
+            # getattr(torch.optim, name)(params)
+            if func.args and self.names.qualified_name(func.args[0].value) == "torch.optim":
+                return "optimizer"
+        qualified = self.names.qualified_name(func)
+        if qualified is None:
+            return None
+        if qualified in _SCALERS:
+            return "scaler"
+        if any(part in qualified for part in _NOT_OPTIMIZER_PARTS):
+            return "other"
+        if qualified.startswith(_OPTIMIZER_PREFIXES):
+            last = qualified.rsplit(".", 1)[-1]
+            if last[:1].isupper() or last.startswith("create_optimizer"):
+                return "optimizer"
+        if qualified.startswith(("torch.", "torch_xla.")):
+            return "other"
+        return None
+
+    def is_optimizer(self, key: str | None) -> bool:
+        """Built from a known optimizer class, or named like an optimizer and not bound otherwise."""
+        if key is None:
+            return False
+        if key in self.optimizers:
+            return True
+        if key in self.not_optimizers or key.split(".")[0] in self.names.aliases:
+            return False
+        last = key.rsplit(".", 1)[-1]
+        return bool(_OPTIMIZER_NAME.search(last)) and not _NOT_OPTIMIZER_NAME.search(last)
+
+    def is_scaler(self, key: str | None) -> bool:
+        if key is None:
+            return False
+        return key in self.scalers or ("scaler" in key.rsplit(".", 1)[-1].lower() and key not in self.optimizers)
+
+    def models_of(self, optimizer: str) -> frozenset[str]:
+        known = self.optimizers.get(optimizer)
+        return known.models if known is not None else frozenset()
+
+    def covers(self, reset: Event, optimizer: str, *, strict: bool, only_optimizer: bool = False) -> bool:
+        """Does this reset (or rebuild, or opaque call) clear the gradients `optimizer` steps on?
+
+        Lenient (`strict=False`, for "is it reset?"): an unknown target, or a model we cannot
+        tell apart from the optimizer's, counts. Strict (for "is it wiped?"): only the optimizer
+        itself, a model it was built from, or any model when it is the loop's only optimizer.
+        """
+        if reset.kind == OPAQUE:
+            return not strict and reset.key == optimizer
+        if reset.kind == FRESH:
+            return reset.key == optimizer or reset.key in self.models_of(optimizer)
+        target = reset.key
+        if target is None:
+            return not strict
+        if target == optimizer:
+            return True
+        if self.is_optimizer(target):
+            return False
+        models = self.models_of(optimizer)
+        if not models:
+            return not strict or only_optimizer
+        return any(related(model, target) for model in models)
+
+    # --- where the loops are ----------------------------------------------------------------
+
+    def _collect_loops(self, body, function, class_, outer, scope_body) -> None:
+        for statement in body:
+            if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                continue
+            if isinstance(statement, cst.FunctionDef):
+                self._collect_loops(_body_of(statement), statement, class_, (), _body_of(statement))
+                continue
+            if isinstance(statement, cst.ClassDef):
+                for inner in _body_of(statement):
+                    if isinstance(inner, cst.FunctionDef):
+                        self._collect_loops(_body_of(inner), inner, statement, (), _body_of(inner))
+                    else:
+                        self._collect_loops([inner], None, statement, (), _body_of(statement))
+                continue
+            inner_outer = outer
+            if isinstance(statement, (cst.For, cst.While)):
+                self.loops.append(LoopInfo(statement, function, class_, outer, scope_body))
+                inner_outer = outer + (statement,)
+            for block in _child_blocks(statement):
+                self._collect_loops(block, function, class_, inner_outer, scope_body)
+
+    def resets_before(self, loop: LoopInfo, optimizer: str) -> tuple[Any, bool] | None:
+        """The last `.zero_grad()` covering `optimizer` that runs before `loop` in its scope.
+
+        Returns (call node, in_outer_loop): whether that reset sits in a loop enclosing `loop`
+        (once per outer iteration) or before it (once). None when there is none.
+        """
+        found: list = []
+
+        def walk(body, loops) -> bool:
+            for statement in body:
+                if statement is loop.node:
+                    return True
+                if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                    continue
+                for call in _calls_in_header(statement):
+                    func = call.func
+                    if isinstance(func, cst.Attribute) and func.attr.value == "zero_grad":
+                        event = Event(RESET, dotted_name(func.value), call)
+                        if event.key is not None and self.covers(event, optimizer, strict=False):
+                            found.append((call, any(outer in loops for outer in loop.outer)))
+                inner = loops + ((statement,) if isinstance(statement, (cst.For, cst.While)) else ())
+                for block in _child_blocks(statement):
+                    if walk(block, inner):
+                        return True
+            return False
+
+        walk(loop.scope_body, ())
+        return found[-1] if found else None
+
+
+def related(a: str, b: str) -> bool:
+    """Could `a` and `b` name the same module (`self.model` / `model`, `model` / `model.head`)?"""
+    a, b = _strip_self(a), _strip_self(b)
+    if not a or not b:
+        return True  # `self` itself: the module the method belongs to
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".") or a.split(".")[-1] == b.split(".")[-1]
+
+
+def _strip_self(name: str) -> str:
+    if name == "self":
+        return ""
+    return name[5:] if name.startswith("self.") else name
+
+
+def _parameter_owners(call) -> Iterator[str]:
+    """`model` for each `model.parameters()` / `named_parameters()` inside an optimizer's arguments."""
+    stack = [arg.value for arg in call.args]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            if node.func.attr.value in ("parameters", "named_parameters"):
+                owner = dotted_name(node.func.value)
+                if owner is not None:
+                    yield owner
+                continue
+        if isinstance(node, cst.CSTNode):
+            stack.extend(node.children)
+
+
+def _body_of(node) -> list:
+    body = node.body
+    if isinstance(body, cst.IndentedBlock):
+        return list(body.body)
+    return [body]
+
+
+def _child_blocks(statement) -> Iterator[list]:
+    """Statement lists directly inside a compound statement."""
+    for attr in ("body", "orelse", "finalbody"):
+        block = getattr(statement, attr, None)
+        if block is None:
+            continue
+        if isinstance(block, (cst.Else, cst.Finally)):
+            block = block.body
+        if isinstance(block, cst.If):
+            yield [block]
+        elif isinstance(block, cst.IndentedBlock):
+            yield list(block.body)
+        elif isinstance(block, cst.SimpleStatementSuite):
+            yield [block]
+    for handler in getattr(statement, "handlers", ()) or ():
+        yield _body_of(handler)
+    for case in getattr(statement, "cases", ()) or ():
+        yield _body_of(case)
+
+
+def _calls_in_header(statement) -> Iterator:
+    """Calls in a statement line, or in a compound statement's header (not its body)."""
+    if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        roots = list(statement.body)
+    elif isinstance(statement, cst.If):
+        roots = [statement.test]
+    elif isinstance(statement, cst.With):
+        roots = [item.item for item in statement.items]
+    else:
+        roots = []
+    for root in roots:
+        yield from _calls(root)
+
+
+def _calls(node) -> Iterator:
+    """Calls in an expression, callees' arguments before the call (execution order).
+
+    Lambdas and nested definitions are not entered: their bodies run later, if ever.
+    """
+    if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+        return
+    for child in node.children:
+        yield from _calls(child)
+    if isinstance(node, cst.Call):
+        yield node
+
+
+# --- one iteration, as a tree and as paths ------------------------------------------------------
+# Tree items: ("event", Event) | ("jump", kind) | ("branch", key, then, else) | ("choice", [items...])
+# | ("loop", items) | ("inline", items)
+
+
+class _TooManyPaths(Exception):
+    pass
+
+
+class _Context:
+    """Where the builder stands: renamings of an inlined call, guards, loop variables, depth."""
+
+    def __init__(self, class_, rename=None, guards=(), loopvars=None, depth=0, active=(), via=None):
+        self.class_ = class_
+        self.rename = rename or {}
+        self.guards = guards
+        self.loopvars = loopvars or {}  # loop variable -> model it iterates the parameters of (or None)
+        self.depth = depth
+        self.active = active  # functions being inlined, against recursion
+        self.via = via  # the loop body's call that the inlined code runs under
+
+    def but(self, **changes) -> _Context:
+        values = dict(class_=self.class_, rename=self.rename, guards=self.guards,
+                      loopvars=self.loopvars, depth=self.depth, active=self.active, via=self.via)
+        values.update(changes)
+        return _Context(**values)
+
+    def key(self, node) -> str | None:
+        """The caller's name for a dotted expression; None when it is unknown here."""
+        text = dotted_name(node)
+        if text is None:
+            return None
+        root, dot, rest = text.partition(".")
+        if root in self.loopvars:
+            return None
+        if root in self.rename:
+            mapped = self.rename[root]
+            return None if mapped is None else mapped + dot + rest
+        return text
+
+
+class _Paths:
+    """Builds the event tree of one loop's body and expands it into iteration paths."""
+
+    def __init__(self, loop_facts: LoopFacts, loop: LoopInfo) -> None:
+        self.facts = loop_facts
+        self.names = loop_facts.names
+        self.module = loop_facts.facts.module
+        self.loop = loop
+
+    def expand(self) -> tuple[IterationPath, ...] | None:
+        if _skipped_scope(self.loop, self.names):
+            return ()
+        context = _Context(self.loop.class_)
+        if isinstance(self.loop.node, cst.For):
+            context = self._bind_loopvar(self.loop.node, context)
+        items = self.block(_body_of(self.loop.node), context)
+        try:
+            states = _run(items, [((), (), None)])
+        except _TooManyPaths:
+            return None
+        return tuple(IterationPath(events, _end(jump)) for events, _, jump in states)
+
+    # --- statements ---------------------------------------------------------------------------
+
+    def block(self, statements, context: _Context) -> list:
+        items: list = []
+        for statement in statements:
+            items.extend(self.statement(statement, context))
+        return items
+
+    def statement(self, statement, context: _Context) -> list:
+        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            items: list = []
+            for small in statement.body:
+                items.extend(self.small(small, context))
+            return items
+        if isinstance(statement, cst.If):
+            return self.branch(statement, context)
+        if isinstance(statement, (cst.For, cst.While)):
+            header = self.expression(statement.iter if isinstance(statement, cst.For) else statement.test, context)
+            inner = self._bind_loopvar(statement, context) if isinstance(statement, cst.For) else context
+            body = self.block(_body_of(statement), inner)
+            return header + ([("loop", body)] if body else [])
+        if isinstance(statement, cst.With):
+            items = []
+            for item in statement.items:
+                if self._is_dist_autograd_context(item.item):
+                    return []  # gradients live in the context: nothing accumulates in `.grad`
+                items.extend(self.expression(item.item, context))
+            return items + self.block(_body_of(statement), context)
+        if isinstance(statement, (cst.Try, cst.TryStar)):
+            first = self.block(_body_of(statement), context)
+            if statement.orelse is not None:
+                first += self.block(_body_of(statement.orelse), context)
+            alternatives = [first] + [self.block(_body_of(h), context) for h in statement.handlers]
+            items = [("choice", alternatives)] if any(alternatives) else []
+            if statement.finalbody is not None:
+                items += self.block(_body_of(statement.finalbody), context)
+            return items
+        if isinstance(statement, cst.Match):
+            alternatives = [self.block(_body_of(case), context) for case in statement.cases] + [[]]
+            return [("choice", alternatives)] if any(alternatives) else []
+        return []  # definitions: their bodies run when called, not here
+
+    def branch(self, node, context: _Context) -> list:
+        items = self.expression(node.test, context)
+        key = _normalized(self.module.code_for_node(node.test))
+        grad_check = _GRAD_NONE_CHECK.fullmatch(key)
+        if grad_check:
+            # `if p.grad is not None: p.grad.zero_()`: where the test fails there is nothing to
+            # reset, so the branch that resets stands for both.
+            if grad_check.group(1):
+                return items + self.block(_body_of(node), context)
+            return items + (self.block(_body_of(node.orelse), context) if isinstance(node.orelse, cst.Else) else [])
+        then_context = context.but(guards=context.guards + (Guard(key, True, node.test),))
+        else_context = context.but(guards=context.guards + (Guard(key, False, node.test),))
+        then = self.block(_body_of(node), then_context)
+        orelse: list = []
+        if isinstance(node.orelse, cst.If):
+            orelse = self.branch(node.orelse, else_context)
+        elif isinstance(node.orelse, cst.Else):
+            orelse = self.block(_body_of(node.orelse), else_context)
+        if then or orelse:
+            items.append(("branch", key, then, orelse))
+        return items
+
+    def small(self, small, context: _Context) -> list:
+        if isinstance(small, cst.Continue):
+            return [("jump", "continue")]
+        if isinstance(small, cst.Break):
+            return [("jump", "break")]
+        if isinstance(small, cst.Return):
+            return (self.expression(small.value, context) if small.value else []) + [("jump", "return")]
+        if isinstance(small, cst.Raise):
+            return [("jump", "raise")]
+        if isinstance(small, cst.Expr):
+            return self.expression(small.value, context)
+        if isinstance(small, cst.Del):
+            return [self.event(RESET, self._grad_owner(t, context), small, context)
+                    for t in _del_targets(small) if _is_grad(t)]
+        if isinstance(small, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+            return self.assignment(small, context)
+        return []
+
+    def assignment(self, small, context: _Context) -> list:
+        value = small.value
+        items = self.expression(value, context) if value is not None else []
+        targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+        for target in _flatten_targets(targets):
+            if _is_grad(target) and not isinstance(small, cst.AugAssign):
+                items.append(self.event(RESET, self._grad_owner(target, context), small, context))
+                continue
+            key = context.key(target)
+            if key is None or isinstance(small, cst.AugAssign):
+                continue
+            if self.facts.is_optimizer(key) or key in self._models():
+                if isinstance(value, cst.Call):  # `opt = SGD(...)`, `model = Net()` in the loop
+                    items.append(self.event(FRESH, key, small, context))
+        return items
+
+    # --- expressions --------------------------------------------------------------------------
+
+    def expression(self, node, context: _Context) -> list:
+        items: list = []
+        for call in _calls(node):
+            items.extend(self.call(call, context))
+        return items
+
+    def call(self, call, context: _Context) -> list:
+        func = call.func
+        if isinstance(func, cst.Name):
+            return self._call_function(call, func.value, context)
+        if not isinstance(func, cst.Attribute):
+            return []
+        attr, receiver = func.attr.value, func.value
+        if attr == "backward":
+            return self._backward(call, receiver, context)
+        if attr == "manual_backward":
+            return [self.event(BACKWARD, None, call, context)]
+        inlined = self._call_method(call, attr, receiver, context)
+        if inlined is not None:
+            return inlined
+        if attr == "step":
+            return self._step(call, receiver, context)
+        if attr == "zero_grad":
+            return [self.event(RESET, context.key(receiver), call, context)]
+        if attr in ("zero_", "detach_") and _is_grad(_strip_data(receiver)):
+            return [self.event(RESET, self._grad_owner(_strip_data(receiver), context), call, context)]
+        if attr == "optimizer_step" and call.args:
+            qualified = self.names.qualified_name(receiver) or ""
+            if qualified.startswith("torch_xla"):
+                return [self.event(STEP, context.key(call.args[0].value), call, context)]
+        if "zero_grad" in attr:
+            return [self.event(RESET, None, call, context)]
+        return self._opaque(call, attr, context)
+
+    def _backward(self, call, receiver, context: _Context) -> list:
+        if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Name) and receiver.func.value == "super":
+            return []
+        qualified = self.names.qualified_name(receiver) if dotted_name(receiver) else None
+        if qualified == "torch.distributed.autograd":
+            return []  # goes to the dist_autograd context, not to `.grad`
+        text = dotted_name(receiver)
+        if text is not None:
+            owner = self._local_class_of(receiver, context)
+            if owner is not None:
+                # A user-defined `backward` on a same-module class: look inside instead.
+                return self._inline_method(call, owner, "backward", text, context) or []
+        return [self.event(BACKWARD, None, call, context)]
+
+    def _step(self, call, receiver, context: _Context) -> list:
+        key = context.key(receiver)
+        local = dotted_name(receiver)
+        if self.facts.is_optimizer(local) or self.facts.is_optimizer(key):
+            return [self.event(STEP, key, call, context, has_args=bool(call.args))]
+        if (self.facts.is_scaler(local) or self.facts.is_scaler(key)) and call.args:
+            return [self.event(STEP, context.key(call.args[0].value), call, context)]
+        return []
+
+    def _call_function(self, call, name: str, context: _Context) -> list:
+        function = self.facts.functions.get(name)
+        if function is not None and name not in self.names.aliases:
+            inlined = self._inline(call, function, None, context, method=False)
+            if inlined is not None:
+                return inlined
+        if "zero_grad" in name:
+            return [self.event(RESET, None, call, context)]
+        return self._opaque(call, name, context)
+
+    def _call_method(self, call, attr: str, receiver, context: _Context) -> list | None:
+        text = dotted_name(receiver)
+        if text is None:
+            return None
+        owner = self._local_class_of(receiver, context)
+        if owner is None:
+            return None
+        return self._inline_method(call, owner, attr, receiver, context)
+
+    def _inline_method(self, call, class_node, attr: str, receiver, context: _Context) -> list | None:
+        method = _method(class_node, attr)
+        if method is None:
+            return None
+        return self._inline(call, method, receiver, context.but(class_=class_node), method=True)
+
+    def _inline(self, call, function, receiver, context: _Context, *, method: bool) -> list | None:
+        if context.depth >= INLINE_DEPTH or function in context.active:
+            return None
+        params = [p.name.value for p in function.params.params]
+        params += [p.name.value for p in function.params.kwonly_params]
+        positional = [p.name.value for p in function.params.posonly_params] + [p.name.value for p in function.params.params]
+        rename: dict[str, str | None] = {}
+        if method:
+            if not positional:
+                return None
+            rename[positional[0]] = context.key(receiver)
+            positional = positional[1:]
+        for index, arg in enumerate(call.args):
+            if arg.star:
+                return None  # *args / **kwargs: cannot tell which parameter gets what
+            name = arg.keyword.value if arg.keyword is not None else (positional[index] if index < len(positional) else None)
+            if name is not None:
+                rename[name] = context.key(arg.value) if dotted_name(arg.value) else None
+        for name in params + positional:
+            rename.setdefault(name, None)  # defaults: unknown objects
+        inner = context.but(rename=rename, loopvars={}, depth=context.depth + 1,
+                            active=context.active + (function,), via=context.via or call)
+        body = self.block(_body_of(function), inner)
+        return [("inline", body)] if body else []
+
+    def _opaque(self, call, name: str, context: _Context) -> list:
+        if name in _HARMLESS_CALLS or self.facts.constructor_kind(call) == "other":
+            return []
+        items = []
+        for arg in call.args:
+            key = context.key(arg.value) if dotted_name(arg.value) else None
+            if key is not None and self.facts.is_optimizer(key):
+                items.append(self.event(OPAQUE, key, call, context))
+        return items
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def event(self, kind: str, key, node, context: _Context, *, has_args: bool = False) -> tuple:
+        return ("event", Event(kind, key, node, context.guards, has_args, context.via))
+
+    def _bind_loopvar(self, node, context: _Context) -> _Context:
+        """`for p in model.parameters()`: resets through `p.grad` reset `model`'s gradients."""
+        owner = None
+        it = node.iter
+        if isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) and it.func.attr.value in (
+            "parameters", "named_parameters"
+        ):
+            owner = context.key(it.func.value)
+        loopvars = dict(context.loopvars)
+        targets = _flatten_targets([node.target])
+        for target in targets:
+            if isinstance(target, cst.Name):
+                loopvars[target.value] = owner
+        return context.but(loopvars=loopvars)
+
+    def _grad_owner(self, grad_node, context: _Context) -> str | None:
+        """The model whose gradient `x.grad` is: the model `x` iterates the parameters of."""
+        holder = dotted_name(grad_node.value)
+        if holder is None:
+            return None
+        root = holder.split(".")[0]
+        return context.loopvars.get(root)
+
+    def _local_class_of(self, receiver, context: _Context):
+        """The same-module class whose instance `receiver` is, if we know it."""
+        text = dotted_name(receiver)
+        if text == "self":
+            return context.class_
+        key = context.key(receiver)
+        return self.facts.instances.get(text) or (self.facts.instances.get(key) if key else None)
+
+    def _models(self) -> set[str]:
+        return {model for optimizer in self.facts.optimizers.values() for model in optimizer.models}
+
+    def _is_dist_autograd_context(self, expr) -> bool:
+        if isinstance(expr, cst.Call):
+            qualified = self.names.qualified_name(expr.func) or ""
+            return qualified.startswith("torch.distributed.autograd")
+        return False
+
+
+def _run(items: list, states: list) -> list:
+    """Expand tree items over states (events, decisions, jump); a jump ends a state's walk."""
+    for item in items:
+        active = [s for s in states if s[2] is None]
+        if not active:
+            break
+        states = [s for s in states if s[2] is not None] + _apply(item, active)
+        if len(states) > MAX_PATHS:
+            raise _TooManyPaths
+    return states
+
+
+def _apply(item, states: list) -> list:
+    kind = item[0]
+    if kind == "event":
+        return [(events + (item[1],), decisions, None) for events, decisions, _ in states]
+    if kind == "jump":
+        return [(events, decisions, item[1]) for events, decisions, _ in states]
+    if kind == "branch":
+        _, key, then, orelse = item
+        out: list = []
+        for state in states:
+            decided = dict(state[1]).get(key)
+            if decided is not False:
+                out += _run(then, [(state[0], _decide(state[1], key, True), None)])
+            if decided is not True:
+                out += _run(orelse, [(state[0], _decide(state[1], key, False), None)])
+        return out
+    if kind == "choice":
+        out = []
+        for alternative in item[1]:
+            out += _run(alternative, list(states))
+        return out
+    if kind == "loop":
+        ran = _run(item[1], list(states))
+        return [(e, d, None if j in ("break", "continue") else j) for e, d, j in ran]
+    if kind == "inline":
+        ran = _run(item[1], list(states))
+        return [(e, d, None if j == "return" else j) for e, d, j in ran]
+    raise ValueError(kind)
+
+
+def _decide(decisions: tuple, key: str, value: bool) -> tuple:
+    if any(k == key for k, _ in decisions):
+        return decisions
+    return decisions + ((key, value),)
+
+
+def _end(jump: str | None) -> str:
+    return "next" if jump in (None, "continue") else jump
+
+
+_GRAD_NONE_CHECK = re.compile(r"[\w.]+\.grad(isnot|is)None")
+
+
+def _normalized(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _method(class_node, name: str):
+    for statement in _body_of(class_node):
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == name:
+            return statement
+    return None
+
+
+def _is_grad(node) -> bool:
+    return isinstance(node, cst.Attribute) and node.attr.value == "grad"
+
+
+def _strip_data(node):
+    """`p.grad.data` -> `p.grad`."""
+    if isinstance(node, cst.Attribute) and node.attr.value == "data":
+        return node.value
+    return node
+
+
+def _del_targets(small) -> list:
+    target = small.target
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [element.value for element in target.elements]
+    return [target]
+
+
+def _flatten_targets(targets) -> list:
+    out = []
+    stack = list(targets)
+    while stack:
+        target = stack.pop()
+        if isinstance(target, (cst.Tuple, cst.List)):
+            stack.extend(element.value for element in target.elements)
+        else:
+            out.append(target)
+    return out
+
+
+def _skipped_scope(loop: LoopInfo, names) -> bool:
+    """Lightning's automatic optimization: the trainer resets and steps, not this code."""
+    function, class_ = loop.function, loop.class_
+    if function is None or class_ is None or function.name.value != "training_step":
+        return False
+    bases = [names.qualified_name(base.value) or dotted_name(base.value) or "" for base in class_.bases]
+    if not any("lightning" in base.lower() or base.endswith("LightningModule") for base in bases):
+        return False
+    for statement in iter_statements(_body_of(class_)):
+        for small in small_statements(statement):
+            if isinstance(small, cst.Assign) and isinstance(small.value, cst.Name) and small.value.value == "False":
+                if any((dotted_name(t.target) or "").endswith("automatic_optimization") for t in small.targets):
+                    return False
+    return True
