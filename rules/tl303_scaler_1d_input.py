@@ -22,7 +22,7 @@ class Scaler1dInput(Rule):
 
     ## Why is this bad?
     scikit-learn refuses 1-D input to these methods with `ValueError: Expected 2D array, got 1D
-    array instead`, at run time, often after a long load or at the end of a notebook. The fix is
+    array instead` (or "Expected a 2-dimensional container" for a Series), at run time, often after a long load or at the end of a notebook. The fix is
     mechanical: one feature is one column of a 2-D array.
 
     ## Example
@@ -51,7 +51,8 @@ class Scaler1dInput(Rule):
 
     ## Runtime verification
     The runtime mode runs each fixture case: the claim holds when the flagged call raises
-    `ValueError` with "Expected 2D array"; a silent trap must run without that error.
+    `ValueError` with "Expected 2D array" (numpy input) or "Expected a 2-dimensional container"
+    (a pandas Series); a silent trap must run without that error.
 
     ## References
     - [scikit-learn glossary: X, `n_samples`, `n_features`](https://scikit-learn.org/stable/glossary.html#term-X)
@@ -92,7 +93,7 @@ class Scaler1dInput(Rule):
                 )
             message = (
                 f"`{problem.method}` of {problem.obj.class_name} gets a 1-D value: it requires "
-                "`[n_samples, n_features]` and raises `ValueError: Expected 2D array`"
+                "`[n_samples, n_features]` and raises `ValueError` on 1-D input"
             )
             notes = [NodeNote(problem.evidence.node, problem.evidence.label)]
             help_text = "select `df[[\"col\"]]` or reshape with `.reshape(-1, 1)`"
