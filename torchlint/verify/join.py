@@ -1,0 +1,151 @@
+"""Join a fixture's claims with what its worker observed, into verify records.
+
+A **claim** is a `# expect:` marker or a static finding: the rule says the code on that line
+misbehaves. A **trap** is a watched call on a line with no claim: it must behave. Observations
+join claims by line (the caller frame's line equals the static finding's start line). Rules whose
+claim sits on a line that makes no watched call itself — a `for` loop, a `zero_grad()`, a class
+statement for TL401 — are checked against the watched calls of the cases that executed that line
+(the case is then "covered" for that code, so its other calls are not traps for it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from torchlint.verify import VERIFIABLE_CODES
+
+# Codes whose claim is that the call raises: a case that crashes there did what was predicted.
+RAISING_CODES = frozenset({"TL103", "TL104", "TL303", "TL401"})
+
+
+@dataclass(frozen=True)
+class Claim:
+    line: int  # row in the executed program (a notebook's joined code cells)
+    code: str
+    static: bool
+    marker: bool
+
+
+@dataclass
+class Record:
+    code: str
+    fixture: str
+    case: str
+    line: int
+    device: str
+    kind: str  # claim, trap, or error (a crash no claim predicts, a timeout, a failed worker)
+    static: bool
+    marker: bool
+    agree: bool
+    observed: str
+    evidence: dict = field(default_factory=dict)
+    cell: int | None = None
+
+    def as_json(self) -> dict:
+        record = asdict(self)
+        if record["cell"] is None:
+            del record["cell"]
+        return record
+
+
+def join(fixture: str, claims: list[Claim], result: dict, relevant: set[str] | None = None,
+         locate: Callable[[int], tuple[int | None, int]] | None = None) -> list[Record]:
+    """Every claim and trap of one fixture, with whether run time agrees with the linter."""
+    locate = locate or (lambda line: (None, line))
+    if result.get("fatal"):
+        return [_error(fixture, "<module>", 0, result["fatal"], locate)]
+    events, runs = result.get("events", []), result.get("runs", [])
+    by_line: dict[int, dict[str, Claim]] = defaultdict(dict)
+    for claim in claims:
+        by_line[claim.line][claim.code] = claim
+    relevant = set(relevant or ()) | {claim.code for claim in claims}
+    if not relevant:
+        relevant = set(VERIFIABLE_CODES)
+    records: list[Record] = []
+    covered: set[tuple[str, str, str]] = set()
+    for claim in sorted(claims, key=lambda c: (c.line, c.code)):
+        records.extend(_check_claim(fixture, claim, events, runs, covered, locate))
+    records.extend(_check_traps(fixture, events, by_line, relevant, covered, locate))
+    records.extend(_unpredicted_crashes(fixture, runs, records, locate))
+    return records
+
+
+def _make(fixture, code, case, line, device, kind, claim, agree, event_verdict, locate, calls) -> Record:
+    cell, row = locate(line)
+    evidence = dict(event_verdict.get("evidence") or {})
+    evidence["calls"] = calls
+    return Record(code, fixture, case, row, device, kind, bool(claim and claim.static),
+                  bool(claim and claim.marker), agree, event_verdict.get("observed", ""), evidence, cell)
+
+
+def _grouped(events, code):
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for event in events:
+        if code in event["verdicts"]:
+            groups[(event["case"], event["device"])].append(event)
+    return groups
+
+
+def _pick(events, code, want: bool) -> dict:
+    """The verdict to show: one that holds when any does (that is what decided), else the first."""
+    for event in events:
+        if event["verdicts"][code]["holds"] == want:
+            return event["verdicts"][code]
+    return events[0]["verdicts"][code]
+
+
+def _check_claim(fixture, claim: Claim, events, runs, covered, locate) -> list[Record]:
+    direct = [e for e in events if e["line"] == claim.line and claim.code in e["verdicts"]]
+    groups = _grouped(direct, claim.code)
+    if not groups:
+        ran = [run for run in runs if claim.line in run["lines"]]
+        in_runs = [e for e in events for run in ran if e["case"] == run["case"] and e["device"] == run["device"]]
+        groups = _grouped(in_runs, claim.code)
+        covered.update((case, device, claim.code) for case, device in groups)
+        if not groups:
+            why = ("the line ran, but no watched call there or in its cases can confirm it" if ran
+                   else "the line never ran in any case")
+            return [_make(fixture, claim.code, "-", claim.line, "-", "claim", claim, False,
+                          {"observed": why}, locate, 0)]
+    records = []
+    for (case, device), group in sorted(groups.items()):
+        holds = any(e["verdicts"][claim.code]["holds"] for e in group)
+        records.append(_make(fixture, claim.code, case, claim.line, device, "claim", claim, holds,
+                             _pick(group, claim.code, True), locate, len(group)))
+    return records
+
+
+def _check_traps(fixture, events, by_line, relevant, covered, locate) -> list[Record]:
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for event in events:
+        if event["line"] in by_line:
+            continue
+        for code in event["verdicts"]:
+            if code in relevant and (event["case"], event["device"], code) not in covered:
+                groups[(code, event["case"], event["line"], event["device"])].append(event)
+    records = []
+    for (code, case, line, device), group in sorted(groups.items(), key=lambda item: (item[0][2], item[0])):
+        harmful = any(e["verdicts"][code]["holds"] for e in group)
+        records.append(_make(fixture, code, case, line, device, "trap", None, not harmful,
+                             _pick(group, code, True), locate, len(group)))
+    return records
+
+
+def _unpredicted_crashes(fixture, runs, records, locate) -> list[Record]:
+    predicted = {(r.case, r.device) for r in records if r.kind == "claim" and r.agree and r.code in RAISING_CODES}
+    found = []
+    for run in runs:
+        error = run.get("error")
+        if error and (run["case"], run["device"]) not in predicted:
+            record = _error(fixture, run["case"], error.get("line") or 0,
+                            f"case raised {error['type']}: {error['message']}", locate)
+            record.device = run["device"]
+            found.append(record)
+    return found
+
+
+def _error(fixture, case, line, message, locate) -> Record:
+    cell, row = locate(line) if line else (None, 0)
+    return Record("", fixture, case, row, "-", "error", False, False, False, message, {}, cell)

@@ -1,0 +1,536 @@
+"""A tracer that records watched PyTorch and scikit-learn calls made by the traced program itself.
+
+`with Tracer(namespaces=[module.__dict__]) as tracer: run()` patches the watched tensor methods
+and functions, `Optimizer.step`, `Tensor.backward`, scikit-learn `fit*`/`transform`-like methods,
+`train_test_split` and `DataLoader.__init__` for the duration of the block, and restores every
+one of them afterwards. Patching (rather than a TorchFunctionMode) leaves the kernels that run
+unchanged, so allocations and layouts are the program's own.
+
+Only calls whose caller is outside torch, scikit-learn and this package are recorded: a
+`reshape` inside `nn.Linear` is not the user's. Each record (`Call`) carries the caller's file,
+line and column (the start of the call expression, from the code object's positions table),
+which is how observations join with static findings. The measurements taken at the call are the
+facts the oracles need: storage identity and bytes, allocator deltas on CUDA, the exception
+raised, gradient norms at `step()`, copies of the data a scikit-learn estimator was fitted on.
+
+torch and scikit-learn are patched only if the traced program has imported them.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+_ACTIVE: Tracer | None = None
+
+_TENSOR_VIEWLIKE = {"repeat": "repeat", "reshape": "reshape", "view": "view", "expand": "expand",
+                    "expand_as": "expand"}
+_INPLACE_DUNDERS = ("__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__",
+                    "__imod__", "__ipow__", "__iand__", "__ior__", "__ixor__", "__ilshift__", "__irshift__")
+# Trailing-underscore methods that do not write tensor data.
+_NOT_DATA_WRITES = frozenset({"requires_grad_", "share_memory_", "set_", "resize_", "resize_as_",
+                              "record_stream", "retain_grad_", "rename_", "refine_names_", "align_to_",
+                              "as_strided_", "squeeze_", "unsqueeze_", "transpose_", "t_", "swapaxes_",
+                              "swapdims_", "detach_", "_coalesced_"})
+_INPLACE_NAME = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]_$")
+SKLEARN_FIT_METHODS = ("fit", "fit_transform", "partial_fit")
+SKLEARN_APPLY_METHODS = ("transform", "predict", "predict_proba", "inverse_transform", "score",
+                         "decision_function", "fit_predict")
+
+
+@dataclass
+class Call:
+    """One watched call made by the traced program, with what was measured around it."""
+
+    kind: str  # repeat, reshape, view, inplace, step, fit, loader
+    name: str  # the method or function called
+    file: str
+    line: int
+    column: int  # 1-based, the start of the call expression
+    data: dict = field(default_factory=dict)
+    error: BaseException | None = None
+    index: int = 0
+
+
+@dataclass
+class _OptimizerState:
+    stepped: bool = False  # a step ran and no backward has run since
+    carried_norm: float = 0.0  # gradient norm found at the first backward after the last step
+    fresh_norm: float = 0.0  # norm of what the most recent backward added
+
+
+class Tracer:
+    """Record watched calls made from the traced program; restore every patch on exit."""
+
+    def __init__(self, namespaces: tuple[dict, ...] | list[dict] = (),
+                 is_user_file: Callable[[str], bool] | None = None) -> None:
+        self.calls: list[Call] = []
+        self.expands: list[tuple[Any, Any]] = []  # (source, expanded result) made by the program
+        self.splits: list[dict] = []  # train_test_split calls: arrays, outputs, row indices
+        self.namespaces = list(namespaces)
+        self._is_user_file = is_user_file or _outside_libraries
+        self._patches: list[tuple[Any, str, Any, bool]] = []  # (owner, name, original, owned)
+        self._wrappers: dict[int, Any] = {}  # id(original) -> wrapper, for namespace rebinding
+        self._optimizers: dict[int, tuple[Any, _OptimizerState]] = {}
+        self._busy = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def __enter__(self) -> Tracer:
+        global _ACTIVE
+        if _ACTIVE is not None:
+            raise RuntimeError("a Tracer is already active")
+        if "torch" in sys.modules:
+            self._patch_torch()
+        if "sklearn" in sys.modules:
+            self._patch_sklearn()
+        self._rebind_namespaces(to_wrapper=True)
+        _ACTIVE = self
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        global _ACTIVE
+        _ACTIVE = None
+        self._rebind_namespaces(to_wrapper=False)
+        for owner, name, original, owned in reversed(self._patches):
+            if owned:
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)
+        self._patches.clear()
+
+    def quiet(self):
+        """A context in which the tracer's own measurements are not recorded."""
+        return _Quiet(self)
+
+    # -- patching --------------------------------------------------------------------------------
+
+    def _patch(self, owner: Any, name: str, handler: Callable, *, walk_out: bool = False,
+               kind: str = "") -> None:
+        owned = name in vars(owner)
+        original = vars(owner)[name] if owned else getattr(owner, name)
+        if isinstance(original, (staticmethod, classmethod)):
+            return
+        wrapper = _make_wrapper(original, handler, name, kind, walk_out)
+        setattr(owner, name, wrapper)
+        self._patches.append((owner, name, original, owned))
+        self._wrappers[id(original)] = (original, wrapper)
+
+    def _patch_torch(self) -> None:
+        import torch
+
+        tensor = torch.Tensor
+        for name, kind in _TENSOR_VIEWLIKE.items():
+            handler = _expand_handler if kind == "expand" else _VIEW_HANDLERS[kind]
+            self._patch(tensor, name, handler, kind=kind)
+        for name in dir(tensor):
+            if (_INPLACE_NAME.match(name) and name not in _NOT_DATA_WRITES) or name in _INPLACE_DUNDERS:
+                if callable(getattr(tensor, name, None)):
+                    self._patch(tensor, name, _inplace_handler, kind="inplace")
+        self._patch(tensor, "backward", _backward_handler, kind="backward")
+        self._patch(torch, "reshape", _VIEW_HANDLERS["reshape"], kind="reshape")
+        self._patch(torch, "broadcast_to", _expand_handler, kind="expand")
+        optimizer = torch.optim.Optimizer
+        self._patch(optimizer, "__init__", _optimizer_init_handler, kind="optimizer")
+        for cls in _subclasses(optimizer):
+            if "step" in vars(cls):
+                _prehook_step(cls)
+                self._patch(cls, "step", _step_handler, walk_out=True, kind="step")
+                vars(cls)["step"].hooked = True  # keep Optimizer.__init__ from wrapping ours again
+        loader = torch.utils.data.DataLoader
+        self._patch(loader, "__init__", _loader_handler, kind="loader")
+
+    def _patch_sklearn(self) -> None:
+        import sklearn.base
+        import sklearn.model_selection
+
+        classes = {base for cls in _subclasses(sklearn.base.BaseEstimator) for base in cls.__mro__}
+        classes.discard(object)
+        # Sorted for a stable patch order; mixins such as TransformerMixin hold `fit_transform`.
+        for cls in sorted(classes, key=lambda c: (c.__module__, c.__qualname__)):
+            for name in SKLEARN_FIT_METHODS + SKLEARN_APPLY_METHODS:
+                value = vars(cls).get(name)
+                if inspect.isfunction(value):
+                    self._patch(cls, name, _sklearn_handler, kind="fit")
+                elif value is not None and inspect.isfunction(getattr(value, "fn", None)):
+                    # sklearn's `available_if` descriptor: wrap the function it hands out.
+                    self._patch(value, "fn", _sklearn_handler, kind="fit")
+        split_module = sys.modules.get("sklearn.model_selection._split")
+        for owner in (sklearn.model_selection, split_module):
+            if owner is not None and "train_test_split" in vars(owner):
+                self._patch(owner, "train_test_split", _split_handler, kind="split")
+
+    def _rebind_namespaces(self, *, to_wrapper: bool) -> None:
+        # `from sklearn.model_selection import train_test_split` binds the function itself.
+        for namespace in self.namespaces:
+            for key, value in list(namespace.items()):
+                if to_wrapper:
+                    pair = self._wrappers.get(id(value))
+                    if pair is not None and pair[0] is value:
+                        namespace[key] = pair[1]
+                elif getattr(value, "__torchlint_wrapper__", False):
+                    namespace[key] = value.__wrapped__
+
+    # -- helpers for handlers --------------------------------------------------------------------
+
+    def record(self, kind: str, name: str, frame, **data) -> Call:
+        file, line, column = frame_position(frame)
+        call = Call(kind, name, file, line, column, data, index=len(self.calls))
+        self.calls.append(call)
+        return call
+
+    def optimizer_state(self, optimizer) -> _OptimizerState:
+        entry = self._optimizers.get(id(optimizer))
+        if entry is None or entry[0] is not optimizer:
+            entry = (optimizer, _OptimizerState())
+            self._optimizers[id(optimizer)] = entry
+        return entry[1]
+
+    def optimizers(self):
+        return [(optimizer, state) for optimizer, state in self._optimizers.values()]
+
+    def is_user_frame(self, frame) -> bool:
+        return frame is not None and self._is_user_file(frame.f_code.co_filename)
+
+
+class _Quiet:
+    def __init__(self, tracer: Tracer) -> None:
+        self.tracer = tracer
+
+    def __enter__(self):
+        self.tracer._busy += 1
+
+    def __exit__(self, *exc_info):
+        self.tracer._busy -= 1
+
+
+def frame_position(frame) -> tuple[str, int, int]:
+    """File, line and 1-based column of the call expression `frame` is executing."""
+    code = frame.f_code
+    line, column = frame.f_lineno, 1
+    try:
+        positions = list(code.co_positions())
+        start_line, _, start_col, _ = positions[frame.f_lasti // 2]
+        if start_line is not None:
+            line = start_line
+        if start_col is not None:
+            column = start_col + 1
+    except (AttributeError, IndexError):  # Python < 3.11: no positions table
+        pass
+    return code.co_filename, line, column
+
+
+_LIBRARY_DIRS: tuple[str, ...] | None = None
+
+
+def _outside_libraries(filename: str) -> bool:
+    global _LIBRARY_DIRS
+    if _LIBRARY_DIRS is None:
+        roots = [os.path.dirname(os.path.abspath(__file__))]
+        for name in ("torch", "sklearn", "numpy", "pandas", "scipy", "joblib"):
+            module = sys.modules.get(name)
+            if module is not None and getattr(module, "__file__", None):
+                roots.append(os.path.dirname(os.path.abspath(module.__file__)))
+        _LIBRARY_DIRS = tuple(root + os.sep for root in roots)
+    return not filename.startswith(_LIBRARY_DIRS) and not filename.startswith("<frozen")
+
+
+def _make_wrapper(original, handler, name: str, kind: str, walk_out: bool):
+    def wrapper(*args, **kwargs):
+        tracer = _ACTIVE
+        if tracer is None or tracer._busy:
+            return original(*args, **kwargs)
+        frame = sys._getframe(1)
+        if walk_out:
+            # Optimizer.step is reached through torch's own wrappers (profiling, LR schedulers).
+            while frame is not None and not tracer.is_user_frame(frame) and _in_torch(frame):
+                frame = frame.f_back
+        if kind != "optimizer" and not tracer.is_user_frame(frame):
+            return original(*args, **kwargs)
+        return handler(tracer, frame, original, name, args, kwargs)
+
+    try:
+        functools.update_wrapper(wrapper, original)
+    except (AttributeError, TypeError):
+        wrapper.__wrapped__ = original
+    wrapper.__torchlint_wrapper__ = True
+    return wrapper
+
+
+def _in_torch(frame) -> bool:
+    torch = sys.modules.get("torch")
+    root = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep if torch else None
+    return root is not None and frame.f_code.co_filename.startswith(root)
+
+
+def _subclasses(cls) -> list:
+    seen, stack = [], [cls]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.append(current)
+        stack.extend(current.__subclasses__())
+    return seen
+
+
+def _prehook_step(cls) -> None:
+    # Do what Optimizer.__init__ would do to `step` first, so that our wrapper sits outside it.
+    step = vars(cls)["step"]
+    if not getattr(step, "hooked", False):
+        import torch
+
+        cls.step = torch.optim.Optimizer.profile_hook_step(step)
+        cls.step.hooked = True
+
+
+# -- tensors -------------------------------------------------------------------------------------
+
+def _storage(tensor) -> tuple[int, int]:
+    storage = tensor.untyped_storage()
+    return storage.data_ptr(), storage.nbytes()
+
+
+def _allocated(tensor) -> int | None:
+    if getattr(tensor, "is_cuda", False):
+        import torch
+
+        return torch.cuda.memory_allocated(tensor.device)
+    return None
+
+
+def _repeat_sizes(args, kwargs) -> tuple[int, ...]:
+    sizes = args[1:] or (kwargs.get("repeats") or kwargs.get("sizes") or (),)
+    if len(sizes) == 1 and not isinstance(sizes[0], int):
+        sizes = tuple(sizes[0])
+    return tuple(int(size) for size in sizes)
+
+
+def _repeat_handler(tracer: Tracer, frame, original, name, args, kwargs):
+    source = args[0]
+    before = _allocated(source)
+    try:
+        result = original(*args, **kwargs)
+    except Exception as exc:
+        tracer.record("repeat", name, frame, source=source).error = exc
+        raise
+    after = _allocated(source)
+    data = {"source": source, "result": result, "sizes": _repeat_sizes(args, kwargs)}
+    with tracer.quiet():
+        data.update(_measure_repeat(source, result, before, after))
+    tracer.record("repeat", name, frame, **data)
+    return result
+
+
+def _measure_repeat(source, result, before, after) -> dict:
+    import torch
+
+    source_ptr, _ = _storage(source)
+    result_ptr, result_bytes = _storage(result)
+    measured = {"new_storage": result_ptr != source_ptr,
+                "allocated_bytes": result_bytes if after is None else after - before,
+                "source_bytes": source.numel() * source.element_size()}
+    try:
+        start = _allocated(source)
+        expanded = source.expand(result.shape)
+        end = _allocated(source)
+        shares = _storage(expanded)[0] == source_ptr
+        measured["alternative_bytes"] = (0 if shares else expanded.numel() * expanded.element_size()) \
+            if end is None else end - start
+        measured["alternative_equal"] = bool(torch.equal(expanded, result))
+    except RuntimeError as exc:
+        measured["alternative_bytes"] = None
+        measured["alternative_equal"] = False
+        measured["alternative_error"] = str(exc).splitlines()[0]
+    return measured
+
+
+def _reshape_handler(tracer: Tracer, frame, original, name, args, kwargs):
+    source = args[0]
+    before = _allocated(source)
+    try:
+        result = original(*args, **kwargs)
+    except Exception as exc:
+        tracer.record("reshape", name, frame, source=source).error = exc
+        raise
+    after = _allocated(source)
+    with tracer.quiet():
+        copied = _storage(result)[0] != _storage(source)[0] and result.numel() > 0
+        copied_bytes = result.numel() * result.element_size() if copied else 0
+        tracer.record("reshape", name, frame, copied=copied,
+                      copied_bytes=copied_bytes if after is None else after - before,
+                      source_shape=tuple(source.shape), source_stride=tuple(source.stride()),
+                      contiguous=source.is_contiguous())
+    return result
+
+
+def _view_handler(tracer: Tracer, frame, original, name, args, kwargs):
+    source = args[0]
+    try:
+        result = original(*args, **kwargs)
+    except Exception as exc:
+        tracer.record("view", name, frame, source_shape=tuple(source.shape),
+                      source_stride=tuple(source.stride())).error = exc
+        raise
+    tracer.record("view", name, frame, source_shape=tuple(source.shape), source_stride=tuple(source.stride()))
+    return result
+
+
+_VIEW_HANDLERS = {"repeat": _repeat_handler, "reshape": _reshape_handler, "view": _view_handler}
+
+
+def _expand_handler(tracer: Tracer, frame, original, name, args, kwargs):
+    result = original(*args, **kwargs)
+    tracer.expands.append((args[0], result))
+    return result
+
+
+def _overlaps_itself(tensor) -> bool:
+    return any(stride == 0 and size > 1 for size, stride in zip(tensor.shape, tensor.stride()))
+
+
+def _inplace_handler(tracer: Tracer, frame, original, name, args, kwargs):
+    import torch
+
+    target = args[0]
+    if not isinstance(target, torch.Tensor):
+        return original(*args, **kwargs)
+    with tracer.quiet():
+        ptr = _storage(target)[0]
+        sources = [source for source, expanded in tracer.expands if _storage(expanded)[0] == ptr]
+        overlapping = _overlaps_itself(target)
+        if overlapping and not sources and target._base is not None:
+            sources = [target._base]
+        before = [source.detach().clone() for source in sources]
+        for call in tracer.calls:
+            if call.kind == "repeat" and "result" in call.data and _storage(call.data["result"])[0] == ptr:
+                call.data["written_at"] = frame_position(frame)[1]
+    call = tracer.record("inplace", name, frame, expand_related=bool(sources) or overlapping,
+                         overlapping=overlapping, shape=tuple(target.shape), stride=tuple(target.stride()))
+    try:
+        result = original(*args, **kwargs)
+    except Exception as exc:
+        call.error = exc
+        raise
+    with tracer.quiet():
+        changed = [not torch.equal(source, old) for source, old in zip(sources, before)]
+        call.data["source_changed"] = any(changed)
+    return result
+
+
+def _backward_handler(tracer: Tracer, frame, original, name, args, kwargs):
+    with tracer.quiet():
+        watched = []
+        for optimizer, state in tracer.optimizers():
+            params = _params(optimizer)
+            if state.stepped:
+                state.carried_norm = _norm([p.grad for p in params])
+                state.stepped = False
+            watched.append((state, params, [None if p.grad is None else p.grad.detach().clone() for p in params]))
+    result = original(*args, **kwargs)
+    with tracer.quiet():
+        for state, params, before in watched:
+            deltas = [p.grad if old is None else (p.grad - old if p.grad is not None else None)
+                      for p, old in zip(params, before)]
+            state.fresh_norm = _norm(deltas)
+    return result
+
+
+def _params(optimizer) -> list:
+    return [p for group in optimizer.param_groups for p in group["params"]]
+
+
+def _norm(tensors) -> float:
+    total = 0.0
+    for tensor in tensors:
+        if tensor is not None:
+            total += float(tensor.detach().double().pow(2).sum())
+    return total ** 0.5
+
+
+def _optimizer_init_handler(tracer: Tracer, frame, original, name, args, kwargs):
+    result = original(*args, **kwargs)
+    tracer.optimizer_state(args[0])
+    return result
+
+
+def _step_handler(tracer: Tracer, frame, original, name, args, kwargs):
+    optimizer = args[0]
+    state = tracer.optimizer_state(optimizer)
+    with tracer.quiet():
+        params = _params(optimizer)
+        grads = [p.grad for p in params]
+        data = {"params": len(params), "none_grads": sum(g is None for g in grads),
+                "zero_grads": sum(g is not None and not bool(g.detach().ne(0).any()) for g in grads),
+                "grad_norm": _norm(grads), "fresh_norm": state.fresh_norm, "carried_norm": state.carried_norm}
+    call = tracer.record("step", name, frame, **data)
+    try:
+        result = original(*args, **kwargs)
+    except Exception as exc:
+        call.error = exc
+        raise
+    state.stepped, state.carried_norm, state.fresh_norm = True, 0.0, 0.0
+    return result
+
+
+# -- data ----------------------------------------------------------------------------------------
+
+def _loader_handler(tracer: Tracer, frame, original, name, args, kwargs):
+    dataset = args[1] if len(args) > 1 else kwargs.get("dataset")
+    tracer.record("loader", "DataLoader", frame, dataset=dataset)
+    return original(*args, **kwargs)
+
+
+def _sklearn_handler(tracer: Tracer, frame, original, name, args, kwargs):
+    estimator = args[0]
+    X = args[1] if len(args) > 1 else kwargs.get("X", kwargs.get("raw_documents"))
+    y = args[2] if len(args) > 2 else kwargs.get("y")
+    fits = name in SKLEARN_FIT_METHODS
+    with tracer.quiet():
+        data = {"estimator": estimator, "X": X, "y": y, "fits": fits,
+                "X_copy": _copy_data(X) if fits else None, "y_copy": _copy_data(y) if fits else None,
+                "caller": frame}
+    call = tracer.record("fit", name, frame, **data)
+    try:
+        result = original(*args, **kwargs)
+    except Exception as exc:
+        call.error = exc
+        raise
+    if fits:
+        with tracer.quiet():
+            try:
+                call.data["fitted"] = copy.deepcopy(estimator)
+            except Exception:  # an estimator that cannot be copied: compare the live one
+                call.data["fitted"] = estimator
+    return result
+
+
+def _copy_data(value):
+    if value is None:
+        return None
+    try:
+        return value.copy()
+    except AttributeError:
+        return copy.copy(value)
+
+
+def _split_handler(tracer: Tracer, frame, original, name, args, kwargs):
+    import numpy as np
+    from sklearn.utils.validation import _num_samples
+
+    try:
+        rows = _num_samples(args[0])
+        outputs = original(*args, np.arange(rows), **kwargs)
+    except Exception:
+        return original(*args, **kwargs)
+    result, train_rows, test_rows = list(outputs[:-2]), outputs[-2], outputs[-1]
+    tracer.splits.append({"arrays": list(args), "outputs": result, "train_rows": train_rows,
+                          "test_rows": test_rows, "rows": rows, "call_index": len(tracer.calls),
+                          "line": frame_position(frame)[1]})
+    return result
