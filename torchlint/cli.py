@@ -208,5 +208,8 @@ def _fail(message: str):
     sys.exit(EXIT_ERROR)
 
 
+main.add_command(__import__("torchlint.verify.cli", fromlist=["verify"]).verify)  # click only; torch stays in its workers
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
