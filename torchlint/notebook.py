@@ -39,7 +39,7 @@ class NotebookSource:
     def locate(self, row: int) -> tuple[int, int]:
         """Map a row of the joined program to (cell index, row within that cell)."""
         for cell in self.cells:
-            if cell.first_row <= row < cell.first_row + max(cell.rows, 1):
+            if cell.first_row <= row < cell.first_row + cell.rows:
                 return cell.index, row - cell.first_row + 1
         last = self.cells[-1] if self.cells else Cell(1, 1, 1, "")
         return last.index, max(row - last.first_row + 1, 1)

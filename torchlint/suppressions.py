@@ -21,6 +21,7 @@ from torchlint.diagnostics import Diagnostic
 
 _NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[\w\-]+(?:[\s,]+[\w\-]+)*))?", re.I)
 _DIRECTIVE = re.compile(r"#\s*torchlint\s*:\s*(?P<kind>ignore|file-ignore)\b(?:\[(?P<codes>[^\]]*)\])?", re.I)
+_ANY_NOQA = re.compile("noqa", re.I)
 _TL_CODE = re.compile(r"^TL\d{3}$", re.I)
 _NEWLINE = re.compile(r"\r\n|\r|\n")  # LibCST's and the tokenizer's line breaks
 
@@ -56,7 +57,7 @@ class _Written:
 
 def apply_suppressions(text: str, diagnostics: list[Diagnostic], enabled: frozenset[str], path: str) -> list[Diagnostic]:
     """Drop suppressed findings and add TL003 for suppressions that matched nothing."""
-    if "noqa" not in text and "torchlint" not in text:
+    if "torchlint" not in text and not _ANY_NOQA.search(text):
         return diagnostics
     suppressions = find_suppressions(text)
     if not suppressions:

@@ -1,0 +1,104 @@
+"""Notebooks: code cells linted as one program, IPython syntax masked, locations per cell."""
+
+import json
+
+from torchlint.notebook import load_notebook, mask_ipython
+
+IMPORT = "from torch.utils.data import Dataset\n"
+CLASS = "class Frames(Dataset):\n    def __getitem__(self, i):\n        return i\n"
+
+
+def _notebook(*cells, language="python"):
+    built = []
+    for cell in cells:
+        kind, source = cell if isinstance(cell, tuple) else ("code", cell)
+        entry = {"cell_type": kind, "metadata": {}, "source": source}
+        if kind == "code":
+            entry.update(outputs=[], execution_count=None)
+        built.append(entry)
+    return {"nbformat": 4, "nbformat_minor": 5, "cells": built,
+            "metadata": {"language_info": {"name": language}}}
+
+
+def _write(tmp_path, name, notebook):
+    path = tmp_path / name
+    path.write_text(json.dumps(notebook))
+    return path
+
+
+def test_later_cells_see_earlier_imports_and_locations_name_the_cell(tmp_path, run_cli):
+    _write(tmp_path, "nb.ipynb", _notebook(("markdown", "# Data"), IMPORT, ("markdown", "text"), "x = 1\n", CLASS))
+    out = run_cli("check", "--output-format", "concise", "nb.ipynb").stdout
+    assert out.splitlines()[0].startswith("nb.ipynb:cell 5:1:7: TL401 ")
+    records = json.loads(run_cli("check", "--output-format", "json", "nb.ipynb").stdout)
+    assert records[0]["cell"] == 5 and records[0]["location"] == {"row": 1, "column": 7}
+
+
+def test_full_output_shows_the_cell_source(tmp_path, run_cli):
+    _write(tmp_path, "nb.ipynb", _notebook(IMPORT, "\n\n" + CLASS))
+    out = run_cli("check", "nb.ipynb").stdout
+    assert "--> nb.ipynb:cell 2:3:7" in out
+    assert "3 | class Frames(Dataset):" in out
+
+
+def test_magics_and_shell_escapes_are_masked(tmp_path, run_cli):
+    cell = (
+        "%matplotlib inline\n!pip install -q torch\nfiles = !ls\n%%time\n" + IMPORT + "df?\n"
+        + "if True:\n    %timeit f()\n    !echo hi\n" + CLASS
+    )
+    _write(tmp_path, "nb.ipynb", _notebook(cell))
+    out = run_cli("check", "--output-format", "concise", "nb.ipynb").stdout
+    assert "TL001" not in out
+    assert "nb.ipynb:cell 1:10:7: TL401" in out
+
+
+def test_cell_magic_that_is_not_python_is_skipped(tmp_path, run_cli):
+    _write(tmp_path, "nb.ipynb", _notebook("%%bash\nfor f in *; do echo $f; done\n", IMPORT + CLASS))
+    out = run_cli("check", "--output-format", "concise", "nb.ipynb").stdout
+    assert "TL001" not in out and "cell 2:2:7: TL401" in out
+
+
+def test_a_cell_that_does_not_parse_is_reported_and_the_rest_still_linted(tmp_path, run_cli):
+    _write(tmp_path, "nb.ipynb", _notebook(IMPORT, "def broken(:\n    pass\n", CLASS))
+    lines = run_cli("check", "--output-format", "concise", "nb.ipynb").stdout.splitlines()
+    assert lines[0].startswith("nb.ipynb:cell 2:1:12: TL001")
+    assert lines[1].startswith("nb.ipynb:cell 3:1:7: TL401")
+
+
+def test_empty_cells_and_execution_counts_out_of_order(tmp_path, run_cli):
+    notebook = _notebook("", IMPORT, [], CLASS)
+    for count, cell in zip([5, 2, None, 1], notebook["cells"]):
+        cell["execution_count"] = count
+    _write(tmp_path, "nb.ipynb", notebook)
+    out = run_cli("check", "--output-format", "concise", "nb.ipynb").stdout
+    assert "nb.ipynb:cell 4:1:7: TL401" in out
+
+
+def test_source_as_list_of_lines(tmp_path, run_cli):
+    _write(tmp_path, "nb.ipynb", _notebook(IMPORT.splitlines(keepends=True), CLASS.splitlines(keepends=True)))
+    assert "cell 2:1:7: TL401" in run_cli("check", "--output-format", "concise", "nb.ipynb").stdout
+
+
+def test_notebooks_of_other_languages_are_skipped(tmp_path, run_cli):
+    _write(tmp_path, "r.ipynb", _notebook("library(ggplot2)\n", language="R"))
+    result = run_cli("check", "r.ipynb")
+    assert result.returncode == 0
+
+
+def test_modulo_continuation_is_not_mistaken_for_a_magic():
+    code = 's = ("%d items"\n     % 3)\nx = a != b\n'
+    assert mask_ipython(code) == code.rstrip("\n")
+
+
+def test_masking_keeps_the_number_of_lines():
+    code = "%load_ext autoreload\n!ls \\\n  -la\nx = 1\nobj??\n"
+    masked = mask_ipython(code)
+    assert len(masked.splitlines()) == len(code.splitlines())
+    assert masked.splitlines() == ["pass", "pass", "", "x = 1", "pass"]
+
+
+def test_load_notebook_maps_rows_back_to_cells():
+    data = json.dumps(_notebook(("markdown", "m"), "a = 1\nb = 2\n", "", "c = 3\n")).encode()
+    notebook = load_notebook(data)
+    assert notebook.text == "a = 1\nb = 2\nc = 3\n"
+    assert notebook.locate(1) == (2, 1) and notebook.locate(2) == (2, 2) and notebook.locate(3) == (4, 1)
