@@ -106,22 +106,25 @@ class FunctionFlow:
     def bindings_of(self, name: str) -> list[Binding]:
         return [b for b in self.bindings if b.name == name]
 
-    def aliases(self, binding: Binding) -> list[Binding]:
-        """`binding` and every binding that may share its memory (`a = b`, `a = b.view(...)`)."""
+    def aliases(self, binding: Binding, methods: frozenset = ALIAS_METHODS) -> list[Binding]:
+        """`binding` and every binding that may share its memory (`a = b`, `a = b.view(...)`).
+
+        `methods` are the method calls that count as returning shared memory.
+        """
         found = [binding]
         seen = {id(binding)}
         index = 0
         while index < len(found):
             for use in self.uses(found[index]):
-                target = self._alias_target(use)
+                target = self._alias_target(use, methods)
                 if target is not None and id(target) not in seen:
                     seen.add(id(target))
                     found.append(target)
             index += 1
         return found
 
-    def _alias_target(self, use) -> Binding | None:
-        top = self.dataflow.alias_top(use)
+    def _alias_target(self, use, methods) -> Binding | None:
+        top = self.dataflow.alias_top(use, methods)
         parent = self.dataflow.parent(top)
         if isinstance(parent, cst.Assign) and parent.value is top:
             for target in parent.targets:
@@ -136,12 +139,12 @@ class FunctionFlow:
     def _binding_for_target(self, name_node) -> Binding | None:
         return next((b for b in self.bindings if b.node is name_node), None)
 
-    def writes(self, binding: Binding, depth: int = 2) -> list[Write]:
+    def writes(self, binding: Binding, depth: int = 2, methods: frozenset = ALIAS_METHODS) -> list[Write]:
         """In-place writes to the value of `binding` or of any alias, wherever the alias is read."""
         found = []
-        for alias in self.aliases(binding):
+        for alias in self.aliases(binding, methods):
             for use in self.uses(alias):
-                write = self.dataflow.write_at(use, alias, depth)
+                write = self.dataflow.write_at(use, alias, depth, methods)
                 if write is not None:
                     found.append(write)
         return found
@@ -215,7 +218,7 @@ class Dataflow:
             flow = self._flows[id(function)] = _Builder(self, function).build()
         return flow
 
-    def alias_top(self, node):
+    def alias_top(self, node, methods: frozenset = ALIAS_METHODS):
         """Climb from `node` through expressions that return (a view of) the same memory."""
         while True:
             parent = self.parent(node)
@@ -224,7 +227,7 @@ class Dataflow:
                     node = parent
                     continue
                 grand = self.parent(parent)
-                if isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in ALIAS_METHODS:
+                if isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in methods:
                     node = grand
                     continue
                 return node
@@ -237,9 +240,12 @@ class Dataflow:
 
     # --- what a use does --------------------------------------------------------------------
 
-    def write_at(self, use, binding: Binding, depth: int = 2) -> Write | None:
-        """The in-place write that this load of a name performs (through views), if any."""
-        top = self.alias_top(use)
+    def write_at(self, use, binding: Binding | None, depth: int = 2, methods: frozenset = ALIAS_METHODS) -> Write | None:
+        """The in-place write that this use of a value performs (through views), if any.
+
+        `use` is a Name load or any expression node inside a function.
+        """
+        top = self.alias_top(use, methods)
         parent = self.parent(top)
         # `y[...] = v`, `y[...] += v`, `y.data = v`: the write lands in y's memory
         if top is not use or isinstance(parent, (cst.Attribute, cst.Subscript)):

@@ -1,0 +1,316 @@
+from __future__ import annotations
+
+from torchlint._lazy import lazy_module
+from torchlint.diagnostics import Applicability, Severity
+from torchlint.facts.dataflow import Dataflow
+from torchlint.facts.layout import Layouts, Note
+from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
+
+cst = lazy_module("libcst")
+
+# Uses after which `expand` would raise (`view`) or copy anyway: nothing to save.
+COPYING_OR_VIEWING = frozenset({
+    "view", "view_as", "reshape", "reshape_as", "flatten", "unflatten", "contiguous", "numpy",
+    "data_ptr", "storage", "untyped_storage", "as_strided", "resize_", "set_", "stride",
+    "is_contiguous", "share_memory_", "pin_memory",
+})
+PURE_BUILTINS = frozenset({"len", "print", "isinstance", "tuple", "list", "repr", "str", "zip", "enumerate"})
+
+
+class RepeatCouldBeExpand(Rule):
+    """## What it does
+    Reports `x.repeat(...)` when every factor other than 1 lands on a dimension of `x` known to
+    have size 1 (from `unsqueeze`, `None` indexing, a length-1 slice, a `keepdim=True`
+    reduction, `view`/`reshape` with a literal 1, a constructor such as `torch.zeros(1, n)` or a
+    parameter created that way in `__init__`) or on a new leading dimension, and the result is
+    only read afterwards.
+
+    Factors align with the trailing dimensions (torch pads missing leading ones), so positions
+    are mapped from the right. Silent when a repeated dimension is not known to be 1, when the
+    result or an alias of it is written in place (`y[...] = v`, `y.add_()`, `out=y`, a function
+    of the same module that writes its argument), when the result is later `view`-ed,
+    reshaped, flattened or made contiguous (expand would raise or copy anyway), for receivers
+    that are not tensors (numpy, pandas, `itertools`, `einops.repeat`), and for
+    `repeat_interleave`.
+
+    ## Why is this bad?
+    `repeat` always allocates and copies: `x.repeat(B, 1, 1)` on a `(1, N, D)` tensor writes `B`
+    copies of it into new memory. `x.expand(B, -1, -1)` returns a view of the same values with
+    stride 0 on the grown dimension: no allocation, no copy, and the same result for every
+    operation that only reads it (matmul, addition, `torch.cat`, indexing...).
+
+    ## Example
+    ```python
+    import torch
+
+    def add_cls(tokens, cls_token):
+        B = tokens.shape[0]
+        cls = cls_token.unsqueeze(0).repeat(B, 1, 1)
+        return torch.cat([cls, tokens], dim=1)
+    ```
+
+    ## Use instead
+    ```python
+    import torch
+
+    def add_cls(tokens, cls_token):
+        B = tokens.shape[0]
+        cls = cls_token.unsqueeze(0).expand(B, -1, -1)
+        return torch.cat([cls, tokens], dim=1)
+    ```
+
+    ## Fix safety
+    The fix rewrites the call to `expand` with `-1` for the kept dimensions, and is offered only
+    when the number of dimensions is known. It is safe when every use of the result is a known
+    non-mutating operation in the same function. It is unsafe when the value escapes (returned,
+    stored on `self`, passed to a call torchlint cannot see into): a later in-place write there
+    would raise on the expanded tensor, or write through to every repeated row.
+
+    ## Runtime verification
+    The runtime mode runs the case, measures the bytes `repeat` allocates, replaces it with the
+    suggested `expand` and checks that this allocates nothing and yields equal values; for a
+    silent trap it checks that the substitution would fail or change the result.
+
+    ## References
+    - [torch.Tensor.expand](https://pytorch.org/docs/stable/generated/torch.Tensor.expand.html)
+    - [torch.Tensor.repeat](https://pytorch.org/docs/stable/generated/torch.Tensor.repeat.html)
+    """
+
+    code = "TL101"
+    name = "repeat-could-be-expand"
+    severity = Severity.WARNING
+    summary = "`.repeat` only grows size-1 (or new leading) dims and the result is only read"
+    tokens = (".repeat(",)
+
+    VALID = (
+        "import torch\ndef f(x, n):\n    return x.repeat(n, 1)\n",
+        "import torch\ndef f(x, n):\n    y = x.unsqueeze(0).repeat(n, 1, 1)\n    y[0] = 0\n    return y.sum()\n",
+        "import torch\ndef f(x, n):\n    return x.unsqueeze(1).repeat(1, n, 1)\n",
+        "import numpy as np\ndef f(n):\n    a = np.zeros((1, 3))\n    return a.repeat(n, 0)\n",
+        "import itertools\ndef f(n):\n    return list(itertools.repeat(1, n))\n",
+        "import torch\ndef f(x, n):\n    return x.unsqueeze(0).repeat(n, 1, 1).view(-1)\n",
+        "import torch\ndef f(x, n):\n    return x.repeat_interleave(n, dim=0)\n",
+    )
+    INVALID = (
+        Invalid(
+            "import torch\ndef f(x, n):\n    y = torch.zeros(1, 4).repeat(n, 1)  # expect: TL101\n    return (y * x).sum()\n",
+            fixed="import torch\ndef f(x, n):\n    y = torch.zeros(1, 4).expand(n, -1)  # expect: TL101\n    return (y * x).sum()\n",
+        ),
+        "import torch\ndef f(x, n):\n    return x.unsqueeze(-1).repeat(1, 1, n)  # expect: TL101\n",
+        "import torch\ndef f(x, n):\n    m = x.mean(dim=-1, keepdim=True)\n    return x - m.repeat(1, 1, n)  # expect: TL101\n",
+    )
+
+    def visit_Call(self, node) -> None:
+        func = node.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "repeat"):
+            return
+        factors = _factors(node)
+        if not factors or all(_is_one(f) for f in factors):
+            return
+        receiver = func.value
+        if self.facts.names.qualified_name(receiver) is not None:
+            return  # `einops.repeat`, `itertools.repeat`, `np.repeat`: a module's function
+        dataflow = self.facts.get(Dataflow)
+        if dataflow.enclosing_function(node) is None:
+            return
+        layout = self.facts.get(Layouts).of(receiver)
+        if layout is None or not (layout.tensor or (layout.tensor is None and len(factors) >= 3)):
+            return
+        evidence = _grown_dims(layout, factors)
+        if evidence is None:
+            return
+        fate = _fate(node, dataflow, self.facts)
+        if fate is None:
+            return
+        self._report(node, layout, factors, evidence, fate)
+
+    def _report(self, node, layout, factors, evidence, escape) -> None:
+        module = self.facts.module
+        texts = [module.code_for_node(f) for f in factors]
+        grown = [texts[i] for i, _ in evidence]
+        times = f"`{grown[0]}`" if len(grown) == 1 else "`" + " * ".join(grown) + "`"
+        if len(grown) == 1 and grown[0].isdigit():
+            times = f"{grown[0]}"
+        args = _expand_args(layout, factors, texts)
+        repeat_text = f".repeat({', '.join(texts)})"
+        expand_text = f".expand({', '.join(args)})"
+        message = (
+            f"`{repeat_text}` copies its input {times} times into new memory; "
+            f"`{expand_text}` gives the same values as a view that allocates nothing"
+        )
+        notes = [NodeNote(note.node if note.node is not None else node, note.label) for _, note in evidence]
+        fix = None
+        if layout.ndim is not None:
+            applicability = Applicability.SAFE if escape is False else Applicability.UNSAFE
+            new = module.code_for_node(node.func.value) + expand_text
+            fix = FixSpec(f"Replace `{repeat_text}` with `{expand_text}`", applicability, ((node, new),))
+        help_text = f"use `{expand_text}`"
+        if escape:
+            help_text += f"; the result is {escape}, so check that nothing writes to it in place"
+        self.report(node, message, notes=notes, help=help_text, fix=fix)
+
+
+def _factors(call) -> list | None:
+    args = call.args
+    if not args or any(a.keyword is not None or a.star for a in args):
+        return None
+    if len(args) == 1 and isinstance(args[0].value, (cst.Tuple, cst.List)):
+        elements = args[0].value.elements
+        if any(isinstance(e, cst.StarredElement) for e in elements):
+            return None
+        return [e.value for e in elements]
+    return [a.value for a in args]
+
+
+def _is_one(expr) -> bool:
+    return isinstance(expr, cst.Integer) and expr.value == "1"
+
+
+def _grown_dims(layout, factors) -> list | None:
+    """(factor index, Note) for every factor other than 1, or None if one lands on a dim not known to be 1."""
+    k = len(factors)
+    found = []
+    if layout.dims is not None:
+        n = len(layout.dims)
+        if k < n:
+            return None  # torch raises: fewer factors than dims
+        for i, factor in enumerate(factors):
+            if _is_one(factor):
+                continue
+            d = i - (k - n)
+            if d < 0:
+                found.append((i, Note(None, f"factor {i} creates a new leading dim (the input has {n} dims)")))
+            elif layout.dims[d].size == "1":
+                found.append((i, layout.dims[d].note or Note(None, f"dim {d} has size 1")))
+            else:
+                return None
+        return found
+    for i, factor in enumerate(factors):
+        if _is_one(factor):
+            continue
+        note = layout.one_right(k - 1 - i)
+        if note is None and all(layout.one_left(j) is not None for j in range(i + 1)):
+            note = layout.one_left(i)  # a size-1 prefix: size 1 or a new leading dim for any ndim
+        if note is None:
+            return None
+        found.append((i, note))
+    return found
+
+
+def _expand_args(layout, factors, texts) -> list[str]:
+    k = len(factors)
+    new_leading = k - layout.ndim if layout.ndim is not None else 0
+    return [
+        texts[i] if not _is_one(f) or i < new_leading else "-1"
+        for i, f in enumerate(factors)
+    ]
+
+
+def _fate(call, dataflow, facts):
+    """None when expand would not do (written, viewed, reshaped); else False or how it escapes."""
+    node = call
+    while True:
+        parent = dataflow.parent(node)
+        if isinstance(parent, cst.Attribute) and parent.value is node:
+            attr = parent.attr.value
+            if attr in COPYING_OR_VIEWING:
+                return None
+            grand = dataflow.parent(parent)
+            if isinstance(grand, cst.Call) and grand.func is parent:
+                if attr.endswith("_") and not attr.startswith("_"):
+                    return None  # written in place
+                if attr in ("to", "cuda", "cpu", "float", "half", "double", "detach", "type", "type_as",
+                            "transpose", "permute", "t", "unsqueeze", "squeeze", "narrow", "select",
+                            "expand", "expand_as", "movedim", "swapaxes", "diagonal", "chunk", "split", "unbind"):
+                    node = grand
+                    continue
+                return False  # a method that reads and returns new memory
+            if attr in ("T", "mT", "data"):
+                node = parent
+                continue
+            return False
+        if isinstance(parent, cst.Subscript) and parent.value is node:
+            node = parent
+            continue
+        break
+    if dataflow.write_at(node, None) is not None:
+        return None
+    parent = dataflow.parent(node)
+    flow = dataflow.function_of(call)
+    if isinstance(parent, cst.Assign) and parent.value is node and len(parent.targets) == 1:
+        target = parent.targets[0].target
+        if isinstance(target, cst.Name):
+            binding = next((b for b in flow.bindings if b.node is target), None)
+            return _binding_fate(binding, flow, dataflow, facts) if binding is not None else None
+        if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self":
+            return None if _self_attribute_written(target.attr.value, call, dataflow) else "stored on `self`"
+        return None
+    if isinstance(parent, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.NamedExpr, cst.For, cst.With)):
+        return None
+    escape = dataflow.escape_at(node, lambda c, a: _is_pure_call(c, facts))
+    return escape.reason if escape is not None else False
+
+
+def _binding_fate(binding, flow, dataflow, facts):
+    if binding.name in flow.captured:
+        return None
+    for alias in flow.aliases(binding):
+        for use in flow.uses(alias):
+            if dataflow.write_at(use, alias) is not None:
+                return None
+            if _viewed_or_copied(use, dataflow):
+                return None
+    escapes = flow.escapes(binding, lambda c, a: _is_pure_call(c, facts))
+    return escapes[0].reason if escapes else False
+
+
+def _viewed_or_copied(use, dataflow) -> bool:
+    node = use
+    while True:
+        parent = dataflow.parent(node)
+        if isinstance(parent, cst.Attribute) and parent.value is node:
+            if parent.attr.value in COPYING_OR_VIEWING:
+                return True
+            grand = dataflow.parent(parent)
+            if isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in (
+                "to", "cuda", "float", "half", "detach", "transpose", "permute", "unsqueeze", "squeeze"):
+                node = grand
+                continue
+            return False
+        if isinstance(parent, cst.Subscript) and parent.value is node:
+            node = parent
+            continue
+        if isinstance(parent, cst.Arg):
+            call = dataflow.parent(parent)
+            name = call.func.attr.value if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) else None
+            return name in ("flatten", "reshape", "view", "rearrange")
+        return False
+
+
+def _is_pure_call(call, facts) -> bool:
+    """Calls known to only read their tensor arguments (torch functions without `out=`)."""
+    if any(a.keyword is not None and a.keyword.value in ("out", "inplace") for a in call.args):
+        return False
+    if isinstance(call.func, cst.Name) and call.func.value in PURE_BUILTINS and facts.names.qualified_name(call.func) is None:
+        return True
+    qualified = facts.names.qualified_name(call.func)
+    if qualified is None or not qualified.startswith("torch."):
+        return False
+    last = qualified.rsplit(".", 1)[-1]
+    return not last.endswith("_") and not last[:1].isupper() and not qualified.startswith("torch.nn.init")
+
+
+def _self_attribute_written(attr, node, dataflow) -> bool:
+    """Does any method of the enclosing class write `self.<attr>` in place?"""
+    cls = dataflow.enclosing_class(node)
+    if cls is None:
+        return True
+    stack = [cls.body]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Attribute) and current.attr.value == attr and isinstance(current.value, cst.Name) \
+                and current.value.value == "self":
+            if dataflow.write_at(current, None) is not None:
+                return True
+        stack.extend(current.children)
+    return False
