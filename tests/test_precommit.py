@@ -1,8 +1,10 @@
-"""The pre-commit hooks, run by the real `pre-commit try-repo` in a throwaway git repository.
+"""The pre-commit hooks, run by the real pre-commit in a throwaway git repository.
 
-`try-repo` installs this repository's committed HEAD into pre-commit's own environment (one build
-for the whole module, ~15 s), so hook changes are tested once committed. When pre-commit is
-missing, or cannot build its environment (no package index reachable), the tests are skipped.
+`pre-commit try-repo` installs this repository's committed HEAD (so hook changes are tested once
+committed) into a fresh environment each time it runs, 15-30 s; it runs twice, for the failing
+and the passing file. The other hook tests use `pre-commit run` with a config that names this
+checkout at the same commit, and share one environment. When pre-commit is missing, or cannot
+build its environment (no package index reachable), the tests are skipped.
 
 `--force-exclude` is checked here too: pre-commit passes every staged file explicitly, so the
 project's excludes only hold with it.
@@ -56,11 +58,23 @@ def repo(tmp_path):
 
 def try_repo(repo, hook, files, *, head, home):
     """`pre-commit try-repo <this checkout> <hook> --files ...` in `repo`."""
+    return _pre_commit(repo, ["try-repo", ROOT, hook, "--ref", head, "--files", *files], home)
+
+
+def run_hook(repo, hook, files, *, head, home):
+    """`pre-commit run <hook> --files ...` with a config naming this checkout at `head`."""
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {ROOT}\n    rev: {head}\n    hooks:\n      - id: torchlint\n      - id: torchlint-fix\n"
+    )
+    return _pre_commit(repo, ["run", hook, "--files", *files], home)
+
+
+def _pre_commit(repo, args, home):
     _git("add", "-A", cwd=repo)
     env = {**os.environ, "PRE_COMMIT_HOME": home, "NO_COLOR": "1", "PRE_COMMIT_COLOR": "never"}
     env.pop("FORCE_COLOR", None)
     done = subprocess.run(
-        [sys.executable, "-m", "pre_commit", "try-repo", ROOT, hook, "--ref", head, "--files", *files],
+        [sys.executable, "-m", "pre_commit", *args, "--color", "never"],
         cwd=repo, capture_output=True, text=True, env=env, timeout=600,
     )
     output = done.stdout + done.stderr
@@ -89,16 +103,16 @@ def test_hook_honours_excludes_for_the_files_it_is_given(repo, head, pre_commit_
     (repo / "pyproject.toml").write_text('[tool.torchlint]\nextend-exclude = ["generated/"]\n')
     (repo / "generated").mkdir()
     (repo / "generated" / "bad.py").write_text(BAD)
-    code, output = try_repo(repo, "torchlint", ["generated/bad.py"], head=head, home=pre_commit_home)
+    code, output = run_hook(repo, "torchlint", ["generated/bad.py"], head=head, home=pre_commit_home)
     assert code == 0, output
 
 
 def test_fix_hook_fixes_the_file_then_passes(repo, head, pre_commit_home):
     (repo / "m.py").write_text(UNUSED)
-    code, output = try_repo(repo, "torchlint-fix", ["m.py"], head=head, home=pre_commit_home)
+    code, output = run_hook(repo, "torchlint-fix", ["m.py"], head=head, home=pre_commit_home)
     assert code == 1 and "files were modified by this hook" in output, output
     assert (repo / "m.py").read_text() == "import os\n"
-    code, output = try_repo(repo, "torchlint-fix", ["m.py"], head=head, home=pre_commit_home)
+    code, output = run_hook(repo, "torchlint-fix", ["m.py"], head=head, home=pre_commit_home)
     assert code == 0, output
 
 
@@ -133,10 +147,15 @@ def excluded_project(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("path", ["generated/bad.py", "model_pb2.py", "ignored.py", "generated"])
+@pytest.mark.parametrize("path", ["generated/bad.py", "model_pb2.py", "ignored.py"])
 def test_explicit_paths_are_checked_unless_force_exclude(run_cli, excluded_project, path):
     assert run_cli("check", "--output-format", "concise", path).returncode == 1
     forced = run_cli("check", "--force-exclude", "--output-format", "concise", path)
+    assert forced.returncode == 0 and "TL401" not in forced.stdout
+
+
+def test_force_exclude_skips_an_excluded_directory_given_explicitly(run_cli, excluded_project):
+    forced = run_cli("check", "--force-exclude", "--output-format", "concise", "generated")
     assert forced.returncode == 0 and "TL401" not in forced.stdout
 
 
