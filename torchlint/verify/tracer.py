@@ -162,6 +162,13 @@ class Tracer:
                     # sklearn's `available_if` descriptor: wrap the function it hands out.
                     self._patch(value, "fn", _sklearn_handler, kind="fit")
         split_module = sys.modules.get("sklearn.model_selection._split")
+        splitters = set()
+        for base in ("BaseCrossValidator", "BaseShuffleSplit"):
+            for cls in _subclasses(getattr(split_module, base, object)) if split_module else ():
+                splitters.update(cls.__mro__)  # KFold's first `split` is a mixin's
+        for cls in sorted(splitters - {object}, key=lambda c: (c.__module__, c.__qualname__)):
+            if inspect.isfunction(vars(cls).get("split")):
+                self._patch(cls, "split", _folds_handler, kind="split")
         for owner in (sklearn.model_selection, split_module):
             if owner is not None and "train_test_split" in vars(owner):
                 self._patch(owner, "train_test_split", _split_handler, kind="split")
@@ -495,13 +502,14 @@ def _sklearn_handler(tracer: Tracer, frame, original, name, args, kwargs):
     with tracer.quiet():
         data = {"estimator": estimator, "X": X, "y": y, "fits": fits,
                 "X_copy": _copy_data(X) if fits else None, "y_copy": _copy_data(y) if fits else None,
-                "caller": frame}
+                "caller": frame, "caller_locals": dict(frame.f_locals)}
     call = tracer.record("fit", name, frame, **data)
     try:
         result = original(*args, **kwargs)
     except Exception as exc:
         call.error = exc
         raise
+    call.data["output"] = result if name in ("fit_transform", "transform") else None
     if fits:
         with tracer.quiet():
             try:
@@ -534,3 +542,23 @@ def _split_handler(tracer: Tracer, frame, original, name, args, kwargs):
                           "test_rows": test_rows, "rows": rows, "call_index": len(tracer.calls),
                           "line": frame_position(frame)[1]})
     return result
+
+
+def _folds_handler(tracer: Tracer, frame, original, name, args, kwargs):
+    """`KFold(...).split(X)` and friends: record each fold's rows as the user iterates."""
+    X = args[1] if len(args) > 1 else kwargs.get("X")
+    line = frame_position(frame)[1]
+
+    def folds():
+        for train_rows, test_rows in original(*args, **kwargs):
+            with tracer.quiet():
+                from sklearn.utils import _safe_indexing
+
+                tracer.splits.append({"arrays": [X], "outputs": [_safe_indexing(X, train_rows),
+                                                                 _safe_indexing(X, test_rows)],
+                                      "train_rows": train_rows, "test_rows": test_rows,
+                                      "rows": len(train_rows) + len(test_rows), "call_index": len(tracer.calls),
+                                      "line": line})
+            yield train_rows, test_rows
+
+    return folds()
