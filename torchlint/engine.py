@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Iterable
 
 from torchlint import codes
 from torchlint._lazy import lazy_module
-from torchlint.diagnostics import Diagnostic, Edit, FileResult, Fix, Note, Position, Severity, Span
+from torchlint.diagnostics import Diagnostic, Edit, FileResult, Fix, Note, Position, Span
+from torchlint.registry import make_diagnostic
 from torchlint.rule import Report, Rule
 from torchlint.source import SourceError, decode_python, read_bytes
 
@@ -221,22 +222,6 @@ def _syntax_error_without_libcst(text: str, path: str) -> Diagnostic | None:
     except _SyntaxProblem:
         return problem.diagnostic(path, text)
     return None
-
-
-def make_diagnostic(code: str, message: str, path: str, row: int = 1, column: int = 1, **extra) -> Diagnostic:
-    from torchlint.registry import lookup
-
-    rule = lookup(code)
-    start = Position(row, column)
-    return Diagnostic(
-        code=code,
-        name=rule.name if rule else code,
-        message=message,
-        severity=rule.severity if rule else Severity.ERROR,
-        path=path,
-        span=Span(start, start),
-        **extra,
-    )
 
 
 def _internal_error(path: str, message: str) -> Diagnostic:

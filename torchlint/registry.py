@@ -6,6 +6,7 @@ import importlib
 import pkgutil
 from functools import lru_cache
 
+from torchlint.diagnostics import Diagnostic, Position, Severity, Span
 from torchlint.rule import Rule
 
 
@@ -39,9 +40,29 @@ def rule_by_code() -> dict[str, type[Rule]]:
     return {rule.code: rule for rule in all_rules()}
 
 
+@lru_cache(maxsize=1)
+def _index() -> dict[str, type[Rule]]:
+    index = {rule.code: rule for rule in all_rules()}
+    index.update({rule.name: rule for rule in all_rules()})
+    return index
+
+
 def lookup(code_or_name: str) -> type[Rule] | None:
+    """The rule with this code (any case) or kebab-case name."""
     key = code_or_name.strip()
-    for rule in all_rules():
-        if rule.code.upper() == key.upper() or rule.name == key.lower():
-            return rule
-    return None
+    return _index().get(key.upper()) or _index().get(key.lower())
+
+
+def make_diagnostic(code: str, message: str, path: str, row: int = 1, column: int = 1, **extra) -> Diagnostic:
+    """A diagnostic of a catalogue code at one point: how the engine reports files it cannot lint."""
+    rule = lookup(code)
+    start = Position(row, column)
+    return Diagnostic(
+        code=code,
+        name=rule.name if rule else code,
+        message=message,
+        severity=rule.severity if rule else Severity.ERROR,
+        path=path,
+        span=Span(start, start),
+        **extra,
+    )

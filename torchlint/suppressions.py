@@ -80,7 +80,7 @@ def apply_suppressions(text: str, diagnostics: list[Diagnostic], enabled: frozen
 
 
 def _unused(suppressions: list[Suppression], enabled: frozenset[str], path: str) -> list[Diagnostic]:
-    from torchlint.engine import make_diagnostic
+    from torchlint.registry import make_diagnostic
 
     found = []
     for s in suppressions:
