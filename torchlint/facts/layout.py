@@ -799,7 +799,9 @@ def _expand(receiver: Layout, target, call, layouts) -> Layout:
         is_one = (source is not None and source.size == "1") or new_leading or (old is None and (
             receiver.one_right(from_right) is not None
             # a size-1 prefix stays size 1 or becomes new leading dims, whatever the ndim
-            or all(receiver.one_left(i) is not None for i in range(index + 1))))
+            or all(receiver.one_left(i) is not None for i in range(index + 1))
+            # `-1` first: that dim exists already, so the input has exactly len(target) dims
+            or (target[0] == "-1" and receiver.one_left(index) is not None)))
         if is_one and token != "1":
             grown = True
             dims.append(Dim(token, EXPANDED))
@@ -869,6 +871,9 @@ def _cut(layout: Layout, position, new_dim, note, step: bool) -> Layout:
     dims[position] = new_dim
     cuts = set(layout.cuts)
     rank = old.rank
+    if step:
+        changed = replace(layout, dims=tuple(dims))
+        return replace(changed, contiguous=False, noncontig=layout.noncontig or note)
     if isinstance(rank, int):
         ranks = [d.rank for d in layout.dims if isinstance(d.rank, int)]
         if rank > min(ranks) or step:
@@ -927,10 +932,13 @@ def _index(receiver: Layout, expr, layouts) -> Layout:
             elif length == "1":
                 out.append(Dim("1", None, Note(expr, f"dim {len(out)} has size 1: length-1 slice `[{code}]` here")))
             else:
-                out.append(Dim(None, dim.rank))
+                # a step slice's stride may still merge with its outer neighbour (`a[:, ::2]` of an
+                # even width): its rank becomes unknown, so merges through it are not judged
+                rank = None if length == "step" else dim.rank
+                out.append(Dim(None, rank))
                 position = len(out) - 1
                 trial = replace(layout, dims=tuple(out) + tuple(dims[source:]))
-                layout = _cut(trial, position, Dim(None, dim.rank), Note(expr, f"non-contiguous: slice `[{code}]` here"), step=length == "step")
+                layout = _cut(trial, position, Dim(None, rank), Note(expr, f"non-contiguous: slice `[{code}]` here"), step=length == "step")
                 out = list(layout.dims[: position + 1])
     out.extend(dims[source:])
     dropped_inner = any(k == "int" for k, _ in kinds)
@@ -1049,10 +1057,10 @@ def view_merge(layout: Layout, target) -> _Merge | None:
     if len(rest) != 1:
         return None
     positions = [i for i in range(start, end_d) if dims[i].size != "1"]
-    copies = not _mergeable(middle, layout.cuts)
-    if copies is None:
+    mergeable = _mergeable(middle, layout.cuts)
+    if mergeable is None:
         return None
-    return _Merge(tuple(positions), copies, tuple(middle))
+    return _Merge(tuple(positions), not mergeable, tuple(middle))
 
 
 @dataclass(frozen=True)
@@ -1120,3 +1128,34 @@ def _walk(node):
         current = stack.pop()
         yield current
         stack.extend(current.children)
+
+
+@dataclass(frozen=True)
+class CopyingReshape:
+    """A `.view`/`.reshape` call whose new shape merges dims that are not adjacent in memory."""
+
+    layout: Layout  # the receiver's layout
+    merged: tuple  # positions of the merged dims in the receiver
+
+
+def copying_reshape(layouts: Layouts, call) -> CopyingReshape | None:
+    """For `x.view(...)` / `x.reshape(...)`: the evidence that it needs a copy, or None.
+
+    None unless the receiver is a tensor known to be non-contiguous there, its dims are known,
+    and the new shape provably merges dims whose strides are incompatible.
+    """
+    func = call.func
+    if not isinstance(func, cst.Attribute):
+        return None
+    layout = layouts.of(func.value)
+    if layout is None or layout.contiguous is not False or layout.dims is None:
+        return None
+    if layout.tensor is None and func.attr.value != "view":
+        return None
+    target = layouts._target_tokens(call)
+    if target is None or sum(1 for t in target if t == "-1") > 1:
+        return None
+    merge = view_merge(layout, target)
+    if merge is None or not merge.copies:
+        return None
+    return CopyingReshape(layout, merge.positions)
