@@ -339,3 +339,81 @@ def test_cli_fix_keeps_json_output_clean(run_cli, tmp_path):
     done = run_cli("check", "--isolated", "--fix", "--output-format", "json", "m.py")
     assert json.loads(done.stdout) == []
     assert "Fixed 2 findings." in done.stderr
+
+
+# --- round trips on the real rules' examples and fixtures ------------------------------------
+
+
+def _fixable_rules():
+    from torchlint.rule import Invalid
+
+    return [
+        rule for rule in registry.all_rules()
+        if any(isinstance(case, Invalid) and (case.fixed or case.unsafe_fixed) for case in rule.INVALID)
+    ]
+
+
+def _documented_fixes():
+    from torchlint.rule import Invalid
+
+    for rule in _fixable_rules():
+        for number, case in enumerate(rule.INVALID):
+            if isinstance(case, Invalid) and (case.fixed or case.unsafe_fixed):
+                yield pytest.param(rule, case, id=f"{rule.code}-{number}")
+
+
+def _without_markers(text: str) -> str:
+    import re
+
+    return re.sub(r"[ \t]*#\s*expect:[^\n]*", "", text)
+
+
+@pytest.mark.parametrize(("rule", "case"), list(_documented_fixes()))
+def test_documented_fixes_produce_the_documented_code(rule, case):
+    """An INVALID example's `fixed` (and `unsafe_fixed`) is what --fix (--unsafe-fixes) writes."""
+    safe = _fix(case.source, select=(rule.code,))
+    assert _without_markers(safe.fixed.decode()) == _without_markers(case.fixed or case.source)
+    if case.unsafe_fixed:
+        unsafe = _fix(case.source, select=(rule.code,), unsafe=True)
+        assert _without_markers(unsafe.fixed.decode()) == _without_markers(case.unsafe_fixed)
+
+
+def _fixture_cases():
+    from conftest import fixture_files
+
+    codes = {rule.code for rule in _fixable_rules()}
+    for path in fixture_files():
+        code = os.path.basename(os.path.dirname(path))[:5]
+        if code in codes and path.endswith(".py"):
+            yield pytest.param(code, path, id=os.path.relpath(path, os.path.dirname(os.path.dirname(path))))
+
+
+@pytest.mark.parametrize(("code", "path"), list(_fixture_cases()))
+@pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
+def test_fixes_round_trip_on_fixtures(code, path, unsafe):
+    """The fixed fixture parses, the fixed findings are gone, traps are untouched, and a second
+    run fixes nothing more."""
+    import ast
+    import difflib
+
+    with open(path, "rb") as handle:
+        original = handle.read()
+    outcome = _fix(original, path=path, select=(code,), unsafe=unsafe)
+    assert outcome.error is None and outcome.converged and not outcome.dropped
+    from torchlint.engine import lint_file
+
+    findings = lint_file(path, _settings((code,)), data=original).diagnostics
+    fixable = [d for d in findings if fixes.applicable(d.fix, unsafe)]
+    fixed_text = outcome.fixed.decode()
+    ast.parse(fixed_text)
+    remaining = outcome.result.diagnostics
+    assert len(remaining) == len(findings) - len(fixable), [(d.span.start.row, d.message) for d in remaining]
+    # Only lines that a fix edited changed: every trap and every other line is as it was.
+    edited_rows = {row for d in fixable for e in d.fix.edits for row in range(e.span.start.row, e.span.end.row + 1)}
+    old_lines, new_lines = original.decode().splitlines(), fixed_text.splitlines()
+    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
+    changed = {i + 1 for tag, i1, i2, _, _ in matcher.get_opcodes() if tag != "equal" for i in range(i1, i2)}
+    assert changed <= edited_rows, sorted(changed - edited_rows)
+    assert bool(changed) == bool(fixable)
+    again = _fix(outcome.fixed, path=path, select=(code,), unsafe=unsafe)
+    assert not again.changed and again.applied == []
