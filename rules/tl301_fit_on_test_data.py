@@ -23,8 +23,10 @@ class FitOnTestData(Rule):
 
     Silent for label encoders (`LabelEncoder` on the target), stateless transformers
     (`PolynomialFeatures`, `FunctionTransformer`, `Normalizer`), clustering and manifold methods
-    (`KMeans`, `TSNE`), a `PCA` of held-out data whose output no model consumes (a plot), and a
-    refit on training and validation data together.
+    (`KMeans`, `TSNE`), a `PCA` of held-out data whose output no model consumes (a plot), a
+    refit on training and validation data together, a model that is not used after its fit on
+    held-out data (a last online update after scoring), and hand-made two-fold
+    cross-validation (fit on one half, predict the other).
 
     ## Why is this bad?
     A fitted object learns statistics from the data it is fitted on: a scaler its mean and
@@ -93,7 +95,7 @@ class FitOnTestData(Rule):
         ),
         "from sklearn.preprocessing import MinMaxScaler as MMS\nfrom sklearn.model_selection import train_test_split\na, b, c, d = train_test_split(X, y)\nMMS().fit(b)  # expect: TL301\n",
         "from sklearn import preprocessing\nimport pandas as pd\nsub = pd.read_csv('data/test.csv')\nsub = preprocessing.StandardScaler().fit_transform(sub)  # expect: TL301\n",
-        "from sklearn.ensemble import RandomForestClassifier\nmodel = RandomForestClassifier()\nmodel.fit(X_val, y_val)  # expect: TL301\n",
+        "from sklearn.ensemble import RandomForestClassifier\nmodel = RandomForestClassifier()\nmodel.fit(X_val, y_val)  # expect: TL301\nprint(model.score(X_test, y_test))\n",
     )
 
     def leave_Module(self, original_node) -> None:

@@ -641,6 +641,8 @@ class _Analyzer:
             merged = _union(inputs)
             return replace(merged, split_call=node, split_inputs=inputs, data=True)
         kind = _classify(qualified)
+        if kind == "transformer" and leaf in ("OneHotEncoder", "OrdinalEncoder") and _explicit_categories(node):
+            kind = "stateless"  # the categories are given, not learned from the data
         if kind is not None:
             fitted = Fitted(kind, _DISPLAY_NAMES.get(leaf, leaf), qualified, node)
             if kind == "pipeline":
@@ -826,6 +828,13 @@ def _classify(qualified: str) -> str | None:
     return None
 
 
+def _explicit_categories(node) -> bool:
+    for arg in node.args:
+        if arg.keyword is not None and arg.keyword.value == "categories":
+            return isinstance(arg.value, (cst.List, cst.Tuple, cst.Dict))
+    return False
+
+
 def _numpy_1d(node, qualified: str) -> str | None:
     """A label when a numpy constructor certainly builds a 1-D array."""
     name = qualified.rsplit(".", 1)[-1]
@@ -970,6 +979,8 @@ def _fit_on_held_out(fit: FitEvent) -> Leak | None:
     earlier_train = [f for f in obj.fits if f.order < fit.order and f.data.roles == frozenset({TRAIN})]
     if obj.kind == "decomposition" and not earlier_train and not fit.consumed:
         return None  # PCA of the test set for a plot: nothing is scored with it
+    if obj.kind in ("estimator", "pipeline") and not _used_after(fit):
+        return None  # a last update after the evaluation (`clf.partial_fit(X_test, y_test)`); or a swapped fold
     data_text = _short(fit.data_node)
     which = "test" if TEST in roles else "validation"
     if roles <= HELD_OUT:
@@ -995,6 +1006,22 @@ def _fit_on_held_out(fit: FitEvent) -> Leak | None:
     else:
         help_text = "fit on the training data, then call `transform` (not `fit_transform`) on held-out data"
     return Leak("TL301", fit, message, notes, help_text, fix_node)
+
+
+def _used_after(fit: FitEvent) -> bool:
+    """Is the model fitted here then used on anything but training data (before its next fit)?
+
+    Two-fold cross-validation by hand fits on the second half and predicts the first
+    (`model.fit(X2, y2).predict(X1)`): a use on training data only is that swap, not a leak.
+    """
+    later_fits = [f.order for f in fit.obj.fits if f.order > fit.order]
+    until = min(later_fits) if later_fits else None
+    for order, _call, data in fit.obj.uses:
+        if order <= fit.order or (until is not None and order > until):
+            continue
+        if data.roles != frozenset({TRAIN}):
+            return True
+    return False
 
 
 def _fit_before_split(result: DataRoles, fit: FitEvent) -> Leak | None:
