@@ -70,10 +70,30 @@ def repeat_could_be_expand(call: Call) -> Verdict:
     if not data["new_storage"] or not data["alternative_equal"] or data.get("alternative_bytes") not in (0,):
         return Verdict(False, f"expand is no alternative ({data.get('alternative_error', 'values or bytes differ')})",
                        evidence)
-    if written is not None:
-        return Verdict(False, f"result written in place on line {written}: needs its own storage", evidence)
+    if written is not None or data["result"]._version != data["version"]:
+        where = f" on line {written}" if written is not None else ""
+        return Verdict(False, f"result written in place{where}: needs its own storage", evidence)
+    blocked = _followup_blocks_expand(source, data)
+    if blocked:
+        return Verdict(False, blocked, evidence)
     return Verdict(True, f"repeat allocated {data['allocated_bytes']} B ({k:.0f}x the input); "
                          f"expand: {data['alternative_bytes']} B, equal values", evidence)
+
+
+def _followup_blocks_expand(source, data) -> str | None:
+    """Replay the program's later view/reshape/flatten of the result on the expanded alternative."""
+    import torch
+
+    expanded = source.expand(data["result"].shape)
+    for name, args, kwargs, line in data["followups"]:
+        try:
+            out = getattr(torch.Tensor, name)(expanded, *args, **kwargs)
+        except RuntimeError as exc:
+            return f"`{name}` on line {line} would raise on the expanded tensor ({_first_line(exc)[:60]})"
+        if out.untyped_storage().data_ptr() != source.untyped_storage().data_ptr():
+            copied = out.numel() * out.element_size()
+            return f"`{name}` on line {line} copies the expanded tensor anyway ({copied} B)"
+    return None
 
 
 def reshape_copies(call: Call) -> Verdict:

@@ -134,6 +134,7 @@ class Tracer:
                 if callable(getattr(tensor, name, None)):
                     self._patch(tensor, name, _inplace_handler, kind="inplace")
         self._patch(tensor, "backward", _backward_handler, kind="backward")
+        self._patch(tensor, "flatten", _flatten_handler, kind="flatten")
         self._patch(torch, "reshape", _VIEW_HANDLERS["reshape"], kind="reshape")
         self._patch(torch, "broadcast_to", _expand_handler, kind="expand")
         optimizer = torch.optim.Optimizer
@@ -331,6 +332,8 @@ def _repeat_handler(tracer: Tracer, frame, original, name, args, kwargs):
     data = {"source": source, "result": result, "sizes": _repeat_sizes(args, kwargs)}
     with tracer.quiet():
         data.update(_measure_repeat(source, result, before, after))
+    data["version"] = result._version  # bumped by every later in-place write, `out=` included
+    data["followups"] = []
     tracer.record("repeat", name, frame, **data)
     return result
 
@@ -358,8 +361,21 @@ def _measure_repeat(source, result, before, after) -> dict:
     return measured
 
 
+def _note_followup(tracer: Tracer, frame, name, args, kwargs) -> None:
+    # What the program does next with a repeat's result decides whether expand could replace it.
+    for call in tracer.calls:
+        if call.kind == "repeat" and call.data.get("result") is args[0]:
+            call.data["followups"].append((name, args[1:], kwargs, frame_position(frame)[1]))
+
+
+def _flatten_handler(tracer: Tracer, frame, original, name, args, kwargs):
+    _note_followup(tracer, frame, name, args, kwargs)
+    return original(*args, **kwargs)
+
+
 def _reshape_handler(tracer: Tracer, frame, original, name, args, kwargs):
     source = args[0]
+    _note_followup(tracer, frame, name, args, kwargs)
     before = _allocated(source)
     try:
         result = original(*args, **kwargs)
@@ -379,6 +395,7 @@ def _reshape_handler(tracer: Tracer, frame, original, name, args, kwargs):
 
 def _view_handler(tracer: Tracer, frame, original, name, args, kwargs):
     source = args[0]
+    _note_followup(tracer, frame, name, args, kwargs)
     try:
         result = original(*args, **kwargs)
     except Exception as exc:
