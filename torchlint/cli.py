@@ -58,9 +58,12 @@ def main() -> None:
 @click.option("--diff", is_flag=True, help="Print fixes as a unified diff and write nothing; exit 1 if there is something to fix.")
 @click.option("--show-fixes", is_flag=True, help="With --fix, list the findings that were fixed.")
 @click.option("--stdin-filename", type=str, default=None, help="The name of the file read from stdin (`check -`): for settings and messages.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores; one file runs in-process].")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=str), envvar="TORCHLINT_CACHE_DIR", default=None, help="Where results are cached [default: .torchlint_cache in the project root].")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
 def check(paths, select, extend_select, ignore, output_format, config_path, isolated, exclude, extend_exclude,
           force_exclude, respect_gitignore, exit_zero, statistics, color, fix, unsafe_fixes, diff, show_fixes,
-          stdin_filename) -> None:
+          stdin_filename, jobs, cache_dir, no_cache) -> None:
     """Lint PATHS (files or directories; default: the current directory; `-`: stdin)."""
     from torchlint.config import ConfigError, SelectionLayer, load_settings
     from torchlint.output import RenderOptions, render
@@ -90,7 +93,7 @@ def check(paths, select, extend_select, ignore, output_format, config_path, isol
         _fail(str(exc))
     if from_stdin:
         _check_stdin(settings, stdin_filename, fix, unsafe_fixes, diff, output_format, exit_zero)
-    results = list(check_paths(paths, settings))
+    results = _with_progress(check_paths(paths, settings, jobs=jobs, cache=_result_cache(settings, cache_dir, no_cache)), paths, settings)
     report = []
     if fix or diff:
         from torchlint.fixes import fix_run, problem_lines, unified_diff
@@ -188,9 +191,69 @@ def _check_stdin(settings, filename, fix, unsafe, diff, output_format, exit_zero
     sys.exit(EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN)
 
 
+@main.command()
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=str), envvar="TORCHLINT_CACHE_DIR", default=None, help="The cache to delete [default: .torchlint_cache in the project root].")
+def clean(cache_dir) -> None:
+    """Delete the result cache."""
+    from torchlint.cache import clean as remove_cache
+
+    directory = cache_dir or _default_cache_dir()
+    if not os.path.exists(directory):
+        return
+    if not remove_cache(directory):
+        _fail(f"{directory} is not a torchlint cache (no torchlint CACHEDIR.TAG); not deleting it")
+    click.echo(f"Removed {directory}", err=True)
+
+
+def _default_cache_dir() -> str:
+    from torchlint.cache import DEFAULT_DIR
+    from torchlint.config import find_config
+
+    config = find_config(".")
+    return os.path.join(os.path.dirname(config) if config else ".", DEFAULT_DIR)
+
+
+def _result_cache(settings, cache_dir: str | None, no_cache: bool):
+    if no_cache:
+        return None
+    from torchlint.cache import DEFAULT_DIR, ResultCache
+
+    return ResultCache(cache_dir or os.path.join(settings.project_root, DEFAULT_DIR), settings.fingerprint())
+
+
 def _body(rule) -> str:
     first, _, rest = rule.docs().partition("\n")
     return rest.strip() if first.startswith("##") is False and rest.strip().startswith("##") else rule.docs()
+
+
+PROGRESS_MIN_FILES = 50  # below this a run is over before a bar would help
+
+
+def _with_progress(results, paths, settings) -> list:
+    """Collect the results, showing a progress bar on stderr for long interactive runs.
+
+    Only when both stdout and stderr are terminals and `CI` is not set; the bar is erased when
+    done, so the output is the same as without it. Counting the files walks the tree a second
+    time, which is paid only on a terminal.
+    """
+    if os.environ.get("CI") or not (sys.stdout.isatty() and sys.stderr.isatty()):
+        return list(results)
+    from torchlint.discovery import discover
+
+    total = sum(1 for _ in discover(paths, settings))
+    if total < PROGRESS_MIN_FILES:
+        return list(results)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("Checking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    collected = []
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("check", total=total)
+        for result in results:
+            collected.append(result)
+            progress.advance(task)
+    return collected
 
 
 def _use_color(flag: bool | None) -> bool:

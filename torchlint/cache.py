@@ -1,0 +1,213 @@
+"""The result cache: a file's findings, kept until its content, the settings or torchlint change.
+
+Layout: `<cache dir>/CACHEDIR.TAG`, `<cache dir>/.gitignore` (`*`), and one JSON entry per linted
+file under `<cache dir>/results/<key[:2]>/<key>.json`. The key is a BLAKE2 hash of the file's bytes,
+the path it is shown under (per-file-ignores and messages depend on it), the settings fingerprint
+and the torchlint code fingerprint, so a changed input simply misses and old entries are never read.
+
+Entries are JSON rather than pickle: a cache folder can arrive with a cloned repository, and reading
+it must never run code. Each entry is written to a temporary file and renamed into place, so
+concurrent runs see either a whole entry or none; an entry that fails to load is ignored and
+rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+from torchlint import __version__
+from torchlint.diagnostics import Applicability, Diagnostic, Edit, FileResult, Fix, Note, Position, Severity, Span
+
+DEFAULT_DIR = ".torchlint_cache"
+FORMAT = 1  # bump when the entry layout changes
+CACHEDIR_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by torchlint.\n"
+    "# For information about cache directory tags, see https://bford.info/cachedir/\n"
+)
+
+
+class ResultCache:
+    """Read and write cached `FileResult`s for one run (one settings fingerprint)."""
+
+    def __init__(self, directory: str, settings_fingerprint: str, code_fingerprint: str | None = None) -> None:
+        self.directory = directory
+        self.results_dir = os.path.join(directory, "results")
+        code = code_fingerprint if code_fingerprint is not None else torchlint_fingerprint()
+        self._salt = f"{FORMAT}\0{code}\0{settings_fingerprint}\0".encode()
+        self._prepared = False
+
+    def key(self, path: str, data: bytes) -> str:
+        digest = hashlib.blake2b(self._salt, digest_size=20)
+        digest.update(path.encode("utf-8", "surrogateescape"))
+        digest.update(b"\0")
+        digest.update(data)
+        return digest.hexdigest()
+
+    def _entry(self, key: str) -> str:
+        return os.path.join(self.results_dir, key[:2], key + ".json")
+
+    def get(self, key: str, path: str) -> FileResult | None:
+        """The cached result, or None on a miss or an unreadable/corrupted entry."""
+        try:
+            with open(self._entry(key), encoding="utf-8") as handle:
+                record = json.load(handle)
+            return _result_from_json(record, path)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def put(self, key: str, result: FileResult) -> None:
+        """Store a result; failures (read-only disk, races) only cost the next run a miss."""
+        import tempfile
+
+        try:
+            self._prepare()
+            target = self._entry(key)
+            folder = os.path.dirname(target)
+            os.makedirs(folder, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                    json.dump(_result_to_json(result), stream, separators=(",", ":"))
+                os.replace(temporary, target)
+            except BaseException:
+                _remove(temporary)
+                raise
+        except OSError:
+            pass
+
+    def _prepare(self) -> None:
+        if self._prepared:
+            return
+        ensure_cache_dir(self.directory)
+        self._prepared = True
+
+
+def ensure_cache_dir(directory: str) -> None:
+    """Create the folder with its CACHEDIR.TAG (backup tools skip it) and a `*` .gitignore."""
+    os.makedirs(directory, exist_ok=True)
+    for name, content in (("CACHEDIR.TAG", CACHEDIR_TAG), (".gitignore", "# Created by torchlint.\n*\n")):
+        path = os.path.join(directory, name)
+        if not os.path.exists(path):
+            try:
+                with open(path, "x", encoding="utf-8") as handle:
+                    handle.write(content)
+            except FileExistsError:  # another run made it first
+                pass
+
+
+def clean(directory: str) -> bool:
+    """Delete a cache folder; only one that torchlint made (it has our CACHEDIR.TAG). True if removed."""
+    tag = os.path.join(directory, "CACHEDIR.TAG")
+    try:
+        with open(tag, encoding="utf-8") as handle:
+            ours = "torchlint" in handle.read()
+    except OSError:
+        return False
+    if not ours:
+        return False
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)
+    return not os.path.exists(directory)
+
+
+def torchlint_fingerprint() -> str:
+    """The version, plus the size and mtime of torchlint's own modules.
+
+    The version alone would keep stale results while the rules are being edited in a checkout
+    (an editable install keeps its version); stat-ing ~100 files costs about a millisecond.
+    """
+    import torchlint
+    import torchlint.rules as rules
+
+    parts = [__version__]
+    for folder in sorted({*torchlint.__path__, *rules.__path__}):
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    try:
+                        stat = os.stat(os.path.join(root, name))
+                    except OSError:
+                        continue
+                    parts.append(f"{os.path.relpath(os.path.join(root, name), folder)}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+# --- JSON (de)serialisation of results -------------------------------------------------------
+
+
+def _span_json(span: Span | None) -> list[int] | None:
+    if span is None:
+        return None
+    return [span.start.row, span.start.column, span.end.row, span.end.column]
+
+
+def _span_back(value: list[int] | None) -> Span | None:
+    if value is None:
+        return None
+    a, b, c, d = (int(v) for v in value)
+    return Span(Position(a, b), Position(c, d))
+
+
+def _result_to_json(result: FileResult) -> dict[str, Any]:
+    return {"diagnostics": [_diagnostic_json(d) for d in result.diagnostics]}
+
+
+def _diagnostic_json(d: Diagnostic) -> dict[str, Any]:
+    fix = None
+    if d.fix is not None:
+        fix = {
+            "message": d.fix.message,
+            "applicability": d.fix.applicability.value,
+            "edits": [[_span_json(e.span), e.content, e.cell] for e in d.fix.edits],
+        }
+    return {
+        "code": d.code,
+        "name": d.name,
+        "message": d.message,
+        "severity": d.severity.value,
+        "span": _span_json(d.span),
+        "cell": d.cell,
+        "notes": [[n.message, _span_json(n.span), n.cell] for n in d.notes],
+        "help": d.help,
+        "fix": fix,
+    }
+
+
+def _result_from_json(record: dict[str, Any], path: str) -> FileResult:
+    diagnostics = [_diagnostic_back(item, path) for item in record["diagnostics"]]
+    return FileResult(path=path, diagnostics=diagnostics)
+
+
+def _diagnostic_back(item: dict[str, Any], path: str) -> Diagnostic:
+    fix = item["fix"]
+    if fix is not None:
+        fix = Fix(
+            str(fix["message"]),
+            Applicability(fix["applicability"]),
+            tuple(Edit(_span_back(span), str(content), cell) for span, content, cell in fix["edits"]),
+        )
+    return Diagnostic(
+        code=str(item["code"]),
+        name=str(item["name"]),
+        message=str(item["message"]),
+        severity=Severity(item["severity"]),
+        path=path,
+        span=_span_back(item["span"]),
+        cell=item["cell"],
+        notes=tuple(Note(str(message), _span_back(span), cell) for message, span, cell in item["notes"]),
+        help=item["help"],
+        fix=fix,
+    )
