@@ -47,6 +47,17 @@ def verdicts(call: Call, tracer: Tracer) -> dict[str, Verdict]:
     return {}
 
 
+def raised_verdicts(error: BaseException) -> dict[str, Verdict]:
+    """Verdicts for a statement that raised outside any watched call, from the error alone."""
+    text = str(error)
+    observed = f"statement raised {_first_line(error)}"
+    return {
+        "TL103": Verdict(isinstance(error, RuntimeError) and _VIEW_ERROR in text, observed),
+        "TL104": Verdict(isinstance(error, RuntimeError) and any(t in text for t in _OVERLAP_ERRORS), observed),
+        "TL303": Verdict(isinstance(error, ValueError) and any(t in text for t in _SKLEARN_1D_ERRORS), observed),
+    }
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:160]

@@ -411,7 +411,8 @@ _VIEW_HANDLERS = {"repeat": _repeat_handler, "reshape": _reshape_handler, "view"
 
 def _expand_handler(tracer: Tracer, frame, original, name, args, kwargs):
     result = original(*args, **kwargs)
-    tracer.expands.append((args[0], result))
+    if _overlaps_itself(result):  # only an expand that really broadcast shares memory across rows
+        tracer.expands.append((args[0], result))
     return result
 
 

@@ -195,6 +195,8 @@ class FixtureRun:
         finally:
             sys.stdout = stdout
         self._collect(case, device, tracer, error)
+        if error is not None and not any(c.error is error for c in tracer.calls):
+            self._collect_raise(case, device, error)
         self.runs.append({
             "case": case, "device": device, "lines": sorted(recorder.lines),
             "seconds": round(time.perf_counter() - started, 4),
@@ -235,6 +237,23 @@ class FixtureRun:
                 "verdicts": {code: {"holds": v.holds, "observed": v.observed, "evidence": _jsonable(v.evidence)}
                              for code, v in found.items()},
             })
+
+
+    def _collect_raise(self, case: str, device: str, error: BaseException) -> None:
+        # An error from a call the tracer does not watch (`out=`, `inplace=True`): the traceback's
+        # last line in the fixture is the statement that raised, and the message says why.
+        from torchlint.verify.oracles import raised_verdicts
+
+        line = _error_line(error, self.path)
+        if line is None:
+            return
+        found = raised_verdicts(error)
+        self.events.append({
+            "case": case, "device": device, "kind": "raise", "name": type(error).__name__, "line": line,
+            "column": 0, "raised": True, "index": -1,
+            "verdicts": {code: {"holds": v.holds, "observed": v.observed, "evidence": _jsonable(v.evidence)}
+                         for code, v in found.items()},
+        })
 
 
 def main(argv: list[str]) -> int:
