@@ -49,11 +49,21 @@ _META_WORDS = frozenset("""
     len length count cnt shape score scores acc accuracy loss losses err error errors metric metrics
     mse rmse mae auc r2 f1 pred preds prediction predictions predicted yhat hat prob probs proba
     result results report path paths file files filename fname dir folder url name names col cols
-    column columns id ids time start end begin seed state case cases suite func fn function method
+    column columns id ids time start end begin seed state stat stats statistic pvalue case cases suite func fn function method
     cmd string str msg type kind cfg config args params param is do run use mode only flag every
     freq step steps epoch epochs history hist curve plot fig ax model models clf idx2 dates
     """.split())
-_FILE_ROLE = re.compile(r"[A-Za-z0-9]+")
+# `val`, `valid`, `eval` and `dev` also abbreviate value, valid-as-correct, evaluate and device
+# (`max_val`, `valid_rows`, `eval_fn`): they name a split only next to words for data.
+_AMBIGUOUS_ROLE_WORDS = frozenset({"val", "valid", "eval", "evaluation", "dev"})
+_DATA_WORDS = frozenset(
+    "x y z df dfs data dataset datasets ds set sets loader loaders dl features feature feats feat "
+    "labels label target targets images image imgs img inputs input samples sample batch batches "
+    "frame arr array matrix mat tensor tensors seq seqs text texts docs documents sentences tokens "
+    "encodings generator gen iter fold part scaled std norm normalized transformed processed "
+    "prepared pca tfidf vec vectors counts reduced idx index indices mask subset sub split "
+    "raw clean final full new all gt ts series pairs files".split()
+)
 
 # Readers whose file name says the split (`pd.read_csv("data/test.csv")`).
 _READERS = frozenset({
@@ -114,7 +124,15 @@ def split_words(name: str) -> list[str]:
     """`X_testScaled2` -> ["x", "test", "scaled", "2"]: snake_case, camelCase and digits."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
     spaced = re.sub(r"([A-Za-z])([0-9])", r"\1 \2", spaced)
-    return [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w]
+    words = []
+    for word in re.split(r"[^A-Za-z0-9]+", spaced):
+        word = word.lower()
+        glued = _GLUED.fullmatch(word)  # `Xtest`, `ytrain`: one word in the handbook's style
+        words.extend(glued.groups() if glued else [word] if word else [])
+    return words
+
+
+_GLUED = re.compile(r"([xy])(train|test|val|valid|trn|tst)")
 
 
 def roles_of_name(name: str) -> frozenset[str]:
@@ -123,7 +141,11 @@ def roles_of_name(name: str) -> frozenset[str]:
     if not words or any(w in _META_WORDS for w in words):
         return frozenset()
     found = set()
+    others = [w for w in words if w not in _ROLE_WORDS]
+    ambiguous_ok = all(w in _DATA_WORDS or w.isdigit() or len(w) == 1 for w in others)
     for index, word in enumerate(words):
+        if word in _AMBIGUOUS_ROLE_WORDS and not ambiguous_ok:
+            continue
         if word == "hold" and index + 1 < len(words) and words[index + 1] == "out":
             found.add(TEST)
         found.update(_ROLE_WORDS.get(word, ()))
