@@ -43,7 +43,7 @@ _OPTIMIZER_PREFIXES = (
     "torch_optimizer.", "pytorch_optimizer.", "lion_pytorch.", "dadaptation.", "prodigyopt.",
     "schedulefree.", "torch.distributed.optim.ZeroRedundancyOptimizer",
 )
-_NOT_OPTIMIZER_PARTS = ("lr_scheduler", "swa_utils", "schedule", "DistributedOptimizer", "Scheduler")
+_NOT_OPTIMIZER_PARTS = ("lr_scheduler", "swa_utils", "_schedule", "get_scheduler", "DistributedOptimizer", "Scheduler")
 _SCALERS = frozenset({"torch.amp.GradScaler", "torch.cpu.amp.GradScaler", "torch.cuda.amp.GradScaler"})
 _OPTIMIZER_NAME = re.compile(
     r"^(?:\w+_)?(?:opt|optim|optimizer|optimiser)(?:_\w+|\d+|[A-Z]\w*)?$|optimizer|optimiser", re.I
@@ -394,7 +394,7 @@ def _calls(node) -> Iterator:
 
 # --- one iteration, as a tree and as paths ------------------------------------------------------
 # Tree items: ("event", Event) | ("jump", kind) | ("branch", key, then, else) | ("choice", [items...])
-# | ("loop", items) | ("inline", items)
+# | ("loop", items) | ("inline", items) | ("finally", items)
 
 
 class _TooManyPaths(Exception):
@@ -490,7 +490,8 @@ class _Paths:
             alternatives = [first] + [self.block(_body_of(h), context) for h in statement.handlers]
             items = [("choice", alternatives)] if any(alternatives) else []
             if statement.finalbody is not None:
-                items += self.block(_body_of(statement.finalbody), context)
+                final = self.block(_body_of(statement.finalbody), context)
+                items += [("finally", final)] if final else []
             return items
         if isinstance(statement, cst.Match):
             alternatives = [self.block(_body_of(case), context) for case in statement.cases] + [[]]
@@ -721,9 +722,14 @@ class _Paths:
 def _run(items: list, states: list) -> list:
     """Expand tree items over states (events, decisions, jump); a jump ends a state's walk."""
     for item in items:
+        if item[0] == "finally":  # runs on every way out, then the way out goes on
+            states = [(e, d, j if jump is None else jump)
+                      for events, decisions, jump in states
+                      for e, d, j in _run(item[1], [(events, decisions, None)])]
+            continue
         active = [s for s in states if s[2] is None]
         if not active:
-            break
+            continue  # a later `finally` still runs
         states = [s for s in states if s[2] is not None] + _apply(item, active)
         if len(states) > MAX_PATHS:
             raise _TooManyPaths

@@ -1,0 +1,219 @@
+"""TL201 missing-zero-grad and TL202 zero-grad-before-step on snippets: findings, notes, silence."""
+
+import textwrap
+
+import pytest
+
+from torchlint.testing import lint_snippet
+
+HEADER = """\
+import torch
+from torch import nn
+model = nn.Linear(3, 1)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+"""
+
+
+def findings(body: str, code: str):
+    source = HEADER + textwrap.dedent(body)
+    return [d for d in lint_snippet(source, select=[code]) if d.code == code]
+
+
+def rows(body: str, code: str):
+    offset = HEADER.count("\n")
+    return [d.span.start.row - offset for d in findings(body, code)]
+
+
+# --- TL201 ----------------------------------------------------------------------------------
+
+def test_tl201_reports_at_backward_with_a_note_at_the_step():
+    (finding,) = findings("""\
+        for x in xs:
+            loss = model(x).sum()
+            loss.backward()
+            opt.step()
+        """, "TL201")
+    assert finding.span.start.row - HEADER.count("\n") == 3
+    assert "`opt`" in finding.message
+    (note,) = finding.notes
+    assert "updates here" in note.message and note.span.start.row - HEADER.count("\n") == 4
+    assert "opt.zero_grad()" in finding.help
+
+
+@pytest.mark.parametrize("setup,label", [
+    ("opt.zero_grad()\nfor x in xs:\n", "once, before the loop"),
+    ("for epoch in range(2):\n    opt.zero_grad()\n    for x in xs:\n", "once per iteration of the outer loop"),
+])
+def test_tl201_notes_the_reset_that_runs_too_rarely(setup, label):
+    depth = "    " * (setup.count("for "))
+    body = setup + f"{depth}model(x).sum().backward()\n{depth}opt.step()\n"
+    (finding,) = findings(body, "TL201")
+    assert any(label in note.message for note in finding.notes)
+
+
+def test_tl201_notes_a_conditional_reset():
+    (finding,) = findings("""\
+        for i, x in enumerate(xs):
+            if i % 10 == 0:
+                opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+        """, "TL201")
+    assert any("only when `i % 10 == 0`" in note.message for note in finding.notes)
+
+
+def test_tl201_zero_grad_without_call_is_no_reset():
+    assert rows("""\
+        for x in xs:
+            opt.zero_grad
+            model(x).sum().backward()
+            opt.step()
+        """, "TL201") == [3]
+
+
+def test_tl201_one_finding_per_backward_even_through_nested_loops():
+    assert rows("""\
+        for epoch in range(3):
+            for x in xs:
+                model(x).sum().backward()
+                opt.step()
+        """, "TL201") == [3]
+
+
+def test_tl201_break_path_does_not_need_a_reset():
+    assert rows("""\
+        for x in xs:
+            model(x).sum().backward()
+            opt.step()
+            if done():
+                break
+            opt.zero_grad()
+        """, "TL201") == []
+
+
+def test_tl201_step_in_finally_like_accumulation_is_not_flagged_when_reset_with_step():
+    assert rows("""\
+        for i, x in enumerate(xs):
+            model(x).sum().backward()
+            if i % 4 == 3 or i == len(xs) - 1:
+                opt.step()
+                opt.zero_grad()
+        """, "TL201") == []
+
+
+def test_tl201_optimizer_handed_to_unknown_code_is_not_judged():
+    assert rows("""\
+        from helpers import clip_and_step
+        for x in xs:
+            model(x).sum().backward()
+            clip_and_step(opt)
+            opt.step()
+        """, "TL201") == []
+
+
+def test_tl201_reset_of_another_model_does_not_cover():
+    assert rows("""\
+        other = nn.Linear(3, 1)
+        for x in xs:
+            other.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+        """, "TL201") == [4]
+
+
+def test_tl201_silent_without_torch_import():
+    source = "for x in xs:\n    loss.backward()\n    optimizer.step()\n"
+    assert lint_snippet(source, select=["TL201"]) == []
+
+
+def test_tl201_lightning_automatic_training_step_is_silent():
+    assert rows("""\
+        import lightning as L
+        class M(L.LightningModule):
+            def training_step(self, batch, i):
+                for chunk in batch:
+                    self.layer(chunk).sum().backward()
+                    self.optimizer.step()
+        """, "TL201") == []
+
+
+def test_tl201_lightning_manual_optimization_is_checked():
+    assert rows("""\
+        import lightning as L
+        class M(L.LightningModule):
+            automatic_optimization = False
+            def training_step(self, batch, i):
+                opt = self.optimizers()
+                for chunk in batch:
+                    self.manual_backward(self.layer(chunk).sum())
+                    opt.step()
+        """, "TL201") == [7]
+
+
+# --- TL202 ----------------------------------------------------------------------------------
+
+def test_tl202_reports_at_the_reset_with_notes_at_backward_and_step():
+    (finding,) = findings("""\
+        for x in xs:
+            model(x).sum().backward()
+            opt.zero_grad()
+            opt.step()
+        """, "TL202")
+    assert finding.span.start.row - HEADER.count("\n") == 3
+    labels = [note.message for note in finding.notes]
+    assert any("computed here" in label for label in labels)
+    assert any("wiped" in label for label in labels)
+
+
+def test_tl202_helper_reset_is_reported_at_the_call():
+    assert rows("""\
+        def reset(m):
+            m.zero_grad()
+        for x in xs:
+            model(x).sum().backward()
+            reset(model)
+            opt.step()
+        """, "TL202") == [5]
+
+
+def test_tl202_follows_control_flow_not_source_order():
+    # the reset comes later in the text, but runs on a path that skips the step
+    assert rows("""\
+        for x in xs:
+            loss = model(x).sum()
+            loss.backward()
+            if torch.isnan(loss):
+                opt.zero_grad()
+                continue
+            opt.step()
+        """, "TL202") == []
+
+
+def test_tl202_other_models_reset_is_not_a_wipe():
+    assert rows("""\
+        gen = nn.Linear(3, 3)
+        for x in xs:
+            model(gen(x).detach()).sum().backward()
+            gen.zero_grad()
+            opt.step()
+        """, "TL202") == []
+
+
+def test_tl202_unknown_reset_target_is_not_a_wipe():
+    assert rows("""\
+        for x in xs:
+            model(x).sum().backward()
+            for p in params:
+                p.grad = None
+            opt.step()
+        """, "TL202") == []
+
+
+def test_tl202_reset_then_second_backward_is_fine():
+    assert rows("""\
+        for x in xs:
+            model(x).sum().backward()
+            opt.zero_grad()
+            model(2 * x).sum().backward()
+            opt.step()
+        """, "TL202") == []
