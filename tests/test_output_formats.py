@@ -165,3 +165,56 @@ def test_junit_has_a_suite_per_file_and_a_failure_per_finding(run_cli, project):
     failure = suites["data.py"].find("testcase/failure")
     assert failure.get("type") == "TL401" and failure.text.startswith("data.py:3:")
     assert root.get("tests") == "6" and root.get("failures") == "5"
+
+
+# --- progress --------------------------------------------------------------------------------
+
+
+def _run_in_terminal(args, cwd, env):
+    """Run torchlint with stdout and stderr on a pseudo-terminal; returns everything it wrote."""
+    pty = pytest.importorskip("pty")
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "torchlint", *args], cwd=cwd, stdin=subprocess.DEVNULL,
+                               stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    process.wait(timeout=120)
+    return output.decode("utf-8", "replace")
+
+
+@pytest.fixture
+def many_files(tmp_path):
+    from torchlint.cli import PROGRESS_MIN_FILES
+
+    for index in range(PROGRESS_MIN_FILES + 5):
+        (tmp_path / f"m{index}.py").write_text(f"x{index} = 1  # noqa: TL401\n")
+    return tmp_path
+
+
+def test_progress_bar_on_a_terminal_is_erased_when_done(many_files):
+    env = {key: value for key, value in os.environ.items() if key not in ("CI", "NO_COLOR", "FORCE_COLOR")}
+    output = _run_in_terminal(["check", "--isolated", "--output-format", "concise", "."], many_files, env)
+    assert "Checking" in output
+    bar_end = output.rindex("Checking")
+    tail = output[bar_end:]
+    assert "\x1b[2K" in tail  # the bar's line is cleared before the findings
+    assert tail.count("TL003") == len(list(many_files.glob("*.py")))
+
+
+def test_no_progress_bar_in_ci_or_on_a_pipe(many_files, run_cli):
+    env = {**os.environ, "CI": "true"}
+    assert "Checking" not in _run_in_terminal(["check", "--isolated", "."], many_files, env)
+    piped = run_cli("check", "--isolated", "--output-format", "concise", ".", cwd=many_files, env={"CI": ""})
+    assert "Checking" not in piped.stdout + piped.stderr and "\x1b" not in piped.stdout + piped.stderr
