@@ -141,7 +141,7 @@ class Tracer:
         self._patch(optimizer, "__init__", _optimizer_init_handler, kind="optimizer")
         for cls in _subclasses(optimizer):
             if "step" in vars(cls):
-                _prehook_step(cls)
+                self._prehook_step(cls)
                 self._patch(cls, "step", _step_handler, walk_out=True, kind="step")
                 vars(cls)["step"].hooked = True  # keep Optimizer.__init__ from wrapping ours again
         loader = torch.utils.data.DataLoader
@@ -173,6 +173,16 @@ class Tracer:
         for owner in (sklearn.model_selection, split_module):
             if owner is not None and "train_test_split" in vars(owner):
                 self._patch(owner, "train_test_split", _split_handler, kind="split")
+
+    def _prehook_step(self, cls) -> None:
+        # Do what Optimizer.__init__ would do to `step` first, so that our wrapper sits outside it.
+        step = vars(cls)["step"]
+        if not getattr(step, "hooked", False):
+            import torch
+
+            self._patches.append((cls, "step", step, True))
+            cls.step = torch.optim.Optimizer.profile_hook_step(step)
+            cls.step.hooked = True
 
     def _rebind_namespaces(self, *, to_wrapper: bool) -> None:
         # `from sklearn.model_selection import train_test_split` binds the function itself.
@@ -288,14 +298,6 @@ def _subclasses(cls) -> list:
     return seen
 
 
-def _prehook_step(cls) -> None:
-    # Do what Optimizer.__init__ would do to `step` first, so that our wrapper sits outside it.
-    step = vars(cls)["step"]
-    if not getattr(step, "hooked", False):
-        import torch
-
-        cls.step = torch.optim.Optimizer.profile_hook_step(step)
-        cls.step.hooked = True
 
 
 # -- tensors -------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import linecache
 import math
 import os
 import random
+import re
 import sys
 import time
 import types
@@ -143,6 +144,12 @@ class FixtureRun:
         self.module_name = "_torchlint_fixture_" + "".join(c if c.isalnum() else "_" for c in self.path)
         self.module = types.ModuleType(self.module_name)
         self.module.__file__ = self.path
+        self.cells = ()
+        if self.path.endswith(".ipynb"):
+            from torchlint.notebook import load_notebook
+
+            with open(self.path, "rb") as handle:
+                self.cells = load_notebook(handle.read()).cells
         self.events: list[dict] = []
         self.runs: list[dict] = []
 
@@ -207,6 +214,24 @@ class FixtureRun:
             },
         })
 
+    def _where(self, text: str) -> str:
+        """In a notebook, say `cell 3:2` where an oracle said `line 7` of the joined program."""
+        if not self.cells:
+            return text
+
+        def cell_row(match) -> str:
+            line = int(match.group(1))
+            for cell in self.cells:
+                if cell.first_row <= line < cell.first_row + max(cell.rows, 1):
+                    return f"cell {cell.index}:{line - cell.first_row + 1}"
+            return match.group(0)
+
+        return re.sub(r"\bline (\d+)", cell_row, text)
+
+    def _verdicts(self, found: dict) -> dict:
+        return {code: {"holds": v.holds, "observed": self._where(v.observed), "evidence": _jsonable(v.evidence)}
+                for code, v in found.items()}
+
     def _collect(self, case: str, device: str, tracer, error) -> None:
         from torchlint.verify.oracles import verdicts
 
@@ -234,8 +259,7 @@ class FixtureRun:
             self.events.append({
                 "case": case, "device": device, "kind": call.kind, "name": call.name, "line": line,
                 "column": call.column, "raised": call.error is not None, "index": call.index,
-                "verdicts": {code: {"holds": v.holds, "observed": v.observed, "evidence": _jsonable(v.evidence)}
-                             for code, v in found.items()},
+                "verdicts": self._verdicts(found),
             })
 
 
@@ -251,8 +275,7 @@ class FixtureRun:
         self.events.append({
             "case": case, "device": device, "kind": "raise", "name": type(error).__name__, "line": line,
             "column": 0, "raised": True, "index": -1,
-            "verdicts": {code: {"holds": v.holds, "observed": v.observed, "evidence": _jsonable(v.evidence)}
-                         for code, v in found.items()},
+            "verdicts": self._verdicts(found),
         })
 
 
