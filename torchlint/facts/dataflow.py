@@ -300,7 +300,10 @@ class Dataflow:
                 return "written in place by `inplace=True`"
         func = call.func
         name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
-        if name and _is_inplace_name(name) and call.args and call.args[0] is arg:
+        # `nn.init.zeros_(w)`, `torch.relu_(x)`: a function writes its first argument; a method
+        # `a.mul_(b)` writes its receiver, not `b`
+        is_function = isinstance(func, cst.Name) or self.facts.names.qualified_name(func) is not None
+        if name and is_function and _is_inplace_name(name) and call.args and call.args[0] is arg:
             return f"written in place by `{name}()`"
         if depth > 0:
             callee = self._local_callee(call)

@@ -100,22 +100,28 @@ PAIR_REDUCTIONS = frozenset({"max", "min", "median", "mode", "kthvalue", "nanmed
 ELEMENTWISE_METHODS = frozenset({
     "float", "half", "double", "bfloat16", "int", "long", "bool", "to", "type", "type_as", "cuda",
     "cpu", "detach", "sigmoid", "relu", "exp", "log", "abs", "neg", "sqrt", "rsqrt", "tanh",
-    "softmax", "log_softmax", "clamp", "clip", "masked_fill", "pow", "mul", "add", "sub", "div",
+    "clamp", "clip", "pow", "mul", "add", "sub", "div",
     "gelu", "silu", "sin", "cos", "square", "reciprocal", "sign", "round", "floor", "ceil",
     "requires_grad_", "clone", "nan_to_num", "exp_", "mul_", "add_", "div_", "sub_", "clamp_",
     "masked_fill_", "fill_", "zero_", "normal_", "uniform_", "sigmoid_", "relu_",
 })
 ELEMENTWISE_FUNCTIONS = frozenset({
     "torch.sigmoid", "torch.relu", "torch.exp", "torch.log", "torch.abs", "torch.tanh",
-    "torch.softmax", "torch.nn.functional.softmax", "torch.nn.functional.relu",
+    "torch.nn.functional.relu",
     "torch.nn.functional.gelu", "torch.nn.functional.silu", "torch.nn.functional.dropout",
-    "torch.nn.functional.sigmoid", "torch.nn.functional.log_softmax", "torch.sqrt", "torch.rsqrt",
+    "torch.nn.functional.sigmoid", "torch.sqrt", "torch.rsqrt",
     "torch.nn.functional.leaky_relu", "torch.nn.functional.elu", "torch.clamp", "torch.sin",
     "torch.cos", "torch.nn.functional.normalize",
 })
+# Results in fresh contiguous memory whatever the input's strides (checked with is_contiguous()).
+FRESH_METHODS = frozenset({"softmax", "log_softmax", "masked_fill"})
+FRESH_FUNCTIONS = frozenset({
+    "torch.softmax", "torch.log_softmax", "torch.nn.functional.softmax", "torch.nn.functional.log_softmax",
+    "torch.nn.functional.layer_norm", "torch.masked_fill",
+})
 SHAPE_PRESERVING_MODULES = frozenset({
     "torch.nn.Dropout", "torch.nn.Identity", "torch.nn.GELU", "torch.nn.ReLU", "torch.nn.SiLU",
-    "torch.nn.Softmax", "torch.nn.Tanh", "torch.nn.Sigmoid", "torch.nn.LeakyReLU", "torch.nn.ELU",
+    "torch.nn.Tanh", "torch.nn.Sigmoid", "torch.nn.LeakyReLU", "torch.nn.ELU",
     "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Hardswish", "torch.nn.Mish",
 })
 SIZE_CONSTRUCTORS = frozenset({
@@ -330,6 +336,11 @@ class Layouts:
         self._class_attrs[id(cls)] = found
         return found
 
+    def _methods_of(self, node) -> set:
+        cls = self.dataflow.enclosing_class(node)
+        body = cls.body.body if cls is not None and isinstance(cls.body, cst.IndentedBlock) else ()
+        return {s.name.value for s in body if isinstance(s, cst.FunctionDef)}
+
     def module_kind(self, call) -> str | None:
         """For `self.drop(x)`: the qualified class of `self.drop` when set once in the class."""
         func = call.func
@@ -356,7 +367,10 @@ class Layouts:
             if module in SHAPE_PRESERVING_MODULES and len(args) == 1:
                 source = self._eval(args[0].value)
                 return _elementwise(source) if isinstance(source, Layout) else UNKNOWN
-            return UNKNOWN
+            return OPAQUE  # a layer's output (Linear, Conv...): fresh memory, assumed contiguous
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self" \
+                and self.dataflow.enclosing_class(call) is not None and func.attr.value not in self._methods_of(call):
+            return OPAQUE  # `self.proj(x)`: a submodule set up elsewhere
         if isinstance(func, cst.Attribute):
             receiver = self._eval(func.value)
             if isinstance(receiver, _Pair):
@@ -383,10 +397,13 @@ class Layouts:
             source = self._eval(args[0].value)
             dims = source.dims if isinstance(source, Layout) else None
             if dims is not None:
-                dims = tuple(Dim(d.size, i, d.note) for i, d in enumerate(dims))
+                dims = _ranked([d.size for d in dims], [d.note for d in dims])
             return Layout(tensor=True, dims=dims, contiguous=True)
         if qualified in ("torch.matmul", "torch.bmm") and len(args) == 2:
             return self._matmul(self._eval(args[0].value), self._eval(args[1].value))
+        if qualified in FRESH_FUNCTIONS and args:
+            source = self._eval(args[0].value)
+            return _fresh(source, tensor=True) if isinstance(source, Layout) else Layout(tensor=True)
         if qualified in ELEMENTWISE_FUNCTIONS and args:
             source = self._eval(args[0].value)
             return _elementwise(source) if isinstance(source, Layout) else Layout(tensor=True)
@@ -430,12 +447,11 @@ class Layouts:
         if any(isinstance(e, cst.StarredElement) for e in elements) or any(a.star for a in size_args):
             return Layout(tensor=True, contiguous=True)
         name = qualified.split(".")[-1]
-        dims = []
-        for index, element in enumerate(elements):
-            token = self._size(element, 0)
-            note = Note(element, f"dim {index} has size 1: `torch.{name}({_code(self, call.args[0].value) if len(size_args) == 1 else ', '.join(_code(self, e) for e in elements)})` here") if token == "1" else None
-            dims.append(Dim(token, None if token == "1" else index, note))
-        return Layout(tensor=True, dims=tuple(dims), contiguous=True)
+        shown = _code(self, call.args[0].value) if len(size_args) == 1 else ", ".join(_code(self, e) for e in elements)
+        sizes = [self._size(element, 0) for element in elements]
+        notes = [Note(call, f"dim {i} has size 1: `torch.{name}({shown})` here") if size == "1" else None
+                 for i, size in enumerate(sizes)]
+        return Layout(tensor=True, dims=_ranked(sizes, notes), contiguous=True)
 
     def _method(self, receiver: Layout, method: str, call):
         args = [a for a in call.args if a.keyword is None]
@@ -486,6 +502,8 @@ class Layouts:
             return _sliced(receiver, dim, call, f"`narrow({_code(self, args[0].value)}, ...)`")
         if method in ("unfold", "diagonal", "as_strided"):
             return Layout(tensor=True, contiguous=False, noncontig=Note(call, f"non-contiguous: `{method}(...)` here"))
+        if method in FRESH_METHODS:
+            return _fresh(receiver, tensor=True)
         if method in ELEMENTWISE_METHODS:
             return _elementwise(replace(receiver, tensor=tensor))
         if method in ("new_zeros", "new_ones", "new_empty", "new_full", "new_tensor"):
@@ -503,8 +521,8 @@ class Layouts:
             values = [e.value for e in args[0].value.elements]
             if any(isinstance(e, cst.StarredElement) for e in args[0].value.elements):
                 return None
-        elif len(args) == 1 and not _looks_like_size(args[0].value):
-            return None  # `view(shape)`, `view(torch.float16)`
+        elif len(args) == 1 and (not _looks_like_size(args[0].value) or self._size(args[0].value, 0) is None):
+            return None  # `view(shape)`, `view(torch.float16)`, `reshape((n, -1) + x.shape[2:])`
         else:
             values = [a.value for a in args]
         return [self._size(v, 0) for v in values]
@@ -547,7 +565,7 @@ class Layouts:
             return Layout(tensor=True, contiguous=True)
         batch = left.dims[:-2] if len(left.dims) >= len(right.dims) else right.dims[:-2]
         sizes = [d.size for d in batch] + [left.dims[-2].size, right.dims[-1].size]
-        return Layout(tensor=True, dims=tuple(Dim(s, i) for i, s in enumerate(sizes)), contiguous=True)
+        return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
 
     # --- sizes ------------------------------------------------------------------------------
 
@@ -622,10 +640,23 @@ def _tensor(layout):
     return Layout(tensor=True)
 
 
+def _ranked(sizes, notes=None) -> tuple:
+    """Dims of a fresh contiguous tensor: ranks count only the dims not known to be size 1."""
+    dims, rank = [], 0
+    for index, size in enumerate(sizes):
+        note = notes[index] if notes else None
+        if size == "1":
+            dims.append(Dim("1", None, note))
+        else:
+            dims.append(Dim(size, rank, note))
+            rank += 1
+    return tuple(dims)
+
+
 def _fresh(layout: Layout, tensor=None) -> Layout:
     dims = None
     if layout.dims is not None:
-        dims = tuple(Dim(d.size, None if d.size == "1" else i, d.note) for i, d in enumerate(layout.dims))
+        dims = _ranked([d.size for d in layout.dims], [d.note for d in layout.dims])
     return Layout(tensor=tensor if tensor is not None else layout.tensor, dims=dims, contiguous=True)
 
 
@@ -745,6 +776,9 @@ def _reshaped(receiver: Layout, target, call, method, layouts) -> Layout:
     tensor = True if method == "view" and target is not None else receiver.tensor
     if target is None:
         return Layout(tensor=tensor)
+    if receiver.contiguous is None:
+        # a computed tensor of unknown strides: the view may keep them, so ranks are unknown
+        return Layout(tensor=tensor, dims=_target_dims(target, call, method, ranks=False))
     if receiver.contiguous is False:
         merge = view_merge(receiver, target)
         if merge is None or merge.copies:
@@ -754,12 +788,11 @@ def _reshaped(receiver: Layout, target, call, method, layouts) -> Layout:
 
 
 def _target_dims(target, call, method, ranks: bool = True):
-    dims = []
-    for index, token in enumerate(target):
-        size = None if token == "-1" else token
-        note = Note(call, f"dim {index} has size 1: `{method}(...)` with a literal 1 here") if size == "1" else None
-        dims.append(Dim(size, (index if size != "1" else None) if ranks else None, note))
-    return tuple(dims)
+    sizes = [None if token == "-1" else token for token in target]
+    notes = [Note(call, f"dim {i} has size 1: `{method}(...)` with a literal 1 here") if size == "1" else None
+             for i, size in enumerate(sizes)]
+    dims = _ranked(sizes, notes)
+    return dims if ranks else _unknown_ranks(dims)
 
 
 def _flattened(receiver: Layout, call, layouts) -> Layout:
@@ -775,7 +808,7 @@ def _flattened(receiver: Layout, call, layouts) -> Layout:
     merged = Dim("*".join(sorted(d.size for d in receiver.dims[s:e + 1])) if all(d.size for d in receiver.dims[s:e + 1]) else None)
     sizes = [d.size for d in receiver.dims[:s]] + [merged.size] + [d.size for d in receiver.dims[e + 1:]]
     if receiver.contiguous:
-        return Layout(tensor=receiver.tensor, dims=tuple(Dim(z, i) for i, z in enumerate(sizes)), contiguous=True)
+        return Layout(tensor=receiver.tensor, dims=_ranked(sizes), contiguous=True)
     return Layout(tensor=receiver.tensor, dims=tuple(Dim(z, None) for z in sizes))
 
 
@@ -823,17 +856,14 @@ def _keepdim(layout: Layout, method, call, args, layouts):
         if layout.dims is None:
             return Layout(tensor=True, contiguous=True)
         kept = [d for i, d in enumerate(layout.dims) if all(_normalize(x, len(layout.dims)) != i for x in dims)]
-        return Layout(tensor=True, dims=tuple(Dim(d.size, i) for i, d in enumerate(kept)), contiguous=True)
+        return Layout(tensor=True, dims=_ranked([d.size for d in kept]), contiguous=True)
     label = f"`{method}(..., keepdim=True)`"
     if layout.dims is not None:
         ndim = len(layout.dims)
-        new = []
-        for i, d in enumerate(layout.dims):
-            if any(_normalize(x, ndim) == i for x in dims):
-                new.append(Dim("1", None, Note(call, f"dim {i} has size 1: {label} here")))
-            else:
-                new.append(Dim(d.size, i))
-        return Layout(tensor=True, dims=tuple(new), contiguous=True)
+        reduced = [any(_normalize(x, ndim) == i for x in dims) for i in range(ndim)]
+        sizes = ["1" if r else d.size for r, d in zip(reduced, layout.dims)]
+        notes = [Note(call, f"dim {i} has size 1: {label} here") if r else d.note for i, (r, d) in enumerate(zip(reduced, layout.dims))]
+        return Layout(tensor=True, dims=_ranked(sizes, notes), contiguous=True)
     left = tuple((x, Note(call, f"dim {x} has size 1: {label} here")) for x in dims if x >= 0)
     right = tuple((-x - 1, Note(call, f"dim {x} has size 1: {label} here")) for x in dims if x < 0)
     keep_left = tuple(o for o in layout.ones_left) if all(x >= 0 for x in dims) else ()
