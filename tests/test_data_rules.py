@@ -201,3 +201,24 @@ def test_notebook_one_dimensional_column_fix(tmp_path):
     cells = json.loads(outcome.fixed)["cells"]
     assert "".join(cells[1]["source"]) == "scaled = StandardScaler().fit_transform(df[['price']])\n"
     assert "".join(cells[0]["source"]).startswith("%matplotlib inline\n")
+
+
+# Traps that only static reasoning can judge (a runtime comparison of fitted statistics would call
+# them leaks): they live here rather than in the runnable fixtures.
+
+def test_hand_made_two_fold_cross_validation_is_silent():
+    source = (
+        "X1, X2, y1, y2 = train_test_split(X, y, train_size=0.5)\n"
+        "y2_model = model.fit(X1, y1).predict(X2)\n"
+        "y1_model = model.fit(X2, y2).predict(X1)\n"
+    )
+    assert codes("model = LogisticRegression()\n" + source) == []
+
+
+def test_last_online_update_after_scoring_is_silent():
+    source = (
+        "clf = LogisticRegression().fit(X_train, y_train)\n"
+        "print(clf.score(X_test, y_test))\n"
+        "clf = clf.fit(X_test, y_test)\n"
+    )
+    assert codes(source) == []
