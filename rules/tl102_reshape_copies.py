@@ -88,7 +88,7 @@ class ReshapeCopies(Rule):
         cause = found.layout.noncontig
         because = f" after `{cause.label.split('`')[1]}`" if cause is not None and "`" in cause.label else ""
         message = (
-            f"`.reshape(...)` copies the whole tensor here: it merges {merged}, which are not adjacent "
+            f"`.reshape({_args_text(self.facts.module, node)})` copies the whole tensor here: it merges {merged}, which are not adjacent "
             f"in memory{because}"
         )
         notes = [NodeNote(cause.node, cause.label)] if cause is not None and cause.node is not None else []
@@ -98,6 +98,10 @@ class ReshapeCopies(Rule):
             notes=notes,
             help="make the copy explicit with `.contiguous()` before reshaping, or keep the layout so that no copy is needed",
         )
+
+
+def _args_text(module, call) -> str:
+    return ", ".join(module.code_for_node(a.value) for a in call.args)
 
 
 def _dims_text(positions) -> str:

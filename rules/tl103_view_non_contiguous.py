@@ -89,7 +89,7 @@ class ViewNonContiguous(Rule):
         cause = found.layout.noncontig
         because = f" after `{cause.label.split('`')[1]}`" if cause is not None and "`" in cause.label else ""
         message = (
-            f"`.view(...)` raises here (`view size is not compatible with input tensor's size and stride`): "
+            f"`.view({_args_text(self.facts.module, node)})` raises here (`view size is not compatible with input tensor's size and stride`): "
             f"it merges {merged}, which are not adjacent in memory{because}"
         )
         notes = [NodeNote(cause.node, cause.label)] if cause is not None and cause.node is not None else []
@@ -101,6 +101,10 @@ class ViewNonContiguous(Rule):
             help="use `.reshape(...)`, or `.contiguous().view(...)` to make the copy explicit",
             fix=fix,
         )
+
+
+def _args_text(module, call) -> str:
+    return ", ".join(module.code_for_node(a.value) for a in call.args)
 
 
 def _dims_text(positions) -> str:
