@@ -59,8 +59,10 @@ def raised_verdicts(error: BaseException) -> dict[str, Verdict]:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:160]
+    """`Type: first sentence of the message`, short enough for a table cell."""
+    lines = str(exc).strip().splitlines()
+    sentence = (lines[0] if lines else "").split(". ")[0].rstrip(".")
+    return f"{type(exc).__name__}: {sentence}"[:160]
 
 
 def repeat_could_be_expand(call: Call) -> Verdict:

@@ -34,9 +34,10 @@ def render_table(records: list[Record], stream: TextIO, color: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=stream, no_color=not color, highlight=False, width=None if color else 160,
+    # On a pipe, wide enough that rows stay on one line for grep and diff.
+    console = Console(file=stream, no_color=not color, highlight=False, width=None if color else 240,
                       force_terminal=color)
-    table = Table(show_lines=False, pad_edge=False, box=None if not color else None)
+    table = Table(show_lines=False, pad_edge=False, box=None)
     for column in ("code", "fixture", "case", "line", "device", "kind", "measured", "verdict"):
         table.add_column(column, overflow="fold", no_wrap=column in ("code", "line", "device", "kind"))
     for record in records:
