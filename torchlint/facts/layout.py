@@ -219,14 +219,14 @@ class Layouts:
     def _binding(self, binding, flow):
         if binding.kind == "param":
             layout = self._annotation(binding.annotation)
-            if layout is OPAQUE:
+            if isinstance(layout, Layout):
                 return self._with_shape_unpack(layout, binding, flow)
             return layout
         if binding.kind == "assign" and binding.value is not None:
             if binding.annotation is not None and self._annotation(binding.annotation) is None:
                 return None
             layout = self._eval(binding.value)
-            if layout is OPAQUE or layout is UNKNOWN:
+            if isinstance(layout, Layout) and layout.dims is None and layout.contiguous:
                 layout = self._with_shape_unpack(layout, binding, flow)
             return layout
         if binding.kind == "unpack" and binding.value is not None:
@@ -248,6 +248,8 @@ class Layouts:
 
     def _with_shape_unpack(self, layout, binding, flow):
         """`B, C, H, W = x.shape` anywhere in the function tells x's ndim and names its sizes."""
+        if layout.dims is not None:
+            return layout
         for use in flow.uses(binding):
             parent = self.dataflow.parent(use)
             if not (isinstance(parent, cst.Attribute) and parent.attr.value == "shape" and parent.value is use):
@@ -1082,15 +1084,74 @@ def view_merge(layout: Layout, target) -> _Merge | None:
         end_t -= 1
     middle = [d for d in dims[start:end_d] if d.size != "1"]
     rest = [s for s in sizes[start:end_t] if s != "1"]
+    positions = [i for i in range(start, end_d) if dims[i].size != "1"]
     if len(middle) <= 1:
         return _Merge((), False, ())  # at most one dim is reshaped: a split, always a view
-    if len(rest) != 1:
+    if len(rest) == 1:
+        groups = [positions]
+    else:
+        groups = _product_groups(dims, positions, rest)
+        if groups is None:
+            return None
+    verdict = _Merge((), False, ())
+    for group in groups:
+        mergeable = _mergeable([dims[i] for i in group], layout.cuts)
+        if mergeable is None:
+            return None
+        if not mergeable and not verdict.copies:
+            verdict = _Merge(tuple(group), True, tuple(dims[i] for i in group))
+    return verdict
+
+
+def _product_groups(dims, positions, targets):
+    """Group dims into target entries by their size factors (`H * W` takes `H` and `W`).
+
+    Entries before a `-1` take dims from the left, entries after it from the right, and `-1`
+    takes what is left. None when the factors do not line up exactly.
+    """
+    if sum(1 for t in targets if t == "-1") > 1 or any(t is None for t in targets):
         return None
-    positions = [i for i in range(start, end_d) if dims[i].size != "1"]
-    mergeable = _mergeable(middle, layout.cuts)
-    if mergeable is None:
+    split = targets.index("-1") if "-1" in targets else len(targets)
+    left, right = targets[:split], targets[split + 1:]
+    queue = list(positions)
+    groups = []
+    for target in left:
+        group = _take(dims, queue, target, from_left=True)
+        if group is None:
+            return None
+        groups.append(group)
+    tail = []
+    for target in reversed(right):
+        group = _take(dims, queue, target, from_left=False)
+        if group is None:
+            return None
+        tail.append(group)
+    if split < len(targets):
+        if not queue:
+            return None
+        groups.append(list(queue))
+    elif queue:
         return None
-    return _Merge(tuple(positions), not mergeable, tuple(middle))
+    return groups + list(reversed(tail))
+
+
+def _take(dims, queue, target, from_left):
+    remaining = target.split("*")
+    group = []
+    while remaining and queue:
+        index = queue[0] if from_left else queue[-1]
+        size = dims[index].size
+        if size is None:
+            return None
+        factors = size.split("*")
+        if any(remaining.count(f) < factors.count(f) for f in set(factors)):
+            return None
+        for factor in factors:
+            remaining.remove(factor)
+        group.append(queue.pop(0) if from_left else queue.pop())
+    if remaining:
+        return None
+    return group if from_left else list(reversed(group))
 
 
 @dataclass(frozen=True)
