@@ -52,6 +52,12 @@ def test_claim_on_a_line_without_a_watched_call_uses_the_cases_that_ran_it():
     assert [(r.line, r.kind, r.agree) for r in records] == [(10, "claim", True)]
 
 
+def test_tensor_claim_never_borrows_another_lines_call():
+    result = {"events": [_event(12, "TL101", True)], "runs": [_run(lines=[10, 12])]}
+    records = join("f.py", [Claim(10, "TL101", True, False)], result)
+    assert [(r.line, r.kind, r.agree) for r in records][0] == (10, "claim", False)
+
+
 def test_covered_case_has_no_trap_for_that_code_and_other_calls_are_traps():
     result = {"events": [_event(12, "TL201", True), _event(30, "TL201", True, case="case_b")],
               "runs": [_run(lines=[10, 12]), _run(case="case_b", lines=[30])]}

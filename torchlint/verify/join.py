@@ -5,7 +5,8 @@ misbehaves. A **trap** is a watched call on a line with no claim: it must behave
 join claims by line (the caller frame's line equals the static finding's start line). Rules whose
 claim sits on a line that makes no watched call itself — a `for` loop, a `zero_grad()`, a class
 statement for TL401 — are checked against the watched calls of the cases that executed that line
-(the case is then "covered" for that code, so its other calls are not traps for it).
+(the case is then "covered" for that code, so its other calls are not traps for it). The
+tensor codes, TL303 and TL401 join exactly by line.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from torchlint.verify import VERIFIABLE_CODES
 
 # Codes whose claim is that the call raises: a case that crashes there did what was predicted.
 RAISING_CODES = frozenset({"TL103", "TL104", "TL303", "TL401"})
+# Codes whose finding may sit on a statement that is not itself the watched call (a loop, a
+# `zero_grad()`, a split): their claims fall back to the watched calls of the cases that ran the line.
+CASE_LEVEL_CODES = frozenset({"TL201", "TL202", "TL301", "TL302"})
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,10 @@ def _pick(events, code, want: bool) -> dict:
 def _check_claim(fixture, claim: Claim, events, runs, covered, locate) -> list[Record]:
     direct = [e for e in events if e["line"] == claim.line and claim.code in e["verdicts"]]
     groups = _grouped(direct, claim.code)
+    if not groups and claim.code not in CASE_LEVEL_CODES:
+        ran = any(claim.line in run["lines"] for run in runs)
+        why = "the line ran, but made no watched call" if ran else "the line never ran in any case"
+        return [_make(fixture, claim.code, "-", claim.line, "-", "claim", claim, False, {"observed": why}, locate, 0)]
     if not groups:
         ran = [run for run in runs if claim.line in run["lines"]]
         in_runs = [e for e in events for run in ran if e["case"] == run["case"] and e["device"] == run["device"]]
