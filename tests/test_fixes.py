@@ -107,6 +107,38 @@ def test_apply_edits_uses_one_based_rows_and_columns_and_keeps_the_rest():
     assert fixes.apply_edits(text, [_edit(1, 9, 1, 9, "")]) is None
 
 
+def _position(text: str, offset: int) -> Position:
+    before = text[:offset]
+    lines = fixes._NEWLINE.split(before)
+    return Position(len(lines), len(lines[-1]) + 1)
+
+
+def test_apply_edits_agrees_with_offsets_on_any_text():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    texts = st.text(alphabet=st.sampled_from(list("ab é\t\n\r#")), max_size=40)
+
+    @given(texts, st.lists(st.tuples(st.integers(0, 40), st.integers(0, 5), st.text(max_size=4)), max_size=4))
+    def check(text, raw_edits):
+        # non-overlapping (start, end, content) in offsets, never splitting a CRLF pair
+        edits, cursor = [], 0
+        for start, length, content in sorted(raw_edits):
+            start = max(start, cursor)
+            end = min(start + length, len(text))
+            if start > len(text) or any(0 < i < len(text) and text[i - 1 : i + 1] == "\r\n" for i in (start, end)):
+                continue
+            edits.append((start, end, content))
+            cursor = end + 1
+        expected = text
+        for start, end, content in reversed(edits):
+            expected = expected[:start] + content + expected[end:]
+        as_positions = [Edit(Span(_position(text, a), _position(text, b)), c) for a, b, c in edits]
+        assert fixes.apply_edits(text, as_positions) == expected
+
+    check()
+
+
 def test_overlapping_fixes_wait_for_the_next_round(test_rules):
     outcome = _fix("x = foo(foo(1))\n")
     assert outcome.fixed == b"x = bar(bar(1))\n"
