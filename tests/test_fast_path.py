@@ -123,7 +123,7 @@ def _corpus():
     texts = list(SAMPLES)
     for folder in ("torchlint", "rules"):
         for root, _, files in os.walk(os.path.join(here, folder)):
-            texts += [open(os.path.join(root, name), encoding="utf-8").read() for name in sorted(files) if name.endswith(".py")][:6]
+            texts += [open(os.path.join(root, name), encoding="utf-8").read() for name in sorted(files) if name.endswith(".py")][:3]
     return texts
 
 
@@ -180,3 +180,38 @@ def test_children_match_libcst():
     for text in SAMPLES:
         for node in _libcst_order(cst.parse_module(text), include_trivia=True):
             assert [id(c) for c in children(node)] == [id(c) for c in node.children]
+
+
+# --- positions for the nodes findings point at ---------------------------------------------------
+
+
+def test_selective_positions_equal_libcsts_position_provider():
+    import random
+
+    import libcst as cst
+
+    from torchlint.positions import positions_for
+
+    chooser = random.Random(8)
+    for text in _corpus() + ["x = 1\r\ny = (\r\n  2)\r\n", "if a:\n    pass\nelse:\n    pass"]:
+        module = cst.parse_module(text)
+        full = cst.MetadataWrapper(module, unsafe_skip_copy=True).resolve(cst.metadata.PositionProvider)
+        nodes = list(full)
+        everything = positions_for(module, nodes)
+        assert all(everything[node] == full[node] for node in nodes)
+        some = chooser.sample(nodes, min(12, len(nodes)))
+        located = positions_for(module, some)
+        assert all(located[node] == full[node] for node in some)
+
+
+def test_positions_are_computed_only_for_files_with_findings(monkeypatch):
+    import torchlint.positions as positions
+
+    calls = []
+    real = positions.positions_for
+    monkeypatch.setattr(positions, "positions_for", lambda module, nodes: calls.append(1) or real(module, nodes))
+    assert lint_snippet("from torch.utils.data import Dataset\nx = Dataset\n") == []
+    assert calls == []
+    found = lint_snippet("from torch.utils.data import Dataset\nclass A(Dataset):\n    def __len__(self): return 1\n")
+    assert [d.span.start.row for d in found] == [2]
+    assert calls == [1]  # one pass for every node of every finding

@@ -41,10 +41,16 @@ class FileContext:
 
         self.module = module
         self.path = path
-        self.wrapper = cst.MetadataWrapper(module, unsafe_skip_copy=True)
+        self._wrapper = None
         self.facts = ModuleFacts(module, path=path, options=options)
         self.reports: list[Report] = []
-        self._positions = None
+        self._positions: dict = {}
+
+    @property
+    def wrapper(self):
+        if self._wrapper is None:
+            self._wrapper = cst.MetadataWrapper(self.module, unsafe_skip_copy=True)
+        return self._wrapper
 
     def add_report(self, report: Report) -> None:
         self.reports.append(report)
@@ -53,9 +59,17 @@ class FileContext:
         provider = getattr(cst.metadata, _METADATA_PROVIDERS[name])
         return self.wrapper.resolve(provider)
 
+    def locate(self, nodes: Iterable) -> None:
+        """Compute the positions of these nodes in one pass (only files with findings pay for it)."""
+        from torchlint.positions import positions_for
+
+        missing = [node for node in nodes if node not in self._positions]
+        if missing:
+            self._positions.update(positions_for(self.module, missing))
+
     def span(self, node) -> Span:
-        if self._positions is None:
-            self._positions = self.metadata("position")
+        if node not in self._positions:
+            self.locate([node])
         code_range = self._positions[node]
         return Span(
             Position(code_range.start.line, code_range.start.column + 1),
@@ -80,10 +94,22 @@ def lint_text(text: str, path: str, enabled: Iterable[type[Rule]], options: dict
         return [problem.diagnostic(path, text)], False
     context = FileContext(module, path, options)
     crashed = _run_rules(context, rules)
+    context.locate(_located_nodes(context.reports))
     diagnostics = [_to_diagnostic(context, report, path) for report in context.reports]
     for rule, exc in crashed:
         diagnostics.append(_internal_error(path, f"rule {rule.code} ({rule.name}) crashed: {exc!r}"))
     return diagnostics, True
+
+
+def _located_nodes(reports: list[Report]) -> list:
+    """Every node a diagnostic will point at: the finding, its notes, its fix's replaced nodes."""
+    nodes = []
+    for report in reports:
+        nodes.append(report.node)
+        nodes += [note.node for note in report.notes if note.node is not None]
+        if report.fix is not None:
+            nodes += [old for old, _ in report.fix.replacements]
+    return nodes
 
 
 def _may_trigger(rule: type[Rule], text: str) -> bool:

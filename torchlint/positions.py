@@ -1,0 +1,118 @@
+"""Source positions for a few nodes, at a fraction of LibCST's PositionProvider cost.
+
+LibCST's PositionProvider walks the whole tree through a MetadataWrapper and then regenerates the
+code recording a range for every node. A lint run needs ranges only for the nodes its findings
+point at (the finding, its notes, its fix), so this module regenerates the code once, counting
+lines and columns, and records ranges only for those nodes (and for the child nodes their
+syntactic ranges are taken from). The ranges are the PositionProvider's, exactly; a test checks
+that on real code.
+
+It relies on LibCST's code generation protocol (`CSTNode._codegen` and its `CodegenState`); if
+that is ever unavailable, `positions_for` falls back to the PositionProvider.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import nullcontext
+from typing import Any, Iterable
+
+_NEWLINE = re.compile(r"\r\n?|\n")
+_NO_RECORD = nullcontext()
+
+
+def positions_for(module: Any, nodes: Iterable[Any]) -> dict[Any, Any]:
+    """{node: CodeRange} for `nodes` (and possibly a few more) in `module`."""
+    try:
+        state = _selective_state(module, nodes)
+    except ImportError:  # pragma: no cover - a LibCST without the codegen protocol we use
+        return _full_positions(module)
+    module._codegen(state)
+    return state.computed
+
+
+def _full_positions(module: Any) -> dict[Any, Any]:
+    import libcst as cst
+
+    return dict(cst.MetadataWrapper(module, unsafe_skip_copy=True).resolve(cst.metadata.PositionProvider))
+
+
+def _selective_state(module: Any, nodes: Iterable[Any]):
+    state_class = _CLASSES.get("state") or _define_classes()
+    return state_class(module.default_indent, module.default_newline, {id(node) for node in nodes})
+
+
+_CLASSES: dict[str, type] = {}
+
+
+def _define_classes() -> type:
+    from libcst._nodes.internal import CodegenState
+    from libcst.metadata import CodePosition, CodeRange
+
+    class _Recorder:
+        """Records a node's syntactic range around the code generated inside it."""
+
+        __slots__ = ("state", "node", "start_node", "end_node", "start")
+
+        def __init__(self, state, node, start_node, end_node) -> None:
+            self.state, self.node, self.start_node, self.end_node = state, node, start_node, end_node
+
+        def __enter__(self) -> None:
+            self.start = (self.state.line, self.state.column)
+
+        def __exit__(self, *exc_info) -> None:
+            state = self.state
+            computed = state.computed
+            start = computed[self.start_node].start if self.start_node is not None else CodePosition(*self.start)
+            end = computed[self.end_node].end if self.end_node is not None else CodePosition(state.line, state.column)
+            computed[self.node] = CodeRange(start, end)
+
+    class _State(CodegenState):
+        """Counts lines and columns of the generated code; records ranges of wanted nodes only."""
+
+        def __init__(self, default_indent: str, default_newline: str, wanted: set[int]) -> None:
+            super().__init__(default_indent=default_indent, default_newline=default_newline)
+            self.line = 1
+            self.column = 0
+            self.wanted = wanted  # ids of the nodes whose ranges we need
+            self.starts: dict[int, tuple[int, int]] = {}
+            self.computed: dict[Any, Any] = {}
+
+        def _advance(self, value: str) -> None:
+            if "\n" in value or "\r" in value:
+                segments = _NEWLINE.split(value)
+                self.line += len(segments) - 1
+                self.column = len(segments[-1])
+            else:
+                self.column += len(value)
+
+        def add_indent_tokens(self) -> None:
+            self.tokens.extend(self.indent_tokens)
+            for token in self.indent_tokens:
+                self._advance(token)
+
+        def add_token(self, value: str) -> None:
+            self.tokens.append(value)
+            self._advance(value)
+
+        def before_codegen(self, node) -> None:
+            if id(node) in self.wanted:
+                self.starts[id(node)] = (self.line, self.column)
+
+        def after_codegen(self, node) -> None:
+            start = self.starts.pop(id(node), None)
+            if start is not None and node not in self.computed:
+                self.computed[node] = CodeRange(CodePosition(*start), CodePosition(self.line, self.column))
+
+        def record_syntactic_position(self, node, *, start_node=None, end_node=None):
+            if id(node) not in self.wanted:
+                return _NO_RECORD
+            # The range is hoisted from these children: they must be recorded too.
+            if start_node is not None:
+                self.wanted.add(id(start_node))
+            if end_node is not None:
+                self.wanted.add(id(end_node))
+            return _Recorder(self, node, start_node, end_node)
+
+    _CLASSES["state"] = _State
+    return _State
