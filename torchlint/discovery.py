@@ -23,11 +23,19 @@ class Candidate:
 
 class _Excluder:
     def __init__(self, settings: Settings) -> None:
-        import pathspec
-
         self.root = os.path.abspath(settings.project_root)
-        patterns = list(settings.exclude) + list(settings.extend_exclude)
-        self.spec = pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+        self.patterns = list(settings.exclude) + list(settings.extend_exclude)
+        self._spec = None
+
+    @property
+    def spec(self):
+        # Built on first use: checking only files named explicitly (a pre-commit hook) never
+        # matches a pattern, and importing pathspec costs more than linting a small file.
+        if self._spec is None:
+            import pathspec
+
+            self._spec = pathspec.PathSpec.from_lines("gitwildmatch", self.patterns)
+        return self._spec
 
     def excluded(self, path: str, is_dir: bool) -> bool:
         absolute = os.path.abspath(path)
