@@ -298,6 +298,30 @@ def test_a_notebook_suppression_on_a_cells_last_line_is_removed():
     assert document["cells"][1]["source"] == ["y = 2\n"]
 
 
+def _code_cell(source):
+    return {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": source}
+
+
+def test_a_broken_cell_does_not_block_fixes_in_other_cells():
+    cells = [_code_cell(["def f(:\n"]), _code_cell(["x = 1  # noqa: TL401\n"])]
+    data = json.dumps(_notebook(cells), indent=1).encode()
+    outcome = fixes.fix_bytes(data, "nb.ipynb", _settings(("TL001", "TL003", "TL401")))
+    document = json.loads(outcome.fixed)
+    assert document["cells"][0]["source"] == ["def f(:\n"]
+    assert document["cells"][1]["source"] == ["x = 1\n"]
+    assert [d.code for d in outcome.result.diagnostics] == ["TL001"]
+
+
+def test_a_notebook_fix_that_breaks_its_cell_is_dropped(test_rules):
+    cells = [_code_cell(["%time broken(1)\n", "foo(2)\n"]), _code_cell(["broken(3)"])]
+    data = json.dumps(_notebook(cells), indent=1).encode()
+    outcome = fixes.fix_bytes(data, "nb.ipynb", _settings())
+    document = json.loads(outcome.fixed)
+    assert document["cells"][0]["source"] == ["%time broken(1)\n", "bar(2)\n"]
+    assert document["cells"][1]["source"] == ["broken(3)"]
+    assert [d.reason.split(":")[0] for d in outcome.dropped] == ["cell 2"]
+
+
 # --- TL003: removing unused suppressions -----------------------------------------------------
 
 TL003_CASES = [

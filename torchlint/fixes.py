@@ -294,8 +294,10 @@ def _dominant_newline(text: str) -> str:
 class _Notebook:
     """A notebook document whose code cells are edited in cell coordinates."""
 
-    def __init__(self, data: bytes, document: dict | None = None, sources: dict[int, str] | None = None):
+    def __init__(self, data: bytes, document: dict | None = None, sources: dict[int, str] | None = None,
+                 touched: frozenset[int] = frozenset()):
         self.data = data
+        self.touched = touched  # the cells the last edits changed: the ones to re-check
         if document is None:
             try:
                 document = json.loads(data.decode("utf-8-sig"))
@@ -327,13 +329,18 @@ class _Notebook:
             if text is None:
                 return None
             sources[cell] = text
-        return _Notebook(self.data, self.document, sources)
+        return _Notebook(self.data, self.document, sources, frozenset(by_cell))
 
     def syntax_problem(self) -> str | None:
-        from torchlint.notebook import load_notebook
+        """Whether an edited cell no longer parses. Jupyter runs each cell on its own, so each
+        must parse alone; another cell that was already broken does not count against a fix."""
+        from torchlint.notebook import mask_ipython
 
-        program = load_notebook(self.encode())
-        return None if program is None else _parse_problem(program.text)
+        for cell in sorted(self.touched):
+            problem = _parse_problem(mask_ipython(self.sources[cell]))
+            if problem is not None:
+                return f"cell {cell}: {problem}"
+        return None
 
     def changed_cells(self, other: _Notebook) -> list[int]:
         return [index for index, source in self.sources.items() if other.sources.get(index) != source]
