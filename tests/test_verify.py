@@ -58,6 +58,12 @@ def test_tensor_claim_never_borrows_another_lines_call():
     assert [(r.line, r.kind, r.agree) for r in records][0] == (10, "claim", False)
 
 
+def test_call_inside_a_helper_joins_the_claim_at_the_helper_call_site():
+    event = {**_event(66, "TL104", True), "callers": [73]}
+    records = join("f.py", [Claim(73, "TL104", True, True)], {"events": [event], "runs": [_run(lines=[66, 73])]})
+    assert [(r.line, r.kind, r.agree) for r in records] == [(73, "claim", True)]
+
+
 def test_covered_case_has_no_trap_for_that_code_and_other_calls_are_traps():
     result = {"events": [_event(12, "TL201", True), _event(30, "TL201", True, case="case_b")],
               "runs": [_run(lines=[10, 12]), _run(case="case_b", lines=[30])]}

@@ -6,7 +6,8 @@ join claims by line (the caller frame's line equals the static finding's start l
 claim sits on a line that makes no watched call itself — a `for` loop, a `zero_grad()`, a class
 statement for TL401 — are checked against the watched calls of the cases that executed that line
 (the case is then "covered" for that code, so its other calls are not traps for it). The
-tensor codes, TL303 and TL401 join exactly by line.
+tensor codes, TL303 and TL401 join exactly by line, or through the call site of a helper of the
+fixture that made the watched call.
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ def _pick(events, code, want: bool) -> dict:
 
 def _check_claim(fixture, claim: Claim, events, runs, covered, locate) -> list[Record]:
     direct = [e for e in events if e["line"] == claim.line and claim.code in e["verdicts"]]
+    if not direct:  # the watched call happens inside a helper that this line calls
+        direct = [e for e in events if claim.line in e.get("callers", ()) and claim.code in e["verdicts"]]
     groups = _grouped(direct, claim.code)
     if not groups and claim.code not in CASE_LEVEL_CODES:
         ran = any(claim.line in run["lines"] for run in runs)
@@ -131,6 +134,8 @@ def _check_traps(fixture, events, by_line, relevant, covered, locate) -> list[Re
         if event["line"] in by_line:
             continue
         for code in event["verdicts"]:
+            if any(code in by_line.get(line, {}) for line in event.get("callers", ())):
+                continue  # judged as part of the claim at the helper's call site
             if code in relevant and (event["case"], event["device"], code) not in covered:
                 groups[(code, event["case"], event["line"], event["device"])].append(event)
     records = []

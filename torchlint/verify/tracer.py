@@ -56,6 +56,7 @@ class Call:
     data: dict = field(default_factory=dict)
     error: BaseException | None = None
     index: int = 0
+    callers: tuple[int, ...] = ()  # lines of the enclosing calls in the same file, innermost first
 
 
 @dataclass
@@ -199,7 +200,7 @@ class Tracer:
 
     def record(self, kind: str, name: str, frame, **data) -> Call:
         file, line, column = frame_position(frame)
-        call = Call(kind, name, file, line, column, data, index=len(self.calls))
+        call = Call(kind, name, file, line, column, data, index=len(self.calls), callers=_callers(frame, file))
         self.calls.append(call)
         return call
 
@@ -245,6 +246,16 @@ def frame_position(frame) -> tuple[str, int, int]:
 
 
 _LIBRARY_DIRS: tuple[str, ...] | None = None
+
+
+def _callers(frame, file: str) -> tuple[int, ...]:
+    # A write inside a helper of the fixture is claimed where the fixture calls the helper.
+    lines = []
+    caller = frame.f_back
+    while caller is not None and caller.f_code.co_filename == file and len(lines) < 8:
+        lines.append(frame_position(caller)[1])
+        caller = caller.f_back
+    return tuple(lines)
 
 
 def _outside_libraries(filename: str) -> bool:

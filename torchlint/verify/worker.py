@@ -259,7 +259,7 @@ class FixtureRun:
             self.events.append({
                 "case": case, "device": device, "kind": call.kind, "name": call.name, "line": line,
                 "column": call.column, "raised": call.error is not None, "index": call.index,
-                "verdicts": self._verdicts(found),
+                "callers": list(call.callers), "verdicts": self._verdicts(found),
             })
 
 
