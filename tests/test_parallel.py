@@ -113,3 +113,20 @@ def test_worker_crash_in_a_rule_stays_a_diagnostic(tree, monkeypatch):
     assert [r.diagnostics for r in serial] == [r.diagnostics for r in parallel]
     crashed = [r for r in serial if r.path.endswith("m03.py")][0]
     assert crashed.diagnostics[0].code == "TL004"
+
+
+def test_parallel_run_with_another_thread_alive_matches_serial(tree):
+    """A live thread (a progress bar) makes the pool start clean workers instead of forking."""
+    import threading
+
+    stop = threading.Event()
+    ticker = threading.Thread(target=stop.wait, daemon=True)
+    ticker.start()
+    try:
+        assert runner._start_method() != "fork"
+        parallel = list(runner.check_paths([str(tree)], _settings(), jobs=2))
+    finally:
+        stop.set()
+        ticker.join()
+    serial = list(runner.check_paths([str(tree)], _settings(), jobs=1))
+    assert [(r.path, r.diagnostics) for r in serial] == [(r.path, r.diagnostics) for r in parallel]

@@ -106,10 +106,7 @@ def _lint_in_pool(paths: list[str], settings: Settings, cache: ResultCache | Non
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # fork shares what this process already imported and needs no pickling of the settings;
-    # where it is unavailable, spawned workers get the settings through the initializer.
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    context = multiprocessing.get_context(_start_method())
     if context.get_start_method() == "fork":
         import libcst  # noqa: F401  # imported once here rather than once per worker
 
@@ -120,6 +117,22 @@ def _lint_in_pool(paths: list[str], settings: Settings, cache: ResultCache | Non
         yield from pool.map(_lint_one, paths, chunksize=chunksize)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _start_method() -> str:
+    """fork where it is safe: it shares what this process already imported (LibCST, the rules).
+
+    Forking while another thread runs (a progress bar's refresh thread) can copy a lock that
+    thread holds; then, and where fork does not exist, workers start fresh and get the settings
+    through the pool's initializer.
+    """
+    import multiprocessing
+    import threading
+
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
 
 
 _WORKER: dict = {}
