@@ -440,7 +440,7 @@ def _fixture_cases():
     codes = {rule.code for rule in _fixable_rules()}
     for path in fixture_files():
         code = os.path.basename(os.path.dirname(path))[:5]
-        if code in codes and path.endswith(".py"):
+        if code in codes:
             yield pytest.param(code, path, id=os.path.relpath(path, os.path.dirname(os.path.dirname(path))))
 
 
@@ -458,21 +458,32 @@ def test_fixes_round_trip_on_fixtures(code, path, unsafe):
     assert outcome.error is None and outcome.converged and not outcome.dropped
     from torchlint.engine import lint_file
 
+    from torchlint.notebook import mask_ipython
+
     findings = lint_file(path, _settings((code,)), data=original).diagnostics
     fixable = [d for d in findings if fixes.applicable(d.fix, unsafe)]
-    fixed_text = outcome.fixed.decode()
-    ast.parse(fixed_text)
     remaining = outcome.result.diagnostics
     assert len(remaining) == len(findings) - len(fixable), [(d.span.start.row, d.message) for d in remaining]
     # Only lines that a fix edited changed: every trap and every other line is as it was.
-    edited_rows = {row for d in fixable for e in d.fix.edits for row in range(e.span.start.row, e.span.end.row + 1)}
-    old_lines, new_lines = original.decode().splitlines(), fixed_text.splitlines()
-    matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
-    changed = {i + 1 for tag, i1, i2, _, _ in matcher.get_opcodes() if tag != "equal" for i in range(i1, i2)}
-    assert changed <= edited_rows, sorted(changed - edited_rows)
+    edited = {(e.cell, row) for d in fixable for e in d.fix.edits for row in range(e.span.start.row, e.span.end.row + 1)}
+    changed = set()
+    before, after = _texts(path, original), _texts(path, outcome.fixed)
+    assert before.keys() == after.keys()
+    for cell, old_text in before.items():
+        ast.parse(mask_ipython(after[cell]) if cell is not None else after[cell])
+        matcher = difflib.SequenceMatcher(a=old_text.splitlines(), b=after[cell].splitlines(), autojunk=False)
+        changed |= {(cell, i + 1) for tag, i1, i2, _, _ in matcher.get_opcodes() if tag != "equal" for i in range(i1, i2)}
+    assert changed <= edited, sorted(changed - edited)
     assert bool(changed) == bool(fixable)
     again = _fix(outcome.fixed, path=path, select=(code,), unsafe=unsafe)
     assert not again.changed and again.applied == []
+
+
+def _texts(path: str, data: bytes) -> dict:
+    """{None: text} of a Python file, {cell index: source} of a notebook's code cells."""
+    if not path.endswith(".ipynb"):
+        return {None: data.decode()}
+    return dict(fixes._Notebook(data).sources)
 
 
 def _load_module(path: str, name: str):
@@ -500,7 +511,7 @@ def _same(a, b) -> bool:
         return repr(a) == repr(b)
 
 
-@pytest.mark.parametrize("path", [p.values[1] for p in _fixture_cases() if p.values[0] == "TL101"])
+@pytest.mark.parametrize("path", [p.values[1] for p in _fixture_cases() if p.values[0] == "TL101" and p.values[1].endswith(".py")])
 def test_safe_tl101_fixes_keep_every_cases_values(path, tmp_path):
     """`repeat` → `expand` is safe: each fixture case returns the same values after the fix
     (both versions are run; the linter itself never runs code)."""
