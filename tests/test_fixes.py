@@ -543,3 +543,12 @@ def _seeded(case):
     np.random.seed(0)
     torch.manual_seed(0)
     return case()
+
+
+def test_cli_fix_after_a_cached_run(run_cli, tmp_path):
+    """A result served from the cache still carries its fixes."""
+    (tmp_path / "m.py").write_text(BAD)
+    assert run_cli("check", "--isolated", "m.py").returncode == 1
+    assert (tmp_path / ".torchlint_cache").is_dir()
+    done = run_cli("check", "--isolated", "--fix", "m.py")
+    assert done.returncode == 0 and (tmp_path / "m.py").read_text() == GOOD
