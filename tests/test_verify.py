@@ -169,6 +169,23 @@ def test_timeout_is_a_record_and_the_table_has_a_summary(run_cli):
     assert "timed out after 2 s" in completed.stdout and "1 disagree" in completed.stdout
 
 
+def test_memory_cap_turns_a_runaway_case_into_a_record(run_cli):
+    completed, records = _verify(run_cli, os.path.join(VERIFY_FIXTURES, "memory"), "--memory-limit", "1024",
+                                 "--device", "cpu")
+    assert completed.returncode == 1
+    assert [(r["kind"], r["agree"]) for r in records] == [("error", False)]
+    assert "MemoryError" in records[0]["observed"]
+
+
+def test_every_verifiable_code_has_a_bundled_fixture_with_a_marker():
+    from torchlint.testing import expectations_in_file
+    from torchlint.verify import VERIFIABLE_CODES
+    from torchlint.verify.runner import bundled_fixtures, discover
+
+    marked = {e.code for path in discover([bundled_fixtures()]) for e in expectations_in_file(path)}
+    assert set(VERIFIABLE_CODES) <= marked
+
+
 def test_bundled_fixtures_run_from_the_package(run_cli):
     # All of them take minutes on a small machine: TL401's here, every one with TORCHLINT_VERIFY_ALL=1.
     from torchlint.verify.runner import bundled_fixtures

@@ -131,7 +131,7 @@ def _check_claim(fixture, claim: Claim, events, runs, covered, locate) -> list[R
 def _check_traps(fixture, events, by_line, relevant, covered, locate) -> list[Record]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for event in events:
-        if event["line"] in by_line:
+        if event["line"] in by_line or event["kind"] == "raise":  # an error is no watched call: no trap
             continue
         for code in event["verdicts"]:
             if any(code in by_line.get(line, {}) for line in event.get("callers", ())):
@@ -153,7 +153,8 @@ def _unpredicted_crashes(fixture, runs, records, locate) -> list[Record]:
         error = run.get("error")
         if error and (run["case"], run["device"]) not in predicted:
             record = _error(fixture, run["case"], error.get("line") or 0,
-                            f"case raised {error['type']}: {error['message']}", locate)
+                            f"case raised {error['type']}" + (f": {error['message']}" if error["message"] else ""),
+                            locate)
             record.device = run["device"]
             found.append(record)
     return found

@@ -62,7 +62,7 @@ def _first_line(exc: BaseException) -> str:
     """`Type: first sentence of the message`, short enough for a table cell."""
     lines = str(exc).strip().splitlines()
     sentence = (lines[0] if lines else "").split(". ")[0].rstrip(".")
-    return f"{type(exc).__name__}: {sentence}"[:160]
+    return f"{type(exc).__name__}: {sentence}"[:160] if sentence else type(exc).__name__
 
 
 def repeat_could_be_expand(call: Call) -> Verdict:
