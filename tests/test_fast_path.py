@@ -215,3 +215,17 @@ def test_positions_are_computed_only_for_files_with_findings(monkeypatch):
     found = lint_snippet("from torch.utils.data import Dataset\nclass A(Dataset):\n    def __len__(self): return 1\n")
     assert [d.span.start.row for d in found] == [2]
     assert calls == [1]  # one pass for every node of every finding
+
+
+def test_fast_children_answer_the_same_and_only_while_rules_run():
+    import libcst as cst
+
+    from torchlint.walk import fast_children
+
+    original = cst.CSTNode.__dict__["children"]
+    nodes = _libcst_order(cst.parse_module(SAMPLES[0] + SAMPLES[4]), include_trivia=True)
+    expected = [[id(c) for c in node.children] for node in nodes]
+    with fast_children():
+        assert cst.CSTNode.__dict__["children"] is not original
+        assert [[id(c) for c in node.children] for node in nodes] == expected
+    assert cst.CSTNode.__dict__["children"] is original
