@@ -222,3 +222,19 @@ def test_last_online_update_after_scoring_is_silent():
         "clf = clf.fit(X_test, y_test)\n"
     )
     assert codes(source) == []
+
+
+def test_training_file_scaled_then_split_again():
+    source = (
+        "df = pd.read_csv('train.csv')\nX = StandardScaler().fit_transform(df.drop('y', axis=1))\n"
+        "X_tr, X_val, y_tr, y_val = train_test_split(X, df['y'])\n"
+    )
+    assert codes(source) == [(2, "TL302")]
+
+
+def test_training_split_scaled_is_not_refitted_before_a_split():
+    source = (
+        "X_train, X_test, y_train, y_test = train_test_split(X, y)\n"
+        "X_train = StandardScaler().fit_transform(X_train)\n"
+    )
+    assert codes(source) == []

@@ -1051,10 +1051,13 @@ def _fit_before_split(result: DataRoles, fit: FitEvent) -> Leak | None:
     if fit.obj.kind not in ("transformer", "decomposition"):
         return None
     roles = fit.data.roles
-    if roles and not (TRAIN in roles and TEST in roles):
+    whole = not roles or (TRAIN in roles and TEST in roles)
+    # Data read from `train.csv` is all the labelled data there is: when its fitted output is split
+    # again, the new test part shaped the fit too.
+    if not whole and roles != frozenset({TRAIN}):
         return None
     split_node = fit.tainted_splits[0] if fit.tainted_splits else None
-    if split_node is None:
+    if split_node is None and whole:
         split_node = _split_then_used(result, fit)
     if split_node is None:
         return None
