@@ -457,6 +457,9 @@ class Layouts:
 
     def _method(self, receiver: Layout, method: str, call):
         args = [a for a in call.args if a.keyword is None]
+        if any(a.keyword is not None and a.keyword.value == "memory_format" for a in call.args):
+            # channels_last and friends: strides no longer follow the dims' order
+            return Layout(tensor=True, dims=_unknown_ranks(receiver.dims), contiguous=None)
         tensor = True if method in TENSOR_ONLY_METHODS else receiver.tensor
         if receiver.tensor is None and method in ("numpy", "tolist", "item", "keys", "values", "items", "split", "join", "format", "strip"):
             return None
