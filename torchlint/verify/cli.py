@@ -75,13 +75,39 @@ def verify(paths, device, output_format, timeout, memory_mb, jobs, claims, color
     options = Options(devices="auto" if device == "auto" else _devices(device), timeout=timeout,
                       memory_mb=memory_mb, jobs=jobs, static=claims in ("all", "static"),
                       markers=claims in ("all", "markers"))
-    records = verify_files(files, options, base=base)
+    with _progress(len(files)) as advance:
+        records = verify_files(files, options, base=base, progress=advance)
     if output_format == "json":
         render_json(records, sys.stdout)
     else:
         render_table(records, sys.stdout, _use_color(color))
     sys.stdout.flush()
     sys.exit(EXIT_AGREE if all(r.agree for r in records) else EXIT_DISAGREE)
+
+
+class _progress:
+    """A progress bar on stderr when it is a terminal; nothing on a pipe or in CI."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.bar = total, None
+
+    def __enter__(self):
+        if sys.stderr.isatty() and not os.environ.get("CI"):
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self.bar = Progress(console=Console(file=sys.stderr), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("verifying fixture modules", total=self.total)
+        return self.advance
+
+    def advance(self, path, records) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.task)
+
+    def __exit__(self, *exc_info) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def _use_color(flag: bool | None) -> bool:

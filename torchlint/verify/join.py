@@ -74,7 +74,7 @@ def join(fixture: str, claims: list[Claim], result: dict, relevant: set[str] | N
         records.extend(_check_claim(fixture, claim, events, runs, covered, locate))
     records.extend(_check_traps(fixture, events, by_line, relevant, covered, locate))
     records.extend(_unpredicted_crashes(fixture, runs, records, locate))
-    return records
+    return sorted(records, key=lambda r: (r.cell or 0, r.line, r.code, r.case, r.device))
 
 
 def _make(fixture, code, case, line, device, kind, claim, agree, event_verdict, locate, calls) -> Record:
