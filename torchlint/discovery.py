@@ -34,7 +34,7 @@ class _Excluder:
         if self._spec is None:
             import pathspec
 
-            self._spec = pathspec.PathSpec.from_lines("gitwildmatch", self.patterns)
+            self._spec = pathspec.GitIgnoreSpec.from_lines(self.patterns)
         return self._spec
 
     def excluded(self, path: str, is_dir: bool) -> bool:
@@ -59,7 +59,7 @@ class _GitIgnores:
 
                 try:
                     with open(path, encoding="utf-8", errors="replace") as handle:
-                        spec = pathspec.PathSpec.from_lines("gitwildmatch", handle.read().splitlines())
+                        spec = pathspec.GitIgnoreSpec.from_lines(handle.read().splitlines())
                 except OSError:
                     spec = None
             self._cache[directory] = spec
