@@ -198,6 +198,14 @@ def test_bundled_fixtures_run_from_the_package(run_cli):
     assert any(r["code"] == "TL401" and r["kind"] == "claim" and r["static"] for r in records)
 
 
+def test_unreadable_fixture_is_a_record(run_cli, tmp_path):
+    (tmp_path / "broken.ipynb").write_text('{"cells": [', encoding="utf-8")
+    completed, records = _verify(run_cli, str(tmp_path))
+    assert completed.returncode == 1
+    assert [(r["kind"], r["agree"]) for r in records] == [("error", False)]
+    assert "invalid notebook JSON" in records[0]["observed"]
+
+
 def test_usage_errors_exit_2(run_cli):
     assert run_cli("verify", "no/such/path", cwd=ROOT).returncode == 2
 

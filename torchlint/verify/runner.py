@@ -159,11 +159,20 @@ def verify_files(files: list[str], options: Options, base: str | None = None,
                  progress=None) -> list[Record]:
     """Verify each fixture module; records in file order."""
 
+    # Lint first, in this thread (cheap); then the workers, which spend their time in subprocesses.
+    rows, claims, unreadable = {}, {}, {}
+    for path in files:
+        try:
+            rows[path] = _Rows(path)
+            claims[path] = claims_for(path, rows[path], options)
+        except Exception as exc:  # a broken notebook or an unreadable file: one record, not a crash
+            unreadable[path] = f"cannot read the fixture: {type(exc).__name__}: {exc}"
+
     def one(path: str) -> list[Record]:
-        rows = _Rows(path)
-        claims = claims_for(path, rows, options)
+        if path in unreadable:
+            return join(display_name(path, base), [], {"fatal": unreadable[path]})
         result = run_worker(path, options)
-        records = join(display_name(path, base), claims, result, relevant_codes(path), rows.locate)
+        records = join(display_name(path, base), claims[path], result, relevant_codes(path), rows[path].locate)
         if progress is not None:
             progress(path, records)
         return records
