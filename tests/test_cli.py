@@ -165,3 +165,17 @@ def test_gitignore_is_respected(tmp_path, run_cli):
     assert "real.py" in out and "generated" not in out and "model_pb2" not in out
     out = run_cli("check", "--no-respect-gitignore", "--output-format", "concise", ".").stdout
     assert "generated" in out and "model_pb2" in out
+
+
+def test_explicit_directory_is_walked_even_when_excluded(tmp_path, run_cli):
+    (tmp_path / "build" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "build" / "gen.py").write_text(BAD)
+    (tmp_path / "build" / "__pycache__" / "x.py").write_text(BAD)
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".gitignore").write_text("generated/\n")
+    (tmp_path / "generated").mkdir()
+    (tmp_path / "generated" / "a.py").write_text(BAD)
+    assert run_cli("check", ".").returncode == 0
+    out = run_cli("check", "--output-format", "concise", "build", "generated").stdout
+    assert "gen.py" in out and "__pycache__" not in out and os.path.join("generated", "a.py") in out
+    assert run_cli("check", "--force-exclude", "build", "generated").returncode == 0

@@ -37,9 +37,11 @@ class _Excluder:
             self._spec = pathspec.GitIgnoreSpec.from_lines(self.patterns)
         return self._spec
 
-    def excluded(self, path: str, is_dir: bool) -> bool:
+    def excluded(self, path: str, is_dir: bool, anchor: str | None = None) -> bool:
+        """Does an exclude pattern match `path` (relative to the project root, or to `anchor`)?"""
         absolute = os.path.abspath(path)
-        relative = os.path.relpath(absolute, self.root) if absolute.startswith(self.root) else absolute.lstrip("/")
+        root = anchor or self.root
+        relative = os.path.relpath(absolute, root) if absolute.startswith(root) else absolute.lstrip("/")
         relative = relative.replace(os.sep, "/")
         return self.spec.match_file(relative + ("/" if is_dir else "")) or self.spec.match_file(os.path.basename(absolute) + ("/" if is_dir else ""))
 
@@ -65,7 +67,8 @@ class _GitIgnores:
             self._cache[directory] = spec
         return self._cache[directory]
 
-    def ignored(self, path: str, is_dir: bool) -> bool:
+    def ignored(self, path: str, is_dir: bool, anchor: str | None = None) -> bool:
+        """Is `path` ignored by a .gitignore of its repo (only those at or below `anchor`, if given)?"""
         absolute = os.path.abspath(path)
         directory = os.path.dirname(absolute)
         while True:
@@ -74,7 +77,7 @@ class _GitIgnores:
                 relative = os.path.relpath(absolute, directory).replace(os.sep, "/")
                 if spec.match_file(relative + ("/" if is_dir else "")):
                     return True
-            if os.path.isdir(os.path.join(directory, ".git")):
+            if os.path.isdir(os.path.join(directory, ".git")) or directory == anchor:
                 return False
             parent = os.path.dirname(directory)
             if parent == directory:
@@ -89,9 +92,13 @@ def discover(paths: list[str], settings: Settings) -> Iterator[Candidate]:
     seen_files: set[str] = set()
     for given in paths:
         if os.path.isdir(given):
-            if settings.force_exclude and excluder.excluded(given, True):
+            top_excluded = excluder.excluded(given, True) or (gitignores and gitignores.ignored(given, True))
+            if settings.force_exclude and top_excluded:
                 continue
-            yield from _walk(given, excluder, gitignores, seen_files)
+            # A directory named explicitly is walked even when excluded, as Ruff does: patterns
+            # then apply to what lies below it, not to the directory itself.
+            anchor = os.path.abspath(given) if top_excluded else None
+            yield from _walk(given, excluder, gitignores, seen_files, anchor)
         else:
             if settings.force_exclude and (excluder.excluded(given, False) or (gitignores and gitignores.ignored(given, False))):
                 continue
@@ -101,7 +108,9 @@ def discover(paths: list[str], settings: Settings) -> Iterator[Candidate]:
                 yield Candidate(_shown(given), explicit=True)
 
 
-def _walk(top: str, excluder: _Excluder, gitignores: _GitIgnores | None, seen_files: set[str]) -> Iterator[Candidate]:
+def _walk(
+    top: str, excluder: _Excluder, gitignores: _GitIgnores | None, seen_files: set[str], anchor: str | None
+) -> Iterator[Candidate]:
     visited_dirs: set[tuple[int, int]] = set()
     stack = [top]
     while stack:
@@ -124,7 +133,7 @@ def _walk(top: str, excluder: _Excluder, gitignores: _GitIgnores | None, seen_fi
                 is_dir = entry.is_dir()  # follows symlinks; False for a dangling one
             except OSError:
                 is_dir = False
-            if excluder.excluded(entry.path, is_dir) or (gitignores and gitignores.ignored(entry.path, is_dir)):
+            if excluder.excluded(entry.path, is_dir, anchor) or (gitignores and gitignores.ignored(entry.path, is_dir, anchor)):
                 continue
             if is_dir:
                 subdirs.append(entry.path)
