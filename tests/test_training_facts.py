@@ -206,6 +206,7 @@ lr_scheduler = make()
     assert facts.is_optimizer("optimizer") and facts.is_optimizer("self.optimizer_g")
     assert facts.is_optimizer("optD") and facts.is_optimizer("g_opt")
     assert not facts.is_optimizer("options") and not facts.is_optimizer("optimizer_config")
+    assert facts.is_optimizer("adam") and not facts.is_optimizer("local_sgd")
 
 
 def test_scaler_step_updates_its_optimizer_and_scheduler_step_is_no_update():

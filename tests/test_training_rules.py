@@ -217,3 +217,53 @@ def test_tl202_reset_then_second_backward_is_fine():
             model(2 * x).sum().backward()
             opt.step()
         """, "TL202") == []
+
+
+def test_tl201_a_functions_model_parameter_may_be_the_optimizers_model():
+    assert rows("""\
+        def train(net, loader):
+            for x in loader:
+                net.zero_grad()
+                net(x).sum().backward()
+                opt.step()
+        """, "TL201") == []
+
+
+def test_tl201_wrapper_optimizer_reset_through_its_inner_optimizer():
+    assert rows("""\
+        class NoamOpt:
+            def __init__(self, optimizer):
+                self.optimizer = optimizer
+            def step(self):
+                self.optimizer.step()
+        model_opt = NoamOpt(opt)
+        def run(xs, model_opt):
+            for x in xs:
+                model(x).sum().backward()
+                model_opt.step()
+                model_opt.optimizer.zero_grad()
+        """, "TL201") == []
+
+
+def test_tl201_helper_too_deep_to_follow_counts_as_a_possible_reset():
+    assert rows("""\
+        def a(m): b(m)
+        def b(m): c(m)
+        def c(m): d(m)
+        def d(m): m.zero_grad()
+        for x in xs:
+            a(model)
+            model(x).sum().backward()
+            opt.step()
+        """, "TL201") == []
+
+
+def test_tl201_local_optimizer_subclass_is_an_optimizer():
+    assert rows("""\
+        class Plain(torch.optim.Optimizer):
+            pass
+        mine = Plain(model.parameters(), {})
+        for x in xs:
+            model(x).sum().backward()
+            mine.step()
+        """, "TL201") == [5]

@@ -34,7 +34,7 @@ FRESH = "fresh"  # an optimizer or a model rebuilt inside the loop
 OPAQUE = "opaque"  # an optimizer passed to code we cannot see, which may reset it
 
 MAX_PATHS = 512  # beyond this a loop is too branchy to judge: no facts, no findings
-INLINE_DEPTH = 2
+INLINE_DEPTH = 3
 
 # Libraries whose optimizers need `zero_grad()` like torch's.
 _OPTIMIZER_PREFIXES = (
@@ -46,7 +46,12 @@ _OPTIMIZER_PREFIXES = (
 _NOT_OPTIMIZER_PARTS = ("lr_scheduler", "swa_utils", "_schedule", "get_scheduler", "DistributedOptimizer", "Scheduler")
 _SCALERS = frozenset({"torch.amp.GradScaler", "torch.cpu.amp.GradScaler", "torch.cuda.amp.GradScaler"})
 _OPTIMIZER_NAME = re.compile(
-    r"^(?:\w+_)?(?:opt|optim|optimizer|optimiser)(?:_\w+|\d+|[A-Z]\w*)?$|optimizer|optimiser", re.I
+    # `opt`, `g_optim`, `optimizer_d`, `optD` (the suffix after the word must be `_x`, digits or
+    # a capital, so `options` is not), a bare class name (`adam`, `sgd2`; not `local_sgd`), or
+    # anything with "optimizer" in it.
+    r"^(?:\w+_)?(?i:opt|optim|optimizer|optimiser)(?:_\w+|\d+|[A-Z]\w*)?$"
+    r"|^(?i:sgd|adam|adamw|rmsprop|adagrad|lbfgs)\d*$"
+    r"|(?i:optimizer|optimiser)"
 )
 _NOT_OPTIMIZER_NAME = re.compile(r"sched|(?:^|_)lr(?:_|$)|warmup|option|state|config|cls|class|name|type|args", re.I)
 # Libraries whose presence says "this file trains torch models".
@@ -131,6 +136,7 @@ class LoopFacts:
         self.not_optimizers: set[str] = set()  # names bound to schedulers, scalers, local classes
         self.scalers: set[str] = set()
         self.instances: dict[str, Any] = {}  # name -> ClassDef of a same-module class it holds
+        self.built: set[str] = set()  # names bound to the result of some call
         self.functions: dict[str, Any] = {}  # module-level functions
         self.classes: dict[str, Any] = {}
         self.loops: list[LoopInfo] = []
@@ -174,7 +180,11 @@ class LoopFacts:
     def _bind(self, key: str, value) -> None:
         if not isinstance(value, cst.Call):
             return
+        self.built.add(key)
         if isinstance(value.func, cst.Name) and value.func.value in self.classes:
+            if self._is_local_optimizer_class(self.classes[value.func.value]):
+                self.optimizers[key] = Optimizer(key, frozenset(_parameter_owners(value)), value)
+                return
             self.instances[key] = self.classes[value.func.value]
             self.not_optimizers.add(key)
             return
@@ -229,6 +239,18 @@ class LoopFacts:
             return False
         return key in self.scalers or ("scaler" in key.rsplit(".", 1)[-1].lower() and key not in self.optimizers)
 
+    def _is_local_optimizer_class(self, class_node) -> bool:
+        """A same-module subclass of `torch.optim.Optimizer` (or of a known optimizer)."""
+        for base in class_node.bases:
+            qualified = self.names.qualified_name(base.value) or ""
+            if qualified.startswith(_OPTIMIZER_PREFIXES) and "lr_scheduler" not in qualified:
+                return True
+        return False
+
+    def other_models(self, optimizer: str) -> set[str]:
+        """Models that the file's other optimizers were built from."""
+        return {m for key, known in self.optimizers.items() if key != optimizer for m in known.models}
+
     def models_of(self, optimizer: str) -> frozenset[str]:
         known = self.optimizers.get(optimizer)
         return known.models if known is not None else frozenset()
@@ -247,14 +269,20 @@ class LoopFacts:
         target = reset.key
         if target is None:
             return not strict
-        if target == optimizer:
-            return True
+        if target == optimizer or target.startswith(optimizer + ".") or optimizer.startswith(target + "."):
+            return True  # `opt.optimizer.zero_grad()` for a wrapper `opt`
         if self.is_optimizer(target):
             return False
         models = self.models_of(optimizer)
         if not models:
             return not strict or only_optimizer
-        return any(related(model, target) for model in models)
+        if any(related(model, target) for model in models):
+            return True
+        if strict:
+            return False
+        # A function's `net` may well be the module's `model`: only a name we know to be another
+        # model (one another optimizer trains, or one built in this file) is a different one.
+        return not (target in self.other_models(optimizer) or target in self.built)
 
     # --- where the loops are ----------------------------------------------------------------
 
@@ -586,7 +614,7 @@ class _Paths:
             qualified = self.names.qualified_name(receiver) or ""
             if qualified.startswith("torch_xla"):
                 return [self.event(STEP, context.key(call.args[0].value), call, context)]
-        if "zero_grad" in attr:
+        if _RESETISH.search(attr):
             return [self.event(RESET, None, call, context)]
         return self._opaque(call, attr, context)
 
@@ -619,7 +647,9 @@ class _Paths:
             inlined = self._inline(call, function, None, context, method=False)
             if inlined is not None:
                 return inlined
-        if "zero_grad" in name:
+            if self._may_reset(function):
+                return [self.event(RESET, None, call, context)]
+        if _RESETISH.search(name):
             return [self.event(RESET, None, call, context)]
         return self._opaque(call, name, context)
 
@@ -636,7 +666,15 @@ class _Paths:
         method = _method(class_node, attr)
         if method is None:
             return None
-        return self._inline(call, method, receiver, context.but(class_=class_node), method=True)
+        inlined = self._inline(call, method, receiver, context.but(class_=class_node), method=True)
+        if inlined is None and self._may_reset(method):
+            return [self.event(RESET, None, call, context)]
+        return inlined
+
+    def _may_reset(self, function) -> bool:
+        """For a helper too deep to follow: does its text touch gradients at all?"""
+        text = self.module.code_for_node(function)
+        return ".grad" in text or bool(_RESETISH.search(text))
 
     def _inline(self, call, function, receiver, context: _Context, *, method: bool) -> list | None:
         if context.depth >= INLINE_DEPTH or function in context.active:
@@ -776,6 +814,7 @@ def _end(jump: str | None) -> str:
     return "next" if jump in (None, "continue") else jump
 
 
+_RESETISH = re.compile(r"(?:zero|reset|clear)_?grad", re.I)
 _GRAD_NONE_CHECK = re.compile(r"[\w.]+\.grad(isnot|is)None")
 
 
