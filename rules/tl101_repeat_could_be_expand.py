@@ -116,7 +116,7 @@ class RepeatCouldBeExpand(Rule):
         layout = self.facts.get(Layouts).of(receiver)
         if layout is None or not (layout.tensor or (layout.tensor is None and len(factors) >= 3)):
             return
-        evidence = _grown_dims(layout, factors)
+        evidence = _grown_dims(layout, factors, _index_gives_ndim(receiver, len(factors)))
         if evidence is None:
             return
         fate = _fate(node, dataflow, self.facts)
@@ -166,10 +166,45 @@ def _is_one(expr) -> bool:
     return isinstance(expr, cst.Integer) and expr.value == "1"
 
 
-def _grown_dims(layout, factors) -> list | None:
+def _index_gives_ndim(receiver, k: int) -> bool:
+    """Does `x[...]` (no `...`) prove that the indexed tensor has exactly `k` dims?
+
+    The index consumes `s` dims with slices and ints, so x has at least `s` dims; the result has
+    x.ndim - ints + Nones dims, and `repeat` with k factors raises unless that is at most k. When
+    both bounds meet, the result has exactly k dims and factor i lands on dim i.
+    """
+    if not isinstance(receiver, cst.Subscript):
+        return False
+    consumed = ints = nones = 0
+    for element in receiver.slice:
+        item = element.slice
+        if isinstance(item, cst.Slice):
+            consumed += 1
+        elif isinstance(item.value, cst.Ellipsis):
+            return False
+        elif isinstance(item.value, cst.Name) and item.value.value == "None":
+            nones += 1
+        elif isinstance(item.value, (cst.Integer, cst.UnaryOperation)):
+            consumed += 1
+            ints += 1
+        else:
+            return False
+    return consumed == k + ints - nones
+
+
+def _grown_dims(layout, factors, exact_ndim: bool = False) -> list | None:
     """(factor index, Note) for every factor other than 1, or None if one lands on a dim not known to be 1."""
     k = len(factors)
     found = []
+    if layout.dims is None and exact_ndim:
+        for i, factor in enumerate(factors):
+            if _is_one(factor):
+                continue
+            note = layout.one_left(i)
+            if note is None:
+                return None
+            found.append((i, note))
+        return found
     if layout.dims is not None:
         n = len(layout.dims)
         if k < n:
@@ -282,7 +317,8 @@ def _viewed_or_copied(use, dataflow) -> bool:
             continue
         if isinstance(parent, cst.Arg):
             call = dataflow.parent(parent)
-            name = call.func.attr.value if isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) else None
+            func = call.func if isinstance(call, cst.Call) else None
+            name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
             return name in ("flatten", "reshape", "view", "rearrange")
         return False
 

@@ -302,9 +302,21 @@ class Layouts:
             return _transpose(receiver, -2, -1, expr, f"`.{attr}`", tensor_only=attr == "mT")
         if attr == "data":
             return receiver
+        if attr == "weight" and isinstance(expr.value, cst.Attribute) and _is_self(expr.value.value):
+            kind = self._module_class(expr.value)
+            if kind in ("torch.nn.Embedding", "torch.nn.Linear"):
+                return Layout(tensor=True, dims=_ranked([None, None]), contiguous=True)
         if attr in ("shape", "dtype", "device", "ndim", "grad_fn", "is_cuda"):
             return None
         return UNKNOWN
+
+    def _module_class(self, attribute) -> str | None:
+        """The qualified class of `self.<name>` when the class sets it once to a constructor call."""
+        cls = self.dataflow.enclosing_class(attribute)
+        values = self._attributes_of(cls).get(attribute.attr.value) if cls is not None else None
+        if not values or len(values) != 1 or not isinstance(values[0], cst.Call):
+            return None
+        return self.names.qualified_name(values[0].func)
 
     def _self_attribute(self, expr):
         cls = self.dataflow.enclosing_class(expr)
@@ -1195,6 +1207,10 @@ def _single_int(subscript) -> int | None:
     if len(subscript.slice) != 1 or not isinstance(subscript.slice[0].slice, cst.Index):
         return None
     return _int(subscript.slice[0].slice.value)
+
+
+def _is_self(expr) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "self"
 
 
 def _is_true(expr) -> bool:
