@@ -312,7 +312,10 @@ class DataRoles:
     @classmethod
     def build(cls, facts) -> DataRoles:
         roles = cls()
-        _Analyzer(roles, facts.names).run(facts.module)
+        try:
+            _Analyzer(roles, facts.names).run(facts.module)
+        except RecursionError:
+            return cls()  # an absurdly nested expression: know nothing rather than guess
         roles.leaks = _judge(roles)
         return roles
 
@@ -548,6 +551,9 @@ class _Analyzer:
             return Value(string=True)
         if isinstance(node, (cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis)):
             return Value()
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, (cst.BitInvert, cst.Not)):
+            # `df[~train_mask]` selects the rows that are *not* training rows: the role is unknown.
+            return replace(_union(self.eval_children(node, scope)), roles=frozenset(), role_evidence=None)
         if isinstance(node, (cst.Lambda, cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
             return Value()  # comprehension variables are not bound here; nothing to learn
         return _union(self.eval_children(node, scope))
@@ -781,7 +787,7 @@ class _Analyzer:
         words = split_words(key.rsplit(".", 1)[-1])
         if not any(word in _TRANSFORMER_NAME_WORDS for word in words):
             return None
-        fitted = Fitted("transformer", key, None, receiver_node)
+        fitted = Fitted("transformer", "", None, receiver_node)  # class unknown: named by the variable only
         self.result.objects.append(fitted)
         scope.bindings[key] = Value(obj=fitted)
         return fitted
@@ -1009,7 +1015,7 @@ def _fit_on_held_out(fit: FitEvent) -> Leak | None:
         what = f"{which} data `{data_text}`"
     else:
         what = f"data that includes test rows (`{data_text}`)"
-    subject = f"`{_short(fit.call.func.value)}` ({obj.class_name})" if isinstance(fit.call.func, cst.Attribute) else obj.class_name
+    subject = _subject(fit)
     notes = []
     if fit.data.role_evidence is not None:
         notes.append(fit.data.role_evidence)
@@ -1028,6 +1034,12 @@ def _fit_on_held_out(fit: FitEvent) -> Leak | None:
     else:
         help_text = "fit on the training data, then call `transform` (not `fit_transform`) on held-out data"
     return Leak("TL301", fit, message, notes, help_text, fix_node)
+
+
+def _subject(fit: FitEvent) -> str:
+    """"`scaler` (StandardScaler)", or just "`scaler`" when the class is not known."""
+    receiver = f"`{_short(fit.call.func.value)}`" if isinstance(fit.call.func, cst.Attribute) else "the object"
+    return f"{receiver} ({fit.obj.class_name})" if fit.obj.class_name else receiver
 
 
 def _used_after(fit: FitEvent) -> bool:
@@ -1062,7 +1074,7 @@ def _fit_before_split(result: DataRoles, fit: FitEvent) -> Leak | None:
     if split_node is None:
         return None
     data_text = _short(fit.data_node)
-    subject = f"`{_short(fit.call.func.value)}` ({fit.obj.class_name})" if isinstance(fit.call.func, cst.Attribute) else fit.obj.class_name
+    subject = _subject(fit)
     message = (
         f"{subject} is fitted on `{data_text}` before it is split into train and test: "
         "test rows shape the learned statistics"
