@@ -87,11 +87,15 @@ class Tracer:
         global _ACTIVE
         if _ACTIVE is not None:
             raise RuntimeError("a Tracer is already active")
-        if "torch" in sys.modules:
-            self._patch_torch()
-        if "sklearn" in sys.modules:
-            self._patch_sklearn()
-        self._rebind_namespaces(to_wrapper=True)
+        try:
+            if "torch" in sys.modules:
+                self._patch_torch()
+            if "sklearn" in sys.modules:
+                self._patch_sklearn()
+            self._rebind_namespaces(to_wrapper=True)
+        except BaseException:
+            self.__exit__(None, None, None)  # never leave half the patches behind
+            raise
         _ACTIVE = self
         return self
 
@@ -105,6 +109,7 @@ class Tracer:
             else:
                 delattr(owner, name)
         self._patches.clear()
+        self._wrappers.clear()
 
     def quiet(self):
         """A context in which the tracer's own measurements are not recorded."""
