@@ -186,15 +186,20 @@ class Dataflow:
     # --- structure ------------------------------------------------------------------------
 
     def _index(self) -> None:
+        from torchlint.walk import TRIVIA, children
+
         stack = [(self.facts.module, None)]
+        parents, function_of = self._parents, self._function_of
         while stack:
             node, function = stack.pop()
-            if isinstance(node, cst.FunctionDef):
+            if type(node) is cst.FunctionDef:
                 function = node
-            for child in node.children:
-                self._parents[id(child)] = node
+            for child in children(node):
+                if type(child).__name__ in TRIVIA:
+                    continue  # whitespace and punctuation: no rule asks about them
+                parents[id(child)] = node
                 if function is not None:
-                    self._function_of[id(child)] = function
+                    function_of[id(child)] = function
                 stack.append((child, function))
 
     def parent(self, node):
