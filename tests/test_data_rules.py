@@ -238,3 +238,22 @@ def test_training_split_scaled_is_not_refitted_before_a_split():
         "X_train = StandardScaler().fit_transform(X_train)\n"
     )
     assert codes(source) == []
+
+
+def test_model_fitted_on_whole_data_then_scored_on_the_split():
+    source = (
+        "model = LogisticRegression()\nmodel.fit(X, y)\n"
+        "X_train, X_test, y_train, y_test = train_test_split(X, y)\nprint(model.score(X_test, y_test))\n"
+    )
+    assert codes(source) == [(2, "TL302")]
+    refit = source.replace("print(", "model.fit(X_train, y_train)\nprint(")
+    assert codes(refit) == []
+
+
+def test_rows_sampled_into_train_and_dropped_into_test():
+    source = (
+        "df = pd.read_csv('a.csv')\ndf[['a']] = StandardScaler().fit_transform(df[['a']])\n"
+        "train = df.sample(frac=0.8)\ntest = df.drop(train.index)\n"
+    )
+    assert codes(source) == [(2, "TL302")]
+    assert codes(source.replace("train = df.sample(frac=0.8)\ntest = df.drop(train.index)", "train = df.drop('id', axis=1)")) == []

@@ -506,13 +506,19 @@ class _Analyzer:
     def maybe_slice_split(self, value_node, named: frozenset[str], scope: _Scope) -> None:
         """`test = data[n:]`, `X_train = X.iloc[:800]`: a manual split of whole data."""
         node = value_node
+        sampled = False
         while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _ROW_SUBSET_METHODS:
+            # `df.sample(frac=0.8)` and `df.drop(train.index)` choose rows; `df.drop("id", axis=1)` does not.
+            method = node.func.attr.value
+            sampled = sampled or method in ("sample", "head", "tail") or (method == "drop" and _drops_rows(node))
             node = node.func.value
         if isinstance(node, cst.Attribute) and node.attr.value == "values":
             node = node.value
-        if not isinstance(node, cst.Subscript):
+        if isinstance(node, cst.Subscript):
+            node = _strip_indexers(node.value)
+        elif not (sampled and isinstance(node, (cst.Name, cst.Attribute))):
             return
-        base = self._value(_strip_indexers(node.value))
+        base = self._value(node)
         if base is None or not base.sources:
             return
         if len(base.roles) == 1:
@@ -959,6 +965,12 @@ def _first_data_argument(node, positional) -> tuple[Any, Value | None]:
     return None, None
 
 
+def _drops_rows(call) -> bool:
+    """`df.drop(train.index)`: dropping the rows of another selection."""
+    first = call.args[0].value if call.args and call.args[0].keyword is None else None
+    return isinstance(first, cst.Attribute) and first.attr.value == "index"
+
+
 def _strip_indexers(node):
     """`df.loc` -> `df`: the frame under a `.loc`/`.iloc` indexer."""
     if isinstance(node, cst.Attribute) and node.attr.value in ("loc", "iloc", "at", "iat"):
@@ -1060,6 +1072,8 @@ def _used_after(fit: FitEvent) -> bool:
 
 def _fit_before_split(result: DataRoles, fit: FitEvent) -> Leak | None:
     """TL302: a preprocessor fitted on whole data that is split into train and test."""
+    if fit.obj.kind in ("estimator", "pipeline"):
+        return _model_fit_before_split(result, fit)
     if fit.obj.kind not in ("transformer", "decomposition"):
         return None
     roles = fit.data.roles
@@ -1082,6 +1096,31 @@ def _fit_before_split(result: DataRoles, fit: FitEvent) -> Leak | None:
     notes = [Evidence(split_node, "the data is split into train and test here")]
     help_text = "split first, fit on the training part only, and `transform` the test part (or use a `Pipeline`)"
     return Leak("TL302", fit, message, notes, help_text)
+
+
+def _model_fit_before_split(result: DataRoles, fit: FitEvent) -> Leak | None:
+    """A model fitted on whole data, then scored on the test part of a later split, unrefitted."""
+    roles = fit.data.roles
+    if roles and not (TRAIN in roles and TEST in roles):
+        return None
+    splits = [s for s in result.splits if s.order > fit.order and s.value.sources & fit.data.sources]
+    if not splits:
+        return None
+    for order, call, data in fit.obj.uses:
+        if order <= splits[0].order or not (data.roles and data.roles <= HELD_OUT):
+            continue
+        latest = [f for f in fit.obj.fits if f.order < order]
+        if latest and latest[-1] is fit and data.sources & fit.data.sources:
+            message = (
+                f"{_subject(fit)} is fitted on `{_short(fit.data_node)}` before it is split, and then "
+                "evaluated on the test part: the test rows were in its training data"
+            )
+            notes = [
+                Evidence(splits[0].node, "the data is split into train and test here"),
+                Evidence(call, "evaluated on held-out rows it was fitted on"),
+            ]
+            return Leak("TL302", fit, message, notes, "fit the model on the training part of the split only")
+    return None
 
 
 def _split_then_used(result: DataRoles, fit: FitEvent) -> Any:
