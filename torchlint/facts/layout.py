@@ -612,6 +612,21 @@ class Layouts:
             return f"({left} {op} {right})"
         if isinstance(expr, cst.Attribute):
             return _code(self, expr)  # `self.num_heads`: the same text means the same size
+        if isinstance(expr, cst.Subscript) and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index):
+            # `window_size[0]`: an item of a local (or attribute) sequence, keyed by its binding
+            index = _int(expr.slice[0].slice.value)
+            base = expr.value
+            if index is None:
+                return None
+            if isinstance(base, cst.Attribute):
+                return f"{_code(self, base)}[{index}]"
+            if isinstance(base, cst.Name):
+                flow = self.dataflow.function_of(base)
+                binding = flow.binding_at(base) if flow is not None else None
+                if binding is not None:
+                    return f"binding:{id(binding)}[{index}]"
+                if flow is None or not flow.is_local_load(base):
+                    return f"name:{base.value}[{index}]"
         return None
 
     def _size_of_name(self, name, depth):
