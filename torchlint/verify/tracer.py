@@ -24,6 +24,7 @@ import inspect
 import os
 import re
 import sys
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -74,6 +75,7 @@ class Tracer:
         self.calls: list[Call] = []
         self.expands: list[tuple[Any, Any]] = []  # (source, expanded result) made by the program
         self.splits: list[dict] = []  # train_test_split calls: arrays, outputs, row indices
+        self.repeats: list[Call] = []  # the repeat calls, whose results later writes may touch
         self.namespaces = list(namespaces)
         self._is_user_file = is_user_file or _outside_libraries
         self._patches: list[tuple[Any, str, Any, bool]] = []  # (owner, name, original, owned)
@@ -234,12 +236,18 @@ class _Quiet:
         self.tracer._busy -= 1
 
 
+# code object -> its positions table (one entry per 2-byte instruction); weak, for long traces
+_POSITIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def frame_position(frame) -> tuple[str, int, int]:
     """File, line and 1-based column of the call expression `frame` is executing."""
     code = frame.f_code
     line, column = frame.f_lineno, 1
     try:
-        positions = list(code.co_positions())
+        positions = _POSITIONS.get(code)
+        if positions is None:
+            positions = _POSITIONS[code] = list(code.co_positions())
         start_line, _, start_col, _ = positions[frame.f_lasti // 2]
         if start_line is not None:
             line = start_line
@@ -352,7 +360,7 @@ def _repeat_handler(tracer: Tracer, frame, original, name, args, kwargs):
         data.update(_measure_repeat(source, result, before, after))
     data["version"] = result._version  # bumped by every later in-place write, `out=` included
     data["followups"] = []
-    tracer.record("repeat", name, frame, **data)
+    tracer.repeats.append(tracer.record("repeat", name, frame, **data))
     return result
 
 
@@ -381,8 +389,8 @@ def _measure_repeat(source, result, before, after) -> dict:
 
 def _note_followup(tracer: Tracer, frame, name, args, kwargs) -> None:
     # What the program does next with a repeat's result decides whether expand could replace it.
-    for call in tracer.calls:
-        if call.kind == "repeat" and call.data.get("result") is args[0]:
+    for call in tracer.repeats:
+        if call.data["result"] is args[0]:
             call.data["followups"].append((name, args[1:], kwargs, frame_position(frame)[1]))
 
 
@@ -451,8 +459,8 @@ def _inplace_handler(tracer: Tracer, frame, original, name, args, kwargs):
         if overlapping and not sources and target._base is not None:
             sources = [target._base]
         before = [source.detach().clone() for source in sources]
-        for call in tracer.calls:
-            if call.kind == "repeat" and "result" in call.data and _storage(call.data["result"])[0] == ptr:
+        for call in tracer.repeats:
+            if _storage(call.data["result"])[0] == ptr:
                 call.data["written_at"] = frame_position(frame)[1]
     call = tracer.record("inplace", name, frame, expand_related=bool(sources) or overlapping,
                          overlapping=overlapping, shape=tuple(target.shape), stride=tuple(target.stride()))
