@@ -122,15 +122,13 @@ def _unreset_updates(loops: LoopFacts, loop):
             continue  # step(closure): the closure resets and back-propagates
         if any(e.kind == FRESH and loops.covers(e, optimizer, strict=False) for e in loop.events()):
             continue  # rebuilt every iteration: nothing accumulates
-        resets_somewhere = any(
-            loops.covers(e, optimizer, strict=False) for e in loop.events() if e.kind in (RESET, OPAQUE)
-        )
+        resets = [e for e in loop.events() if e.kind in (RESET, OPAQUE) and loops.covers(e, optimizer, strict=False)]
         for path in loop.paths:
             found = _update_without_reset(loops, path, optimizer)
             if found is None or not path.continues:
                 continue
             backward, step = found
-            if resets_somewhere and _extra_guard(step, backward):
+            if _extra_guard(step, backward) and any(_compatible(reset, step) for reset in resets):
                 continue  # deliberate accumulation: step (and reset) every k-th iteration
             yield optimizer, (backward, step)
             break
@@ -153,6 +151,12 @@ def _update_without_reset(loops: LoopFacts, path, optimizer: str):
 def _extra_guard(step, backward) -> bool:
     """Is the step under a condition the backward is not under?"""
     return bool(set(step.guards) - set(backward.guards))
+
+
+def _compatible(reset, step) -> bool:
+    """Can the reset run in an iteration where the step runs (no condition taken both ways)?"""
+    taken = {(guard.key, guard.branch) for guard in step.guards}
+    return not any((guard.key, not guard.branch) in taken for guard in reset.guards)
 
 
 def _rare_reset(loops: LoopFacts, loop, optimizer: str) -> NodeNote | None:

@@ -267,3 +267,14 @@ def test_tl201_local_optimizer_subclass_is_an_optimizer():
             model(x).sum().backward()
             mine.step()
         """, "TL201") == [5]
+
+
+def test_tl201_reset_only_on_the_other_branch_of_the_steps_condition():
+    assert rows("""\
+        for x in xs:
+            model(x).sum().backward()
+            if use_amp:
+                opt.zero_grad()
+            else:
+                opt.step()
+        """, "TL201") == [2]
