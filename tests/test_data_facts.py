@@ -242,3 +242,8 @@ def test_one_dimensional_values(expression, one_d):
     facts, module = build(source)
     value = facts.value_of(module.body[-1].body[0].value)
     assert (value.one_d is not None) == one_d
+
+
+def test_columns_of_test_data_are_not_test_rows():
+    source = "cols = X_test.columns\nrows = X_train[cols]\nuse(rows)\n"
+    assert roles_at_last_use(source, "rows") == {TRAIN}

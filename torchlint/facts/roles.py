@@ -116,6 +116,8 @@ _FRAME_METHODS = frozenset({
     "merge", "join", "set_index", "filter", "drop_duplicates", "interpolate", "ffill", "bfill",
     "to_frame", "apply", "clip", "abs", "round",
 })
+# Attributes that describe a frame or array rather than hold its rows.
+_METADATA_ATTRIBUTES = frozenset({"columns", "shape", "dtypes", "dtype", "size", "ndim", "name", "names", "nbytes"})
 # Derivations that keep the same rows, for spotting `test = data[n:]`-style splits.
 _ROW_SUBSET_METHODS = frozenset({"copy", "reset_index", "head", "tail", "sample", "drop", "to_numpy", "astype"})
 
@@ -607,6 +609,8 @@ class _Analyzer:
             return replace(base, one_d=None)
         if attr == "T":
             return replace(base, one_d=None, frame=base.frame)
+        if attr in _METADATA_ATTRIBUTES:
+            return Value()  # `X_test.columns` names columns, not test rows
         value = replace(_union([base]), frame=False)
         roles = roles_of_name(attr)
         if roles and (base.data or not is_bare_role_name(attr)):
@@ -617,8 +621,10 @@ class _Analyzer:
         base = self.eval(node.value, scope)
         index_values = self.eval_children_of_slices(node, scope)
         value = _union([base, *index_values])
-        value.roles = base.roles | frozenset(r for v in index_values for r in v.roles)
-        value.role_evidence = base.role_evidence or next((v.role_evidence for v in index_values if v.roles), None)
+        # `X[test_idx]` takes its role from the index; `X_train[cols]` keeps the frame's role.
+        index_roles = frozenset(r for v in index_values for r in v.roles)
+        value.roles = base.roles or index_roles
+        value.role_evidence = base.role_evidence if base.roles else next((v.role_evidence for v in index_values if v.roles), None)
         value.sources, value.taints = base.sources, base.taints
         value.data = base.data or base.frame
         frame_base = base.frame or (isinstance(node.value, cst.Attribute) and node.value.attr.value in ("loc", "iloc") and self._value(node.value.value).frame)
