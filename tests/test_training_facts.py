@@ -294,9 +294,15 @@ for epoch in range(2):
     assert not in_outer
 
 
-def test_files_without_torch_have_no_loop_facts():
-    facts = loop_facts("for x in xs:\n    loss.backward()\n    optimizer.step()\n")
+def test_files_of_other_frameworks_have_no_loop_facts():
+    facts = loop_facts("import tensorflow as tf\nfor x in xs:\n    loss.backward()\n    optimizer.step()\n")
     assert facts.loops == []
+
+
+def test_a_trainer_module_without_torch_imports_is_judged_but_not_hand_written_backprop():
+    facts = loop_facts("import numpy as np\nfor x in xs:\n    loss.backward()\n    net.backward(dout)\n")
+    (path,) = facts.loops[0].paths
+    assert kinds(path) == [(BACKWARD, None)]
 
 
 def test_too_many_paths_means_no_judgement():

@@ -121,9 +121,14 @@ def test_tl201_reset_of_another_model_does_not_cover():
         """, "TL201") == [4]
 
 
-def test_tl201_silent_without_torch_import():
-    source = "for x in xs:\n    loss.backward()\n    optimizer.step()\n"
+def test_tl201_silent_for_other_frameworks():
+    source = "import paddle\nfor x in xs:\n    loss.backward()\n    optimizer.step()\n"
     assert lint_snippet(source, select=["TL201"]) == []
+
+
+def test_tl201_trainer_module_that_imports_nothing_from_torch():
+    source = "import numpy as np\ndef train(model, loader, optimizer):\n    for x in loader:\n        model(x).backward()\n        optimizer.step()\n"
+    assert [d.span.start.row for d in lint_snippet(source, select=["TL201"])] == [4]
 
 
 def test_tl201_lightning_automatic_training_step_is_silent():

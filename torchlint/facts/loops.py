@@ -59,6 +59,11 @@ _TRAINING_LIBRARIES = (
     "torch", "accelerate", "lightning", "pytorch_lightning", "transformers", "deepspeed", "timm",
     "d2l", "fastai", "apex",
 )
+# Frameworks whose `backward()`/`step()` are not torch's.
+_OTHER_FRAMEWORKS = (
+    "tensorflow", "keras", "jax", "flax", "optax", "mxnet", "chainer", "paddle", "mindspore",
+    "oneflow", "tinygrad", "mlx", "cupy", "theano",
+)
 # Calls that take an optimizer without touching its gradients.
 _HARMLESS_CALLS = frozenset({
     "unscale_", "update", "print", "len", "str", "repr", "isinstance", "getattr", "hasattr", "type",
@@ -140,7 +145,10 @@ class LoopFacts:
         self.functions: dict[str, Any] = {}  # module-level functions
         self.classes: dict[str, Any] = {}
         self.loops: list[LoopInfo] = []
-        self.trains = any(self.names.imports_from(lib) for lib in _TRAINING_LIBRARIES)
+        # A trainer module may import nothing from torch (it receives model and optimizer), but
+        # a file written for another framework is not ours to judge.
+        self.imports_torch = any(self.names.imports_from(lib) for lib in _TRAINING_LIBRARIES)
+        self.trains = self.imports_torch or not any(self.names.imports_from(lib) for lib in _OTHER_FRAMEWORKS)
 
     @classmethod
     def build(cls, facts) -> LoopFacts:
@@ -624,6 +632,8 @@ class _Paths:
         qualified = self.names.qualified_name(receiver) if dotted_name(receiver) else None
         if qualified == "torch.distributed.autograd":
             return []  # goes to the dist_autograd context, not to `.grad`
+        if not self.facts.imports_torch and any(arg.keyword is None for arg in call.args):
+            return []  # `layer.backward(dout)` in a file without torch: a hand-written network
         text = dotted_name(receiver)
         if text is not None:
             owner = self._local_class_of(receiver, context)
