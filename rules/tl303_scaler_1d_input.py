@@ -99,5 +99,5 @@ class Scaler1dInput(Rule):
             if problem.evidence.node is problem.argument:
                 # `df["c"]` is its own evidence: say it in the message rather than in a note on itself.
                 message, notes = f"{message}: {problem.evidence.label}", []
-            help_text = "select `df[[\"col\"]]` or reshape with `.reshape(-1, 1)`"
+            help_text = 'select `df[["col"]]` or reshape with `.reshape(-1, 1)`'
             self.report(problem.argument, message, notes=notes, help=help_text, fix=fix)

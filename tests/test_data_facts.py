@@ -35,21 +35,56 @@ def roles_at_last_use(source: str, name: str) -> frozenset:
 
 # --- names ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,roles", [
-    ("X_test", {TEST}), ("test_x", {TEST}), ("x_val", {VALID}), ("valid_df", {VALID}),
-    ("holdout", {TEST}), ("hold_out_df", {TEST}), ("eval_set", {VALID}), ("X_train", {TRAIN}),
-    ("trainX", {TRAIN}), ("xTest", {TEST}), ("Xtest", {TEST}), ("ytrain", {TRAIN}),
-    ("df_test2", {TEST}), ("X_trainval", {TRAIN, VALID}), ("train_test", {TRAIN, TEST}),
-])
+
+@pytest.mark.parametrize(
+    "name,roles",
+    [
+        ("X_test", {TEST}),
+        ("test_x", {TEST}),
+        ("x_val", {VALID}),
+        ("valid_df", {VALID}),
+        ("holdout", {TEST}),
+        ("hold_out_df", {TEST}),
+        ("eval_set", {VALID}),
+        ("X_train", {TRAIN}),
+        ("trainX", {TRAIN}),
+        ("xTest", {TEST}),
+        ("Xtest", {TEST}),
+        ("ytrain", {TRAIN}),
+        ("df_test2", {TEST}),
+        ("X_trainval", {TRAIN, VALID}),
+        ("train_test", {TRAIN, TEST}),
+    ],
+)
 def test_role_words(name, roles):
     assert roles_of_name(name) == frozenset(roles)
 
 
-@pytest.mark.parametrize("name", [
-    "contest", "latest", "attest", "interval", "protest", "testament", "test_size", "n_test",
-    "val_loss", "test_path", "test_cols", "is_test", "y_test_pred", "max_val", "customer_monetary_val",
-    "valid_rows", "eval_fn", "dev", "test_stat", "TEST_SIZE",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "contest",
+        "latest",
+        "attest",
+        "interval",
+        "protest",
+        "testament",
+        "test_size",
+        "n_test",
+        "val_loss",
+        "test_path",
+        "test_cols",
+        "is_test",
+        "y_test_pred",
+        "max_val",
+        "customer_monetary_val",
+        "valid_rows",
+        "eval_fn",
+        "dev",
+        "test_stat",
+        "TEST_SIZE",
+    ],
+)
 def test_not_role_words(name):
     assert roles_of_name(name) == frozenset()
 
@@ -59,10 +94,17 @@ def test_split_words_handles_snake_camel_and_digits():
     assert split_words("trainDF") == ["train", "df"]
 
 
-@pytest.mark.parametrize("path,roles", [
-    ("test.csv", {TEST}), ("../input/test.csv", {TEST}), ("data/train_data.csv", {TRAIN}),
-    ("latest.csv", set()), ("contest/results.csv", set()), ("valid.parquet", {VALID}),
-])
+@pytest.mark.parametrize(
+    "path,roles",
+    [
+        ("test.csv", {TEST}),
+        ("../input/test.csv", {TEST}),
+        ("data/train_data.csv", {TRAIN}),
+        ("latest.csv", set()),
+        ("contest/results.csv", set()),
+        ("valid.parquet", {VALID}),
+    ],
+)
 def test_file_roles(path, roles):
     assert roles_of_file(path) == frozenset(roles)
 
@@ -115,11 +157,7 @@ def test_slicing_keeps_role_and_indexing_with_test_indices_gives_it():
 
 
 def test_kfold_loop_targets():
-    source = (
-        "from sklearn.model_selection import KFold\n"
-        "kf = KFold(5)\n"
-        "for a, b in kf.split(X):\n    use(a, b)\n"
-    )
+    source = "from sklearn.model_selection import KFold\nkf = KFold(5)\nfor a, b in kf.split(X):\n    use(a, b)\n"
     assert roles_at_last_use(source, "a") == {TRAIN}
     assert roles_at_last_use(source, "b") == {TEST}
     facts, _ = build(source)
@@ -132,10 +170,7 @@ def test_bare_role_word_needs_data():
 
 
 def test_function_scope_is_separate():
-    source = (
-        "def one():\n    data = X_test\n    return data\n"
-        "def two(data):\n    return data\n"
-    )
+    source = "def one():\n    data = X_test\n    return data\ndef two(data):\n    return data\n"
     facts, module = build(source)
     uses = [n for n in names_in(module, "data") if facts.value_of(n) is not None]
     assert facts.roles_of(uses[0]) == {TEST}
@@ -151,9 +186,21 @@ def test_notebook_cells_in_document_order():
     import json
 
     cells = [
-        {"cell_type": "code", "execution_count": 3, "metadata": {}, "outputs": [], "source": ["%matplotlib inline\n", SPLIT, "p, q = train_test_split(X)\n"]},
+        {
+            "cell_type": "code",
+            "execution_count": 3,
+            "metadata": {},
+            "outputs": [],
+            "source": ["%matplotlib inline\n", SPLIT, "p, q = train_test_split(X)\n"],
+        },
         {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": []},
-        {"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": [], "source": ["!pip install x\n", "use(q)\n"]},
+        {
+            "cell_type": "code",
+            "execution_count": 1,
+            "metadata": {},
+            "outputs": [],
+            "source": ["!pip install x\n", "use(q)\n"],
+        },
     ]
     notebook = load_notebook(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}).encode())
     assert roles_at_last_use(notebook.text, "q") == {TEST}
@@ -161,20 +208,48 @@ def test_notebook_cells_in_document_order():
 
 # --- fitted objects and fits ----------------------------------------------------------------
 
-@pytest.mark.parametrize("source,kind,class_name", [
-    ("from sklearn.preprocessing import StandardScaler\ns = StandardScaler()\n", "transformer", "StandardScaler"),
-    ("from sklearn import preprocessing\ns = preprocessing.MinMaxScaler()\n", "transformer", "MinMaxScaler"),
-    ("from sklearn.preprocessing import MinMaxScaler as MMS\ns = MMS()\n", "transformer", "MinMaxScaler"),
-    ("import sklearn.decomposition as dec\ns = dec.PCA(2)\n", "decomposition", "PCA"),
-    ("from sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessing import StandardScaler\nfrom sklearn.svm import SVC\ns = make_pipeline(StandardScaler(), SVC())\n", "pipeline", "Pipeline"),
-    ("from sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessing import StandardScaler\nfrom sklearn.decomposition import PCA\ns = make_pipeline(StandardScaler(), PCA(2))\n", "transformer", "Pipeline"),
-    ("from sklearn.compose import ColumnTransformer\ns = ColumnTransformer([])\n", "transformer", "ColumnTransformer"),
-    ("from sklearn.ensemble import RandomForestClassifier\ns = RandomForestClassifier()\n", "estimator", "RandomForestClassifier"),
-    ("from sklearn.preprocessing import LabelEncoder\ns = LabelEncoder()\n", "label", "LabelEncoder"),
-    ("from sklearn.preprocessing import PolynomialFeatures\ns = PolynomialFeatures(2)\n", "stateless", "PolynomialFeatures"),
-    ("from sklearn.cluster import KMeans\ns = KMeans(3)\n", "unsupervised", "KMeans"),
-    ("from sklearn.preprocessing import OneHotEncoder\ns = OneHotEncoder(categories=[['a', 'b']])\n", "stateless", "OneHotEncoder"),
-])
+
+@pytest.mark.parametrize(
+    "source,kind,class_name",
+    [
+        ("from sklearn.preprocessing import StandardScaler\ns = StandardScaler()\n", "transformer", "StandardScaler"),
+        ("from sklearn import preprocessing\ns = preprocessing.MinMaxScaler()\n", "transformer", "MinMaxScaler"),
+        ("from sklearn.preprocessing import MinMaxScaler as MMS\ns = MMS()\n", "transformer", "MinMaxScaler"),
+        ("import sklearn.decomposition as dec\ns = dec.PCA(2)\n", "decomposition", "PCA"),
+        (
+            "from sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessing import StandardScaler\nfrom sklearn.svm import SVC\ns = make_pipeline(StandardScaler(), SVC())\n",
+            "pipeline",
+            "Pipeline",
+        ),
+        (
+            "from sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessing import StandardScaler\nfrom sklearn.decomposition import PCA\ns = make_pipeline(StandardScaler(), PCA(2))\n",
+            "transformer",
+            "Pipeline",
+        ),
+        (
+            "from sklearn.compose import ColumnTransformer\ns = ColumnTransformer([])\n",
+            "transformer",
+            "ColumnTransformer",
+        ),
+        (
+            "from sklearn.ensemble import RandomForestClassifier\ns = RandomForestClassifier()\n",
+            "estimator",
+            "RandomForestClassifier",
+        ),
+        ("from sklearn.preprocessing import LabelEncoder\ns = LabelEncoder()\n", "label", "LabelEncoder"),
+        (
+            "from sklearn.preprocessing import PolynomialFeatures\ns = PolynomialFeatures(2)\n",
+            "stateless",
+            "PolynomialFeatures",
+        ),
+        ("from sklearn.cluster import KMeans\ns = KMeans(3)\n", "unsupervised", "KMeans"),
+        (
+            "from sklearn.preprocessing import OneHotEncoder\ns = OneHotEncoder(categories=[['a', 'b']])\n",
+            "stateless",
+            "OneHotEncoder",
+        ),
+    ],
+)
 def test_fitted_objects_resolved_through_imports(source, kind, class_name):
     facts, _ = build(source)
     fitted = facts.objects[-1]
@@ -229,14 +304,31 @@ def test_unrelated_data_set_split_is_not_the_fitted_one():
 
 # --- one-dimensional values -----------------------------------------------------------------
 
-@pytest.mark.parametrize("expression,one_d", [
-    ("df['c']", True), ("df[['c']]", False), ("df['c'].values", True), ("df.loc[:, 'c']", True),
-    ("df.iloc[:, 0]", True), ("df.iloc[:, [0]]", False), ("np.array([1.0, 2.0])", True),
-    ("np.array([[1.0], [2.0]])", False), ("np.arange(5)", True), ("np.zeros(4)", True),
-    ("np.zeros((4, 1))", False), ("m.reshape(-1)", True), ("m.reshape(-1, 1)", False),
-    ("m.ravel()", True), ("m.flatten()", True), ("df['c'].to_frame()", False),
-    ("pd.Series([1, 2])", True), ("np.random.rand(5)", True), ("np.random.rand(5, 1)", False),
-])
+
+@pytest.mark.parametrize(
+    "expression,one_d",
+    [
+        ("df['c']", True),
+        ("df[['c']]", False),
+        ("df['c'].values", True),
+        ("df.loc[:, 'c']", True),
+        ("df.iloc[:, 0]", True),
+        ("df.iloc[:, [0]]", False),
+        ("np.array([1.0, 2.0])", True),
+        ("np.array([[1.0], [2.0]])", False),
+        ("np.arange(5)", True),
+        ("np.zeros(4)", True),
+        ("np.zeros((4, 1))", False),
+        ("m.reshape(-1)", True),
+        ("m.reshape(-1, 1)", False),
+        ("m.ravel()", True),
+        ("m.flatten()", True),
+        ("df['c'].to_frame()", False),
+        ("pd.Series([1, 2])", True),
+        ("np.random.rand(5)", True),
+        ("np.random.rand(5, 1)", False),
+    ],
+)
 def test_one_dimensional_values(expression, one_d):
     source = f"import numpy as np\nimport pandas as pd\ndf = pd.read_csv('a.csv')\nm = np.ones((3, 3))\nresult = {expression}\n"
     facts, module = build(source)

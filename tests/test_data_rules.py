@@ -32,6 +32,7 @@ def settings():
 
 # --- TL301 ----------------------------------------------------------------------------------
 
+
 def test_refit_on_test_has_safe_fix_and_notes():
     source = HEAD + "sc = StandardScaler()\nX_train = sc.fit_transform(X_train)\nX_test = sc.fit_transform(X_test)\n"
     [diagnostic] = lint_snippet(source, select=DATA_CODES)
@@ -49,57 +50,74 @@ def test_fit_on_test_without_earlier_train_fit_has_no_fix():
     assert diagnostic.code == "TL301" and diagnostic.fix is None
 
 
-@pytest.mark.parametrize("source", [
-    "s = StandardScaler()\ns.fit(x_val)\n",
-    "test_df = pd.read_csv('test.csv')\nMinMaxScaler().fit(test_df)\n",
-    "a, b = train_test_split(df)\nStandardScaler().fit(b)\n",
-    "for tr, te in KFold(3).split(X):\n    StandardScaler().fit(X[te])\n",
-    "StandardScaler().fit(np.vstack([X_train, X_test]))\n",
-    "m = LogisticRegression().fit(X_test, y_test)\nprint(m.score(X_test, y_test))\n",
-    "def prepare(X_train, X_test):\n    s = StandardScaler()\n    return s.fit_transform(X_train), s.fit_transform(X_test)\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "s = StandardScaler()\ns.fit(x_val)\n",
+        "test_df = pd.read_csv('test.csv')\nMinMaxScaler().fit(test_df)\n",
+        "a, b = train_test_split(df)\nStandardScaler().fit(b)\n",
+        "for tr, te in KFold(3).split(X):\n    StandardScaler().fit(X[te])\n",
+        "StandardScaler().fit(np.vstack([X_train, X_test]))\n",
+        "m = LogisticRegression().fit(X_test, y_test)\nprint(m.score(X_test, y_test))\n",
+        "def prepare(X_train, X_test):\n    s = StandardScaler()\n    return s.fit_transform(X_train), s.fit_transform(X_test)\n",
+    ],
+)
 def test_fit_on_test_fires(source):
     assert [code for _, code in codes(source)] == ["TL301"]
 
 
-@pytest.mark.parametrize("source", [
-    "s = StandardScaler().fit(X_train)\nX_test = s.transform(X_test)\n",
-    "LabelEncoder().fit(y_test)\n",
-    "latest = load()\nStandardScaler().fit(latest)\n",
-    "test = 'minmax'\nStandardScaler().fit(X_train)\n",
-    "scores = cross_val_score(make_pipeline(StandardScaler(), LogisticRegression()), X, y)\n",
-    "m = LogisticRegression().fit(X_train, y_train, sample_weight=w_test)\nm.score(X_test, y_test)\n",
-    "max_val = df.max()\nStandardScaler().fit(max_val)\n",
-    "from sklearn.manifold import TSNE\nTSNE(2).fit_transform(X_test)\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "s = StandardScaler().fit(X_train)\nX_test = s.transform(X_test)\n",
+        "LabelEncoder().fit(y_test)\n",
+        "latest = load()\nStandardScaler().fit(latest)\n",
+        "test = 'minmax'\nStandardScaler().fit(X_train)\n",
+        "scores = cross_val_score(make_pipeline(StandardScaler(), LogisticRegression()), X, y)\n",
+        "m = LogisticRegression().fit(X_train, y_train, sample_weight=w_test)\nm.score(X_test, y_test)\n",
+        "max_val = df.max()\nStandardScaler().fit(max_val)\n",
+        "from sklearn.manifold import TSNE\nTSNE(2).fit_transform(X_test)\n",
+    ],
+)
 def test_fit_on_test_traps(source):
     assert codes(source) == []
 
 
 # --- TL302 ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("source,row", [
-    ("X = StandardScaler().fit_transform(X)\nparts = train_test_split(X, y)\n", 1),
-    ("sc = StandardScaler()\nsc.fit(X)\nXs = sc.transform(X)\nparts = train_test_split(Xs, y)\n", 2),
-    ("df = pd.read_csv('d.csv')\ndf[['a']] = MinMaxScaler().fit_transform(df[['a']])\nX = df.drop('t', axis=1).values\nparts = train_test_split(X, df.t)\n", 2),
-    ("scaled = MinMaxScaler().fit_transform(series)\ntrain = scaled[:100]\ntest = scaled[100:]\n", 1),
-    ("Z = StandardScaler().fit_transform(X)\nfor tr, te in KFold(5).split(Z):\n    pass\n", 1),
-])
+
+@pytest.mark.parametrize(
+    "source,row",
+    [
+        ("X = StandardScaler().fit_transform(X)\nparts = train_test_split(X, y)\n", 1),
+        ("sc = StandardScaler()\nsc.fit(X)\nXs = sc.transform(X)\nparts = train_test_split(Xs, y)\n", 2),
+        (
+            "df = pd.read_csv('d.csv')\ndf[['a']] = MinMaxScaler().fit_transform(df[['a']])\nX = df.drop('t', axis=1).values\nparts = train_test_split(X, df.t)\n",
+            2,
+        ),
+        ("scaled = MinMaxScaler().fit_transform(series)\ntrain = scaled[:100]\ntest = scaled[100:]\n", 1),
+        ("Z = StandardScaler().fit_transform(X)\nfor tr, te in KFold(5).split(Z):\n    pass\n", 1),
+    ],
+)
 def test_fit_before_split_fires(source, row):
     assert codes(source) == [(row, "TL302")]
 
 
-@pytest.mark.parametrize("source", [
-    "from sklearn.decomposition import PCA\nX2 = PCA(2).fit_transform(X)\nplot(X2)\nparts = train_test_split(X, y)\n",
-    "y = LabelEncoder().fit_transform(y)\nparts = train_test_split(X, y)\n",
-    "other = StandardScaler().fit_transform(survey)\nparts = train_test_split(X, y)\n",
-    "parts = train_test_split(X, y)\nsc = StandardScaler().fit(X_train)\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from sklearn.decomposition import PCA\nX2 = PCA(2).fit_transform(X)\nplot(X2)\nparts = train_test_split(X, y)\n",
+        "y = LabelEncoder().fit_transform(y)\nparts = train_test_split(X, y)\n",
+        "other = StandardScaler().fit_transform(survey)\nparts = train_test_split(X, y)\n",
+        "parts = train_test_split(X, y)\nsc = StandardScaler().fit(X_train)\n",
+    ],
+)
 def test_fit_before_split_traps(source):
     assert codes(source) == []
 
 
 # --- TL303 ----------------------------------------------------------------------------------
+
 
 def test_single_column_fix():
     source = HEAD + "df = pd.read_csv('a.csv')\nStandardScaler().fit_transform(df['price'])\n"
@@ -117,23 +135,28 @@ def test_one_dimensional_through_a_variable_has_no_fix_but_a_note():
     assert diagnostic.notes and "single column" in diagnostic.notes[0].message
 
 
-@pytest.mark.parametrize("source", [
-    "df = pd.read_csv('a.csv')\nStandardScaler().fit(df[['price']])\n",
-    "x = np.arange(9).reshape(-1, 1)\nStandardScaler().fit(x)\n",
-    "df = pd.read_csv('a.csv')\nLabelEncoder().fit(df['label'])\n",
-    "d = {'price': [[1.0], [2.0]]}\nStandardScaler().fit(d['price'])\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "df = pd.read_csv('a.csv')\nStandardScaler().fit(df[['price']])\n",
+        "x = np.arange(9).reshape(-1, 1)\nStandardScaler().fit(x)\n",
+        "df = pd.read_csv('a.csv')\nLabelEncoder().fit(df['label'])\n",
+        "d = {'price': [[1.0], [2.0]]}\nStandardScaler().fit(d['price'])\n",
+    ],
+)
 def test_scaler_1d_traps(source):
     assert codes(source) == []
 
 
 # --- notebooks ------------------------------------------------------------------------------
 
+
 def notebook(tmp_path, cells) -> str:
     document = {
         "cells": [
             {"cell_type": "code", "execution_count": count, "metadata": {}, "outputs": [], "source": source}
-            if kind == "code" else {"cell_type": "markdown", "metadata": {}, "source": source}
+            if kind == "code"
+            else {"cell_type": "markdown", "metadata": {}, "source": source}
             for kind, count, source in cells
         ],
         "metadata": {"language_info": {"name": "python"}},
@@ -150,51 +173,86 @@ def found(path):
 
 
 def test_notebook_roles_flow_across_cells_with_magics_and_shell_escapes(tmp_path):
-    path = notebook(tmp_path, [
-        ("markdown", None, "# Churn"),
-        ("code", 4, "%matplotlib inline\n!pip install scikit-learn\nfrom sklearn.model_selection import train_test_split\nfrom sklearn.preprocessing import StandardScaler\n"),
-        ("code", None, ""),
-        ("code", 2, "first, second = train_test_split(data)\nscaler = StandardScaler()\n"),
-        ("code", 7, "%%time\nscaler.fit(first)\n"),
-        ("code", 1, "!ls\nout = scaler.fit_transform(second)\n"),
-    ])
+    path = notebook(
+        tmp_path,
+        [
+            ("markdown", None, "# Churn"),
+            (
+                "code",
+                4,
+                "%matplotlib inline\n!pip install scikit-learn\nfrom sklearn.model_selection import train_test_split\nfrom sklearn.preprocessing import StandardScaler\n",
+            ),
+            ("code", None, ""),
+            ("code", 2, "first, second = train_test_split(data)\nscaler = StandardScaler()\n"),
+            ("code", 7, "%%time\nscaler.fit(first)\n"),
+            ("code", 1, "!ls\nout = scaler.fit_transform(second)\n"),
+        ],
+    )
     assert found(path) == [(6, 2, "TL301")]
 
 
 def test_notebook_split_in_a_later_cell(tmp_path):
-    path = notebook(tmp_path, [
-        ("code", 9, "import pandas as pd\nfrom sklearn.preprocessing import MinMaxScaler\ndf = pd.read_csv('d.csv')\n"),
-        ("code", 3, "df[['a', 'b']] = MinMaxScaler().fit_transform(df[['a', 'b']])\n"),
-        ("markdown", None, "Now split."),
-        ("code", 1, "from sklearn.model_selection import train_test_split\nX = df.drop('y', axis=1)\nX_train, X_test, y_train, y_test = train_test_split(X, df['y'])\n"),
-    ])
+    path = notebook(
+        tmp_path,
+        [
+            (
+                "code",
+                9,
+                "import pandas as pd\nfrom sklearn.preprocessing import MinMaxScaler\ndf = pd.read_csv('d.csv')\n",
+            ),
+            ("code", 3, "df[['a', 'b']] = MinMaxScaler().fit_transform(df[['a', 'b']])\n"),
+            ("markdown", None, "Now split."),
+            (
+                "code",
+                1,
+                "from sklearn.model_selection import train_test_split\nX = df.drop('y', axis=1)\nX_train, X_test, y_train, y_test = train_test_split(X, df['y'])\n",
+            ),
+        ],
+    )
     assert found(path) == [(2, 1, "TL302")]
 
 
 def test_notebook_later_split_of_another_data_set_is_silent(tmp_path):
-    path = notebook(tmp_path, [
-        ("code", 1, "import pandas as pd\nfrom sklearn.decomposition import PCA\niris = pd.read_csv('iris.csv')\n"),
-        ("code", 2, "coords = PCA(2).fit_transform(iris)\nplot(coords)\n"),
-        ("code", 3, "from sklearn.model_selection import train_test_split\nhouses = pd.read_csv('houses.csv')\nparts = train_test_split(houses)\n"),
-    ])
+    path = notebook(
+        tmp_path,
+        [
+            ("code", 1, "import pandas as pd\nfrom sklearn.decomposition import PCA\niris = pd.read_csv('iris.csv')\n"),
+            ("code", 2, "coords = PCA(2).fit_transform(iris)\nplot(coords)\n"),
+            (
+                "code",
+                3,
+                "from sklearn.model_selection import train_test_split\nhouses = pd.read_csv('houses.csv')\nparts = train_test_split(houses)\n",
+            ),
+        ],
+    )
     assert found(path) == []
 
 
 def test_notebook_empty_and_magic_only_cells(tmp_path):
-    path = notebook(tmp_path, [
-        ("code", None, []),
-        ("code", 1, "%load_ext autoreload\n%autoreload 2\n"),
-        ("code", 2, "%%bash\necho hi\n"),
-        ("code", 3, "StandardScaler?\n"),
-    ])
+    path = notebook(
+        tmp_path,
+        [
+            ("code", None, []),
+            ("code", 1, "%load_ext autoreload\n%autoreload 2\n"),
+            ("code", 2, "%%bash\necho hi\n"),
+            ("code", 3, "StandardScaler?\n"),
+        ],
+    )
     assert found(path) == []
 
 
 def test_notebook_one_dimensional_column_fix(tmp_path):
-    path = notebook(tmp_path, [
-        ("code", 2, "%matplotlib inline\nimport pandas as pd\nfrom sklearn.preprocessing import StandardScaler\ndf = pd.read_csv('a.csv')\n"),
-        ("code", 1, "scaled = StandardScaler().fit_transform(df['price'])\n"),
-    ])
+    path = notebook(
+        tmp_path,
+        [
+            (
+                "code",
+                2,
+                "%matplotlib inline\nimport pandas as pd\nfrom sklearn.preprocessing import StandardScaler\ndf = pd.read_csv('a.csv')\n",
+            ),
+            ("code", 1, "scaled = StandardScaler().fit_transform(df['price'])\n"),
+        ],
+    )
     assert found(path) == [(2, 1, "TL303")]
     with open(path, "rb") as handle:
         outcome = fix_bytes(handle.read(), path, settings())
@@ -205,6 +263,7 @@ def test_notebook_one_dimensional_column_fix(tmp_path):
 
 # Traps that only static reasoning can judge (a runtime comparison of fitted statistics would call
 # them leaks): they live here rather than in the runnable fixtures.
+
 
 def test_hand_made_two_fold_cross_validation_is_silent():
     source = (
@@ -234,8 +293,7 @@ def test_training_file_scaled_then_split_again():
 
 def test_training_split_scaled_is_not_refitted_before_a_split():
     source = (
-        "X_train, X_test, y_train, y_test = train_test_split(X, y)\n"
-        "X_train = StandardScaler().fit_transform(X_train)\n"
+        "X_train, X_test, y_train, y_test = train_test_split(X, y)\nX_train = StandardScaler().fit_transform(X_train)\n"
     )
     assert codes(source) == []
 
@@ -256,4 +314,9 @@ def test_rows_sampled_into_train_and_dropped_into_test():
         "train = df.sample(frac=0.8)\ntest = df.drop(train.index)\n"
     )
     assert codes(source) == [(2, "TL302")]
-    assert codes(source.replace("train = df.sample(frac=0.8)\ntest = df.drop(train.index)", "train = df.drop('id', axis=1)")) == []
+    assert (
+        codes(
+            source.replace("train = df.sample(frac=0.8)\ntest = df.drop(train.index)", "train = df.drop('id', axis=1)")
+        )
+        == []
+    )

@@ -23,8 +23,9 @@ Whenever it cannot tell, it records nothing, so the rules stay silent.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.names import dotted_name
@@ -36,86 +37,389 @@ HELD_OUT = frozenset({TEST, VALID})
 
 # Whole words of a name that say which split it holds.
 _ROLE_WORDS = {
-    "train": (TRAIN,), "training": (TRAIN,), "trn": (TRAIN,),
-    "test": (TEST,), "testing": (TEST,), "tst": (TEST,), "holdout": (TEST,),
-    "val": (VALID,), "valid": (VALID,), "validation": (VALID,), "eval": (VALID,),
-    "evaluation": (VALID,), "dev": (VALID,),
+    "train": (TRAIN,),
+    "training": (TRAIN,),
+    "trn": (TRAIN,),
+    "test": (TEST,),
+    "testing": (TEST,),
+    "tst": (TEST,),
+    "holdout": (TEST,),
+    "val": (VALID,),
+    "valid": (VALID,),
+    "validation": (VALID,),
+    "eval": (VALID,),
+    "evaluation": (VALID,),
+    "dev": (VALID,),
     "trainval": (TRAIN, VALID),
 }
 # A name with one of these words is about a split, not the split's data: `test_size`, `n_test`,
 # `val_loss`, `test_path`, `test_cols`, `is_test`, `y_test_pred`...
-_META_WORDS = frozenset("""
-    size sizes sz ratio frac fraction pct percent portion prop proportion split n num number nb
-    len length count cnt shape score scores acc accuracy loss losses err error errors metric metrics
-    mse rmse mae auc r2 f1 pred preds prediction predictions predicted yhat hat prob probs proba
-    result results report path paths file files filename fname dir folder url name names col cols
-    column columns id ids time start end begin seed state stat stats statistic pvalue case cases suite func fn function method
-    cmd string str msg type kind cfg config args params param is do run use mode only flag every
-    freq step steps epoch epochs history hist curve plot fig ax model models clf idx2 dates
-    """.split())
+_META_WORDS = frozenset(
+    [
+        "size",
+        "sizes",
+        "sz",
+        "ratio",
+        "frac",
+        "fraction",
+        "pct",
+        "percent",
+        "portion",
+        "prop",
+        "proportion",
+        "split",
+        "n",
+        "num",
+        "number",
+        "nb",
+        "len",
+        "length",
+        "count",
+        "cnt",
+        "shape",
+        "score",
+        "scores",
+        "acc",
+        "accuracy",
+        "loss",
+        "losses",
+        "err",
+        "error",
+        "errors",
+        "metric",
+        "metrics",
+        "mse",
+        "rmse",
+        "mae",
+        "auc",
+        "r2",
+        "f1",
+        "pred",
+        "preds",
+        "prediction",
+        "predictions",
+        "predicted",
+        "yhat",
+        "hat",
+        "prob",
+        "probs",
+        "proba",
+        "result",
+        "results",
+        "report",
+        "path",
+        "paths",
+        "file",
+        "files",
+        "filename",
+        "fname",
+        "dir",
+        "folder",
+        "url",
+        "name",
+        "names",
+        "col",
+        "cols",
+        "column",
+        "columns",
+        "id",
+        "ids",
+        "time",
+        "start",
+        "end",
+        "begin",
+        "seed",
+        "state",
+        "stat",
+        "stats",
+        "statistic",
+        "pvalue",
+        "case",
+        "cases",
+        "suite",
+        "func",
+        "fn",
+        "function",
+        "method",
+        "cmd",
+        "string",
+        "str",
+        "msg",
+        "type",
+        "kind",
+        "cfg",
+        "config",
+        "args",
+        "params",
+        "param",
+        "is",
+        "do",
+        "run",
+        "use",
+        "mode",
+        "only",
+        "flag",
+        "every",
+        "freq",
+        "step",
+        "steps",
+        "epoch",
+        "epochs",
+        "history",
+        "hist",
+        "curve",
+        "plot",
+        "fig",
+        "ax",
+        "model",
+        "models",
+        "clf",
+        "idx2",
+        "dates",
+    ]
+)
 # `val`, `valid`, `eval` and `dev` also abbreviate value, valid-as-correct, evaluate and device
 # (`max_val`, `valid_rows`, `eval_fn`): they name a split only next to words for data.
 _AMBIGUOUS_ROLE_WORDS = frozenset({"val", "valid", "eval", "evaluation", "dev"})
 _DATA_WORDS = frozenset(
-    "x y z df dfs data dataset datasets ds set sets loader loaders dl features feature feats feat "
-    "labels label target targets images image imgs img inputs input samples sample batch batches "
-    "frame arr array matrix mat tensor tensors seq seqs text texts docs documents sentences tokens "
-    "encodings generator gen iter fold part scaled std norm normalized transformed processed "
-    "prepared pca tfidf vec vectors counts reduced idx index indices mask subset sub split "
-    "raw clean final full new all gt ts series pairs files".split()
+    [
+        "x",
+        "y",
+        "z",
+        "df",
+        "dfs",
+        "data",
+        "dataset",
+        "datasets",
+        "ds",
+        "set",
+        "sets",
+        "loader",
+        "loaders",
+        "dl",
+        "features",
+        "feature",
+        "feats",
+        "feat",
+        "labels",
+        "label",
+        "target",
+        "targets",
+        "images",
+        "image",
+        "imgs",
+        "img",
+        "inputs",
+        "input",
+        "samples",
+        "sample",
+        "batch",
+        "batches",
+        "frame",
+        "arr",
+        "array",
+        "matrix",
+        "mat",
+        "tensor",
+        "tensors",
+        "seq",
+        "seqs",
+        "text",
+        "texts",
+        "docs",
+        "documents",
+        "sentences",
+        "tokens",
+        "encodings",
+        "generator",
+        "gen",
+        "iter",
+        "fold",
+        "part",
+        "scaled",
+        "std",
+        "norm",
+        "normalized",
+        "transformed",
+        "processed",
+        "prepared",
+        "pca",
+        "tfidf",
+        "vec",
+        "vectors",
+        "counts",
+        "reduced",
+        "idx",
+        "index",
+        "indices",
+        "mask",
+        "subset",
+        "sub",
+        "split",
+        "raw",
+        "clean",
+        "final",
+        "full",
+        "new",
+        "all",
+        "gt",
+        "ts",
+        "series",
+        "pairs",
+        "files",
+    ]
 )
 
 # Readers whose file name says the split (`pd.read_csv("data/test.csv")`).
-_READERS = frozenset({
-    "pandas.read_csv", "pandas.read_table", "pandas.read_excel", "pandas.read_parquet",
-    "pandas.read_json", "pandas.read_feather", "pandas.read_pickle", "pandas.read_hdf",
-    "numpy.load", "numpy.loadtxt", "numpy.genfromtxt",
-})
+_READERS = frozenset(
+    {
+        "pandas.read_csv",
+        "pandas.read_table",
+        "pandas.read_excel",
+        "pandas.read_parquet",
+        "pandas.read_json",
+        "pandas.read_feather",
+        "pandas.read_pickle",
+        "pandas.read_hdf",
+        "numpy.load",
+        "numpy.loadtxt",
+        "numpy.genfromtxt",
+    }
+)
 _FRAME_MAKERS = frozenset({"pandas.DataFrame", "pandas.concat", "pandas.get_dummies", "pandas.merge"})
-_SPLITTERS = frozenset({
-    "KFold", "StratifiedKFold", "GroupKFold", "RepeatedKFold", "RepeatedStratifiedKFold",
-    "ShuffleSplit", "StratifiedShuffleSplit", "GroupShuffleSplit", "TimeSeriesSplit",
-    "LeaveOneOut", "LeavePOut", "StratifiedGroupKFold", "LeaveOneGroupOut",
-})
+_SPLITTERS = frozenset(
+    {
+        "KFold",
+        "StratifiedKFold",
+        "GroupKFold",
+        "RepeatedKFold",
+        "RepeatedStratifiedKFold",
+        "ShuffleSplit",
+        "StratifiedShuffleSplit",
+        "GroupShuffleSplit",
+        "TimeSeriesSplit",
+        "LeaveOneOut",
+        "LeavePOut",
+        "StratifiedGroupKFold",
+        "LeaveOneGroupOut",
+    }
+)
 _LABEL_ENCODERS = frozenset({"LabelEncoder", "LabelBinarizer", "MultiLabelBinarizer"})
 # Transformers that learn nothing from the data they are fitted on.
-_STATELESS = frozenset({
-    "PolynomialFeatures", "FunctionTransformer", "Normalizer", "Binarizer", "HashingVectorizer",
-    "FeatureHasher",
-})
+_STATELESS = frozenset(
+    {
+        "PolynomialFeatures",
+        "FunctionTransformer",
+        "Normalizer",
+        "Binarizer",
+        "HashingVectorizer",
+        "FeatureHasher",
+    }
+)
 # Text and dict vectorizers take 1-D input on purpose; FunctionTransformer checks nothing.
-_ACCEPTS_1D = frozenset({
-    "CountVectorizer", "TfidfVectorizer", "HashingVectorizer", "DictVectorizer", "FeatureHasher",
-    "FunctionTransformer", "TfidfTransformer",
-})
-_PREPROCESSING_MODULES = frozenset({
-    "preprocessing", "impute", "feature_selection", "feature_extraction", "kernel_approximation",
-    "random_projection",
-})
+_ACCEPTS_1D = frozenset(
+    {
+        "CountVectorizer",
+        "TfidfVectorizer",
+        "HashingVectorizer",
+        "DictVectorizer",
+        "FeatureHasher",
+        "FunctionTransformer",
+        "TfidfTransformer",
+    }
+)
+_PREPROCESSING_MODULES = frozenset(
+    {
+        "preprocessing",
+        "impute",
+        "feature_selection",
+        "feature_extraction",
+        "kernel_approximation",
+        "random_projection",
+    }
+)
 _UNSUPERVISED_MODULES = frozenset({"cluster", "manifold", "mixture", "covariance"})
-_ESTIMATOR_MODULES = frozenset({
-    "linear_model", "ensemble", "svm", "tree", "neighbors", "naive_bayes", "neural_network",
-    "discriminant_analysis", "gaussian_process", "kernel_ridge", "isotonic", "dummy",
-    "multiclass", "multioutput", "semi_supervised", "cross_decomposition",
-})
+_ESTIMATOR_MODULES = frozenset(
+    {
+        "linear_model",
+        "ensemble",
+        "svm",
+        "tree",
+        "neighbors",
+        "naive_bayes",
+        "neural_network",
+        "discriminant_analysis",
+        "gaussian_process",
+        "kernel_ridge",
+        "isotonic",
+        "dummy",
+        "multiclass",
+        "multioutput",
+        "semi_supervised",
+        "cross_decomposition",
+    }
+)
 _BOOSTING = ("xgboost", "lightgbm", "catboost")
 # Method calls that hand data to a model: a fit whose output reaches one of them was consumed.
-_MODEL_METHODS = frozenset({
-    "fit", "predict", "predict_proba", "predict_log_proba", "score", "decision_function",
-    "evaluate", "fit_predict", "partial_fit",
-})
-_PREDICTIONS = frozenset({
-    "predict", "predict_proba", "predict_log_proba", "decision_function", "score", "evaluate",
-})
+_MODEL_METHODS = frozenset(
+    {
+        "fit",
+        "predict",
+        "predict_proba",
+        "predict_log_proba",
+        "score",
+        "decision_function",
+        "evaluate",
+        "fit_predict",
+        "partial_fit",
+    }
+)
+_PREDICTIONS = frozenset(
+    {
+        "predict",
+        "predict_proba",
+        "predict_log_proba",
+        "decision_function",
+        "score",
+        "evaluate",
+    }
+)
 _FIT_METHODS = frozenset({"fit", "fit_transform", "partial_fit"})
 _SHAPE_METHODS = frozenset({"fit", "fit_transform", "transform", "inverse_transform", "partial_fit"})
 # DataFrame methods that return a DataFrame of the same rows (or a subset).
-_FRAME_METHODS = frozenset({
-    "copy", "drop", "dropna", "fillna", "reset_index", "sort_values", "sort_index",
-    "select_dtypes", "assign", "rename", "replace", "astype", "query", "head", "tail", "sample",
-    "merge", "join", "set_index", "filter", "drop_duplicates", "interpolate", "ffill", "bfill",
-    "to_frame", "apply", "clip", "abs", "round",
-})
+_FRAME_METHODS = frozenset(
+    {
+        "copy",
+        "drop",
+        "dropna",
+        "fillna",
+        "reset_index",
+        "sort_values",
+        "sort_index",
+        "select_dtypes",
+        "assign",
+        "rename",
+        "replace",
+        "astype",
+        "query",
+        "head",
+        "tail",
+        "sample",
+        "merge",
+        "join",
+        "set_index",
+        "filter",
+        "drop_duplicates",
+        "interpolate",
+        "ffill",
+        "bfill",
+        "to_frame",
+        "apply",
+        "clip",
+        "abs",
+        "round",
+    }
+)
 # Attributes that describe a frame or array rather than hold its rows.
 _METADATA_ATTRIBUTES = frozenset({"columns", "shape", "dtypes", "dtype", "size", "ndim", "name", "names", "nbytes"})
 # Derivations that keep the same rows, for spotting `test = data[n:]`-style splits.
@@ -292,11 +596,7 @@ def _union(values: Iterable[Value]) -> Value:
 
 def _short(node) -> str:
     """Source text of a small expression, for messages."""
-    try:
-        text = cst.Module(body=[]).code_for_node(node)
-    except Exception:
-        return "..."
-    text = " ".join(text.split())
+    text = " ".join(cst.Module(body=[]).code_for_node(node).split())
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -389,7 +689,9 @@ class _Analyzer:
             name = param.name.value
             roles = roles_of_name(name)
             if roles and not is_bare_role_name(name):
-                inner.bindings[name] = Value(roles, Evidence(param.name, f"`{name}` is named as {_role_text(roles)} data"), data=True)
+                inner.bindings[name] = Value(
+                    roles, Evidence(param.name, f"`{name}` is named as {_role_text(roles)} data"), data=True
+                )
             else:
                 inner.bindings[name] = Value()
         self.block(_body(node.body), inner)
@@ -413,7 +715,13 @@ class _Analyzer:
         if value.kfold and isinstance(target, (cst.Tuple, cst.List)) and len(target.elements) == 2:
             for element, role in zip(target.elements, (TRAIN, TEST)):
                 label = f"{role} indices of the `split` here"
-                self.bind(element.value, Value(frozenset({role}), Evidence(iterable, label), data=True), None, scope, flow_role=True)
+                self.bind(
+                    element.value,
+                    Value(frozenset({role}), Evidence(iterable, label), data=True),
+                    None,
+                    scope,
+                    flow_role=True,
+                )
         else:
             self.bind(target, replace(value, kfold=False, obj=None, split_call=None), None, scope)
         self.block(_body(node.body), scope)
@@ -467,15 +775,27 @@ class _Analyzer:
                 source = value.split_inputs[index // 2]
                 role = TRAIN if index % 2 == 0 else TEST
                 label = f"the {role} part returned by `train_test_split` here"
-                part = replace(source, roles=frozenset({role}), role_evidence=Evidence(value.split_call, label),
-                               obj=None, one_d=source.one_d, kfold=False, split_call=None, split_inputs=())
+                part = replace(
+                    source,
+                    roles=frozenset({role}),
+                    role_evidence=Evidence(value.split_call, label),
+                    obj=None,
+                    one_d=source.one_d,
+                    kfold=False,
+                    split_call=None,
+                    split_inputs=(),
+                )
                 self.bind(element, part, None, scope, flow_role=True)
             return
-        if isinstance(value_node, (cst.Tuple, cst.List)) and len(value_node.elements) == len(elements):
-            if not any(isinstance(e, cst.StarredElement) for e in value_node.elements):
-                for element, source in zip(elements, value_node.elements):
-                    self.bind(element, self._value(source.value), source.value, scope)
-                return
+        pairwise = (
+            isinstance(value_node, (cst.Tuple, cst.List))
+            and len(value_node.elements) == len(elements)
+            and not any(isinstance(e, cst.StarredElement) for e in value_node.elements)
+        )
+        if pairwise:  # `X_train, X_test = X[:800], X[800:]`
+            for element, source in zip(elements, value_node.elements):
+                self.bind(element, self._value(source.value), source.value, scope)
+            return
         for element in elements:
             self.bind(element, replace(value, obj=None, one_d=None, split_call=None), None, scope)
 
@@ -486,10 +806,14 @@ class _Analyzer:
             named = frozenset()  # `test = "abc"`, `val = 0.2`: not data
         if value.obj is not None:
             named = frozenset()  # `val_scaler = StandardScaler()` holds no data
-        if named and flow_role and value.roles and not (named & value.roles):
-            # `X_train, X_valid = train_test_split(...)`: the name says which held-out set it is.
-            if (named <= HELD_OUT) == (value.roles <= HELD_OUT):
-                flow_role = False
+        if (
+            named
+            and flow_role
+            and value.roles
+            and not (named & value.roles)
+            and (named <= HELD_OUT) == (value.roles <= HELD_OUT)
+        ):
+            flow_role = False  # `X_train, X_valid = train_test_split(...)`: the name says which held-out set
         if named and not flow_role:
             evidence = Evidence(name_node, f"`{leaf}` is named as {_role_text(named)} data")
             if value.roles and value.roles <= named and value.role_evidence is not None:
@@ -509,7 +833,11 @@ class _Analyzer:
         """`test = data[n:]`, `X_train = X.iloc[:800]`: a manual split of whole data."""
         node = value_node
         sampled = False
-        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _ROW_SUBSET_METHODS:
+        while (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value in _ROW_SUBSET_METHODS
+        ):
             # `df.sample(frac=0.8)` and `df.drop(train.index)` choose rows; `df.drop("id", axis=1)` does not.
             method = node.func.attr.value
             sampled = sampled or method in ("sample", "head", "tail") or (method == "drop" and _drops_rows(node))
@@ -571,9 +899,21 @@ class _Analyzer:
         for child in node.children:
             if isinstance(child, cst.BaseExpression):
                 values.append(self.eval(child, scope))
-            elif isinstance(child, (cst.Arg, cst.Element, cst.BaseDictElement, cst.SubscriptElement,
-                                    cst.Index, cst.Slice, cst.StarredElement, cst.FormattedStringExpression,
-                                    cst.Comparison, cst.ComparisonTarget)):
+            elif isinstance(
+                child,
+                (
+                    cst.Arg,
+                    cst.Element,
+                    cst.BaseDictElement,
+                    cst.SubscriptElement,
+                    cst.Index,
+                    cst.Slice,
+                    cst.StarredElement,
+                    cst.FormattedStringExpression,
+                    cst.Comparison,
+                    cst.ComparisonTarget,
+                ),
+            ):
                 values.extend(self.eval_children(child, scope))
         return values
 
@@ -614,7 +954,12 @@ class _Analyzer:
         value = replace(_union([base]), frame=False)
         roles = roles_of_name(attr)
         if roles and (base.data or not is_bare_role_name(attr)):
-            value = replace(value, roles=roles, role_evidence=Evidence(node, f"`{attr}` is named as {_role_text(roles)} data"), data=True)
+            value = replace(
+                value,
+                roles=roles,
+                role_evidence=Evidence(node, f"`{attr}` is named as {_role_text(roles)} data"),
+                data=True,
+            )
         return value
 
     def eval_subscript(self, node, scope: _Scope) -> Value:
@@ -624,10 +969,16 @@ class _Analyzer:
         # `X[test_idx]` takes its role from the index; `X_train[cols]` keeps the frame's role.
         index_roles = frozenset(r for v in index_values for r in v.roles)
         value.roles = base.roles or index_roles
-        value.role_evidence = base.role_evidence if base.roles else next((v.role_evidence for v in index_values if v.roles), None)
+        value.role_evidence = (
+            base.role_evidence if base.roles else next((v.role_evidence for v in index_values if v.roles), None)
+        )
         value.sources, value.taints = base.sources, base.taints
         value.data = base.data or base.frame
-        frame_base = base.frame or (isinstance(node.value, cst.Attribute) and node.value.attr.value in ("loc", "iloc") and self._value(node.value.value).frame)
+        frame_base = base.frame or (
+            isinstance(node.value, cst.Attribute)
+            and node.value.attr.value in ("loc", "iloc")
+            and self._value(node.value.value).frame
+        )
         if not frame_base:
             return value
         one_column = _single_column_index(node, index_values)
@@ -709,13 +1060,18 @@ class _Analyzer:
             return replace(merged, frame=True, data=True)
         if qualified == "pandas.Series":
             merged = _union(args)
-            return replace(merged, one_d=Evidence(node, "`pd.Series(...)` is 1-D"), data=True,
-                           sources=merged.sources or frozenset({self.new_source()}))
+            return replace(
+                merged,
+                one_d=Evidence(node, "`pd.Series(...)` is 1-D"),
+                data=True,
+                sources=merged.sources or frozenset({self.new_source()}),
+            )
         one_d = _numpy_1d(node, qualified)
         if one_d is not None:
             merged = _union(args)
-            return replace(merged, one_d=Evidence(node, one_d), data=True,
-                           sources=merged.sources or frozenset({self.new_source()}))
+            return replace(
+                merged, one_d=Evidence(node, one_d), data=True, sources=merged.sources or frozenset({self.new_source()})
+            )
         if qualified.startswith(("numpy.", "pandas.", "sklearn.datasets.", "torch.")):
             merged = _union(args)
             if not merged.sources:
@@ -727,7 +1083,9 @@ class _Analyzer:
     def eval_method(self, node, method: str, fitted: Fitted, positional, args) -> Value:
         data_node, data = _first_data_argument(node, positional)
         if method in _SHAPE_METHODS and data is not None and data.one_d is not None and fitted.requires_2d:
-            self.result.shape_problems.append(ShapeProblem(node, method, fitted, data_node, data.one_d, _column_key(data_node)))
+            self.result.shape_problems.append(
+                ShapeProblem(node, method, fitted, data_node, data.one_d, _column_key(data_node))
+            )
         if method in _MODEL_METHODS and fitted.kind in ("estimator", "pipeline"):
             self.mark_consumed(args)
         self.order += 1
@@ -773,14 +1131,18 @@ class _Analyzer:
 
     def eval_plain_call(self, node, func, args) -> Value:
         merged = _union(args)
-        name = func.value if isinstance(func, cst.Name) else (func.attr.value if isinstance(func, cst.Attribute) else "")
+        name = (
+            func.value if isinstance(func, cst.Name) else (func.attr.value if isinstance(func, cst.Attribute) else "")
+        )
         if name in ("enumerate", "zip", "list", "iter") and len(args) == 1 and args[0].kfold:
             return args[0]
         if name in ("print", "len", "type", "isinstance", "display", "str", "repr", "range"):
             return Value()
         roles = roles_of_name(name) if name.startswith(("load", "get", "read", "make", "fetch")) else frozenset()
         if roles:
-            merged = replace(merged, roles=roles, role_evidence=Evidence(func, f"`{name}` loads {_role_text(roles)} data"))
+            merged = replace(
+                merged, roles=roles, role_evidence=Evidence(func, f"`{name}` loads {_role_text(roles)} data")
+            )
         if not merged.sources:
             merged.sources = frozenset({self.new_source()})
         merged.data = True
@@ -816,11 +1178,48 @@ class _Analyzer:
 
 
 # Receiver names that mean a fitted transformer when its constructor cannot be seen.
-_TRANSFORMER_NAME_WORDS = frozenset({"scaler", "scaller", "standardizer", "imputer", "normalizer", "vectorizer", "vectoriser", "tfidf", "pca", "encoder", "ohe", "minmax"})
+_TRANSFORMER_NAME_WORDS = frozenset(
+    {
+        "scaler",
+        "scaller",
+        "standardizer",
+        "imputer",
+        "normalizer",
+        "vectorizer",
+        "vectoriser",
+        "tfidf",
+        "pca",
+        "encoder",
+        "ohe",
+        "minmax",
+    }
+)
 
 
-_DISPLAY_NAMES = {"make_pipeline": "Pipeline", "make_union": "FeatureUnion", "make_column_transformer": "ColumnTransformer"}
-_BUILTINS = frozenset({"True", "False", "None", "self", "cls", "print", "len", "range", "list", "dict", "tuple", "set", "str", "int", "float"})
+_DISPLAY_NAMES = {
+    "make_pipeline": "Pipeline",
+    "make_union": "FeatureUnion",
+    "make_column_transformer": "ColumnTransformer",
+}
+_BUILTINS = frozenset(
+    {
+        "True",
+        "False",
+        "None",
+        "self",
+        "cls",
+        "print",
+        "len",
+        "range",
+        "list",
+        "dict",
+        "tuple",
+        "set",
+        "str",
+        "int",
+        "float",
+    }
+)
 
 
 def _root(scope: _Scope) -> _Scope:
@@ -882,8 +1281,10 @@ def _numpy_1d(node, qualified: str) -> str | None:
     keywords = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
     if qualified in ("numpy.array", "numpy.asarray") and args:
         first = args[0].value
-        if isinstance(first, (cst.List, cst.Tuple)) and first.elements and all(
-            isinstance(e.value, (cst.Integer, cst.Float, cst.UnaryOperation)) for e in first.elements
+        if (
+            isinstance(first, (cst.List, cst.Tuple))
+            and first.elements
+            and all(isinstance(e.value, (cst.Integer, cst.Float, cst.UnaryOperation)) for e in first.elements)
         ):
             return f"`{_short(node)}` is a 1-D array"
         return None
@@ -893,7 +1294,9 @@ def _numpy_1d(node, qualified: str) -> str | None:
         return f"`{_short(node)}` is a 1-D array"
     if qualified in ("numpy.zeros", "numpy.ones", "numpy.empty", "numpy.full") and args and _is_count(args[0].value):
         return f"`{_short(node)}` is a 1-D array"
-    if name in ("normal", "uniform", "randint", "choice", "random", "exponential", "poisson") and qualified.startswith("numpy.random."):
+    if name in ("normal", "uniform", "randint", "choice", "random", "exponential", "poisson") and qualified.startswith(
+        "numpy.random."
+    ):
         size = keywords.get("size")
         if size is not None and _is_count(size):
             return f"`{_short(node)}` is a 1-D array"
@@ -906,7 +1309,12 @@ def _file_literal(node):
         return node
     if isinstance(node, cst.BinaryOperation):
         return _file_literal(node.right)
-    if isinstance(node, cst.Call) and node.args and isinstance(node.func, cst.Attribute) and node.func.attr.value == "join":
+    if (
+        isinstance(node, cst.Call)
+        and node.args
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "join"
+    ):
         return _file_literal(node.args[-1].value)
     return None
 
@@ -931,13 +1339,23 @@ def _reshape_1d(node) -> bool:
 def _single_column_index(node, index_values) -> bool:
     """`df["c"]`, `df.loc[:, "c"]`, `df.iloc[:, 0]`: one column selected by a scalar key."""
     elements = node.slice
-    indexer = node.value.attr.value if isinstance(node.value, cst.Attribute) and node.value.attr.value in ("loc", "iloc") else None
+    indexer = (
+        node.value.attr.value
+        if isinstance(node.value, cst.Attribute) and node.value.attr.value in ("loc", "iloc")
+        else None
+    )
     if indexer is None:
         if len(elements) != 1 or not isinstance(elements[0].slice, cst.Index):
             return False
         key = elements[0].slice.value
-        return isinstance(key, (cst.SimpleString, cst.FormattedString)) or (bool(index_values) and index_values[0].string and isinstance(key, cst.Name))
-    if len(elements) != 2 or not isinstance(elements[0].slice, cst.Slice) or not isinstance(elements[1].slice, cst.Index):
+        return isinstance(key, (cst.SimpleString, cst.FormattedString)) or (
+            bool(index_values) and index_values[0].string and isinstance(key, cst.Name)
+        )
+    if (
+        len(elements) != 2
+        or not isinstance(elements[0].slice, cst.Slice)
+        or not isinstance(elements[1].slice, cst.Index)
+    ):
         return False
     first = elements[0].slice
     if first.lower is not None or first.upper is not None or first.step is not None:
@@ -1055,7 +1473,7 @@ def _fit_on_held_out(fit: FitEvent) -> Leak | None:
 
 
 def _subject(fit: FitEvent) -> str:
-    """"`scaler` (StandardScaler)", or just "`scaler`" when the class is not known."""
+    """ "`scaler` (StandardScaler)", or just "`scaler`" when the class is not known."""
     receiver = f"`{_short(fit.call.func.value)}`" if isinstance(fit.call.func, cst.Attribute) else "the object"
     return f"{receiver} ({fit.obj.class_name})" if fit.obj.class_name else receiver
 
