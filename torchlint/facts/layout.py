@@ -12,9 +12,18 @@ assumed contiguous, as code usually receives them; numpy, pandas, einops, Python
 `np.ndarray` annotations give None (not a tensor).
 
 Sizes are symbolic tokens: "1", "3" for literals, and stable keys for named sizes
-(`B, C, H, W = x.shape`, `x.size(0)`, `C // self.num_heads`), so that two spellings of the same
-size compare equal. Memory order is a rank per dim (0 = outermost in the underlying storage);
-`view_merge(layout, target)` uses ranks to tell whether a reshape is a view or a copy.
+(`B, C, H, W = x.shape`, `x.size(0)`, `window_size[0]`, `C // self.num_heads`; products as
+sorted factors, so `H * W` matches the dims `H` and `W`), so that two spellings of the same
+size compare equal. Memory order is a rank per dim (0 = outermost in the underlying storage,
+None for size-1 or unknown dims, EXPANDED for stride 0); `view_merge(layout, target)` uses
+ranks to tell whether a reshape is a view or a copy, and `copying_reshape(layouts, call)` is
+the question TL102/TL103 ask of a `.reshape`/`.view` call.
+
+Facts that only hold on some paths are dropped (`_join`): a name bound differently in two
+branches has a layout only where both agree. Results checked against torch 2.x with
+`is_contiguous()`, `stride()` and `untyped_storage().data_ptr()`: elementwise ops keep the
+input's memory order; `softmax`, `log_softmax`, `masked_fill`, `layer_norm` return contiguous
+memory; `contiguous()`/`to()` with a `memory_format` make strides unknown.
 """
 
 from __future__ import annotations
