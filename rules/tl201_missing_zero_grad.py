@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Severity
 from torchlint.facts.loops import BACKWARD, FRESH, OPAQUE, RESET, STEP, LoopFacts
 from torchlint.rule import NodeNote, Rule
-
-cst = lazy_module("libcst")
 
 
 class MissingZeroGrad(Rule):

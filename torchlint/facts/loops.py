@@ -687,25 +687,12 @@ class _Paths:
         return ".grad" in text or bool(_RESETISH.search(text))
 
     def _inline(self, call, function, receiver, context: _Context, *, method: bool) -> list | None:
+        """The helper's body as one tree item, its parameters renamed to the caller's arguments."""
         if context.depth >= INLINE_DEPTH or function in context.active:
             return None
-        params = [p.name.value for p in function.params.params]
-        params += [p.name.value for p in function.params.kwonly_params]
-        positional = [p.name.value for p in function.params.posonly_params] + [p.name.value for p in function.params.params]
-        rename: dict[str, str | None] = {}
-        if method:
-            if not positional:
-                return None
-            rename[positional[0]] = context.key(receiver)
-            positional = positional[1:]
-        for index, arg in enumerate(call.args):
-            if arg.star:
-                return None  # *args / **kwargs: cannot tell which parameter gets what
-            name = arg.keyword.value if arg.keyword is not None else (positional[index] if index < len(positional) else None)
-            if name is not None:
-                rename[name] = context.key(arg.value) if dotted_name(arg.value) else None
-        for name in params + positional:
-            rename.setdefault(name, None)  # defaults: unknown objects
+        rename = _rename_for_call(call, function, receiver if method else None, context)
+        if rename is None:
+            return None
         inner = context.but(rename=rename, loopvars={}, depth=context.depth + 1,
                             active=context.active + (function,), via=context.via or call)
         body = self.block(_body_of(function), inner)
@@ -830,6 +817,38 @@ _GRAD_NONE_CHECK = re.compile(r"[\w.]+\.grad(isnot|is)None")
 
 def _normalized(text: str) -> str:
     return re.sub(r"\s+", "", text)
+
+
+def _rename_for_call(call, function, receiver, context: _Context) -> dict[str, str | None] | None:
+    """Each parameter of `function` -> the caller's name for its argument (None: not a name).
+
+    With a `receiver` (a method call), the first parameter stands for it. None when the call
+    passes `*args`/`**kwargs`, which cannot be matched to parameters.
+    """
+    params = function.params
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    rename: dict[str, str | None] = {}
+    if receiver is not None and not _is_static(function):
+        if not positional:
+            return None
+        rename[positional[0]] = context.key(receiver)
+        positional = positional[1:]
+    for index, arg in enumerate(call.args):
+        if arg.star:
+            return None
+        if arg.keyword is not None:
+            name = arg.keyword.value
+        else:
+            name = positional[index] if index < len(positional) else None
+        if name is not None:
+            rename[name] = context.key(arg.value) if dotted_name(arg.value) else None
+    for name in positional + [p.name.value for p in params.kwonly_params]:
+        rename.setdefault(name, None)  # defaults: objects we know nothing about
+    return rename
+
+
+def _is_static(function) -> bool:
+    return any(getattr(d.decorator, "value", None) == "staticmethod" for d in function.decorators)
 
 
 def _method(class_node, name: str):
