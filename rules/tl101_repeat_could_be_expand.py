@@ -268,7 +268,7 @@ def _fate(call, dataflow, facts):
             node = parent
             continue
         break
-    if dataflow.write_at(node, None) is not None:
+    if dataflow.write_at(node, None) is not None or _becomes_state(node, dataflow, facts):
         return None
     parent = dataflow.parent(node)
     flow = dataflow.function_of(call)
@@ -293,10 +293,24 @@ def _binding_fate(binding, flow, dataflow, facts):
         for use in flow.uses(alias):
             if dataflow.write_at(use, alias) is not None:
                 return None
-            if _viewed_or_copied(use, dataflow):
+            if _viewed_or_copied(use, dataflow) or _becomes_state(dataflow.alias_top(use), dataflow, facts):
                 return None
     escapes = flow.escapes(binding, lambda c, a: _is_pure_call(c, facts))
     return escapes[0].reason if escapes else False
+
+
+def _becomes_state(node, dataflow, facts) -> bool:
+    """`nn.Parameter(y)`, `register_buffer("b", y)`: an optimizer or the module writes it later."""
+    parent = dataflow.parent(node)
+    if not isinstance(parent, cst.Arg):
+        return False
+    call = dataflow.parent(parent)
+    if not isinstance(call, cst.Call):
+        return False
+    func = call.func
+    if isinstance(func, cst.Attribute) and func.attr.value in ("register_buffer", "register_parameter"):
+        return True
+    return facts.names.qualified_name(func) in ("torch.nn.Parameter", "torch.nn.parameter.Parameter")
 
 
 def _viewed_or_copied(use, dataflow) -> bool:
