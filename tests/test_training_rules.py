@@ -283,3 +283,65 @@ def test_tl201_reset_only_on_the_other_branch_of_the_steps_condition():
             else:
                 opt.step()
         """, "TL201") == [2]
+
+
+def test_tl201_reset_in_a_same_module_base_class_method():
+    assert rows("""\
+        class Base:
+            def clear(self):
+                self.opt.zero_grad()
+        class Trainer(Base):
+            def __init__(self):
+                self.opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            def fit(self, xs):
+                for x in xs:
+                    self.clear()
+                    model(x).sum().backward()
+                    self.opt.step()
+        """, "TL201") == []
+
+
+def test_tl201_gradient_method_of_an_unseen_base_may_reset():
+    assert rows("""\
+        from framework import BaseTrainer
+        class Trainer(BaseTrainer):
+            def fit(self, xs):
+                for x in xs:
+                    self.optimizer_zero_step()
+                    model(x).sum().backward()
+                    self.optimizer.step()
+        """, "TL201") == []
+
+
+def test_tl201_nested_helper_of_the_enclosing_function():
+    assert rows("""\
+        def train(xs):
+            def clear():
+                opt.zero_grad()
+            for x in xs:
+                clear()
+                model(x).sum().backward()
+                opt.step()
+        """, "TL201") == []
+
+
+def test_tl202_reset_of_a_local_module_instance():
+    assert rows("""\
+        class Net(nn.Module):
+            pass
+        net = Net()
+        o = torch.optim.SGD(net.parameters(), lr=0.1)
+        for x in xs:
+            net(x).sum().backward()
+            net.zero_grad()
+            o.step()
+        """, "TL202") == [7]
+
+
+def test_tl202_partial_reset_freezes_a_submodule_on_purpose():
+    assert rows("""\
+        for x in xs:
+            model(x).sum().backward()
+            model.encoder.zero_grad()
+            opt.step()
+        """, "TL202") == []

@@ -282,12 +282,13 @@ class LoopFacts:
         if self.is_optimizer(target):
             return False
         models = self.models_of(optimizer)
-        if not models:
-            return not strict or only_optimizer
-        if any(related(model, target) for model in models):
-            return True
         if strict:
-            return False
+            # Wiped means all of it: `model.encoder.zero_grad()` freezes a part on purpose.
+            if not models:
+                return only_optimizer and "." not in _strip_self(target)
+            return any(_within(model, target) for model in models)
+        if not models or any(related(model, target) for model in models):
+            return True
         # A function's `net` may well be the module's `model`: only a name we know to be another
         # model (one another optimizer trains, or one built in this file) is a different one.
         return not (target in self.other_models(optimizer) or target in self.built)
@@ -351,6 +352,12 @@ def related(a: str, b: str) -> bool:
     if not a or not b:
         return True  # `self` itself: the module the method belongs to
     return a == b or a.startswith(b + ".") or b.startswith(a + ".") or a.split(".")[-1] == b.split(".")[-1]
+
+
+def _within(model: str, target: str) -> bool:
+    """Does resetting `target` reset all of `model` (the same module, or one containing it)?"""
+    model, target = _strip_self(model), _strip_self(target)
+    return not target or model == target or model.startswith(target + ".")
 
 
 def _strip_self(name: str) -> str:
@@ -477,6 +484,12 @@ class _Paths:
         self.names = loop_facts.names
         self.module = loop_facts.facts.module
         self.loop = loop
+        # Helpers the loop can call by name: the module's, and those nested in its function.
+        self.functions = dict(loop_facts.functions)
+        if loop.function is not None:
+            for statement in iter_statements(_body_of(loop.function), into_functions=False, into_classes=False):
+                if isinstance(statement, cst.FunctionDef):
+                    self.functions[statement.name.value] = statement
 
     def expand(self) -> tuple[IterationPath, ...] | None:
         if _skipped_scope(self.loop, self.names):
@@ -639,7 +652,7 @@ class _Paths:
             owner = self._local_class_of(receiver, context)
             if owner is not None:
                 # A user-defined `backward` on a same-module class: look inside instead.
-                return self._inline_method(call, owner, "backward", text, context) or []
+                return self._inline_method(call, owner, "backward", receiver, context) or []
         return [self.event(BACKWARD, None, call, context)]
 
     def _step(self, call, receiver, context: _Context) -> list:
@@ -652,7 +665,7 @@ class _Paths:
         return []
 
     def _call_function(self, call, name: str, context: _Context) -> list:
-        function = self.facts.functions.get(name)
+        function = self.functions.get(name)
         if function is not None and name not in self.names.aliases:
             inlined = self._inline(call, function, None, context, method=False)
             if inlined is not None:
@@ -670,10 +683,26 @@ class _Paths:
         owner = self._local_class_of(receiver, context)
         if owner is None:
             return None
-        return self._inline_method(call, owner, attr, receiver, context)
+        inlined = self._inline_method(call, owner, attr, receiver, context)
+        if inlined is None and attr not in ("zero_grad", "step") and _GRADIENT_WORK.search(attr):
+            if _method(owner, attr, self.facts.classes) is None and self._has_unseen_base(owner):
+                # `self.optimizer_step()` from a base class we cannot read may well reset.
+                return [self.event(RESET, None, call, context)]
+        return inlined
+
+    def _has_unseen_base(self, class_node, seen=()) -> bool:
+        for base in class_node.bases:
+            name = dotted_name(base.value)
+            local = self.facts.classes.get(name) if name else None
+            if local is None:
+                if name not in ("object", None):
+                    return True
+            elif local not in seen and self._has_unseen_base(local, seen + (class_node,)):
+                return True
+        return False
 
     def _inline_method(self, call, class_node, attr: str, receiver, context: _Context) -> list | None:
-        method = _method(class_node, attr)
+        method = _method(class_node, attr, self.facts.classes)
         if method is None:
             return None
         inlined = self._inline(call, method, receiver, context.but(class_=class_node), method=True)
@@ -811,6 +840,7 @@ def _end(jump: str | None) -> str:
     return "next" if jump in (None, "continue") else jump
 
 
+_GRADIENT_WORK = re.compile(r"zero|reset|clear|optim|step|update|grad", re.I)
 _RESETISH = re.compile(r"(?:zero|reset|clear)_?grad", re.I)
 _GRAD_NONE_CHECK = re.compile(r"[\w.]+\.grad(isnot|is)None")
 
@@ -851,10 +881,17 @@ def _is_static(function) -> bool:
     return any(getattr(d.decorator, "value", None) == "staticmethod" for d in function.decorators)
 
 
-def _method(class_node, name: str):
+def _method(class_node, name: str, classes: dict, seen: tuple = ()):
+    """The method `name` of a class or of its same-module bases (in base order), or None."""
     for statement in _body_of(class_node):
         if isinstance(statement, cst.FunctionDef) and statement.name.value == name:
             return statement
+    for base in class_node.bases:
+        local = classes.get(dotted_name(base.value) or "")
+        if local is not None and local is not class_node and local not in seen:
+            found = _method(local, name, classes, seen + (class_node,))
+            if found is not None:
+                return found
     return None
 
 
