@@ -320,3 +320,11 @@ def test_rows_sampled_into_train_and_dropped_into_test():
         )
         == []
     )
+
+
+def test_short_split_names_and_unresolved_scaler_names():
+    # `X_tr`/`X_te` are train/test next to data words; `sc` with `fit_transform` is a transformer
+    # even when its constructor is out of sight (another file, a failed cell).
+    assert codes("X = sc.fit_transform(X)\nX_tr = X[:80]\nX_te = X[80:]\n") == [(1, "TL302")]
+    assert codes("out = sc.fit_transform(X_te)\n") == [(1, "TL301")]
+    assert codes("sc = SparkContext()\nsc.fit(X_te)\n") == []

@@ -51,6 +51,8 @@ _ROLE_WORDS = {
     "evaluation": (VALID,),
     "dev": (VALID,),
     "trainval": (TRAIN, VALID),
+    "tr": (TRAIN,),
+    "te": (TEST,),
 }
 # A name with one of these words is about a split, not the split's data: `test_size`, `n_test`,
 # `val_loss`, `test_path`, `test_cols`, `is_test`, `y_test_pred`...
@@ -180,7 +182,7 @@ _META_WORDS = frozenset(
 )
 # `val`, `valid`, `eval` and `dev` also abbreviate value, valid-as-correct, evaluate and device
 # (`max_val`, `valid_rows`, `eval_fn`): they name a split only next to words for data.
-_AMBIGUOUS_ROLE_WORDS = frozenset({"val", "valid", "eval", "evaluation", "dev"})
+_AMBIGUOUS_ROLE_WORDS = frozenset({"val", "valid", "eval", "evaluation", "dev", "tr", "te"})
 _DATA_WORDS = frozenset(
     [
         "x",
@@ -1180,6 +1182,10 @@ class _Analyzer:
 # Receiver names that mean a fitted transformer when its constructor cannot be seen.
 _TRANSFORMER_NAME_WORDS = frozenset(
     {
+        "sc",
+        "ss",
+        "mms",
+        "stdsc",
         "scaler",
         "scaller",
         "standardizer",
