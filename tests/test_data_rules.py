@@ -328,3 +328,11 @@ def test_short_split_names_and_unresolved_scaler_names():
     assert codes("X = sc.fit_transform(X)\nX_tr = X[:80]\nX_te = X[80:]\n") == [(1, "TL302")]
     assert codes("out = sc.fit_transform(X_te)\n") == [(1, "TL301")]
     assert codes("sc = SparkContext()\nsc.fit(X_te)\n") == []
+
+
+def test_pca_of_test_data_fires_once_a_model_consumes_it():
+    head = HEAD + "from sklearn.decomposition import PCA\n"
+    plot_only = "X_test_2d = PCA(2).fit_transform(X_test)\nplot(X_test_2d)\n"
+    scored = "X_test_2d = PCA(2).fit_transform(X_test)\nprint(clf.score(X_test_2d, y_test))\n"
+    assert codes(plot_only, head) == []
+    assert codes(scored, head) == [(1, "TL301")]
