@@ -15,7 +15,7 @@ class MissingZeroGrad(Rule):
     that runs too rarely.
 
     Control flow is followed, not source order, and calls into functions and methods of the same
-    module are followed two levels deep. Silent for resets by `model.zero_grad()`,
+    module are followed three levels deep. Silent for resets by `model.zero_grad()`,
     `opt.zero_grad(set_to_none=...)`, `p.grad = None` / `p.grad.zero_()` over the parameters, a
     same-module helper doing one of these, or a reset after `step()`; for deliberate gradient
     accumulation (`step()` under a condition the `backward()` is not under, with a reset in the

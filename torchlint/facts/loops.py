@@ -4,7 +4,7 @@ For every `for`/`while` loop of a file (in functions, methods, at module level),
 reduced to a small tree of gradient *events* — `backward()`, optimizer updates, gradient resets,
 optimizers rebuilt in the loop, optimizers handed to code we cannot see — with the `if`s,
 `try`s, `continue`/`break`/`return` between them. Calls into functions and methods of the same
-module are inlined (two levels), with their parameters renamed to the caller's arguments. The
+module are inlined (three levels), with their parameters renamed to the caller's arguments. The
 tree is then expanded into the paths one iteration can take, following control flow rather than
 source order. A condition is identified by its text, so two `if`s on the same condition take the
 same branch on one path ("step and reset under the same condition" is one path, not four).
@@ -17,6 +17,7 @@ own parameters, `model.zero_grad()` those of optimizers built from `model.parame
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -378,7 +379,7 @@ def _parameter_owners(call) -> Iterator[str]:
                     yield owner
                 continue
         if isinstance(node, cst.CSTNode):
-            stack.extend(node.children)
+            stack.extend(_children(node))
 
 
 def _body_of(node) -> list:
@@ -429,10 +430,30 @@ def _calls(node) -> Iterator:
     """
     if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
         return
-    for child in node.children:
+    for child in _children(node):
         yield from _calls(child)
     if isinstance(node, cst.Call):
         yield node
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _children(node) -> Iterator:
+    """A node's child nodes in field order; LibCST's `children` re-visits the node and is slow."""
+    names = _FIELDS.get(type(node))
+    if names is None:
+        names = _FIELDS[type(node)] = tuple(
+            f.name for f in dataclasses.fields(node) if not f.name.startswith(("whitespace", "lpar", "rpar"))
+        )
+    for name in names:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                if isinstance(item, cst.CSTNode):
+                    yield item
 
 
 # --- one iteration, as a tree and as paths ------------------------------------------------------
