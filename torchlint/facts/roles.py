@@ -29,6 +29,7 @@ from typing import Any
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.names import dotted_name
+from torchlint.walk import TRIVIA, children
 
 cst = lazy_module("libcst")
 
@@ -898,24 +899,11 @@ class _Analyzer:
 
     def eval_children(self, node, scope: _Scope) -> list[Value]:
         values = []
-        for child in node.children:
-            if isinstance(child, cst.BaseExpression):
+        for child in children(node):
+            kind = _child_kind(type(child))
+            if kind == "expression":
                 values.append(self.eval(child, scope))
-            elif isinstance(
-                child,
-                (
-                    cst.Arg,
-                    cst.Element,
-                    cst.BaseDictElement,
-                    cst.SubscriptElement,
-                    cst.Index,
-                    cst.Slice,
-                    cst.StarredElement,
-                    cst.FormattedStringExpression,
-                    cst.Comparison,
-                    cst.ComparisonTarget,
-                ),
-            ):
+            elif kind == "container":
                 values.extend(self.eval_children(child, scope))
         return values
 
@@ -1232,6 +1220,46 @@ def _root(scope: _Scope) -> _Scope:
     while scope.parent is not None:
         scope = scope.parent
     return scope
+
+
+_CHILD_KINDS: dict[type, str | None] = {}
+
+
+def _child_kind(cls: type) -> str | None:
+    """ "expression" to evaluate, "container" (an argument, element, slice...) to look into, or None.
+
+    Cached per class: LibCST's node classes are abstract-base subclasses, and `isinstance` on
+    them is slow enough to matter on every node of a notebook.
+    """
+    try:
+        return _CHILD_KINDS[cls]
+    except KeyError:
+        pass
+    if cls.__name__ in TRIVIA:
+        kind = None
+    elif issubclass(cls, cst.BaseExpression):
+        kind = "expression"
+    elif issubclass(cls, _containers()):
+        kind = "container"
+    else:
+        kind = None
+    _CHILD_KINDS[cls] = kind
+    return kind
+
+
+def _containers() -> tuple[type, ...]:
+    return (
+        cst.Arg,
+        cst.Element,
+        cst.BaseDictElement,
+        cst.SubscriptElement,
+        cst.Index,
+        cst.Slice,
+        cst.StarredElement,
+        cst.FormattedStringExpression,
+        cst.Comparison,
+        cst.ComparisonTarget,
+    )
 
 
 def _classify(qualified: str) -> str | None:
