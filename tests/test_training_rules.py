@@ -345,3 +345,21 @@ def test_tl202_partial_reset_freezes_a_submodule_on_purpose():
             model.encoder.zero_grad()
             opt.step()
         """, "TL202") == []
+
+
+def test_tl201_aliases_of_optimizer_and_model():
+    assert rows("""\
+        net = model
+        o2 = torch.optim.SGD(net.parameters(), lr=0.1)
+        class T:
+            def fit(self, xs):
+                optimizer = self.optimizer
+                for x in xs:
+                    self.optimizer.zero_grad()
+                    model(x).sum().backward()
+                    optimizer.step()
+        for x in xs:
+            model.zero_grad()
+            model(x).sum().backward()
+            o2.step()
+        """, "TL201") == []

@@ -143,6 +143,7 @@ class LoopFacts:
         self.scalers: set[str] = set()
         self.instances: dict[str, Any] = {}  # name -> ClassDef of a same-module class it holds
         self.built: set[str] = set()  # names bound to the result of some call
+        self.aliases: dict[str, set[str]] = {}  # name -> the names it was bound to (`a = b`)
         self.functions: dict[str, Any] = {}  # module-level functions
         self.classes: dict[str, Any] = {}
         self.loops: list[LoopInfo] = []
@@ -187,6 +188,10 @@ class LoopFacts:
                         self._bind(key, small.value)
 
     def _bind(self, key: str, value) -> None:
+        other = dotted_name(value)
+        if other is not None and other != key and "." not in key:
+            self.aliases.setdefault(key, set()).add(other)  # `opt = self.optimizer`, `net = model`
+            return
         if not isinstance(value, cst.Call):
             return
         self.built.add(key)
@@ -261,8 +266,24 @@ class LoopFacts:
         return {m for key, known in self.optimizers.items() if key != optimizer for m in known.models}
 
     def models_of(self, optimizer: str) -> frozenset[str]:
-        known = self.optimizers.get(optimizer)
-        return known.models if known is not None else frozenset()
+        models: set[str] = set()
+        for name in self.same_as(optimizer):
+            known = self.optimizers.get(name)
+            if known is not None:
+                models |= {alias for model in known.models for alias in self.same_as(model)}
+        return frozenset(models)
+
+    def same_as(self, name: str) -> set[str]:
+        """`name` and the names it may alias through plain assignments, both ways."""
+        found, frontier = {name}, [name]
+        while frontier and len(found) < 16:
+            current = frontier.pop()
+            linked = set(self.aliases.get(current, ()))
+            linked |= {key for key, targets in self.aliases.items() if current in targets}
+            for other in linked - found:
+                found.add(other)
+                frontier.append(other)
+        return found
 
     def covers(self, reset: Event, optimizer: str, *, strict: bool, only_optimizer: bool = False) -> bool:
         """Does this reset (or rebuild, or opaque call) clear the gradients `optimizer` steps on?
@@ -272,13 +293,15 @@ class LoopFacts:
         itself, a model it was built from, or any model when it is the loop's only optimizer.
         """
         if reset.kind == OPAQUE:
-            return not strict and reset.key == optimizer
+            return not strict and reset.key in self.same_as(optimizer)
         if reset.kind == FRESH:
-            return reset.key == optimizer or reset.key in self.models_of(optimizer)
+            return reset.key in self.same_as(optimizer) or reset.key in self.models_of(optimizer)
         target = reset.key
         if target is None:
             return not strict
-        if target == optimizer or target.startswith(optimizer + ".") or optimizer.startswith(target + "."):
+        if target in self.same_as(optimizer):
+            return True
+        if target.startswith(optimizer + ".") or optimizer.startswith(target + "."):
             return True  # `opt.optimizer.zero_grad()` for a wrapper `opt`
         if self.is_optimizer(target):
             return False
