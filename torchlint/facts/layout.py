@@ -207,6 +207,10 @@ class Layouts:
             return self._subscript(expr)
         if isinstance(expr, cst.BinaryOperation):
             return self._binary(expr)
+        if isinstance(expr, cst.IfExp):
+            # `nn.Parameter(...) if cls_token else None`: where it is used as a tensor, it is the tensor
+            arms = [arm for arm in (expr.body, expr.orelse) if not (isinstance(arm, cst.Name) and arm.value == "None")]
+            return _join([self._eval(arm) for arm in arms])
         if isinstance(expr, (cst.Integer, cst.Float, cst.SimpleString, cst.ConcatenatedString, cst.FormattedString,
                              cst.List, cst.Tuple, cst.Dict, cst.Set, cst.ListComp, cst.DictComp, cst.SetComp,
                              cst.Comparison)):
