@@ -336,3 +336,38 @@ def test_pca_of_test_data_fires_once_a_model_consumes_it():
     scored = "X_test_2d = PCA(2).fit_transform(X_test)\nprint(clf.score(X_test_2d, y_test))\n"
     assert codes(plot_only, head) == []
     assert codes(scored, head) == [(1, "TL301")]
+
+
+# A helper that fits is judged at its calls. (Static only: the runtime oracle looks for training
+# rows in the helper's own frame, where there are none to compare with.)
+
+
+def test_helper_that_fits_is_reported_when_called_with_test_data():
+    source = (
+        "def scale(df):\n    s = StandardScaler()\n    df[['a']] = s.fit_transform(df[['a']])\n    return df\n"
+        "train = pd.read_csv('train.csv')\ntest = pd.read_csv('test.csv')\ntrain = scale(train)\ntest = scale(test)\n"
+    )
+    [diagnostic] = lint_snippet(HEAD + source, select=DATA_CODES)
+    assert diagnostic.code == "TL301" and "`scale(test)`" in diagnostic.message
+    assert any(note.message == "called with test data here" for note in diagnostic.notes)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # fitted only when asked to, and asked only with training data
+        "def prep(df, scaler, fit=False):\n    if fit:\n        scaler.fit(df)\n    return scaler.transform(df)\n"
+        "s = StandardScaler()\nX_train = prep(X_train, s, fit=True)\nX_test = prep(X_test, s)\n",
+        # called with training data only
+        "def scale(df):\n    return StandardScaler().fit_transform(df)\nX_train = scale(X_train)\n",
+        # a local function of the same name shadows nothing at module level
+        "def outer():\n    def scale(df):\n        return StandardScaler().fit_transform(df)\n    return scale(X_test)\n",
+    ],
+)
+def test_helpers_that_stay_silent(source):
+    assert codes(source) == []
+
+
+def test_helper_called_by_keyword():
+    source = "def scale(df=None):\n    return StandardScaler().fit_transform(df)\nout = scale(df=X_val)\n"
+    assert codes(source) == [(2, "TL301")]

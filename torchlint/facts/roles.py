@@ -535,6 +535,16 @@ class FitEvent:
     data: Value
     tainted_splits: list = field(default_factory=list)  # splits whose input carries this fit
     consumed: bool = False  # its output reached a model
+    conditional: bool = False  # under an `if`/`while`/`except` inside a function: may not run
+
+
+@dataclass
+class CallSite:
+    """A call of a module-level function of the same file, with what its arguments hold."""
+
+    function: Any  # the FunctionDef
+    call: Any
+    arguments: list  # (Arg node, Value) in order
 
 
 @dataclass
@@ -612,6 +622,9 @@ class DataRoles:
         self.objects: list[Fitted] = []
         self.shape_problems: list[ShapeProblem] = []
         self.leaks: list[Leak] = []
+        self.calls: list[CallSite] = []
+        # source id of a parameter's value -> (FunctionDef, position, name)
+        self.parameters: dict[int, tuple[Any, int, str]] = {}
         self._values: dict[Any, Value] = {}
 
     @classmethod
@@ -642,6 +655,8 @@ class _Analyzer:
         self.names = names
         self.order = 0
         self.next_source = 0
+        self.conditional = 0  # depth of conditional blocks inside the current function
+        self.functions: dict[str, Any] = {}  # module-level functions defined so far
 
     # --- statements ---------------------------------------------------------------------------
 
@@ -664,10 +679,12 @@ class _Analyzer:
             self.for_loop(statement, scope)
         elif isinstance(statement, (cst.If, cst.While)):
             self.eval(statement.test, scope)
+            self.conditional += 1
             self.block(_body(statement.body), scope)
             if statement.orelse is not None:
                 orelse = statement.orelse
                 self.block([orelse] if isinstance(orelse, cst.If) else _body(orelse.body), scope)
+            self.conditional -= 1
         elif isinstance(statement, cst.With):
             for item in statement.items:
                 value = self.eval(item.item, scope)
@@ -676,28 +693,40 @@ class _Analyzer:
             self.block(_body(statement.body), scope)
         elif isinstance(statement, (cst.Try, getattr(cst, "TryStar", cst.Try))):
             self.block(_body(statement.body), scope)
+            self.conditional += 1
             for handler in statement.handlers:
                 self.block(_body(handler.body), scope)
+            self.conditional -= 1
             for part in (statement.orelse, statement.finalbody):
                 if part is not None:
                     self.block(_body(part.body), scope)
         elif isinstance(statement, cst.Match):
             self.eval(statement.subject, scope)
+            self.conditional += 1
             for case in statement.cases:
                 self.block(_body(case.body), scope)
+            self.conditional -= 1
 
     def function(self, node, scope: _Scope) -> None:
         inner = _Scope(scope)
-        for param in _parameters(node.params):
+        module_level = scope.parent is None
+        for position, param in enumerate(_parameters(node.params)):
             name = param.name.value
             roles = roles_of_name(name)
             if roles and not is_bare_role_name(name):
-                inner.bindings[name] = Value(
-                    roles, Evidence(param.name, f"`{name}` is named as {_role_text(roles)} data"), data=True
-                )
+                evidence = Evidence(param.name, f"`{name}` is named as {_role_text(roles)} data")
+                inner.bindings[name] = Value(roles, evidence, data=True)
             else:
-                inner.bindings[name] = Value()
+                # What a parameter holds is decided at each call: remember where it came from.
+                source = self.new_source()
+                inner.bindings[name] = Value(sources=frozenset({source}))
+                if module_level:
+                    self.result.parameters[source] = (node, position, name)
+        outer_conditional, self.conditional = self.conditional, 0
         self.block(_body(node.body), inner)
+        self.conditional = outer_conditional
+        if module_level:
+            self.functions[node.name.value] = node
 
     def for_loop(self, node, scope: _Scope) -> None:
         iterable = node.iter
@@ -1011,7 +1040,7 @@ class _Analyzer:
             if guessed is not None:
                 return self.eval_method(node, method, guessed, positional, args)
             return self.eval_data_method(node, method, receiver, positional, args)
-        return self.eval_plain_call(node, func, args)
+        return self.eval_plain_call(node, func, args, scope)
 
     def eval_known_call(self, node, qualified: str, positional, args, created_before) -> Value | None:
         leaf = qualified.rsplit(".", 1)[-1]
@@ -1081,6 +1110,7 @@ class _Analyzer:
         self.order += 1
         if method in _FIT_METHODS and data is not None:
             event = FitEvent(len(self.result.fits), self.order, node, method, fitted, data_node, data)
+            event.conditional = self.conditional > 0
             self.result.fits.append(event)
             fitted.fits.append(event)
             if method == "fit_transform":
@@ -1119,7 +1149,9 @@ class _Analyzer:
             merged.frame = True
         return merged
 
-    def eval_plain_call(self, node, func, args) -> Value:
+    def eval_plain_call(self, node, func, args, scope: _Scope) -> Value:
+        if isinstance(func, cst.Name) and func.value in self.functions and scope.lookup(func.value) is None:
+            self.result.calls.append(CallSite(self.functions[func.value], node, list(zip(node.args, args))))
         merged = _union(args)
         name = (
             func.value if isinstance(func, cst.Name) else (func.attr.value if isinstance(func, cst.Attribute) else "")
@@ -1460,7 +1492,7 @@ def _role_text(roles: frozenset[str]) -> str:
 def _judge(result: DataRoles) -> list[Leak]:
     leaks = []
     for fit in result.fits:
-        leak = _fit_before_split(result, fit) or _fit_on_held_out(fit)
+        leak = _fit_before_split(result, fit) or _fit_on_held_out(fit) or _fit_on_held_out_by_caller(result, fit)
         if leak is not None:
             leaks.append(leak)
     return leaks
@@ -1504,6 +1536,44 @@ def _fit_on_held_out(fit: FitEvent) -> Leak | None:
     else:
         help_text = "fit on the training data, then call `transform` (not `fit_transform`) on held-out data"
     return Leak("TL301", fit, message, notes, help_text, fix_node)
+
+
+def _fit_on_held_out_by_caller(result: DataRoles, fit: FitEvent) -> Leak | None:
+    """TL301 through a helper: `def scale(df): ...fit_transform(df)...` called as `scale(test)`."""
+    if fit.obj.kind != "transformer" or fit.data.roles or fit.conditional:
+        return None
+    for source in sorted(fit.data.sources):
+        if source not in result.parameters:
+            continue
+        function, position, name = result.parameters[source]
+        for site in result.calls:
+            if site.function is not function:
+                continue
+            value = _argument(site, position, name)
+            if value is None or not value.roles or not (value.roles <= HELD_OUT or TEST in value.roles):
+                continue
+            which = "test" if TEST in value.roles else "validation"
+            message = (
+                f"{_subject(fit)} is fitted on `{_short(fit.data_node)}`, which is {which} data when "
+                f"`{_short(site.call)}` calls `{function.name.value}`: the {which} set leaks into the fit"
+            )
+            notes = [Evidence(site.call, f"called with {which} data here")]
+            if value.role_evidence is not None:
+                notes.append(value.role_evidence)
+            help_text = "fit once on the training data outside the helper, and only `transform` inside it"
+            return Leak("TL301", fit, message, notes, help_text)
+    return None
+
+
+def _argument(site: CallSite, position: int, name: str) -> Value | None:
+    """The value a call passes for a parameter, by keyword or by position."""
+    positional = [value for arg, value in site.arguments if arg.keyword is None and not arg.star]
+    for arg, value in site.arguments:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return value
+    if any(arg.star for arg, _ in site.arguments):
+        return None  # `f(*args)`: positions unknown
+    return positional[position] if position < len(positional) else None
 
 
 def _subject(fit: FitEvent) -> str:
