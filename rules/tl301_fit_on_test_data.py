@@ -19,7 +19,9 @@ class FitOnTestData(Rule):
     (`X_test`, `test_x`, `x_val`, `valid_df`, `holdout`; whole words only, so `latest` and
     `contest` are not test data), the outputs of `train_test_split` by position, the test indices
     of a `KFold` split, files named for a split (`pd.read_csv("test.csv")`), and reassignment.
-    Objects are recognised from their constructors through imports and aliases.
+    Objects are recognised from their constructors through imports and aliases. A module-level
+    helper that fits its parameter unconditionally (`def scale(df): ...fit_transform(df)...`) is
+    reported at that fit when a call passes it test data (`scale(test)`).
 
     Silent for label encoders (`LabelEncoder` on the target), stateless transformers
     (`PolynomialFeatures`, `FunctionTransformer`, `Normalizer`), clustering and manifold methods
