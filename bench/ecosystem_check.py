@@ -18,8 +18,9 @@ Repositories are listed per rule family in `bench/ecosystem/<family>.toml`:
     verdict = "tp"                # or "fp"
     why = "dim 1 is unsqueezed on line 118"
 
-Each repository is cloned with plain `git` into a temporary folder (or exported from a local
-mirror, `--mirror-root DIR` holding git directories named `owner+name`) and never kept. The
+Each repository is fetched with plain `git` into a temporary folder (or its Python files and
+notebooks are exported from a local mirror, `--mirror-root DIR` holding git directories named
+`owner+name`) and never kept. The
 summary counts findings per rule per repository, and how many of them were judged true or false.
 """
 
@@ -70,14 +71,50 @@ def checkout(repo: dict, dest: str, mirror_root: str | None) -> str:
     git_dir = find_git_dir(mirror_root, repo["name"]) if mirror_root else None
     commit = repo.get("commit", "HEAD")
     if git_dir:
-        archive = subprocess.run(["git", f"--git-dir={git_dir}", "archive", commit], capture_output=True, check=True)
-        subprocess.run(["tar", "-x", "-C", tree], input=archive.stdout, check=True)
+        export_sources(git_dir, commit, tree)
     else:
         url = f"https://github.com/{repo['name']}.git"
         subprocess.run(["git", "init", "-q", tree], check=True)
         subprocess.run(["git", "-C", tree, "fetch", "-q", "--depth", "1", url, commit], check=True)
         subprocess.run(["git", "-C", tree, "checkout", "-q", "FETCH_HEAD"], check=True)
     return tree
+
+
+def export_sources(git_dir: str, commit: str, tree: str) -> None:
+    """Write the commit's Python files and notebooks under `tree`.
+
+    Only what torchlint reads is exported, blob by blob, so a mirror that lacks some large
+    (unrelated) blobs still yields every source file it has.
+    """
+    listing = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "ls-tree", "-r", "-z", commit], capture_output=True, check=True
+    ).stdout.decode("utf-8", "surrogateescape")
+    wanted = []
+    for entry in filter(None, listing.split("\0")):
+        meta, _, path = entry.partition("\t")
+        mode, kind, sha = meta.split()
+        if kind == "blob" and mode != "120000" and path.endswith((".py", ".pyi", ".ipynb")):
+            wanted.append((sha, path))
+    batch = subprocess.run(
+        ["git", f"--git-dir={git_dir}", "cat-file", "--batch"],
+        input="".join(f"{sha}\n" for sha, _ in wanted).encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    cursor = 0
+    for sha, path in wanted:
+        header_end = batch.index(b"\n", cursor)
+        header = batch[cursor:header_end].split()
+        cursor = header_end + 1
+        if header[-1] == b"missing":
+            continue
+        size = int(header[2])
+        data = batch[cursor : cursor + size]
+        cursor += size + 1
+        destination = os.path.join(tree, path)
+        os.makedirs(os.path.dirname(destination), exist_ok=True)
+        with open(destination, "wb") as handle:
+            handle.write(data)
 
 
 def lint(tree: str, paths: list[str], select: str | None) -> list[dict]:
