@@ -18,8 +18,8 @@ class MissingZeroGrad(Rule):
     module are followed three levels deep. Silent for resets by `model.zero_grad()`,
     `opt.zero_grad(set_to_none=...)`, `p.grad = None` / `p.grad.zero_()` over the parameters, a
     same-module helper doing one of these, or a reset after `step()`; for deliberate gradient
-    accumulation (`step()` under a condition the `backward()` is not under, with a reset in the
-    loop); LBFGS-style `step(closure)`; loops without an optimizer update; a `backward()` that is
+    accumulation (`step()` and the reset under the same condition, or each under its own, as in
+    `if i % k == 0: reset` ... `if (i + 1) % k == 0: step`); LBFGS-style `step(closure)`; loops without an optimizer update; a `backward()` that is
     a method of a same-module class; Lightning's automatic `training_step`; `dist_autograd`
     contexts; and optimizers or models rebuilt inside the loop.
 
@@ -125,7 +125,7 @@ def _unreset_updates(loops: LoopFacts, loop):
             if found is None or not path.continues:
                 continue
             backward, step = found
-            if _extra_guard(step, backward) and any(_compatible(reset, step) for reset in resets):
+            if any(_accumulates(reset, step, backward) for reset in resets):
                 continue  # deliberate accumulation: step (and reset) every k-th iteration
             yield optimizer, (backward, step)
             break
@@ -145,15 +145,36 @@ def _update_without_reset(loops: LoopFacts, path, optimizer: str):
     return backward, step
 
 
-def _extra_guard(step, backward) -> bool:
-    """Is the step under a condition the backward is not under?"""
-    return bool(set(step.guards) - set(backward.guards))
+def _accumulates(reset, step, backward) -> bool:
+    """Does this path look like deliberate accumulation, given a reset elsewhere in the loop?
+
+    Either the step runs under a condition the backward is not under (every k-th iteration)
+    and the reset can run with it, or reset and step each sit under a condition of their own.
+    """
+    if _opposite(reset, step):
+        return False  # the reset runs only where the step does not (an AMP-only reset)
+    backward_guards = {(guard.key, guard.branch) for guard in backward.guards}
+    if any((guard.key, guard.branch) not in backward_guards for guard in step.guards):
+        return True
+    return _under_other_conditions(reset, step)
 
 
-def _compatible(reset, step) -> bool:
-    """Can the reset run in an iteration where the step runs (no condition taken both ways)?"""
-    taken = {(guard.key, guard.branch) for guard in step.guards}
-    return not any((guard.key, not guard.branch) in taken for guard in reset.guards)
+def _opposite(reset, step) -> bool:
+    step_guards = {(guard.key, guard.branch) for guard in step.guards}
+    return any((guard.key, not guard.branch) in step_guards for guard in reset.guards)
+
+
+def _under_other_conditions(reset, step) -> bool:
+    """Do reset and step each sit under a condition the other is not under, never opposite ones?
+
+    That is accumulation written with two conditions (`i % k == 0` resets, `(i + 1) % k == 0`
+    steps) or one condition spelled twice; we cannot tell those apart from a bug, so we stay
+    silent. A reset under the step's own conditions plus one more (a reset indented into a
+    logging `if`) or a step under no condition is not excused.
+    """
+    step_guards = {(guard.key, guard.branch) for guard in step.guards}
+    reset_guards = {(guard.key, guard.branch) for guard in reset.guards}
+    return bool(step_guards - reset_guards) and bool(reset_guards - step_guards)
 
 
 def _rare_reset(loops: LoopFacts, loop, optimizer: str) -> NodeNote | None:

@@ -320,3 +320,20 @@ for x in xs:
         opt.step(cid)
 """)
     assert list(only_loop_at_module_level(facts).events()) == []
+
+
+def test_not_is_the_same_condition_taken_the_other_way():
+    facts = loop_facts(HEADER + """
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for i, x in enumerate(xs):
+    model(x).sum().backward()
+    if need_update:
+        opt.step()
+    if not need_update:
+        continue
+    opt.zero_grad()
+""")
+    assert sorted(map(kinds, only_loop_at_module_level(facts).paths)) == [
+        [(BACKWARD, None)],
+        [(BACKWARD, None), (STEP, "opt"), (RESET, "opt")],
+    ]

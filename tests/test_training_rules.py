@@ -363,3 +363,25 @@ def test_tl201_aliases_of_optimizer_and_model():
             model(x).sum().backward()
             o2.step()
         """, "TL201") == []
+
+
+def test_tl201_reset_and_step_under_two_spellings_of_one_condition():
+    assert rows("""\
+        for x in xs:
+            if mode == "train":
+                opt.zero_grad()
+            if is_train:
+                model(x).sum().backward()
+                opt.step()
+        """, "TL201") == []
+
+
+def test_tl201_reset_indented_into_a_logging_if_inside_the_train_branch():
+    assert rows("""\
+        for i, x in enumerate(xs):
+            if is_train:
+                model(x).sum().backward()
+                opt.step()
+                if i % 100 == 0:
+                    opt.zero_grad()
+        """, "TL201") == [3]

@@ -593,7 +593,8 @@ class _Paths:
 
     def branch(self, node, context: _Context) -> list:
         items = self.expression(node.test, context)
-        key = _normalized(self.module.code_for_node(node.test))
+        test, positive = _positive_test(node.test)
+        key = _normalized(self.module.code_for_node(test))
         grad_check = _GRAD_NONE_CHECK.fullmatch(key)
         if grad_check:
             # `if p.grad is not None: p.grad.zero_()`: where the test fails there is nothing to
@@ -601,8 +602,8 @@ class _Paths:
             if grad_check.group(1):
                 return items + self.block(_body_of(node), context)
             return items + (self.block(_body_of(node.orelse), context) if isinstance(node.orelse, cst.Else) else [])
-        then_context = context.but(guards=context.guards + (Guard(key, True, node.test),))
-        else_context = context.but(guards=context.guards + (Guard(key, False, node.test),))
+        then_context = context.but(guards=context.guards + (Guard(key, positive, test),))
+        else_context = context.but(guards=context.guards + (Guard(key, not positive, test),))
         then = self.block(_body_of(node), then_context)
         orelse: list = []
         if isinstance(node.orelse, cst.If):
@@ -610,7 +611,7 @@ class _Paths:
         elif isinstance(node.orelse, cst.Else):
             orelse = self.block(_body_of(node.orelse), else_context)
         if then or orelse:
-            items.append(("branch", key, then, orelse))
+            items.append(("branch", key, then, orelse) if positive else ("branch", key, orelse, then))
         return items
 
     def small(self, small, context: _Context) -> list:
@@ -887,6 +888,14 @@ def _end(jump: str | None) -> str:
 _GRADIENT_WORK = re.compile(r"zero|reset|clear|optim|step|update|grad", re.I)
 _RESETISH = re.compile(r"(?:zero|reset|clear)_?grad", re.I)
 _GRAD_NONE_CHECK = re.compile(r"[\w.]+\.grad(isnot|is)None")
+
+
+def _positive_test(test):
+    """(condition, polarity): `not x` is `x` taken the other way, so both spell one condition."""
+    positive = True
+    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        test, positive = test.expression, not positive
+    return test, positive
 
 
 def _normalized(text: str) -> str:
