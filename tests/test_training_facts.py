@@ -337,3 +337,18 @@ for i, x in enumerate(xs):
         [(BACKWARD, None)],
         [(BACKWARD, None), (STEP, "opt"), (RESET, "opt")],
     ]
+
+
+def test_literal_arguments_decide_the_helpers_conditions():
+    facts = loop_facts(HEADER + """
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+def step_model(x, do_backward=True):
+    if not do_backward:
+        model(x).sum().backward()
+    else:
+        opt.step()
+for x in xs:
+    step_model(x, False)
+""")
+    (path,) = only_loop_at_module_level(facts).paths
+    assert kinds(path) == [(BACKWARD, None)]

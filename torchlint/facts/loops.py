@@ -491,7 +491,7 @@ class _TooManyPaths(Exception):
 class _Context:
     """Where the builder stands: renamings of an inlined call, guards, loop variables, depth."""
 
-    def __init__(self, class_, rename=None, guards=(), loopvars=None, depth=0, active=(), via=None):
+    def __init__(self, class_, rename=None, guards=(), loopvars=None, depth=0, active=(), via=None, constants=None):
         self.class_ = class_
         self.rename = rename or {}
         self.guards = guards
@@ -499,10 +499,12 @@ class _Context:
         self.depth = depth
         self.active = active  # functions being inlined, against recursion
         self.via = via  # the loop body's call that the inlined code runs under
+        self.constants = constants or {}  # parameters an inlined call fixes to True/False
 
     def but(self, **changes) -> _Context:
         values = dict(class_=self.class_, rename=self.rename, guards=self.guards,
-                      loopvars=self.loopvars, depth=self.depth, active=self.active, via=self.via)
+                      loopvars=self.loopvars, depth=self.depth, active=self.active, via=self.via,
+                      constants=self.constants)
         values.update(changes)
         return _Context(**values)
 
@@ -595,6 +597,14 @@ class _Paths:
         items = self.expression(node.test, context)
         test, positive = _positive_test(node.test)
         key = _normalized(self.module.code_for_node(test))
+        if key in context.constants:
+            # `step_model(..., do_backward=False)`: the helper's `if not do_backward` is decided.
+            taken = context.constants[key] == positive
+            if taken:
+                return items + self.block(_body_of(node), context)
+            if isinstance(node.orelse, cst.If):
+                return items + self.branch(node.orelse, context)
+            return items + (self.block(_body_of(node.orelse), context) if node.orelse is not None else [])
         grad_check = _GRAD_NONE_CHECK.fullmatch(key)
         if grad_check:
             # `if p.grad is not None: p.grad.zero_()`: where the test fails there is nothing to
@@ -768,7 +778,8 @@ class _Paths:
         if rename is None:
             return None
         inner = context.but(rename=rename, loopvars={}, depth=context.depth + 1,
-                            active=context.active + (function,), via=context.via or call)
+                            active=context.active + (function,), via=context.via or call,
+                            constants=_constant_arguments(call, function, receiver if method else None))
         body = self.block(_body_of(function), inner)
         return [("inline", body)] if body else []
 
@@ -928,6 +939,29 @@ def _rename_for_call(call, function, receiver, context: _Context) -> dict[str, s
     for name in positional + [p.name.value for p in params.kwonly_params]:
         rename.setdefault(name, None)  # defaults: objects we know nothing about
     return rename
+
+
+def _constant_arguments(call, function, receiver) -> dict[str, bool]:
+    """Parameters that this call (or their defaults) fixes to `True`, `False` or `None`."""
+    truth = {"True": True, "False": False, "None": False}
+    params = function.params
+    ordered = [*params.posonly_params, *params.params]
+    if receiver is not None and not _is_static(function):
+        ordered = ordered[1:]
+    constants = {}
+    for param in [*ordered, *params.kwonly_params]:
+        if param.default is not None and isinstance(param.default, cst.Name) and param.default.value in truth:
+            constants[param.name.value] = truth[param.default.value]
+    for index, arg in enumerate(call.args):
+        name = arg.keyword.value if arg.keyword is not None else (
+            ordered[index].name.value if index < len(ordered) else None)
+        if name is None:
+            continue
+        if isinstance(arg.value, cst.Name) and arg.value.value in truth:
+            constants[name] = truth[arg.value.value]
+        else:
+            constants.pop(name, None)
+    return constants
 
 
 def _is_static(function) -> bool:
