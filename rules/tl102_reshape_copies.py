@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Severity
-from torchlint.facts.layout import Layouts, copying_reshape
+from torchlint.facts.layout import Layouts, call_arguments, copying_reshape
 from torchlint.rule import Invalid, NodeNote, Rule
 
 cst = lazy_module("libcst")
@@ -84,28 +84,13 @@ class ReshapeCopies(Rule):
         found = copying_reshape(self.facts.get(Layouts), node)
         if found is None:
             return
-        merged = _dims_text(found.merged)
-        cause = found.layout.noncontig
-        because = f" after `{cause.label.split('`')[1]}`" if cause is not None and "`" in cause.label else ""
         message = (
-            f"`.reshape({_args_text(self.facts.module, node)})` copies the whole tensor here: it merges {merged}, which are not adjacent "
-            f"in memory{because}"
+            f"`.reshape({call_arguments(self.facts.module, node)})` copies the whole tensor here: {found.explanation()}"
         )
-        notes = [NodeNote(cause.node, cause.label)] if cause is not None and cause.node is not None else []
+        notes = [NodeNote(where, label) for where, label in found.evidence()]
         self.report(
             node,
             message,
             notes=notes,
             help="make the copy explicit with `.contiguous()` before reshaping, or keep the layout so that no copy is needed",
         )
-
-
-def _args_text(module, call) -> str:
-    return ", ".join(module.code_for_node(a.value) for a in call.args)
-
-
-def _dims_text(positions) -> str:
-    items = [str(p) for p in positions]
-    if len(items) == 2:
-        return f"dims {items[0]} and {items[1]}"
-    return "dims " + ", ".join(items[:-1]) + f" and {items[-1]}"

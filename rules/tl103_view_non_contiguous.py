@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
-from torchlint.facts.layout import Layouts, copying_reshape
+from torchlint.facts.layout import Layouts, call_arguments, copying_reshape
 from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
 
 cst = lazy_module("libcst")
@@ -85,14 +85,11 @@ class ViewNonContiguous(Rule):
         found = copying_reshape(self.facts.get(Layouts), node)
         if found is None:
             return
-        merged = _dims_text(found.merged)
-        cause = found.layout.noncontig
-        because = f" after `{cause.label.split('`')[1]}`" if cause is not None and "`" in cause.label else ""
         message = (
-            f"`.view({_args_text(self.facts.module, node)})` raises here (`view size is not compatible with input tensor's size and stride`): "
-            f"it merges {merged}, which are not adjacent in memory{because}"
+            f"`.view({call_arguments(self.facts.module, node)})` raises here (`view size is not compatible with input "
+            f"tensor's size and stride`): {found.explanation()}"
         )
-        notes = [NodeNote(cause.node, cause.label)] if cause is not None and cause.node is not None else []
+        notes = [NodeNote(where, label) for where, label in found.evidence()]
         fix = FixSpec("Replace `.view` with `.reshape` (copies here)", Applicability.UNSAFE, ((func.attr, "reshape"),))
         self.report(
             node,
@@ -101,14 +98,3 @@ class ViewNonContiguous(Rule):
             help="use `.reshape(...)`, or `.contiguous().view(...)` to make the copy explicit",
             fix=fix,
         )
-
-
-def _args_text(module, call) -> str:
-    return ", ".join(module.code_for_node(a.value) for a in call.args)
-
-
-def _dims_text(positions) -> str:
-    items = [str(p) for p in positions]
-    if len(items) == 2:
-        return f"dims {items[0]} and {items[1]}"
-    return "dims " + ", ".join(items[:-1]) + f" and {items[-1]}"

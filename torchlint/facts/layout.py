@@ -1275,6 +1275,24 @@ class CopyingReshape:
     layout: Layout  # the receiver's layout
     merged: tuple  # positions of the merged dims in the receiver
 
+    def explanation(self) -> str:
+        """"it merges dims 1 and 2, which are not adjacent in memory after `transpose(1, 2)`"."""
+        items = [str(p) for p in self.merged]
+        dims = f"dims {items[0]} and {items[1]}" if len(items) == 2 else "dims " + ", ".join(items[:-1]) + f" and {items[-1]}"
+        cause = self.layout.noncontig
+        because = f" after `{cause.label.split('`')[1]}`" if cause is not None and "`" in cause.label else ""
+        return f"it merges {dims}, which are not adjacent in memory{because}"
+
+    def evidence(self) -> list:
+        """Where the receiver became non-contiguous, as (node, label) pairs."""
+        cause = self.layout.noncontig
+        return [(cause.node, cause.label)] if cause is not None and cause.node is not None else []
+
+
+def call_arguments(module, call) -> str:
+    """The source text of a call's arguments, `B, -1` for `x.view(B, -1)`."""
+    return ", ".join(module.code_for_node(argument.value) for argument in call.args)
+
 
 def copying_reshape(layouts: Layouts, call) -> CopyingReshape | None:
     """For `x.view(...)` / `x.reshape(...)`: the evidence that it needs a copy, or None.
