@@ -220,3 +220,20 @@ def test_clean_refuses_a_folder_that_is_not_a_torchlint_cache(tmp_path, run_cli)
     assert clean(str(precious)) is False
     ensure_cache_dir(str(tmp_path / "ours"))
     assert clean(str(tmp_path / "ours")) is True
+
+
+def test_notebook_findings_from_the_cache_show_the_same_code_frames(tmp_path, run_cli):
+    notebook = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# data"]},
+            {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+             "source": ["from torch.utils.data import Dataset\n", "class N(Dataset):\n", "    def __len__(self): return 1\n"]},
+        ],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+    }
+    (tmp_path / "nb.ipynb").write_text(json.dumps(notebook))
+    cold = run_cli("check", "--isolated", "--output-format", "full", "nb.ipynb")
+    warm = run_cli("check", "--isolated", "--output-format", "full", "nb.ipynb")
+    assert "cell 2" in cold.stdout and "class N(Dataset)" in cold.stdout
+    assert warm.stdout == cold.stdout
+    assert list((tmp_path / DEFAULT_DIR / "results").rglob("*.json"))
