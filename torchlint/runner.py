@@ -108,7 +108,16 @@ def _lint_in_pool(paths: list[str], settings: Settings, cache: ResultCache | Non
 
     context = multiprocessing.get_context(_start_method())
     if context.get_start_method() == "fork":
-        import libcst  # noqa: F401  # imported once here rather than once per worker
+        import gc
+
+        # Imported once here rather than once per worker; and the objects that exist now are
+        # kept out of the workers' garbage collection, whose scans would copy every shared page.
+        import libcst  # noqa: F401
+        import torchlint.positions  # noqa: F401
+        import torchlint.suppressions  # noqa: F401
+        import torchlint.walk  # noqa: F401
+
+        gc.freeze()
 
     chunksize = max(1, min(16, len(paths) // (workers * 8)))
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_pool_worker, initargs=(settings, cache))
