@@ -117,7 +117,7 @@ def _lint_in_pool(paths: list[str], settings: Settings, cache: ResultCache | Non
         import torchlint.suppressions  # noqa: F401
         import torchlint.walk  # noqa: F401
 
-        gc.freeze()
+        gc.freeze()  # undone below, once the workers are gone
 
     chunksize = max(1, min(16, len(paths) // (workers * 8)))
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_pool_worker, initargs=(settings, cache))
@@ -126,6 +126,10 @@ def _lint_in_pool(paths: list[str], settings: Settings, cache: ResultCache | Non
         yield from pool.map(_lint_one, paths, chunksize=chunksize)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        if context.get_start_method() == "fork":
+            import gc
+
+            gc.unfreeze()
 
 
 def _start_method() -> str:
