@@ -66,7 +66,9 @@ def find_git_dir(root: str, name: str) -> str | None:
 
 def checkout(repo: dict, dest: str, mirror_root: str | None) -> str:
     """Materialise `repo` at its pinned commit under `dest`; returns the tree's path."""
-    tree = os.path.join(dest, repo["name"].replace("/", "+"))
+    tree = os.path.join(dest, repo["name"].replace("/", "+") + "@" + repo.get("commit", "HEAD")[:12])
+    if os.path.isdir(tree):
+        return tree  # listed by another family too: one checkout serves both
     os.makedirs(tree)
     git_dir = find_git_dir(mirror_root, repo["name"]) if mirror_root else None
     commit = repo.get("commit", "HEAD")
@@ -139,6 +141,11 @@ def main() -> int:
     args = parser.parse_args()
 
     repos, reviews = load_family(args.family)
+    unique = {}
+    for repo in repos:  # a repository listed by several families is linted once
+        key = (repo["name"], repo.get("commit"), tuple(repo.get("paths", [])))
+        unique.setdefault(key, repo)
+    repos = list(unique.values())
     if args.repo:
         repos = [r for r in repos if r["name"] in args.repo]
     verdicts = {(r["repo"], r["path"], int(r["line"]), r["code"]): r["verdict"] for r in reviews}
