@@ -5,6 +5,7 @@ from torchlint.diagnostics import Applicability, Severity
 from torchlint.facts.dataflow import Dataflow
 from torchlint.facts.layout import Layouts, Note
 from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
+from torchlint.walk import children
 
 cst = lazy_module("libcst")
 
@@ -362,5 +363,5 @@ def _self_attribute_written(attr, node, dataflow) -> bool:
                 and current.value.value == "self":
             if dataflow.write_at(current, None) is not None:
                 return True
-        stack.extend(current.children)
+        stack.extend(children(current))
     return False

@@ -80,7 +80,7 @@ class FitOnTestData(Rule):
     name = "fit-on-test-data"
     severity = Severity.ERROR
     summary = "A preprocessor or estimator is fitted on test or validation data"
-    tokens = ("fit",)
+    tokens = ("fit(", "fit_transform(")
 
     VALID = (
         "from sklearn.preprocessing import StandardScaler\nscaler = StandardScaler()\nX_train = scaler.fit_transform(X_train)\nX_test = scaler.transform(X_test)\n",

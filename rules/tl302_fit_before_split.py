@@ -69,7 +69,7 @@ class FitBeforeSplit(Rule):
     name = "fit-before-split"
     severity = Severity.ERROR
     summary = "A preprocessor is fitted on the whole data, which is then split into train and test"
-    tokens = ("fit",)
+    tokens = ("fit(", "fit_transform(")
 
     VALID = (
         "from sklearn.model_selection import train_test_split\nfrom sklearn.preprocessing import StandardScaler\nX_train, X_test, y_train, y_test = train_test_split(X, y)\nsc = StandardScaler()\nX_train = sc.fit_transform(X_train)\nX_test = sc.transform(X_test)\n",

@@ -63,7 +63,7 @@ class Scaler1dInput(Rule):
     name = "scaler-1d-input"
     severity = Severity.ERROR
     summary = "A 1-D array or a single column is passed where [n_samples, n_features] is expected"
-    tokens = ("transform", "fit")
+    tokens = ("fit(", "fit_transform(", "sklearn", "scaler", "Scaler")
 
     VALID = (
         "import pandas as pd\nfrom sklearn.preprocessing import StandardScaler\ndf = pd.read_csv('a.csv')\nStandardScaler().fit_transform(df[['price']])\n",

@@ -217,15 +217,10 @@ def test_positions_are_computed_only_for_files_with_findings(monkeypatch):
     assert calls == [1]  # one pass for every node of every finding
 
 
-def test_fast_children_answer_the_same_and_only_while_rules_run():
+def test_children_are_libcsts_children_without_the_rebuild():
     import libcst as cst
 
-    from torchlint.walk import fast_children
+    from torchlint.walk import children
 
-    original = cst.CSTNode.__dict__["children"]
     nodes = _libcst_order(cst.parse_module(SAMPLES[0] + SAMPLES[4]), include_trivia=True)
-    expected = [[id(c) for c in node.children] for node in nodes]
-    with fast_children():
-        assert cst.CSTNode.__dict__["children"] is not original
-        assert [[id(c) for c in node.children] for node in nodes] == expected
-    assert cst.CSTNode.__dict__["children"] is original
+    assert [[id(c) for c in children(node)] for node in nodes] == [[id(c) for c in node.children] for node in nodes]

@@ -140,14 +140,13 @@ def _run_rules(context: FileContext, rules: list[type[Rule]]) -> list[tuple[type
 
 
 def _visit(context: FileContext, instances: list[Rule]) -> None:
-    from torchlint.walk import Dispatch, fast_children, walk
+    from torchlint.walk import Dispatch, walk
 
     dispatch = Dispatch((name, getattr(rule, name)) for rule in instances for name in _visitor_methods(type(rule)))
     old_limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old_limit, RECURSION_LIMIT))
     try:
-        with fast_children():
-            walk(context.module, dispatch)
+        walk(context.module, dispatch)
     finally:
         sys.setrecursionlimit(old_limit)
 

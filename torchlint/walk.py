@@ -13,8 +13,7 @@ after, `visit_<Class>_<field>` / `leave_<Class>_<field>` around one field; retur
 from __future__ import annotations
 
 import dataclasses
-from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 # Nodes that hold only layout: they can contain nothing but other trivia.
 TRIVIA = frozenset({
@@ -139,23 +138,3 @@ def children(node: Any) -> list[Any]:
     return found
 
 
-@contextmanager
-def fast_children() -> Iterator[None]:
-    """While rules run, `node.children` is answered by `children` (same nodes, same order).
-
-    The facts layer and the rules ask `node.children` a great deal, and LibCST's property
-    rebuilds the node every time (43% of a cold run on pytorch/examples under cProfile, 10-15%
-    of its real CPU time). Swapping the property only for the duration of the walk keeps LibCST
-    untouched for anyone else; code in this project can also call `children(node)` directly.
-    """
-    from libcst import CSTNode
-
-    original = CSTNode.__dict__["children"]
-    CSTNode.children = _CHILDREN
-    try:
-        yield
-    finally:
-        CSTNode.children = original
-
-
-_CHILDREN = property(children, doc="The node's children in source order (read from its fields).")

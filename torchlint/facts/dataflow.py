@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from torchlint._lazy import lazy_module
+from torchlint.walk import TRIVIA, children
 
 cst = lazy_module("libcst")
 
@@ -186,8 +187,6 @@ class Dataflow:
     # --- structure ------------------------------------------------------------------------
 
     def _index(self) -> None:
-        from torchlint.walk import TRIVIA, children
-
         stack = [(self.facts.module, None)]
         parents, function_of = self._parents, self._function_of
         while stack:
@@ -523,7 +522,7 @@ class _Builder:
             return env
         if isinstance(small, (cst.Import, cst.ImportFrom)):
             return env
-        for child in small.children:
+        for child in children(small):
             self._loads(child, small, env)
         return env
 
@@ -605,7 +604,7 @@ def _load_names(expr, into_scopes: bool = False) -> Iterator:
             if node.inner_for_in is not None:
                 stack.append((node.inner_for_in, hidden))
             continue
-        for child in node.children:
+        for child in children(node):
             stack.append((child, hidden))
 
 
@@ -624,7 +623,7 @@ def _walk(node) -> Iterator:
     while stack:
         current = stack.pop()
         yield current
-        stack.extend(current.children)
+        stack.extend(children(current))
 
 
 def _all_params(params) -> list:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.dataflow import Dataflow
+from torchlint.walk import children
 
 cst = lazy_module("libcst")
 
@@ -1265,7 +1266,7 @@ def _walk(node):
     while stack:
         current = stack.pop()
         yield current
-        stack.extend(current.children)
+        stack.extend(children(current))
 
 
 @dataclass(frozen=True)
