@@ -8,7 +8,7 @@ import sys
 import click
 
 from torchlint import __version__, codes
-from torchlint.output import FORMATS
+from torchlint.output import FORMATS, use_color
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -107,8 +107,7 @@ def check(paths, select, extend_select, ignore, output_format, config_path, isol
             for line in report:
                 click.echo(line, err=True)
             sys.exit(EXIT_FINDINGS if run.would_change else EXIT_CLEAN)
-    use_color = _use_color(color)
-    render(output_format or "full", results, sys.stdout, RenderOptions(color=use_color, statistics=statistics))
+    render(output_format or "full", results, sys.stdout, RenderOptions(color=use_color(color), statistics=statistics))
     for line in report:  # machine-readable formats keep stdout to themselves
         click.echo(line, err=(output_format or "full") not in ("full", "concise"))
     sys.stdout.flush()
@@ -148,7 +147,7 @@ def rule(code_or_name, show_all, output_format) -> None:
     from rich.console import Console
     from rich.markdown import Markdown
 
-    console = Console(no_color=not _use_color(None), highlight=False)
+    console = Console(no_color=not use_color(None), highlight=False)
     for index, found in enumerate(selected):
         if index:
             console.rule()
@@ -254,16 +253,6 @@ def _with_progress(results, paths, settings) -> list:
             collected.append(result)
             progress.advance(task)
     return collected
-
-
-def _use_color(flag: bool | None) -> bool:
-    if flag is not None:
-        return flag
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    return sys.stdout.isatty()
 
 
 def _fail(message: str):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from dataclasses import dataclass
 from typing import IO, Sequence
 
@@ -33,3 +35,14 @@ def location_text(diagnostic: Diagnostic) -> str:
 
 def all_diagnostics(results: Sequence[FileResult]) -> list[Diagnostic]:
     return [d for result in results for d in result.diagnostics]
+
+
+def use_color(flag: bool | None = None) -> bool:
+    """Colour when asked; else never with NO_COLOR, always with FORCE_COLOR, otherwise on a terminal."""
+    if flag is not None:
+        return flag
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()

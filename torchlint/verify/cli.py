@@ -14,6 +14,8 @@ import sys
 
 import click
 
+from torchlint.output import use_color
+
 EXIT_AGREE, EXIT_DISAGREE, EXIT_USAGE = 0, 1, 2
 
 
@@ -80,7 +82,7 @@ def verify(paths, device, output_format, timeout, memory_mb, jobs, claims, color
     if output_format == "json":
         render_json(records, sys.stdout)
     else:
-        render_table(records, sys.stdout, _use_color(color))
+        render_table(records, sys.stdout, use_color(color))
     sys.stdout.flush()
     sys.exit(EXIT_AGREE if all(r.agree for r in records) else EXIT_DISAGREE)
 
@@ -110,11 +112,3 @@ class _progress:
             self.bar.stop()
 
 
-def _use_color(flag: bool | None) -> bool:
-    if flag is not None:
-        return flag
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    return sys.stdout.isatty()
