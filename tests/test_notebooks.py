@@ -102,3 +102,14 @@ def test_load_notebook_maps_rows_back_to_cells():
     notebook = load_notebook(data)
     assert notebook.text == "a = 1\nb = 2\nc = 3\n"
     assert notebook.locate(1) == (2, 1) and notebook.locate(2) == (2, 2) and notebook.locate(3) == (4, 1)
+
+
+def test_a_cell_that_fails_alone_is_blamed_not_the_next_one(tmp_path, run_cli):
+    # An exercise stub: `def train():` with only comments. The joined program would first fail
+    # at the next cell's first line; Jupyter compiles each cell alone and blames this one.
+    _write(tmp_path, "nb.ipynb", _notebook(IMPORT, "def train(model):\n    ## TODO: write the loop\n", "x = 1\n", CLASS))
+    lines = run_cli("check", "--output-format", "concise", "nb.ipynb").stdout.splitlines()
+    assert lines[0].startswith("nb.ipynb:cell 2:2:28: TL001")
+    assert "expected an indented block" in lines[0]
+    assert lines[1].startswith("nb.ipynb:cell 4:1:7: TL401")
+    assert len([l for l in lines if "TL001" in l]) == 1

@@ -192,6 +192,9 @@ class _SyntaxProblem(Exception):
         super().__init__(message)
         self.message, self.row, self.column = message, row, column
 
+    def diagnostic_at(self, path: str, row_offset: int) -> Diagnostic:
+        return make_diagnostic(codes.SYNTAX_ERROR, f"syntax error: {self.message}", path, self.row + row_offset, self.column)
+
     def diagnostic(self, path: str, text: str) -> Diagnostic:
         return make_diagnostic(codes.SYNTAX_ERROR, f"syntax error: {self.message}", path, self.row, self.column)
 
@@ -318,16 +321,27 @@ def _lint_notebook(notebook: NotebookSource, path: str, settings: Settings, enab
 
     text = notebook.text
     errors: list[Diagnostic] = []
-    for _ in range(len(notebook.cells) + 1):
+    # Jupyter compiles each cell on its own: a cell that does not parse alone is reported at its
+    # own line (not where the joined program first notices) and blanked; the rest is linted.
+    for cell in notebook.cells:
+        problem = _cell_syntax_problem(text, cell)
+        if problem is not None:
+            errors.append(problem.diagnostic_at(path, cell.first_row - 1))
+            text = _blank_cell(text, notebook, cell.index)
+    blanked: set[int] = set()
+    while True:
         diagnostics = _lint_program(text, path, settings, enabled_codes)
         syntax = [d for d in diagnostics if d.code == codes.SYNTAX_ERROR]
         if not syntax:
             break
         bad_cell, _ = notebook.locate(syntax[0].span.start.row)
+        if bad_cell in blanked:  # the joined program still fails: report once, lint nothing more
+            errors.append(syntax[0])
+            diagnostics = []
+            break
+        blanked.add(bad_cell)
         errors.append(syntax[0])
         text = _blank_cell(text, notebook, bad_cell)
-    else:
-        diagnostics = []
     located = []
     for diagnostic in errors + [d for d in diagnostics if d.code != codes.SYNTAX_ERROR]:
         cell, span = _locate_span(diagnostic.span, notebook)
@@ -356,6 +370,20 @@ def _locate_note(note: Note, notebook: NotebookSource) -> Note:
 def _locate_edit(edit: Edit, notebook: NotebookSource) -> Edit:
     cell, span = _locate_span(edit.span, notebook)
     return Edit(span, edit.content, cell)
+
+
+def _cell_syntax_problem(text: str, cell) -> _SyntaxProblem | None:
+    """CPython's verdict on one cell's (masked) code, confirmed by LibCST for newer grammar."""
+    lines = text.splitlines(keepends=True)[cell.first_row - 1 : cell.first_row - 1 + cell.rows]
+    code = "".join(lines)
+    problem = _cpython_syntax_error(code)
+    if problem is None:
+        return None
+    try:
+        _parse(code)
+    except _SyntaxProblem:
+        return problem
+    return None
 
 
 def _blank_cell(text: str, notebook: NotebookSource, index: int) -> str:
