@@ -90,3 +90,8 @@ def test_suppressions_in_notebooks_apply_per_cell_row():
     settings = load_settings(None, SelectionLayer(), isolated=True)
     result = lint_file("nb.ipynb", settings, data=json.dumps(notebook).encode())
     assert result.diagnostics == []
+
+
+def test_a_blanket_directive_does_not_silence_its_own_unused_report():
+    assert _codes("x = 1  # torchlint: ignore\n") == [("TL003", 1)]
+    assert _codes("x = 1\n# torchlint: file-ignore\n") == [("TL003", 2)]

@@ -73,30 +73,31 @@ def apply_suppressions(text: str, diagnostics: list[Diagnostic], enabled: frozen
         if not hits:
             kept.append(diagnostic)
     if codes.UNUSED_SUPPRESSION in enabled:
-        for unused in _unused(suppressions, enabled, path):
-            if not any(s.covers(unused) for s in suppressions):
+        for source, unused in _unused(suppressions, enabled, path):
+            # Another suppression may silence a TL003, but none silences its own report.
+            if not any(s.covers(unused) for s in suppressions if s is not source):
                 kept.append(unused)
     return kept
 
 
-def _unused(suppressions: list[Suppression], enabled: frozenset[str], path: str) -> list[Diagnostic]:
+def _unused(suppressions: list[Suppression], enabled: frozenset[str], path: str) -> list[tuple[Suppression, Diagnostic]]:
     from torchlint.registry import make_diagnostic
 
     found = []
     for s in suppressions:
         where = {"path": path, "row": s.row, "column": s.column}
         for word in s.unknown:
-            found.append(make_diagnostic(codes.UNUSED_SUPPRESSION, f"`{word}` in a torchlint suppression is not a torchlint rule", **where))
+            found.append((s, make_diagnostic(codes.UNUSED_SUPPRESSION, f"`{word}` in a torchlint suppression is not a torchlint rule", **where)))
         if s.codes is None:
             if s.kind != "noqa" and not s.used:
                 fix = _removal_fix(s, None, [])
-                found.append(make_diagnostic(codes.UNUSED_SUPPRESSION, f"unused `torchlint: {s.kind}`: it suppresses no finding", **where, fix=fix))
+                found.append((s, make_diagnostic(codes.UNUSED_SUPPRESSION, f"unused `torchlint: {s.kind}`: it suppresses no finding", **where, fix=fix)))
             continue
         unused = [code for code in s.codes if code in enabled and code not in s.used and code != codes.UNUSED_SUPPRESSION]
         for code in unused:
             written = s.codes[code]
             fix = _removal_fix(s, written, unused)
-            found.append(make_diagnostic(codes.UNUSED_SUPPRESSION, f"unused suppression of `{written}`: no {code} finding here", **where, fix=fix))
+            found.append((s, make_diagnostic(codes.UNUSED_SUPPRESSION, f"unused suppression of `{written}`: no {code} finding here", **where, fix=fix)))
     return found
 
 
