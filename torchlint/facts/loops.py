@@ -17,7 +17,6 @@ own parameters, `model.zero_grad()` those of optimizers built from `model.parame
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -25,6 +24,7 @@ from typing import Any, Iterator
 from torchlint._lazy import lazy_module
 from torchlint.facts.names import dotted_name
 from torchlint.facts.statements import iter_statements, small_statements
+from torchlint.walk import children
 
 cst = lazy_module("libcst")
 
@@ -402,7 +402,7 @@ def _parameter_owners(call) -> Iterator[str]:
                     yield owner
                 continue
         if isinstance(node, cst.CSTNode):
-            stack.extend(_children(node))
+            stack.extend(children(node))
 
 
 def _body_of(node) -> list:
@@ -453,30 +453,10 @@ def _calls(node) -> Iterator:
     """
     if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
         return
-    for child in _children(node):
+    for child in children(node):
         yield from _calls(child)
     if isinstance(node, cst.Call):
         yield node
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _children(node) -> Iterator:
-    """A node's child nodes in field order; LibCST's `children` re-visits the node and is slow."""
-    names = _FIELDS.get(type(node))
-    if names is None:
-        names = _FIELDS[type(node)] = tuple(
-            f.name for f in dataclasses.fields(node) if not f.name.startswith(("whitespace", "lpar", "rpar"))
-        )
-    for name in names:
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            yield value
-        elif isinstance(value, (tuple, list)):
-            for item in value:
-                if isinstance(item, cst.CSTNode):
-                    yield item
 
 
 # --- one iteration, as a tree and as paths ------------------------------------------------------
