@@ -55,6 +55,18 @@ def test_docs_example_triggers_and_use_instead_does_not(rule):
         assert rule.code not in codes, f"{rule.code}: its docs 'Use instead' triggers it:\n{snippet}"
 
 
+@pytest.mark.parametrize("rule", VISITOR_RULES, ids=lambda r: r.code)
+def test_every_handler_names_a_libcst_node_class(rule):
+    # The walk dispatches `visit_<Class>` / `leave_<Class>` only: a typo or LibCST's per-field
+    # `visit_<Class>_<field>` form would silently never run.
+    import libcst as cst
+
+    for name in dir(rule):
+        if name.startswith(("visit_", "leave_")) and callable(getattr(rule, name)):
+            node = getattr(cst, name.partition("_")[2], None)
+            assert isinstance(node, type) and issubclass(node, cst.CSTNode), f"{rule.code}.{name} names no LibCST node"
+
+
 def _snippets(kind):
     for rule in VISITOR_RULES:
         for index, snippet in enumerate(getattr(rule, kind)):

@@ -36,10 +36,6 @@ def all_rules() -> tuple[type[Rule], ...]:
     return tuple(sorted(found, key=lambda rule: rule.code))
 
 
-def rule_by_code() -> dict[str, type[Rule]]:
-    return {rule.code: rule for rule in all_rules()}
-
-
 @lru_cache(maxsize=1)
 def _index() -> dict[str, type[Rule]]:
     index = {rule.code: rule for rule in all_rules()}
