@@ -107,3 +107,66 @@ def test_fixture_findings_equal_markers(path):
     found = findings_as_expectations(diagnostics)
     expected = expectations_in_file(path)
     assert found == expected, "\n" + describe_mismatch(expected, found, diagnostics)
+
+
+# --- the rule pages: docs/rules/, generated from the catalogue ----------------------------------
+
+
+def test_rule_pages_are_up_to_date():
+    from conftest import ROOT
+
+    from torchlint.rule import DOCS_DIR
+    from torchlint.rule_docs import COMMAND, stale_pages
+
+    stale = stale_pages(os.path.join(ROOT, DOCS_DIR))
+    assert not stale, f"{DOCS_DIR}/ is out of date ({', '.join(stale)}): run `{COMMAND}` and commit the result"
+
+
+def test_a_changed_docstring_makes_its_page_stale(tmp_path, monkeypatch):
+    from torchlint.rule_docs import stale_pages, write_pages
+
+    assert write_pages(str(tmp_path))  # every page is new
+    assert stale_pages(str(tmp_path)) == []
+    rule = RULES[-1]
+    monkeypatch.setattr(rule, "__doc__", rule.__doc__ + "\n    One more line.\n")
+    assert stale_pages(str(tmp_path)) == [rule.doc_file()]
+    (tmp_path / "TL999-retired.md").write_text((tmp_path / "README.md").read_text())
+    assert "TL999-retired.md" in stale_pages(str(tmp_path))
+
+
+def _urls(value):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("url", "helpUri") and isinstance(item, str):
+                yield item
+            else:
+                yield from _urls(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _urls(item)
+
+
+def test_every_url_in_json_and_sarif_output_names_an_existing_page(tmp_path, run_cli):
+    import json
+
+    from conftest import ROOT
+
+    from torchlint.rule import DOCS_BASE, DOCS_DIR
+
+    (tmp_path / "broken.py").write_text("def f(:\n    pass\n")
+    (tmp_path / "unused.py").write_text("x = 1  # noqa: TL401\n")
+    urls, codes = set(), set()
+    for fmt in ("json", "sarif"):
+        result = run_cli("check", "--isolated", "--no-cache", "--output-format", fmt, ".", FIXTURES)
+        assert result.returncode == 1, result.stderr
+        document = json.loads(result.stdout)
+        urls |= set(_urls(document))
+        if fmt == "json":
+            codes = {record["code"] for record in document}
+            assert all(record["url"] for record in document)
+    assert {rule.code for rule in VISITOR_RULES} | {"TL001", "TL003"} <= codes
+    assert len(urls) == len(RULES)  # SARIF lists every rule; JSON names those found
+    for url in urls:
+        assert url.startswith(DOCS_BASE + "/"), url
+        page = os.path.join(ROOT, DOCS_DIR, url[len(DOCS_BASE) + 1 :])
+        assert os.path.isfile(page), f"{url} names no file: {page}"
