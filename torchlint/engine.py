@@ -226,21 +226,25 @@ _NEWER_GRAMMAR = (
 )
 
 
-def _may_be_newer_grammar(text: str) -> bool:
-    """Whether CPython's rejection of `text` might be grammar newer than this interpreter's."""
+def _may_be_valid_for_libcst(text: str, problem: _SyntaxProblem) -> bool:
+    """Whether CPython's rejection might not hold for LibCST: one of CPython's own limits ("too
+    many nested parentheses", "too many levels of indentation"), or grammar newer than its own."""
+    if re.search(r"\btoo (many|deeply)\b", problem.message):
+        return True
     return any(sys.version_info < version and re.search(pattern, text) for version, pattern in _NEWER_GRAMMAR)
 
 
 def _syntax_error_without_libcst(text: str, path: str) -> Diagnostic | None:
     """Syntax check for a file no rule needs to parse: CPython's parser, LibCST only to confirm.
 
-    CPython's parser accepts only its own version's grammar; when the text may hold a newer
-    construct, CPython's rejection is re-checked with LibCST, which parses all supported versions.
+    CPython's parser accepts only its own version's grammar, within its own nesting limits; when
+    either may be the cause, its rejection is re-checked with LibCST, which parses all supported
+    versions.
     """
     problem = _cpython_syntax_error(text)
     if problem is None:
         return None
-    if not _may_be_newer_grammar(text):
+    if not _may_be_valid_for_libcst(text, problem):
         return problem.diagnostic(path, text)
     try:
         _parse(text)
@@ -373,7 +377,7 @@ def _cell_syntax_problem(text: str, cell) -> _SyntaxProblem | None:
     lines = text.splitlines(keepends=True)[cell.first_row - 1 : cell.first_row - 1 + cell.rows]
     code = "".join(lines)
     problem = _cpython_syntax_error(code)
-    if problem is None or not _may_be_newer_grammar(code):
+    if problem is None or not _may_be_valid_for_libcst(code, problem):
         return problem
     try:
         _parse(code)
