@@ -260,6 +260,14 @@ def _fail(message: str):
     sys.exit(EXIT_ERROR)
 
 
+@main.command()
+def server() -> None:
+    """Run the language server on stdin/stdout (needs `pip install 'torchlint[server]'`)."""
+    from torchlint.server import run
+
+    run()
+
+
 main.add_command(__import__("torchlint.verify.cli", fromlist=["verify"]).verify)  # click only; torch stays in its workers
 
 
