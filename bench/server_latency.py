@@ -8,7 +8,8 @@ preprocessing, with findings of several rules), edited one line at a time:
 
 - in-process: the server's own lint step on the edited text (`Linter.lint`, the engine run the
   server makes per change: settings looked up, cache consulted, findings converted to LSP
-  diagnostics), timed with `time.perf_counter`;
+  diagnostics), wall time (`time.perf_counter`) and CPU time (`time.process_time`, less
+  sensitive to other processes on a shared machine);
 - end to end: a real `torchlint server` process over stdio; each edit is a `textDocument/didChange`
   and the clock stops when the `publishDiagnostics` for that version arrives (the debounce is
   set to 0 through `initializationOptions`, so the figure is the server's work plus JSON-RPC).
@@ -115,7 +116,7 @@ def summary(samples_ms: list[float]) -> str:
     return f"median {statistics.median(ordered):7.1f} ms   p90 {p90:7.1f} ms   worst {ordered[-1]:7.1f} ms   (n={len(ordered)})"
 
 
-def in_process(path: str, text: str, edits: int) -> tuple[list[float], int]:
+def in_process(path: str, text: str, edits: int) -> tuple[list[float], list[float], int]:
     from torchlint.server.convert import published
     from torchlint.server.documents import python_snapshot
     from torchlint.server.linting import Linter
@@ -126,14 +127,15 @@ def in_process(path: str, text: str, edits: int) -> tuple[list[float], int]:
     linter = Linter()
     uri = "file://" + path
     linted = linter.lint(python_snapshot(uri, 0, path, text), settings.for_path(path).settings)  # warm-up: imports
-    samples = []
+    samples, cpu = [], []
     for number in range(1, edits + 1):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         snapshot = python_snapshot(uri, number, path, edited(text, number))
         linted = linter.lint(snapshot, settings.for_path(path).settings)
         published(linted, len)
         samples.append((time.perf_counter() - start) * 1000)
-    return samples, len(linted.diagnostics)
+        cpu.append((time.process_time() - start_cpu) * 1000)
+    return samples, cpu, len(linted.diagnostics)
 
 
 async def end_to_end(path: str, text: str, edits: int) -> tuple[list[float], float, int]:
@@ -193,9 +195,12 @@ def main() -> int:
         path = os.path.join(work, "busy.py")
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
-        print(f"file: {text.count(chr(10))} lines; {args.edits} edits; python {sys.version.split()[0]}; {os.cpu_count()} CPUs")
-        samples, findings = in_process(path, text, args.edits)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"file: {text.count(chr(10))} lines; {args.edits} edits; python {sys.version.split()[0]}; "
+              f"{os.cpu_count()} CPUs, load average {load:.1f}")
+        samples, cpu, findings = in_process(path, text, args.edits)
         print(f"in-process lint + conversion:      {summary(samples)}   {findings} findings")
+        print(f"  (its CPU time):                  {summary(cpu)}")
         samples, first, findings = asyncio.run(end_to_end(path, text, args.edits))
         print(f"end to end (didChange -> publish): {summary(samples)}   {findings} findings")
         print(f"server start + first lint on open: {first:7.1f} ms")

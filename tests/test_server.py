@@ -177,6 +177,20 @@ async def test_a_syntax_error_is_tl001_at_its_place_and_the_server_keeps_serving
 
 
 @shared_server
+async def test_columns_are_utf16_code_units_and_crlf_ends_lines(client: LanguageClient, workspace):
+    # Two emoji are four UTF-16 units: the finding's column moves by four, not two.
+    text = REPEAT.replace("    y = ", "    s = '😋😋'; y = ").replace("\n", "\r\n")
+    uri = open_file(client, workspace / "units.py", text)
+    (diagnostic,) = await published(client, uri)
+    plain = open_file(client, workspace / "plain.py", REPEAT)
+    (reference,) = await published(client, plain)
+    shift = len("s = '😋😋'; ".encode("utf-16-le")) // 2
+    assert diagnostic.range.start.line == reference.range.start.line == 2
+    assert diagnostic.range.start.character == reference.range.start.character + shift
+    assert diagnostic.range.end.character == reference.range.end.character + shift
+
+
+@shared_server
 async def test_an_unused_suppression_is_marked_unnecessary(client: LanguageClient, workspace):
     text = "x = 1  # noqa: TL101\n"
     uri = open_file(client, workspace / "unused.py", text)

@@ -1,8 +1,8 @@
 """The server's state: open documents' latest lints, scheduling, publishing.
 
 Linting runs on one worker thread, so the event loop keeps answering (hover, code actions) while
-a long file is linted, and the engine's process-wide state (recursion limit, caches) is touched
-by one thread at a time. A change is linted after a short pause (`debounce`); an open or a save
+a long file is linted (except while LibCST's native parser holds the interpreter), and the
+engine's process-wide state (recursion limit, caches) is touched by one thread at a time. A change is linted after a short pause (`debounce`); an open or a save
 at once. A lint whose document changed meanwhile is dropped: the newer version is scheduled.
 """
 
@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import unquote
 
@@ -37,20 +38,38 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 DEFAULT_DEBOUNCE_S = 0.15
-# LibCST recurses once per tree level; the engine raises the recursion limit for deep code, and
-# the worker thread needs the stack to match (the main thread's is the process's).
-WORKER_STACK_BYTES = 256 * 1024 * 1024
+# A lint running longer than this is reported to the user (a thread cannot be stopped).
+SLOW_LINT_S = 30.0
 
 
-def _worker_pool() -> ThreadPoolExecutor:
-    previous = threading.stack_size()
-    try:
-        threading.stack_size(WORKER_STACK_BYTES)
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="torchlint-lint")
-        pool.submit(lambda: None).result()  # start the thread now, with this stack size
-    finally:
-        threading.stack_size(previous)
-    return pool
+class _Worker:
+    """One daemon thread that runs the engine, in submission order.
+
+    A daemon, so that `exit` ends the process even while a long lint is still running; a plain
+    thread pool would keep the interpreter waiting for it. Its stack is the platform's default
+    for threads, like the main thread's that `check` lints in: a file nested deeply enough to
+    exhaust it is for the engine's depth guards to refuse.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="torchlint-lint", daemon=True)
+        self._thread.start()
+
+    def submit(self, function, *args) -> Future:
+        future: Future = Future()
+        self._jobs.put((future, function, args))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            future, function, args = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(function(*args))
+            except BaseException as exc:  # handed to the awaiting coroutine
+                future.set_exception(exc)
 
 
 class Session:
@@ -63,7 +82,7 @@ class Session:
         self._published: dict[str, set[str]] = {}  # document URI -> part URIs with diagnostics sent
         self._pending: dict[str, asyncio.Task] = {}
         self._warned: set[str] = set()
-        self._pool: ThreadPoolExecutor | None = None
+        self._worker: _Worker | None = None
 
     # --- documents -----------------------------------------------------------------------
 
@@ -179,9 +198,21 @@ class Session:
         return now is not None and now.version == linted.snapshot.version and now.parts == linted.snapshot.parts
 
     async def _in_worker(self, function, *args):
-        if self._pool is None:
-            self._pool = _worker_pool()
-        return await asyncio.get_running_loop().run_in_executor(self._pool, function, *args)
+        """Run on the worker thread; a lint superseded before it starts is never run."""
+        if self._worker is None:
+            self._worker = _Worker()
+        future = asyncio.wrap_future(self._worker.submit(function, *args))
+        try:
+            done, _ = await asyncio.wait({future}, timeout=SLOW_LINT_S)
+            if not done:
+                self.server.window_show_message(types.ShowMessageParams(
+                    type=types.MessageType.Warning,
+                    message=f"torchlint: linting has taken more than {SLOW_LINT_S:.0f} s; findings will be late",
+                ))
+            return await future
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
 
     # --- publishing ----------------------------------------------------------------------
 
@@ -224,5 +255,3 @@ class Session:
         for task in self._pending.values():
             task.cancel()
         self._pending.clear()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
