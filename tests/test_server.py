@@ -215,6 +215,19 @@ async def test_the_quick_fix_edit_gives_the_fixed_text(client: LanguageClient, w
 
 
 @shared_server
+async def test_an_unsafe_fix_is_offered_marked_and_left_out_of_fix_all(client: LanguageClient, workspace):
+    text = "import torch\ndef f(x):\n    B, N, C = x.shape\n    return x.transpose(1, 2).view(B, -1)\n"
+    uri = open_file(client, workspace / "unsafe.py", text)
+    (diagnostic,) = await published(client, uri)
+    assert diagnostic.code == "TL103"
+    (fix,) = [a for a in await code_actions(client, uri, diagnostic.range) if a.title.startswith("TL103: ") and "noqa" not in a.title]
+    assert "unsafe" in fix.title and not fix.is_preferred
+    assert apply(text, fix.edit.changes[uri]) == text.replace(".view(B, -1)", ".reshape(B, -1)")
+    whole = types.Range(types.Position(0, 0), types.Position(0, 0))
+    assert await code_actions(client, uri, whole, only=["source.fixAll.torchlint"]) == []
+
+
+@shared_server
 async def test_no_actions_away_from_a_finding(client: LanguageClient, workspace):
     uri = open_file(client, workspace / "away.py", REPEAT)
     await published(client, uri)
@@ -261,6 +274,31 @@ async def test_noqa_merges_into_an_existing_noqa_comment(client: LanguageClient,
     (diagnostic,) = await published(client, uri)
     (noqa,) = [a for a in await code_actions(client, uri, diagnostic.range) if "noqa" in a.title]
     assert apply(text, noqa.edit.changes[uri]).split("\n")[2].endswith("# noqa: E501, TL101")
+
+
+@pytest.mark.parametrize(
+    ("line", "suppressed"),
+    [
+        ("y = x.repeat(n, 1)", "y = x.repeat(n, 1)  # noqa: TL101"),
+        ("y = x.repeat(n, 1)   ", "y = x.repeat(n, 1)  # noqa: TL101"),
+        ("y = x.repeat(n, 1)  # keep me", "y = x.repeat(n, 1)  # keep me  # noqa: TL101"),
+        ("y = x.repeat(n, 1)  # noqa: E501,B950", "y = x.repeat(n, 1)  # noqa: E501,B950, TL101"),
+        ("s = '# noqa: E501'; y = x.repeat(n, 1)", "s = '# noqa: E501'; y = x.repeat(n, 1)  # noqa: TL101"),
+        ("y = x.repeat(n, 1)  # noqa: TL101", None),  # already there
+        ("y = x.repeat(n, \\", None),  # a backslash continuation cannot take a comment
+        ('y = f(x.repeat(n, 1), """', None),  # the line ends inside a string
+    ],
+)
+def test_the_noqa_edit(line, suppressed):
+    from torchlint.fixes import apply_edits
+    from torchlint.server.noqa import noqa_edit
+
+    text = f"import torch\n{line}\n1)\n\"\"\"\n"
+    edit = noqa_edit(text, 2, "TL101")
+    if suppressed is None:
+        assert edit is None
+    else:
+        assert apply_edits(text, [edit]).split("\n")[1] == suppressed
 
 
 # --- hover --------------------------------------------------------------------------------
@@ -354,6 +392,25 @@ async def test_a_notebook_cell_quick_fix_edits_that_cell(client: LanguageClient,
     (fix,) = [a for a in await code_actions(client, second, diagnostic.range) if a.title.startswith("TL101: ") and "noqa" not in a.title]
     assert list(fix.edit.changes) == [second]
     assert apply(cells[1][1], fix.edit.changes[second]) == EXPANDED.replace("import torch\n", "")
+
+
+@shared_server
+async def test_closing_documents_clears_their_findings(client: LanguageClient, workspace):
+    uri = open_file(client, workspace / "closed.py", REPEAT)
+    assert await published(client, uri)
+    client.diagnostics.pop(uri)
+    client.text_document_did_close(types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri)))
+    assert await published(client, uri) == []
+
+    path = workspace / "closed.ipynb"
+    cells = open_notebook(client, path, LEAKY_CELLS)
+    await until(lambda: client.diagnostics.get(cells[2]), "the leak")
+    client.diagnostics.pop(cells[2])
+    client.notebook_document_did_close(types.DidCloseNotebookDocumentParams(
+        notebook_document=types.NotebookDocumentIdentifier(uri=path.as_uri()),
+        cell_text_documents=[types.TextDocumentIdentifier(cell) for cell in cells],
+    ))
+    assert await published(client, cells[2]) == []
 
 
 # --- settings -----------------------------------------------------------------------------
@@ -456,3 +513,4 @@ def test_the_server_package_is_not_imported_by_static_checks():
     )
     loaded = set(json.loads(result.stdout))
     assert not any(name.startswith(("pygls", "lsprotocol", "torchlint.server")) for name in loaded)
+
