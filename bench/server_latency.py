@@ -29,7 +29,7 @@ import tempfile
 import time
 
 # Ordinary code: what most of a real file is (models, data, a correct training loop).
-CLEAN_BLOCK = '''\
+CLEAN_BLOCK = """\
 class Block{i}(nn.Module):
     def __init__(self, dim, hidden):
         super().__init__()
@@ -65,9 +65,9 @@ def prepare{i}(X, y):
     return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
 
-'''
+"""
 # Mistakes of four rules: one such block per `--mistakes-every` lines (or only these: --dense).
-MISTAKES_BLOCK = '''\
+MISTAKES_BLOCK = """\
 class Items{i}(Dataset):
     def __getitem__(self, index):
         return index
@@ -85,7 +85,7 @@ def leaky{i}(X, y):
     return train_test_split(X, y)
 
 
-'''
+"""
 HEADER = (
     "import torch\nfrom torch import nn\nfrom torch.utils.data import Dataset\n"
     "from sklearn.model_selection import train_test_split\nfrom sklearn.preprocessing import StandardScaler\n\n\n"
@@ -113,15 +113,16 @@ def edited(text: str, number: int) -> str:
 def summary(samples_ms: list[float]) -> str:
     ordered = sorted(samples_ms)
     p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
-    return f"median {statistics.median(ordered):7.1f} ms   p90 {p90:7.1f} ms   worst {ordered[-1]:7.1f} ms   (n={len(ordered)})"
+    median, worst = statistics.median(ordered), ordered[-1]
+    return f"median {median:7.1f} ms   p90 {p90:7.1f} ms   worst {worst:7.1f} ms   (n={len(ordered)})"
 
 
 def in_process(path: str, text: str, edits: int) -> tuple[list[float], list[float], int]:
+    from torchlint.config import SelectionLayer
     from torchlint.server.convert import published
     from torchlint.server.documents import python_snapshot
     from torchlint.server.linting import Linter
     from torchlint.server.settings import WorkspaceSettings
-    from torchlint.config import SelectionLayer
 
     settings = WorkspaceSettings(SelectionLayer())
     linter = Linter()
@@ -162,9 +163,13 @@ async def end_to_end(path: str, text: str, edits: int) -> tuple[list[float], flo
     started = time.perf_counter()
     await client.start_io(sys.executable, "-m", "torchlint", "server")
     root = os.path.dirname(path)
-    await client.initialize_async(types.InitializeParams(
-        capabilities=types.ClientCapabilities(), root_uri="file://" + root, initialization_options={"debounce": 0},
-    ))
+    await client.initialize_async(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities(),
+            root_uri="file://" + root,
+            initialization_options={"debounce": 0},
+        )
+    )
     client.initialized(types.InitializedParams())
     uri = "file://" + path
     client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 0, text)))
@@ -172,10 +177,12 @@ async def end_to_end(path: str, text: str, edits: int) -> tuple[list[float], flo
     samples = []
     for number in range(1, edits + 1):
         sent = time.perf_counter()
-        client.text_document_did_change(types.DidChangeTextDocumentParams(
-            types.VersionedTextDocumentIdentifier(version=number, uri=uri),
-            [types.TextDocumentContentChangeWholeDocument(text=edited(text, number))],
-        ))
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(version=number, uri=uri),
+                [types.TextDocumentContentChangeWholeDocument(text=edited(text, number))],
+            )
+        )
         samples.append((await version_published(number) - sent) * 1000)
     await client.shutdown_async(None)
     client.exit(None)
@@ -196,8 +203,10 @@ def main() -> int:
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"file: {text.count(chr(10))} lines; {args.edits} edits; python {sys.version.split()[0]}; "
-              f"{os.cpu_count()} CPUs, load average {load:.1f}")
+        print(
+            f"file: {text.count(chr(10))} lines; {args.edits} edits; python {sys.version.split()[0]}; "
+            f"{os.cpu_count()} CPUs, load average {load:.1f}"
+        )
         samples, cpu, findings = in_process(path, text, args.edits)
         print(f"in-process lint + conversion:      {summary(samples)}   {findings} findings")
         print(f"  (its CPU time):                  {summary(cpu)}")

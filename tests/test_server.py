@@ -171,9 +171,12 @@ async def test_a_syntax_error_is_tl001_at_its_place_and_the_server_keeps_serving
     # Still serving: another document is linted, and requests are answered.
     other = open_file(client, workspace / "after_broken.py", REPEAT)
     assert [d.code for d in await published(client, other)] == ["TL101"]
-    assert await client.text_document_hover_async(
-        types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(0, 0))
-    ) is None
+    assert (
+        await client.text_document_hover_async(
+            types.HoverParams(types.TextDocumentIdentifier(uri), types.Position(0, 0))
+        )
+        is None
+    )
 
 
 @shared_server
@@ -220,7 +223,11 @@ async def test_an_unsafe_fix_is_offered_marked_and_left_out_of_fix_all(client: L
     uri = open_file(client, workspace / "unsafe.py", text)
     (diagnostic,) = await published(client, uri)
     assert diagnostic.code == "TL103"
-    (fix,) = [a for a in await code_actions(client, uri, diagnostic.range) if a.title.startswith("TL103: ") and "noqa" not in a.title]
+    (fix,) = [
+        a
+        for a in await code_actions(client, uri, diagnostic.range)
+        if a.title.startswith("TL103: ") and "noqa" not in a.title
+    ]
     assert "unsafe" in fix.title and not fix.is_preferred
     assert apply(text, fix.edit.changes[uri]) == text.replace(".view(B, -1)", ".reshape(B, -1)")
     whole = types.Range(types.Position(0, 0), types.Position(0, 0))
@@ -293,7 +300,7 @@ def test_the_noqa_edit(line, suppressed):
     from torchlint.fixes import apply_edits
     from torchlint.server.noqa import noqa_edit
 
-    text = f"import torch\n{line}\n1)\n\"\"\"\n"
+    text = f'import torch\n{line}\n1)\n"""\n'
     edit = noqa_edit(text, 2, "TL101")
     if suppressed is None:
         assert edit is None
@@ -308,7 +315,9 @@ def test_the_noqa_edit(line, suppressed):
 async def test_hover_on_a_finding_shows_the_rule_docs(client: LanguageClient, workspace):
     uri = open_file(client, workspace / "hover.py", REPEAT)
     (diagnostic,) = await published(client, uri)
-    hover = await client.text_document_hover_async(types.HoverParams(types.TextDocumentIdentifier(uri), diagnostic.range.start))
+    hover = await client.text_document_hover_async(
+        types.HoverParams(types.TextDocumentIdentifier(uri), diagnostic.range.start)
+    )
     assert hover.contents.kind == types.MarkupKind.Markdown
     markdown = hover.contents.value
     for heading in ("### What it does", "### Why is this bad?", "### Example", "### Use instead"):
@@ -322,11 +331,16 @@ async def test_hover_on_a_finding_shows_the_rule_docs(client: LanguageClient, wo
 # --- notebooks ----------------------------------------------------------------------------
 
 LEAKY_CELLS = [
-    (types.NotebookCellKind.Code, "%matplotlib inline\nfrom sklearn.model_selection import train_test_split\n"
-     "from sklearn.preprocessing import StandardScaler\nX_train, X_test, y_train, y_test = train_test_split(X, y)\n"),
+    (
+        types.NotebookCellKind.Code,
+        "%matplotlib inline\nfrom sklearn.model_selection import train_test_split\n"
+        "from sklearn.preprocessing import StandardScaler\nX_train, X_test, y_train, y_test = train_test_split(X, y)\n",
+    ),
     (types.NotebookCellKind.Markup, "## Scale the features"),
-    (types.NotebookCellKind.Code, "scaler = StandardScaler()\nX_train = scaler.fit_transform(X_train)\n"
-     "X_test = scaler.fit_transform(X_test)\n"),
+    (
+        types.NotebookCellKind.Code,
+        "scaler = StandardScaler()\nX_train = scaler.fit_transform(X_train)\nX_test = scaler.fit_transform(X_test)\n",
+    ),
 ]
 
 
@@ -336,12 +350,19 @@ def open_notebook(client: LanguageClient, path, cells) -> list[str]:
     client.notebook_document_did_open(
         types.DidOpenNotebookDocumentParams(
             notebook_document=types.NotebookDocument(
-                uri=uri, notebook_type="jupyter-notebook", version=1,
-                cells=[types.NotebookCell(kind=kind, document=cell_uri) for (kind, _), cell_uri in zip(cells, cell_uris)],
+                uri=uri,
+                notebook_type="jupyter-notebook",
+                version=1,
+                cells=[
+                    types.NotebookCell(kind=kind, document=cell_uri)
+                    for (kind, _), cell_uri in zip(cells, cell_uris, strict=True)
+                ],
             ),
             cell_text_documents=[
-                types.TextDocumentItem(cell_uri, "python" if kind == types.NotebookCellKind.Code else "markdown", 1, text)
-                for (kind, text), cell_uri in zip(cells, cell_uris)
+                types.TextDocumentItem(
+                    cell_uri, "python" if kind == types.NotebookCellKind.Code else "markdown", 1, text
+                )
+                for (kind, text), cell_uri in zip(cells, cell_uris, strict=True)
             ],
         )
     )
@@ -386,10 +407,17 @@ async def test_editing_a_notebook_cell_relints_the_notebook(client: LanguageClie
 
 @shared_server
 async def test_a_notebook_cell_quick_fix_edits_that_cell(client: LanguageClient, workspace):
-    cells = [(types.NotebookCellKind.Code, "import torch\n"), (types.NotebookCellKind.Code, REPEAT.replace("import torch\n", ""))]
+    cells = [
+        (types.NotebookCellKind.Code, "import torch\n"),
+        (types.NotebookCellKind.Code, REPEAT.replace("import torch\n", "")),
+    ]
     _, second = open_notebook(client, workspace / "fix.ipynb", cells)
     (diagnostic,) = await published(client, second)
-    (fix,) = [a for a in await code_actions(client, second, diagnostic.range) if a.title.startswith("TL101: ") and "noqa" not in a.title]
+    (fix,) = [
+        a
+        for a in await code_actions(client, second, diagnostic.range)
+        if a.title.startswith("TL101: ") and "noqa" not in a.title
+    ]
     assert list(fix.edit.changes) == [second]
     assert apply(cells[1][1], fix.edit.changes[second]) == EXPANDED.replace("import torch\n", "")
 
@@ -406,10 +434,12 @@ async def test_closing_documents_clears_their_findings(client: LanguageClient, w
     cells = open_notebook(client, path, LEAKY_CELLS)
     await until(lambda: client.diagnostics.get(cells[2]), "the leak")
     client.diagnostics.pop(cells[2])
-    client.notebook_document_did_close(types.DidCloseNotebookDocumentParams(
-        notebook_document=types.NotebookDocumentIdentifier(uri=path.as_uri()),
-        cell_text_documents=[types.TextDocumentIdentifier(cell) for cell in cells],
-    ))
+    client.notebook_document_did_close(
+        types.DidCloseNotebookDocumentParams(
+            notebook_document=types.NotebookDocumentIdentifier(uri=path.as_uri()),
+            cell_text_documents=[types.TextDocumentIdentifier(cell) for cell in cells],
+        )
+    )
     assert await published(client, cells[2]) == []
 
 
@@ -419,7 +449,8 @@ async def test_closing_documents_clears_their_findings(client: LanguageClient, w
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER))
 async def configured(lsp_client: LanguageClient, tmp_path):
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.torchlint]\nextend-exclude = ["generated"]\n[tool.torchlint.per-file-ignores]\n"legacy_*.py" = ["TL101"]\n'
+        '[tool.torchlint]\nextend-exclude = ["generated"]\n'
+        '[tool.torchlint.per-file-ignores]\n"legacy_*.py" = ["TL101"]\n'
     )
     await _initialize(lsp_client, tmp_path, {"ignore": ["TL003"]})
     yield
@@ -427,7 +458,9 @@ async def configured(lsp_client: LanguageClient, tmp_path):
 
 
 @own_server
-async def test_settings_come_from_the_nearest_pyproject_and_reload_when_it_changes(configured: LanguageClient, tmp_path):
+async def test_settings_come_from_the_nearest_pyproject_and_reload_when_it_changes(
+    configured: LanguageClient, tmp_path
+):
     client = configured
     assert [d.code for d in await published(client, open_file(client, tmp_path / "model.py", REPEAT))] == ["TL101"]
     assert await published(client, open_file(client, tmp_path / "legacy_model.py", REPEAT)) == []
@@ -442,9 +475,11 @@ async def test_settings_come_from_the_nearest_pyproject_and_reload_when_it_chang
     (tmp_path / "pyproject.toml").write_text('[tool.torchlint]\nignore = ["TL101"]\n')
     uri = (tmp_path / "model.py").as_uri()
     client.diagnostics.pop(uri)
-    client.workspace_did_change_watched_files(types.DidChangeWatchedFilesParams(
-        changes=[types.FileEvent(uri=(tmp_path / "pyproject.toml").as_uri(), type=types.FileChangeType.Changed)]
-    ))
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=(tmp_path / "pyproject.toml").as_uri(), type=types.FileChangeType.Changed)]
+        )
+    )
     assert await published(client, uri) == []
 
 
@@ -487,7 +522,9 @@ async def test_the_server_never_imports_torch(tmp_path):
         uri = open_file(client, tmp_path / "m.py", code)
         (diagnostic, *_) = await published(client, uri)
         await code_actions(client, uri, diagnostic.range, only=["source.fixAll.torchlint"])
-        await client.text_document_hover_async(types.HoverParams(types.TextDocumentIdentifier(uri), diagnostic.range.start))
+        await client.text_document_hover_async(
+            types.HoverParams(types.TextDocumentIdentifier(uri), diagnostic.range.start)
+        )
         await client.shutdown_session()
     finally:
         await client.stop()
@@ -513,4 +550,3 @@ def test_the_server_package_is_not_imported_by_static_checks():
     )
     loaded = set(json.loads(result.stdout))
     assert not any(name.startswith(("pygls", "lsprotocol", "torchlint.server")) for name in loaded)
-

@@ -13,8 +13,8 @@ import io
 import json
 import os
 import tokenize
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from torchlint.diagnostics import Diagnostic
 
@@ -89,7 +89,9 @@ def notebook_snapshot(uri: str, version: int | None, path: str | None, cells: li
     document = {
         "cells": [
             {
-                "cell_type": "code" if cell.is_code and _is_python(cell.language) else ("raw" if cell.is_code else "markdown"),
+                "cell_type": "code"
+                if cell.is_code and _is_python(cell.language)
+                else ("raw" if cell.is_code else "markdown"),
                 "metadata": {},
                 "source": cell.text,
                 **({"outputs": [], "execution_count": None} if cell.is_code else {}),

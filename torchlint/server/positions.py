@@ -8,7 +8,7 @@ the code units the client and server agreed on (UTF-16 unless negotiated otherwi
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from lsprotocol import types
 

@@ -51,7 +51,9 @@ def build_server() -> TorchlintServer:
         if isinstance(options, dict) and isinstance(options.get("debounce"), (int, float)):
             session.debounce = max(float(options["debounce"]), 0.0) / 1000  # milliseconds
         if problem:
-            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=f"torchlint: {problem}"))
+            ls.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Error, message=f"torchlint: {problem}")
+            )
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: TorchlintServer, params: types.InitializedParams) -> None:

@@ -2,8 +2,9 @@
 
 Linting runs on one worker thread, so the event loop keeps answering (hover, code actions) while
 a long file is linted (except while LibCST's native parser holds the interpreter), and the
-engine's process-wide state (recursion limit, caches) is touched by one thread at a time. A change is linted after a short pause (`debounce`); an open or a save
-at once. A lint whose document changed meanwhile is dropped: the newer version is scheduled.
+engine's process-wide state (recursion limit, caches) is touched by one thread at a time. A
+change is linted after a short pause (`debounce`), an open or a save at once. A lint whose
+document changed meanwhile is not published, and one superseded before it starts never runs.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import logging
 import os
 import queue
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from lsprotocol import types
@@ -111,12 +113,14 @@ class Session:
             cells = []
             for cell in notebook.cells:
                 document = workspace.text_documents.get(unquote(cell.document))
-                cells.append(NotebookCellText(
-                    uri=cell.document,
-                    text=document.source if document is not None else "",
-                    is_code=cell.kind == types.NotebookCellKind.Code,
-                    language=document.language_id if document is not None else None,
-                ))
+                cells.append(
+                    NotebookCellText(
+                        uri=cell.document,
+                        text=document.source if document is not None else "",
+                        is_code=cell.kind == types.NotebookCellKind.Code,
+                        language=document.language_id if document is not None else None,
+                    )
+                )
             return notebook_snapshot(uri, notebook.version, self._path(uri), cells)
         document = workspace.text_documents.get(unquote(uri))
         if document is None:
@@ -147,7 +151,9 @@ class Session:
         except Exception as exc:  # a torchlint bug: say so, and keep serving
             logger.exception("linting %s failed", uri)
             self.server.window_log_message(
-                types.LogMessageParams(type=types.MessageType.Error, message=f"torchlint: linting {uri} failed: {exc!r}")
+                types.LogMessageParams(
+                    type=types.MessageType.Error, message=f"torchlint: linting {uri} failed: {exc!r}"
+                )
             )
             return
         finally:
@@ -205,10 +211,12 @@ class Session:
         try:
             done, _ = await asyncio.wait({future}, timeout=SLOW_LINT_S)
             if not done:
-                self.server.window_show_message(types.ShowMessageParams(
-                    type=types.MessageType.Warning,
-                    message=f"torchlint: linting has taken more than {SLOW_LINT_S:.0f} s; findings will be late",
-                ))
+                self.server.window_show_message(
+                    types.ShowMessageParams(
+                        type=types.MessageType.Warning,
+                        message=f"torchlint: linting has taken more than {SLOW_LINT_S:.0f} s; findings will be late",
+                    )
+                )
             return await future
         except asyncio.CancelledError:
             future.cancel()

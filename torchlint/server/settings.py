@@ -33,8 +33,12 @@ def selection_from_options(options: Any) -> tuple[SelectionLayer, str | None]:
         return SelectionLayer(), None if options is None else "initializationOptions must be an object"
     layer = SelectionLayer()
     problems = []
-    for key, field in (("select", "select"), ("extend-select", "extend_select"), ("extendSelect", "extend_select"),
-                       ("ignore", "ignore")):
+    for key, field in (
+        ("select", "select"),
+        ("extend-select", "extend_select"),
+        ("extendSelect", "extend_select"),
+        ("ignore", "ignore"),
+    ):
         if key not in options:
             continue
         value = options[key]
