@@ -423,6 +423,25 @@ async def test_a_notebook_cell_quick_fix_edits_that_cell(client: LanguageClient,
 
 
 @shared_server
+async def test_fix_all_in_a_notebook_edits_only_the_cells_it_fixes(client: LanguageClient, workspace):
+    body = REPEAT.replace("import torch\n", "")
+    cells = [
+        (types.NotebookCellKind.Code, "import torch\n"),
+        (types.NotebookCellKind.Code, body),
+        (types.NotebookCellKind.Markup, "text"),
+        (types.NotebookCellKind.Code, body.replace("def f(", "def g(")),
+    ]
+    uris = open_notebook(client, workspace / "fixall.ipynb", cells)
+    await until(lambda: client.diagnostics.get(uris[1]) and client.diagnostics.get(uris[3]), "both findings")
+    whole = types.Range(types.Position(0, 0), types.Position(0, 0))
+    (action,) = await code_actions(client, uris[1], whole, only=["source.fixAll.torchlint"])
+    changes = action.edit.changes
+    assert sorted(changes) == sorted([uris[1], uris[3]])
+    assert apply(cells[1][1], changes[uris[1]]) == body.replace(".repeat(n, 1)", ".expand(n, -1)")
+    assert apply(cells[3][1], changes[uris[3]]) == cells[3][1].replace(".repeat(n, 1)", ".expand(n, -1)")
+
+
+@shared_server
 async def test_closing_documents_clears_their_findings(client: LanguageClient, workspace):
     uri = open_file(client, workspace / "closed.py", REPEAT)
     assert await published(client, uri)
