@@ -406,6 +406,29 @@ async def test_editing_a_notebook_cell_relints_the_notebook(client: LanguageClie
 
 
 @shared_server
+async def test_a_cell_added_to_an_empty_notebook_is_linted(client: LanguageClient, workspace):
+    path = workspace / "grown.ipynb"
+    open_notebook(client, path, [])
+    cell = f"vscode-notebook-cell:{path}#added"
+    client.notebook_document_did_change(
+        types.DidChangeNotebookDocumentParams(
+            notebook_document=types.VersionedNotebookDocumentIdentifier(version=2, uri=path.as_uri()),
+            change=types.NotebookDocumentChangeEvent(
+                cells=types.NotebookDocumentCellChanges(
+                    structure=types.NotebookDocumentCellChangeStructure(
+                        array=types.NotebookCellArrayChange(
+                            start=0, delete_count=0, cells=[types.NotebookCell(types.NotebookCellKind.Code, cell)]
+                        ),
+                        did_open=[types.TextDocumentItem(cell, "python", 1, REPEAT)],
+                    )
+                )
+            ),
+        )
+    )
+    assert [d.code for d in await published(client, cell)] == ["TL101"]
+
+
+@shared_server
 async def test_a_notebook_cell_quick_fix_edits_that_cell(client: LanguageClient, workspace):
     cells = [
         (types.NotebookCellKind.Code, "import torch\n"),

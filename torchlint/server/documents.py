@@ -143,7 +143,7 @@ class Linted:
 
     def in_part(self, uri: str) -> list[Diagnostic]:
         key = self.snapshot.key_of(uri)
-        first = next(iter(self.snapshot.parts))
+        first = next(iter(self.snapshot.parts), None)  # a new notebook may have no cells yet
         return [d for d in self.diagnostics if d.cell == key or (d.cell not in self.snapshot.parts and key == first)]
 
 
