@@ -592,3 +592,27 @@ def test_the_server_package_is_not_imported_by_static_checks():
     )
     loaded = set(json.loads(result.stdout))
     assert not any(name.startswith(("pygls", "lsprotocol", "torchlint.server")) for name in loaded)
+
+
+def test_opened_or_saved_text_is_cached_and_typed_text_is_not(tmp_path, monkeypatch):
+    import torchlint.engine
+    from torchlint.config import SelectionLayer
+    from torchlint.server.documents import python_snapshot
+    from torchlint.server.linting import Linter
+    from torchlint.server.settings import WorkspaceSettings
+
+    (tmp_path / "pyproject.toml").write_text("[tool.torchlint]\n")
+    path = str(tmp_path / "m.py")
+    settings = WorkspaceSettings(SelectionLayer()).for_path(path).settings
+    saved, typed = python_snapshot("file:///m.py", 1, path, REPEAT), python_snapshot("file:///m.py", 2, path, EXPANDED)
+    Linter().lint(saved, settings, store=True)
+    Linter().lint(typed, settings)
+    assert (tmp_path / ".torchlint_cache" / "CACHEDIR.TAG").exists()
+
+    def no_engine(*args, **kwargs):
+        raise AssertionError("linted again")
+
+    monkeypatch.setattr(torchlint.engine, "lint_file", no_engine)
+    assert [d.code for d in Linter().lint(saved, settings).diagnostics] == ["TL101"]
+    with pytest.raises(AssertionError, match="linted again"):
+        Linter().lint(typed, settings)
