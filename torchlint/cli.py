@@ -271,5 +271,13 @@ def _fail(message: str):
     sys.exit(EXIT_ERROR)
 
 
+@main.command()
+def server() -> None:
+    """Run the language server on stdin/stdout (needs `pip install 'torchlint[server]'`)."""
+    from torchlint.server import run
+
+    run()
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

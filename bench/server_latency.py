@@ -1,0 +1,236 @@
+"""Latency of `torchlint server`: a 1,000-line file re-linted after an edit.
+
+    python bench/server_latency.py                 # 1,000 lines, 20 edits
+    python bench/server_latency.py --lines 3000 --edits 50
+
+Two figures, both for the same generated file (tensor code, training loops, datasets and
+preprocessing, with findings of several rules), edited one line at a time:
+
+- in-process: the server's own lint step on the edited text (`Linter.lint`, the engine run the
+  server makes per change: settings looked up, cache consulted, findings converted to LSP
+  diagnostics), wall time (`time.perf_counter`) and CPU time (`time.process_time`, less
+  sensitive to other processes on a shared machine);
+- end to end: a real `torchlint server` process over stdio; each edit is a `textDocument/didChange`
+  and the clock stops when the `publishDiagnostics` for that version arrives (the debounce is
+  set to 0 through `initializationOptions`, so the figure is the server's work plus JSON-RPC).
+
+Needs the `server` extra (pygls). Prints the median, 90th percentile and worst case in ms, with
+LibCST's parse of the same file as the floor to compare against on a shared machine; the target
+is a median of at most 300 ms end to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+# Ordinary code: what most of a real file is (models, data, a correct training loop).
+CLEAN_BLOCK = """\
+class Block{i}(nn.Module):
+    def __init__(self, dim, hidden):
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x):
+        h = self.fc1(self.norm(x))
+        h = torch.nn.functional.gelu(h)
+        return x + self.fc2(h)
+
+
+def add_tokens{i}(tokens, cls_token):
+    batch = tokens.shape[0]
+    cls = cls_token.unsqueeze(0).expand(batch, -1, -1)
+    return torch.cat([cls, tokens], dim=1)
+
+
+def train{i}(model, loader, optimizer, epochs=3):
+    model.train()
+    for epoch in range(epochs):
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+
+
+def prepare{i}(X, y):
+    X_train, X_test, y_train, y_test = train_test_split(X, y)
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+
+
+"""
+# Mistakes of four rules: one such block per `--mistakes-every` lines (or only these: --dense).
+MISTAKES_BLOCK = """\
+class Items{i}(Dataset):
+    def __getitem__(self, index):
+        return index
+
+
+def shapes{i}(x, cls_token, n):
+    y = x.transpose(0, 1)
+    z = y.reshape(-1)
+    w = cls_token.unsqueeze(0).repeat(n, 1, 1)
+    return z, (w * 2).sum()
+
+
+def leaky{i}(X, y):
+    X = StandardScaler().fit_transform(X)
+    return train_test_split(X, y)
+
+
+"""
+HEADER = (
+    "import torch\nfrom torch import nn\nfrom torch.utils.data import Dataset\n"
+    "from sklearn.model_selection import train_test_split\nfrom sklearn.preprocessing import StandardScaler\n\n\n"
+)
+
+
+def generated_file(lines: int, mistakes_every: int) -> str:
+    """`lines` lines of ordinary code with a block of mistakes every `mistakes_every` lines (0: only mistakes)."""
+    text, index, since = HEADER, 0, 0
+    while text.count("\n") < lines:
+        if mistakes_every == 0 or since >= mistakes_every:
+            text, since = text + MISTAKES_BLOCK.format(i=index), 0
+        else:
+            block = CLEAN_BLOCK.format(i=index)
+            text, since = text + block, since + block.count("\n")
+        index += 1
+    return "\n".join(text.split("\n")[:lines]) + "\n"
+
+
+def edited(text: str, number: int) -> str:
+    """The text with one line changed, as typing would (a comment at the end grows by one)."""
+    return text + f"# edit {number}\n"
+
+
+def summary(samples_ms: list[float]) -> str:
+    ordered = sorted(samples_ms)
+    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    median, worst = statistics.median(ordered), ordered[-1]
+    return f"median {median:7.1f} ms   p90 {p90:7.1f} ms   worst {worst:7.1f} ms   (n={len(ordered)})"
+
+
+def parse_floor(text: str, runs: int) -> list[float]:
+    """LibCST's parse of the same text: the part no linter built on it can skip. On a busy
+    machine every figure grows; their ratio to this one is what to compare across runs."""
+    import libcst
+
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        libcst.parse_module(text)
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def in_process(path: str, text: str, edits: int) -> tuple[list[float], list[float], int]:
+    from torchlint.config import SelectionLayer
+    from torchlint.server.convert import published
+    from torchlint.server.documents import python_snapshot
+    from torchlint.server.linting import Linter
+    from torchlint.server.settings import WorkspaceSettings
+
+    settings = WorkspaceSettings(SelectionLayer())
+    linter = Linter()
+    uri = "file://" + path
+    linted = linter.lint(python_snapshot(uri, 0, path, text), settings.for_path(path).settings)  # warm-up: imports
+    samples, cpu = [], []
+    for number in range(1, edits + 1):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        snapshot = python_snapshot(uri, number, path, edited(text, number))
+        linted = linter.lint(snapshot, settings.for_path(path).settings)
+        published(linted, len)
+        samples.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.process_time() - start_cpu) * 1000)
+    return samples, cpu, len(linted.diagnostics)
+
+
+async def end_to_end(path: str, text: str, edits: int) -> tuple[list[float], float, int]:
+    from lsprotocol import types
+    from pygls.lsp.client import LanguageClient
+
+    client = LanguageClient("server-latency", "1")
+    arrived: dict[int, float] = {}
+    counts: dict[int, int] = {}
+    event = asyncio.Event()
+
+    @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def on_diagnostics(params: types.PublishDiagnosticsParams) -> None:
+        arrived[params.version] = time.perf_counter()
+        counts[params.version] = len(params.diagnostics)
+        event.set()
+
+    async def version_published(version: int) -> float:
+        while version not in arrived:
+            event.clear()
+            await asyncio.wait_for(event.wait(), 120)
+        return arrived[version]
+
+    started = time.perf_counter()
+    await client.start_io(sys.executable, "-m", "torchlint", "server")
+    root = os.path.dirname(path)
+    await client.initialize_async(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities(),
+            root_uri="file://" + root,
+            initialization_options={"debounce": 0},
+        )
+    )
+    client.initialized(types.InitializedParams())
+    uri = "file://" + path
+    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "python", 0, text)))
+    first = await version_published(0) - started
+    samples = []
+    for number in range(1, edits + 1):
+        sent = time.perf_counter()
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(version=number, uri=uri),
+                [types.TextDocumentContentChangeWholeDocument(text=edited(text, number))],
+            )
+        )
+        samples.append((await version_published(number) - sent) * 1000)
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+    return samples, first * 1000, counts[edits]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1000)
+    parser.add_argument("--edits", type=int, default=20)
+    parser.add_argument("--mistakes-every", type=int, default=200, help="lines between blocks of mistakes")
+    parser.add_argument("--dense", action="store_true", help="mistakes only (about 13 findings per 100 lines)")
+    args = parser.parse_args()
+    text = generated_file(args.lines, 0 if args.dense else args.mistakes_every)
+    with tempfile.TemporaryDirectory() as work:
+        path = os.path.join(work, "busy.py")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(
+            f"file: {text.count(chr(10))} lines; {args.edits} edits; python {sys.version.split()[0]}; "
+            f"{os.cpu_count()} CPUs, load average {load:.1f}"
+        )
+        floor = parse_floor(text, args.edits)
+        print(f"libcst.parse_module (the floor):   {summary(floor)}")
+        samples, cpu, findings = in_process(path, text, args.edits)
+        print(f"in-process lint + conversion:      {summary(samples)}   {findings} findings")
+        print(f"  (its CPU time):                  {summary(cpu)}")
+        samples, first, findings = asyncio.run(end_to_end(path, text, args.edits))
+        print(f"end to end (didChange -> publish): {summary(samples)}   {findings} findings")
+        print(f"server start + first lint on open: {first:7.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
