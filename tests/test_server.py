@@ -19,6 +19,7 @@ pytest.importorskip("pytest_lsp")
 import pytest_lsp  # noqa: E402
 from lsprotocol import types  # noqa: E402
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities  # noqa: E402
+from torchlint.registry import lookup  # noqa: E402
 
 SERVER = [sys.executable, "-m", "torchlint", "server"]
 TIMEOUT_S = 60  # two shared cores: a cold server start plus a lint can take a while
@@ -143,7 +144,7 @@ async def test_an_open_file_gets_its_finding_at_the_method_name(client: Language
     assert diagnostic.severity == types.DiagnosticSeverity.Warning
     assert diagnostic.range.start.line == diagnostic.range.end.line == 2
     assert "repeat" in text_in(REPEAT, diagnostic.range)
-    assert diagnostic.code_description.href.endswith("tl101")
+    assert diagnostic.code_description.href == lookup("TL101").url()
     notes = diagnostic.related_information
     assert notes and all(note.location.uri == uri for note in notes)
     assert any("size 1" in note.message for note in notes)

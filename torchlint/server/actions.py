@@ -52,7 +52,7 @@ def quick_fixes(linted: Linted, uri: str, request: types.Range, units: Callable[
 
 def _fix_action(finding: Diagnostic, converter: Converter) -> types.CodeAction | None:
     fix = finding.fix
-    if fix is None or not fix.edits or fix.applicability is Applicability.DISPLAY_ONLY:
+    if fix is None or not fix.edits:
         return None
     unsafe = fix.applicability is Applicability.UNSAFE
     changes: dict[str, list[types.TextEdit]] = {}
