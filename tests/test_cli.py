@@ -101,7 +101,7 @@ def test_unknown_option_is_a_usage_error(tmp_path, run_cli):
     assert run_cli("check", "--no-such-flag").returncode == 2
 
 
-def test_statistics(tmp_path, run_cli):
+def test_statistics_table_counts_findings_per_rule(tmp_path, run_cli):
     (tmp_path / "a.py").write_text(BAD)
     (tmp_path / "b.py").write_text(BAD.replace("Frames", "Clips"))
     out = run_cli("check", "--statistics", "--output-format", "concise", ".").stdout
@@ -179,3 +179,115 @@ def test_explicit_directory_is_walked_even_when_excluded(tmp_path, run_cli):
     out = run_cli("check", "--output-format", "concise", "build", "generated").stdout
     assert "gen.py" in out and "__pycache__" not in out and os.path.join("generated", "a.py") in out
     assert run_cli("check", "--force-exclude", "build", "generated").returncode == 0
+
+
+# --- where findings point (issue 14, item 4) ----------------------------------------------------
+
+CHAINED = (
+    "import torch\n"
+    "\n"
+    "\n"
+    "def pos(x_emb, y_emb, b):\n"
+    "    pos = torch.cat([\n"
+    "        x_emb,\n"
+    "        y_emb,\n"
+    "    ], dim=-1).permute(2, 0, 1).unsqueeze(0).repeat(b, 1, 1, 1)\n"
+    "    return pos.sum()\n"
+)
+
+
+def _json_findings(run_cli, *args):
+    done = run_cli("check", "--isolated", "--no-cache", "--output-format", "json", *args)
+    assert done.returncode in (0, 1), done.stderr
+    return json.loads(done.stdout)
+
+
+def _text_at(source: str, location: dict, end: dict) -> str:
+    lines = source.splitlines()
+    assert location["row"] == end["row"], (location, end)
+    return lines[location["row"] - 1][location["column"] - 1 : end["column"] - 1]
+
+
+def test_a_chained_multi_line_call_is_located_at_the_method(tmp_path, run_cli):
+    (tmp_path / "m.py").write_text(CHAINED)
+    [finding] = _json_findings(run_cli, "m.py")
+    assert finding["code"] == "TL101"
+    assert finding["location"]["row"] == 8  # the `.repeat(` line, not `torch.cat([` three lines above
+    assert _text_at(CHAINED, finding["location"], finding["end_location"]) == ".repeat(b, 1, 1, 1)"
+    [note] = finding["notes"]  # evidence on a call of the same chain: `.unsqueeze(0)` only
+    assert _text_at(CHAINED, note["location"], note["end_location"]) == ".unsqueeze(0)"
+    concise = run_cli("check", "--isolated", "--no-cache", "--output-format", "concise", "m.py").stdout
+    assert concise.startswith("m.py:8:45: TL101")
+
+
+def test_a_call_on_a_plain_name_keeps_its_whole_span(tmp_path, run_cli):
+    source = "import torch\n\n\ndef f(n):\n    x = torch.zeros(1, 4)\n    return x.repeat(n, 1).sum()\n"
+    (tmp_path / "m.py").write_text(source)
+    [finding] = _json_findings(run_cli, "m.py")
+    assert _text_at(source, finding["location"], finding["end_location"]) == "x.repeat(n, 1)"
+
+
+def test_size_expressions_in_messages_are_parenthesised(tmp_path, run_cli):
+    source = "import torch\n\n\ndef f(a, b, n):\n    y = torch.zeros(1, 1, 4)\n    return y.repeat(a - b, n // 2, 1).sum()\n"
+    (tmp_path / "m.py").write_text(source)
+    [finding] = _json_findings(run_cli, "m.py")
+    assert "copies its input `(a - b) * (n // 2)` times" in finding["message"]
+
+
+# --- --statistics (item 5) -----------------------------------------------------------------------
+
+
+def _two_files_with_findings(tmp_path):
+    (tmp_path / "a.py").write_text(BAD)
+    (tmp_path / "b.py").write_text(BAD.replace("Frames", "Clips") + "x = 1  # noqa: TL101\n")
+
+
+def test_statistics_prints_only_the_table_and_the_summary(tmp_path, run_cli):
+    _two_files_with_findings(tmp_path)
+    for fmt in ("full", "concise"):
+        done = run_cli("check", "--statistics", "--output-format", fmt, ".")
+        assert done.returncode == 1
+        assert done.stdout.splitlines() == [
+            "2  TL401      dataset-protocol",
+            "1  TL003  [*] unused-suppression",
+            "Found 3 findings (2 errors, 1 warning) in 2 files.",
+            "[*] 1 fixable with the `--fix` option.",
+        ], fmt
+
+
+def test_statistics_as_json(tmp_path, run_cli):
+    _two_files_with_findings(tmp_path)
+    done = run_cli("check", "--statistics", "--output-format", "json", ".")
+    assert done.returncode == 1
+    assert json.loads(done.stdout) == [
+        {"code": "TL401", "name": "dataset-protocol", "count": 2, "fixable": False},
+        {"code": "TL003", "name": "unused-suppression", "count": 1, "fixable": True},
+    ]
+
+
+def test_statistics_of_a_clean_run(tmp_path, run_cli):
+    (tmp_path / "ok.py").write_text(GOOD)
+    assert run_cli("check", "--statistics", ".").stdout == "All checks passed!\n"
+    done = run_cli("check", "--statistics", "--output-format", "json", ".")
+    assert done.returncode == 0 and json.loads(done.stdout) == []
+
+
+def test_statistics_with_a_ci_format_is_a_usage_error(tmp_path, run_cli):
+    (tmp_path / "ok.py").write_text(GOOD)
+    done = run_cli("check", "--statistics", "--output-format", "sarif", ".")
+    assert done.returncode == 2 and "--statistics" in done.stderr
+
+
+# --- `torchlint rule` off a terminal (item 9) --------------------------------------------------
+
+
+def test_rule_docs_on_a_pipe_have_no_padding_and_no_wrapping(run_cli):
+    from torchlint.registry import lookup
+
+    out = run_cli("rule", "TL101").stdout
+    lines = out.splitlines()
+    assert lines[0] == "# repeat-could-be-expand (TL101)"
+    assert not [line for line in lines if line != line.rstrip()]
+    # The docs' own lines, not re-wrapped to 80 columns: each is a line of the rule's docs.
+    docs = set(lookup("TL101").docs().splitlines())
+    assert all(line in docs for line in lines[4:] if line)

@@ -51,7 +51,7 @@ def main() -> None:
 @click.option("--force-exclude/--no-force-exclude", default=None, help="Apply excludes to paths passed explicitly too.")
 @click.option("--respect-gitignore/--no-respect-gitignore", default=None, help="Skip files ignored by .gitignore [default: respect].")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
-@click.option("--statistics", is_flag=True, help="Print the number of findings per rule.")
+@click.option("--statistics", is_flag=True, help="Print only the number of findings per rule (as JSON with --output-format json).")
 @click.option("--color/--no-color", default=None, help="Colour output [default: on a terminal, unless NO_COLOR is set].")
 @click.option("--fix", is_flag=True, help="Apply safe fixes, then report what remains.")
 @click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, apply unsafe fixes too (review them).")
@@ -76,6 +76,8 @@ def check(paths, select, extend_select, ignore, output_format, config_path, isol
     missing = [p for p in paths if not os.path.lexists(p) and not from_stdin]
     if missing:
         _fail(f"path does not exist: {missing[0]}")
+    if statistics and output_format not in (None, "full", "concise", "json"):
+        _fail(f"--statistics prints a table (full, concise) or JSON (json), not {output_format}")
     if config_path is not None and not os.path.isfile(config_path):
         _fail(f"config file does not exist: {config_path}")
     try:
@@ -107,7 +109,12 @@ def check(paths, select, extend_select, ignore, output_format, config_path, isol
             for line in report:
                 click.echo(line, err=True)
             sys.exit(EXIT_FINDINGS if run.would_change else EXIT_CLEAN)
-    render(output_format or "full", results, sys.stdout, RenderOptions(color=use_color(color), statistics=statistics))
+    if statistics:
+        from torchlint.output.summary import render_statistics
+
+        render_statistics(results, sys.stdout, as_json=output_format == "json")
+    else:
+        render(output_format or "full", results, sys.stdout, RenderOptions(color=use_color(color)))
     for line in report:  # machine-readable formats keep stdout to themselves
         click.echo(line, err=(output_format or "full") not in ("full", "concise"))
     sys.stdout.flush()
@@ -144,14 +151,19 @@ def rule(code_or_name, show_all, output_format) -> None:
         ]
         click.echo(json.dumps(records if show_all else records[0], indent=2))
         return
+    pages = [f"# {found.name} ({found.code})\n\nSeverity: {found.severity.value}\n\n{_body(found)}" for found in selected]
+    if not sys.stdout.isatty():
+        # A pipe or a file gets the Markdown itself: no wrapping, no padding to a terminal's width.
+        click.echo("\n\n---\n\n".join(page.rstrip() for page in pages))
+        return
     from rich.console import Console
     from rich.markdown import Markdown
 
     console = Console(no_color=not use_color(None), highlight=False)
-    for index, found in enumerate(selected):
+    for index, page in enumerate(pages):
         if index:
             console.rule()
-        console.print(Markdown(f"# {found.name} ({found.code})\n\nSeverity: {found.severity.value}\n\n{_body(found)}"))
+        console.print(Markdown(page))
 
 
 def _check_stdin(settings, filename, fix, unsafe, diff, output_format, exit_zero) -> None:
