@@ -57,13 +57,14 @@ def main() -> None:
 @click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, apply unsafe fixes too (review them).")
 @click.option("--diff", is_flag=True, help="Print fixes as a unified diff and write nothing; exit 1 if there is something to fix.")
 @click.option("--show-fixes", is_flag=True, help="With --fix, list the findings that were fixed.")
+@click.option("--add-noqa", is_flag=True, help="Add a `# noqa: CODE` comment to every line with a finding, to adopt torchlint in an existing code base.")
 @click.option("--stdin-filename", type=str, default=None, help="The name of the file read from stdin (`check -`): for settings and messages.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores; one file runs in-process].")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=str), envvar="TORCHLINT_CACHE_DIR", default=None, help="Where results are cached [default: .torchlint_cache in the project root].")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
 def check(paths, select, extend_select, ignore, output_format, config_path, isolated, exclude, extend_exclude,
           force_exclude, respect_gitignore, exit_zero, statistics, color, fix, unsafe_fixes, diff, show_fixes,
-          stdin_filename, jobs, cache_dir, no_cache) -> None:
+          add_noqa, stdin_filename, jobs, cache_dir, no_cache) -> None:
     """Lint PATHS (files or directories; default: the current directory; `-`: stdin)."""
     from torchlint.config import ConfigError, SelectionLayer, load_settings
     from torchlint.output import RenderOptions, render
@@ -76,6 +77,8 @@ def check(paths, select, extend_select, ignore, output_format, config_path, isol
     missing = [p for p in paths if not os.path.lexists(p) and not from_stdin]
     if missing:
         _fail(f"path does not exist: {missing[0]}")
+    if add_noqa and (fix or diff or from_stdin):
+        _fail("--add-noqa edits files on disk: it cannot be combined with --fix, --diff or `-` (stdin)")
     if statistics and output_format not in (None, "full", "concise", "json"):
         _fail(f"--statistics prints a table (full, concise) or JSON (json), not {output_format}")
     if config_path is not None and not os.path.isfile(config_path):
@@ -96,6 +99,8 @@ def check(paths, select, extend_select, ignore, output_format, config_path, isol
     if from_stdin:
         _check_stdin(settings, stdin_filename, fix, unsafe_fixes, diff, output_format, exit_zero)
     results = _with_progress(check_paths(paths, settings, jobs=jobs, cache=_result_cache(settings, cache_dir, no_cache)), paths, settings)
+    if add_noqa:
+        _add_noqa(results)
     report = []
     if fix or diff:
         from torchlint.fixes import fix_run, problem_lines, unified_diff
@@ -164,6 +169,22 @@ def rule(code_or_name, show_all, output_format) -> None:
         if index:
             console.rule()
         console.print(Markdown(page))
+
+
+def _add_noqa(results) -> None:
+    """Write the comments, say how many, and list what a comment cannot silence (exit 1 then)."""
+    from torchlint.add_noqa import add_noqa
+    from torchlint.output import location_text
+
+    run = add_noqa(results)
+    for line in run.report_lines():
+        click.echo(line, err=True)
+    if run.left:
+        click.echo(f"{len(run.left)} finding{'s' if len(run.left) != 1 else ''} cannot be silenced by `# noqa` (fix them, or exclude the file):")
+        for diagnostic in run.left:
+            click.echo(f"{location_text(diagnostic)}: {diagnostic.code} {diagnostic.message}")
+    failed = run.left or any(outcome.error for outcome in run.outcomes)
+    sys.exit(EXIT_FINDINGS if failed else EXIT_CLEAN)
 
 
 def _check_stdin(settings, filename, fix, unsafe, diff, output_format, exit_zero) -> None:
