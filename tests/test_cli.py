@@ -291,3 +291,46 @@ def test_rule_docs_on_a_pipe_have_no_padding_and_no_wrapping(run_cli):
     # The docs' own lines, not re-wrapped to 80 columns: each is a line of the rule's docs.
     docs = set(lookup("TL101").docs().splitlines())
     assert all(line in docs for line in lines[4:] if line)
+
+
+# --- TL102's wording and fix (item 6) ------------------------------------------------------------
+
+HEADS = (
+    "import torch\n"
+    "\n"
+    "\n"
+    "def heads_to_tokens(x):\n"
+    "    B, H, N, D = x.shape\n"
+    "    return x.transpose(1, 2).reshape(B, N, H * D)\n"
+)
+
+
+def test_tl102_says_the_copy_is_hidden_and_what_it_copies(tmp_path, run_cli):
+    (tmp_path / "m.py").write_text(HEADS)
+    [finding] = _json_findings(run_cli, "--select", "TL102", "m.py")
+    assert finding["message"] == (
+        "`.reshape(B, N, H * D)` hides a copy: it merges dims 2 and 3, which are not adjacent in memory "
+        "after `transpose(1, 2)`, so all `B * N * H * D` elements are copied into new memory"
+    )
+    assert finding["help"].startswith("if the copy is needed, write `.contiguous().view(B, N, H * D)`")
+    assert finding["fix"]["applicability"] == "unsafe"
+
+
+def test_tl102_element_count_keeps_the_size_expressions_intact(tmp_path, run_cli):
+    source = "import torch\n\n\ndef f(a, b):\n    y = torch.zeros(a - b, 3, 4).transpose(0, 1)\n    return y.reshape(3, (a - b) * 4)\n"
+    (tmp_path / "m.py").write_text(source)
+    [finding] = _json_findings(run_cli, "--select", "TL102", "m.py")
+    assert "so all `3 * (a - b) * 4` elements are copied" in finding["message"]
+    (tmp_path / "m.py").write_text(source.replace("(3, (a - b) * 4)", "(3, -1)"))
+    [finding] = _json_findings(run_cli, "--select", "TL102", "m.py")
+    assert finding["message"].endswith("so the whole tensor is copied into new memory")
+
+
+def test_tl102_fix_spells_the_copy_only_with_unsafe_fixes(tmp_path, run_cli):
+    path = tmp_path / "m.py"
+    path.write_text(HEADS)
+    assert run_cli("check", "--isolated", "--no-cache", "--select", "TL102", "--fix", "m.py").returncode == 1
+    assert path.read_text() == HEADS
+    done = run_cli("check", "--isolated", "--no-cache", "--select", "TL102", "--fix", "--unsafe-fixes", "m.py")
+    assert done.returncode == 0, done.stdout
+    assert path.read_text() == HEADS.replace(".reshape(", ".contiguous().view(")
