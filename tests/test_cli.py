@@ -334,3 +334,93 @@ def test_tl102_fix_spells_the_copy_only_with_unsafe_fixes(tmp_path, run_cli):
     done = run_cli("check", "--isolated", "--no-cache", "--select", "TL102", "--fix", "--unsafe-fixes", "m.py")
     assert done.returncode == 0, done.stdout
     assert path.read_text() == HEADS.replace(".reshape(", ".contiguous().view(")
+
+
+# --- the README's pre-commit snippet and the version (item 8) ----------------------------------
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _readme_section(title: str) -> str:
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end >= 0 else len(text)]
+
+
+def _yaml_blocks(markdown: str) -> list[str]:
+    import re
+
+    return re.findall(r"```yaml\n(.*?)```", markdown, re.S)
+
+
+def _pre_commit_run(repo, config: str, hook: str, files: list[str], tmp_path):
+    import subprocess
+    import sys
+
+    (repo / ".pre-commit-config.yaml").write_text(config)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True, capture_output=True)
+    # The snippet runs the torchlint installed where pre-commit runs: this environment's.
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+           "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "NO_COLOR": "1"}
+    env.pop("FORCE_COLOR", None)
+    done = subprocess.run([sys.executable, "-m", "pre_commit", "run", hook, "--color", "never", "--files", *files],
+                          cwd=repo, capture_output=True, text=True, env=env, timeout=300)
+    return done.returncode, done.stdout + done.stderr
+
+
+def _uncommented(config: str) -> str:
+    """The snippet with its commented-out alternative hook switched on."""
+    import re
+
+    return "\n".join(re.sub(r"^(\s*)# ", r"\1", line) for line in config.splitlines()) + "\n"
+
+
+def test_readme_pre_commit_snippet_works_as_written(tmp_path):
+    import shutil
+    import subprocess
+
+    import pytest
+
+    pytest.importorskip("pre_commit", reason="pre-commit is not installed (pip install -e '.[test]')")
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    config = _yaml_blocks(_readme_section("pre-commit"))[0]
+    repo = tmp_path / "project"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    (repo / "bad.py").write_text(BAD)
+    (repo / "good.py").write_text(GOOD)
+    code, output = _pre_commit_run(repo, config, "torchlint", ["bad.py"], tmp_path)
+    assert code == 1 and "error[TL401] dataset-protocol" in output and "Failed" in output, output
+    code, output = _pre_commit_run(repo, config, "torchlint", ["good.py"], tmp_path)
+    assert code == 0 and "Passed" in output, output
+    (repo / "fixable.py").write_text("import os  # noqa: TL401\n")
+    code, output = _pre_commit_run(repo, _uncommented(config), "torchlint-fix", ["fixable.py"], tmp_path)
+    assert code == 1 and "files were modified by this hook" in output, output
+    assert (repo / "fixable.py").read_text() == "import os\n"
+
+
+def test_the_version_is_written_once_and_the_readme_agrees():
+    import re
+    import subprocess
+
+    from torchlint import __version__
+
+    with open(os.path.join(ROOT, "pyproject.toml"), encoding="utf-8") as handle:
+        pyproject = handle.read()
+    assert 'dynamic = ["version"]' in pyproject and 'version = { attr = "torchlint.__version__" }' in pyproject
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    # A pinned torchlint version or release tag anywhere in the README is this version...
+    for found in re.findall(r"torchlint[=@ ]=?\s*v?(\d+\.\d+\.\d+)", readme):
+        assert found == __version__
+    # ...and a `rev:` the README gives is a placeholder or names something this repository has.
+    for rev in re.findall(r"^\s*rev:\s*(\S+)", readme, re.M):
+        if rev.startswith("<"):
+            continue
+        known = subprocess.run(["git", "rev-parse", "--verify", "-q", f"{rev}^{{commit}}"], cwd=ROOT, capture_output=True)
+        assert known.returncode == 0, f"README pins `rev: {rev}`, which this repository does not have"
+    with open(os.path.join(ROOT, ".pre-commit-hooks.yaml"), encoding="utf-8") as handle:
+        assert __version__ not in handle.read()
