@@ -100,7 +100,7 @@ def check(paths, select, extend_select, ignore, output_format, config_path, isol
         _check_stdin(settings, stdin_filename, fix, unsafe_fixes, diff, output_format, exit_zero)
     results = _with_progress(check_paths(paths, settings, jobs=jobs, cache=_result_cache(settings, cache_dir, no_cache)), paths, settings)
     if add_noqa:
-        _add_noqa(results)
+        _add_noqa(results, exit_zero)
     report = []
     if fix or diff:
         from torchlint.fixes import fix_run, problem_lines, unified_diff
@@ -171,7 +171,7 @@ def rule(code_or_name, show_all, output_format) -> None:
         console.print(Markdown(page))
 
 
-def _add_noqa(results) -> None:
+def _add_noqa(results, exit_zero: bool) -> None:
     """Write the comments, say how many, and list what a comment cannot silence (exit 1 then)."""
     from torchlint.add_noqa import add_noqa
     from torchlint.output import location_text
@@ -184,7 +184,7 @@ def _add_noqa(results) -> None:
         for diagnostic in run.left:
             click.echo(f"{location_text(diagnostic)}: {diagnostic.code} {diagnostic.message}")
     failed = run.left or any(outcome.error for outcome in run.outcomes)
-    sys.exit(EXIT_FINDINGS if failed else EXIT_CLEAN)
+    sys.exit(EXIT_FINDINGS if failed and not exit_zero else EXIT_CLEAN)
 
 
 def _check_stdin(settings, filename, fix, unsafe, diff, output_format, exit_zero) -> None:
