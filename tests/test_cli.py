@@ -424,3 +424,21 @@ def test_the_version_is_written_once_and_the_readme_agrees():
         assert known.returncode == 0, f"README pins `rev: {rev}`, which this repository does not have"
     with open(os.path.join(ROOT, ".pre-commit-hooks.yaml"), encoding="utf-8") as handle:
         assert __version__ not in handle.read()
+
+
+def test_summary_points_at_a_file_that_holds_most_of_a_rules_findings(tmp_path, run_cli):
+    """An exercise notebook of stub cells: one TL001 per cell, and the summary says where to skip them."""
+    stub = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": ["def solve(:\n"]}
+    notebook = {"cells": [stub] * 12, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "exercises.ipynb").write_text(json.dumps(notebook))
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    (tmp_path / "a.py").write_text(BAD)
+    hint = ('12 of the 13 TL001 findings are in exercises.ipynb; to skip them there: '
+            '[tool.torchlint.per-file-ignores] "exercises.ipynb" = ["TL001"]')
+    for args in (["--statistics"], ["--output-format", "concise"]):
+        assert hint in run_cli("check", *args, ".").stdout.splitlines(), args
+    (tmp_path / "pyproject.toml").write_text('[tool.torchlint.per-file-ignores]\n"exercises.ipynb" = ["TL001"]\n')
+    assert run_cli("check", "--statistics", ".").stdout.splitlines()[:2] == [
+        "1  TL001      syntax-error",
+        "1  TL401      dataset-protocol",
+    ]

@@ -58,4 +58,23 @@ def summary_lines(results, options=None) -> list[str]:
         lines.append(f"[*] {safe} fixable with the `--fix` option.")
     if unsafe:
         lines.append(f"{unsafe} more fixable with `--fix --unsafe-fixes` (review them first).")
+    lines += _concentrations(diagnostics)
+    return lines
+
+
+CONCENTRATED = 10  # this many findings of one rule in one file, and most of that rule's, is worth a line
+
+
+def _concentrations(diagnostics) -> list[str]:
+    """A line for each file that holds most of a rule's many findings (an exercise notebook full of
+    stub cells, a generated module): the place where one `per-file-ignores` entry does the most."""
+    per_rule = Counter(d.code for d in diagnostics)
+    per_file = Counter((d.code, d.path) for d in diagnostics)
+    lines = []
+    for (code, path), count in sorted(per_file.items(), key=lambda item: (-item[1], item[0])):
+        if count >= CONCENTRATED and 2 * count > per_rule[code]:
+            lines.append(
+                f"{count} of the {per_rule[code]} {code} findings are in {path}; "
+                f"to skip them there: [tool.torchlint.per-file-ignores] \"{path}\" = [\"{code}\"]"
+            )
     return lines
