@@ -5,6 +5,7 @@ from torchlint.diagnostics import Applicability, Severity
 from torchlint.facts.dataflow import Dataflow
 from torchlint.facts.layout import Layouts, Note
 from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
+from torchlint.rules._wording import product_text
 from torchlint.walk import children
 
 cst = lazy_module("libcst")
@@ -129,7 +130,7 @@ class RepeatCouldBeExpand(Rule):
         module = self.facts.module
         texts = [module.code_for_node(f) for f in factors]
         grown = [texts[i] for i, _ in evidence]
-        times = f"`{grown[0]}`" if len(grown) == 1 else "`" + " * ".join(grown) + "`"
+        times = f"`{grown[0]}`" if len(grown) == 1 else f"`{product_text(module, [factors[i] for i, _ in evidence])}`"
         if len(grown) == 1 and grown[0].isdigit():
             times = f"{grown[0]}"
         args = _expand_args(layout, factors, texts)

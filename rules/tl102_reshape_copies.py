@@ -1,19 +1,22 @@
 from __future__ import annotations
 
 from torchlint._lazy import lazy_module
-from torchlint.diagnostics import Severity
+from torchlint.diagnostics import Applicability, Severity
 from torchlint.facts.layout import Layouts, call_arguments, copying_reshape
-from torchlint.rule import Invalid, NodeNote, Rule
+from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
+from torchlint.rules._wording import product_text
 
 cst = lazy_module("libcst")
 
 
 class ReshapeCopies(Rule):
     """## What it does
-    Reports `.reshape(...)` on a tensor that is non-contiguous at that point (after
-    `transpose`, `permute`, `t()`, `.T`, `.mT`, `movedim`, `swapaxes`, `expand`, step or
-    inner-dimension slicing, `narrow`) when the new shape merges dimensions whose strides are
-    incompatible, so that the reshape has to copy.
+    Reports `.reshape(...)` calls that hide a copy: the tensor is non-contiguous at that point
+    (after `transpose`, `permute`, `t()`, `.T`, `.mT`, `movedim`, `swapaxes`, `expand`, step or
+    inner-dimension slicing, `narrow`) and the new shape merges dimensions that are not adjacent
+    in memory, so `reshape` cannot return a view and copies the whole tensor. The message names
+    the merged dims and the operation that separated them, and the number of elements copied when
+    the new shape spells it (`B * N * H * D`).
 
     Splitting a dimension, adding or dropping size-1 dimensions, and merging dimensions that
     stay adjacent and in order in memory are views: `x.permute(0, 2, 3, 1).reshape(B, H * W, C)`
@@ -22,10 +25,22 @@ class ReshapeCopies(Rule):
     which dims merge, it stays silent.
 
     ## Why is this bad?
-    `reshape` returns a view when it can and silently copies the whole tensor when it cannot.
-    The copy costs memory and bandwidth, and the result no longer shares memory with the input,
-    so an in-place write to it does not reach the original. Writing `.contiguous()` (or
-    restructuring the code so that no copy is needed) makes the cost visible.
+    `reshape` returns a view when it can and a copy when it cannot, and the line reads the same
+    either way. The copy costs memory and bandwidth for the whole tensor (in the backward pass
+    too), and the result no longer shares memory with its input, so an in-place write to it does
+    not reach the original. Often the copy is needed (merging attention heads, patchifying an
+    image: the data has to move); the finding is there so that it is visible, spelled
+    `.contiguous().view(...)`, which is where the copy happens, or avoided by keeping a layout in
+    which the merged dims stay adjacent. Adding `.contiguous()` in front of `.reshape` does not
+    remove the copy either: it moves it.
+
+    When to ignore it: in code where every such copy is intended and you do not want to spell
+    them out, turn the rule off for the project (or for some files, with `per-file-ignores`):
+
+    ```toml
+    [tool.torchlint]
+    ignore = ["TL102"]
+    ```
 
     ## Example
     ```python
@@ -46,8 +61,13 @@ class ReshapeCopies(Rule):
     ```
 
     ## Fix safety
-    No fix: whether to make the copy explicit or to change the layout upstream is a design
-    choice.
+    The fix spells the copy: `.reshape(s)` becomes `.contiguous().view(s)`, which copies the
+    same elements once and gives the same values and the same shape when the reshape does copy,
+    as torchlint concluded. It is unsafe because that conclusion rests on assumptions about
+    tensors whose origin is not in the file (a function's parameter is taken to be
+    contiguous): where the input is in fact laid out so that the reshape is a view,
+    `.contiguous()` adds a copy, and the result stops sharing memory with the input. Review it,
+    then apply it with `--fix --unsafe-fixes`. No fix when the call has keyword arguments.
 
     ## Runtime verification
     The runtime mode runs the case and checks that the reshaped tensor's storage differs from
@@ -57,6 +77,7 @@ class ReshapeCopies(Rule):
     ## References
     - [torch.reshape](https://pytorch.org/docs/stable/generated/torch.reshape.html)
     - [torch.Tensor.view](https://pytorch.org/docs/stable/generated/torch.Tensor.view.html)
+    - [torch.Tensor.contiguous](https://pytorch.org/docs/stable/generated/torch.Tensor.contiguous.html)
     """
 
     code = "TL102"
@@ -73,8 +94,14 @@ class ReshapeCopies(Rule):
         "import torch\ndef f(x):\n    B, N, C = x.shape\n    return x.transpose(0, 1).reshape(N, B, 2, C // 2)\n",
     )
     INVALID = (
-        "import torch\ndef f(x):\n    B, N, C = x.shape\n    return x.transpose(1, 2).reshape(B, -1)  # expect: TL102\n",
-        "import torch\ndef f():\n    x = torch.randn(2, 3, 4)\n    y = x.permute(2, 0, 1)\n    return y.reshape(24)  # expect: TL102\n",
+        Invalid(
+            "import torch\ndef f(x):\n    B, N, C = x.shape\n    return x.transpose(1, 2).reshape(B, -1)  # expect: TL102\n",
+            unsafe_fixed="import torch\ndef f(x):\n    B, N, C = x.shape\n    return x.transpose(1, 2).contiguous().view(B, -1)  # expect: TL102\n",
+        ),
+        Invalid(
+            "import torch\ndef f():\n    x = torch.randn(2, 3, 4)\n    y = x.permute(2, 0, 1)\n    return y.reshape(24)  # expect: TL102\n",
+            unsafe_fixed="import torch\ndef f():\n    x = torch.randn(2, 3, 4)\n    y = x.permute(2, 0, 1)\n    return y.contiguous().view(24)  # expect: TL102\n",
+        ),
     )
 
     def visit_Call(self, node) -> None:
@@ -84,13 +111,41 @@ class ReshapeCopies(Rule):
         found = copying_reshape(self.facts.get(Layouts), node)
         if found is None:
             return
-        message = (
-            f"`.reshape({call_arguments(self.facts.module, node)})` copies the whole tensor here: {found.explanation()}"
-        )
+        module = self.facts.module
+        shape = call_arguments(module, node)
+        count = _element_count(module, node)
+        copied = f"all `{count}` elements are copied" if count else "the whole tensor is copied"
+        message = f"`.reshape({shape})` hides a copy: {found.explanation()}, so {copied} into new memory"
         notes = [NodeNote(where, label) for where, label in found.evidence()]
+        explicit = f".contiguous().view({shape})"
+        fix = None
+        if not any(argument.keyword is not None for argument in node.args):
+            # Only the method's name changes: `reshape` -> `contiguous().view`, arguments as written.
+            fix = FixSpec(f"Spell the copy: `{explicit}`", Applicability.UNSAFE, ((func.attr, "contiguous().view"),))
         self.report(
             node,
             message,
             notes=notes,
-            help="make the copy explicit with `.contiguous()` before reshaping, or keep the layout so that no copy is needed",
+            help=f"if the copy is needed, write `{explicit}` so that it shows; "
+            "otherwise keep a layout in which these dims stay adjacent, so that no copy is needed",
+            fix=fix,
         )
+
+
+def _element_count(module, call) -> str | None:
+    """The number of elements as the new shape spells it (`B * N * H * D`), or None with a -1."""
+    values = [argument.value for argument in call.args if argument.keyword is None]
+    if len(values) == 1 and isinstance(values[0], (cst.Tuple, cst.List)):
+        values = [element.value for element in values[0].elements]
+    if not values or any(_is_minus_one(value) or isinstance(value, cst.StarredElement) for value in values):
+        return None
+    return product_text(module, values)
+
+
+def _is_minus_one(expr) -> bool:
+    return (
+        isinstance(expr, cst.UnaryOperation)
+        and isinstance(expr.operator, cst.Minus)
+        and isinstance(expr.expression, cst.Integer)
+        and expr.expression.value == "1"
+    )

@@ -24,12 +24,13 @@ SUPPRESSION = "x = 1  # noqa: TL401, E501\n"
 BROKEN = "def f(:\n    pass\n"
 
 
-def _notebook(source: list[str]) -> str:
+def _notebook(source: list[str] | str, indent: int | None = 1) -> str:
+    """A notebook as Jupyter writes it (one-space indent, a string per source line) or minified."""
     cells = [
         {"cell_type": "markdown", "metadata": {}, "source": ["# title"]},
         {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source},
     ]
-    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=indent)
 
 
 @pytest.fixture
@@ -93,8 +94,9 @@ def test_sarif_results_point_at_their_rule_and_place(run_cli, project):
     (result, _), = by_uri["broken.py"]
     assert result["ruleId"] == "TL001"
     (result, location), = by_uri["nb.ipynb"]
-    assert result["properties"] == {"cell": 2} and location["region"]["startLine"] == 2
-    assert result["message"]["text"].startswith("cell 2: ")
+    assert result["properties"] == {"cell": 2, "cellLine": 2, "cellColumn": 7}
+    assert _stored_text(project / "nb.ipynb", location["region"]) == "D(Dataset):\n"
+    assert result["message"]["text"].startswith("cell 2, line 2: ")
 
 
 def test_sarif_carries_fixes_as_replacements(run_cli, project):
@@ -136,7 +138,10 @@ def test_github_annotations_are_well_formed_and_escaped(run_cli, project):
     data = by_file["data.py"]
     assert (data["kind"], data["line"], data["title"]) == ("error", "3", "TL401 dataset-protocol")
     assert by_file["supp.py"]["kind"] == "warning"
-    assert by_file["nb.ipynb"]["message"].startswith("cell 2: ")
+    notebook = by_file["nb.ipynb"]
+    assert notebook["message"].startswith("cell 2, line 2: ")
+    region = {"startLine": int(notebook["line"]), "startColumn": int(notebook["col"])}
+    assert _stored_text(project / "nb.ipynb", region) == "D(Dataset):\n"
 
 
 def test_github_annotation_escapes_newlines_and_percent():
@@ -165,6 +170,107 @@ def test_junit_has_a_suite_per_file_and_a_failure_per_finding(run_cli, project):
     failure = suites["data.py"].find("testcase/failure")
     assert failure.get("type") == "TL401" and failure.text.startswith("data.py:3:")
     assert root.get("tests") == "6" and root.get("failures") == "5"
+
+
+# --- notebooks: findings at the .ipynb line that stores the source line ----------------------
+
+NOTEBOOK_CELL = [
+    "import torch\n",
+    "from torch.utils.data import Dataset\n",
+    "label = \"caf\u00e9 \\\"x\\\"\"  # escapes before the finding\n",
+    "class Frames(Dataset):\n",
+    "    def __getitem__(self, i):\n",
+    "        return i\n",
+]
+
+
+def _stored_text(path, region) -> str:
+    """The decoded rest of the source line that (line, column) of the `.ipynb` file points into."""
+    line = path.read_text(encoding="utf-8").split("\n")[region["startLine"] - 1]
+    column = region["startColumn"] - 1
+    quote = max(i for i in range(column) if line[i] == '"' and (i == 0 or line[i - 1] != "\\"))
+    whole, _ = json.decoder.scanstring(line, quote + 1)
+    prefix, _ = json.decoder.scanstring(line[: column] + '"', quote + 1)
+    rest = whole[len(prefix) :]
+    return rest[: rest.index("\n") + 1] if "\n" in rest else rest
+
+
+@pytest.fixture(params=["jupyter", "ascii", "minified", "one-string"])
+def notebook(request, tmp_path):
+    """The same cells written four ways: as Jupyter does, ASCII-escaped, on one line, as one string."""
+    text = {
+        "jupyter": lambda: _notebook(NOTEBOOK_CELL).replace("\\u00e9", "\u00e9"),
+        "ascii": lambda: _notebook(NOTEBOOK_CELL),
+        "minified": lambda: _notebook(NOTEBOOK_CELL, indent=None),
+        "one-string": lambda: _notebook("".join(NOTEBOOK_CELL)),
+    }[request.param]()
+    (tmp_path / "nb.ipynb").write_text(text, encoding="utf-8")
+    return tmp_path / "nb.ipynb"
+
+
+def test_github_annotation_of_a_notebook_is_at_its_ipynb_line(run_cli, notebook):
+    done = run_cli("check", "--isolated", "--no-cache", "--output-format", "github", "nb.ipynb")
+    match = ANNOTATION.match(done.stdout.splitlines()[0])
+    assert match and match["message"].startswith("cell 2, line 4: ")
+    region = {"startLine": int(match["line"]), "startColumn": int(match["col"])}
+    assert _stored_text(notebook, region) == "Frames(Dataset):\n"
+    end = {"startLine": int(match["endLine"]), "startColumn": int(match["endColumn"])}
+    assert _stored_text(notebook, end) == "(Dataset):\n"
+
+
+def test_sarif_of_a_notebook_points_at_its_ipynb_line_and_validates(run_cli, notebook):
+    import jsonschema
+
+    done = run_cli("check", "--isolated", "--no-cache", "--output-format", "sarif", "nb.ipynb")
+    log = json.loads(done.stdout)
+    with open(SCHEMA, encoding="utf-8") as handle:
+        jsonschema.validate(log, json.load(handle))
+    [result] = log["runs"][0]["results"]
+    region = result["locations"][0]["physicalLocation"]["region"]
+    assert _stored_text(notebook, region) == "Frames(Dataset):\n"
+    assert result["properties"] == {"cell": 2, "cellLine": 4, "cellColumn": 7}
+    [note] = result["relatedLocations"]  # the evidence note, mapped the same way
+    assert _stored_text(notebook, note["physicalLocation"]["region"]).startswith("Dataset")
+
+
+def test_junit_line_of_a_notebook_finding_is_its_ipynb_line(run_cli, notebook):
+    done = run_cli("check", "--isolated", "--no-cache", "--output-format", "junit", "nb.ipynb")
+    case = ET.fromstring(done.stdout).find("testsuite/testcase")
+    line = int(case.get("line"))
+    stored = notebook.read_text(encoding="utf-8").split("\n")[line - 1]
+    assert "class Frames(Dataset)" in stored
+    assert "at cell 2:4:7" in case.get("name")
+
+
+@pytest.mark.parametrize("fixture", ["TL201_missing_zero_grad/notebook.ipynb", "TL301_fit_on_test_data/leakage_notebook.ipynb"])
+def test_notebook_lines_in_the_fixture_notebooks_match_their_cells(run_cli, tmp_path, fixture):
+    """Real notebooks (the fixtures, as Jupyter saved them): every finding maps onto its row."""
+    import shutil
+
+    from conftest import FIXTURES
+
+    shutil.copy(os.path.join(FIXTURES, *fixture.split("/")), tmp_path / "nb.ipynb")
+    document = json.loads((tmp_path / "nb.ipynb").read_text(encoding="utf-8"))
+    done = run_cli("check", "--isolated", "--no-cache", "--output-format", "sarif", "nb.ipynb")
+    results = json.loads(done.stdout)["runs"][0]["results"]
+    assert results
+    for result in results:
+        cell = document["cells"][result["properties"]["cell"] - 1]
+        row_text = "".join(cell["source"]).split("\n")[result["properties"]["cellLine"] - 1]
+        region = result["locations"][0]["physicalLocation"]["region"]
+        assert region["startLine"] > result["properties"]["cellLine"]
+        stored = _stored_text(tmp_path / "nb.ipynb", region)
+        assert stored.rstrip("\n") == row_text[result["properties"]["cellColumn"] - 1 :]
+
+
+def test_a_notebook_changed_since_it_was_linted_keeps_cell_rows(run_cli, tmp_path):
+    """stdin (or an edited file) has no stored lines to point at: cell-relative rows, still valid."""
+    (tmp_path / "nb.ipynb").write_text(_notebook(["x = 1\n"]))
+    stdin = _notebook(NOTEBOOK_CELL)
+    done = run_cli("check", "--isolated", "--output-format", "github", "-", "--stdin-filename", "nb.ipynb", input=stdin)
+    match = ANNOTATION.match(done.stdout.splitlines()[0])
+    assert (match["line"], match["col"]) == ("4", "7")
+    assert match["message"].startswith("cell 2, line 4: ")
 
 
 # --- progress --------------------------------------------------------------------------------

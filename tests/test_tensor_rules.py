@@ -85,7 +85,7 @@ def test_tl102_message_and_note_point_at_the_permute(run_cli, tmp_path):
     """))
     done = run_cli("check", "--isolated", "--select", "TL102", "--output-format", "full", "m.py")
     assert done.stdout.startswith(textwrap.dedent("""\
-        warning[TL102] reshape-copies: `.reshape(N, -1, K)` copies the whole tensor here: it merges dims 1, 2 and 3, which are not adjacent in memory after `permute(0, 3, 4, 1, 2)`
+        warning[TL102] reshape-copies: `.reshape(N, -1, K)` hides a copy: it merges dims 1, 2 and 3, which are not adjacent in memory after `permute(0, 3, 4, 1, 2)`, so the whole tensor is copied into new memory
           --> m.py:7:12
           |
         6 |     y = x.permute(0, 3, 4, 1, 2)
@@ -98,7 +98,8 @@ def test_tl102_message_and_note_point_at_the_permute(run_cli, tmp_path):
         6 |     y = x.permute(0, 3, 4, 1, 2)
           |         ------------------------
           |
-           = help: make the copy explicit with `.contiguous()` before reshaping, or keep the layout so that no copy is needed
+           = help: if the copy is needed, write `.contiguous().view(N, -1, K)` so that it shows; otherwise keep a layout in which these dims stay adjacent, so that no copy is needed
+           = fix (unsafe): Spell the copy: `.contiguous().view(N, -1, K)`
     """))
 
 

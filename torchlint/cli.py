@@ -62,19 +62,20 @@ def main() -> None:
 @click.option("--force-exclude/--no-force-exclude", default=None, help="Apply excludes to paths passed explicitly too.")
 @click.option("--respect-gitignore/--no-respect-gitignore", default=None, help="Skip files ignored by .gitignore [default: respect].")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
-@click.option("--statistics", is_flag=True, help="Print the number of findings per rule.")
+@click.option("--statistics", is_flag=True, help="Print only the number of findings per rule (as JSON with --output-format json).")
 @click.option("--color/--no-color", default=None, help="Colour output [default: on a terminal, unless NO_COLOR is set].")
 @click.option("--fix", is_flag=True, help="Apply safe fixes, then report what remains.")
 @click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, apply unsafe fixes too (review them).")
 @click.option("--diff", is_flag=True, help="Print fixes as a unified diff and write nothing; exit 1 if there is something to fix.")
 @click.option("--show-fixes", is_flag=True, help="With --fix, list the findings that were fixed.")
+@click.option("--add-noqa", is_flag=True, help="Add a `# noqa: CODE` comment to every line with a finding, to adopt torchlint in an existing code base.")
 @click.option("--stdin-filename", type=str, default=None, help="The name of the file read from stdin (`check -`): for settings and messages.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores; one file runs in-process].")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=str), envvar="TORCHLINT_CACHE_DIR", default=None, help="Where results are cached [default: .torchlint_cache in the project root].")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
 def check(paths, select, extend_select, ignore, output_format, config_path, isolated, exclude, extend_exclude,
           force_exclude, respect_gitignore, exit_zero, statistics, color, fix, unsafe_fixes, diff, show_fixes,
-          stdin_filename, jobs, cache_dir, no_cache) -> None:
+          add_noqa, stdin_filename, jobs, cache_dir, no_cache) -> None:
     """Lint PATHS (files or directories; default: the current directory; `-`: stdin)."""
     from torchlint.config import ConfigError, SelectionLayer, load_settings
     from torchlint.output import RenderOptions, render
@@ -87,6 +88,10 @@ def check(paths, select, extend_select, ignore, output_format, config_path, isol
     missing = [p for p in paths if not os.path.lexists(p) and not from_stdin]
     if missing:
         _fail(f"path does not exist: {missing[0]}")
+    if add_noqa and (fix or diff or from_stdin):
+        _fail("--add-noqa edits files on disk: it cannot be combined with --fix, --diff or `-` (stdin)")
+    if statistics and output_format not in (None, "full", "concise", "json"):
+        _fail(f"--statistics prints a table (full, concise) or JSON (json), not {output_format}")
     if config_path is not None and not os.path.isfile(config_path):
         _fail(f"config file does not exist: {config_path}")
     try:
@@ -105,6 +110,8 @@ def check(paths, select, extend_select, ignore, output_format, config_path, isol
     if from_stdin:
         _check_stdin(settings, stdin_filename, fix, unsafe_fixes, diff, output_format, exit_zero)
     results = _with_progress(check_paths(paths, settings, jobs=jobs, cache=_result_cache(settings, cache_dir, no_cache)), paths, settings)
+    if add_noqa:
+        _add_noqa(results, exit_zero)
     report = []
     if fix or diff:
         from torchlint.fixes import fix_run, problem_lines, unified_diff
@@ -118,7 +125,12 @@ def check(paths, select, extend_select, ignore, output_format, config_path, isol
             for line in report:
                 click.echo(line, err=True)
             sys.exit(EXIT_FINDINGS if run.would_change else EXIT_CLEAN)
-    render(output_format or "full", results, sys.stdout, RenderOptions(color=use_color(color), statistics=statistics))
+    if statistics:
+        from torchlint.output.summary import render_statistics
+
+        render_statistics(results, sys.stdout, as_json=output_format == "json")
+    else:
+        render(output_format or "full", results, sys.stdout, RenderOptions(color=use_color(color)))
     for line in report:  # machine-readable formats keep stdout to themselves
         click.echo(line, err=(output_format or "full") not in ("full", "concise"))
     sys.stdout.flush()
@@ -155,14 +167,35 @@ def rule(code_or_name, show_all, output_format) -> None:
         ]
         click.echo(json.dumps(records if show_all else records[0], indent=2))
         return
+    pages = [f"# {found.name} ({found.code})\n\nSeverity: {found.severity.value}\n\n{_body(found)}" for found in selected]
+    if not sys.stdout.isatty():
+        # A pipe or a file gets the Markdown itself: no wrapping, no padding to a terminal's width.
+        click.echo("\n\n---\n\n".join(page.rstrip() for page in pages))
+        return
     from rich.console import Console
     from rich.markdown import Markdown
 
     console = Console(no_color=not use_color(None), highlight=False)
-    for index, found in enumerate(selected):
+    for index, page in enumerate(pages):
         if index:
             console.rule()
-        console.print(Markdown(f"# {found.name} ({found.code})\n\nSeverity: {found.severity.value}\n\n{_body(found)}"))
+        console.print(Markdown(page))
+
+
+def _add_noqa(results, exit_zero: bool) -> None:
+    """Write the comments, say how many, and list what a comment cannot silence (exit 1 then)."""
+    from torchlint.add_noqa import add_noqa
+    from torchlint.output import location_text
+
+    run = add_noqa(results)
+    for line in run.report_lines():
+        click.echo(line, err=True)
+    if run.left:
+        click.echo(f"{len(run.left)} finding{'s' if len(run.left) != 1 else ''} cannot be silenced by `# noqa` (fix them, or exclude the file):")
+        for diagnostic in run.left:
+            click.echo(f"{location_text(diagnostic)}: {diagnostic.code} {diagnostic.message}")
+    failed = run.left or any(outcome.error for outcome in run.outcomes)
+    sys.exit(EXIT_FINDINGS if failed and not exit_zero else EXIT_CLEAN)
 
 
 def _check_stdin(settings, filename, fix, unsafe, diff, output_format, exit_zero) -> None:

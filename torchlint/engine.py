@@ -50,14 +50,24 @@ class FileContext:
         if missing:
             self._positions.update(positions_for(self.module, missing))
 
+    def focused_span(self, node) -> Span:
+        """Where a finding or a note on `node` points: a chained method call at `.name(args)`."""
+        from torchlint.positions import focus_nodes, focused_range
+
+        self.locate(focus_nodes(node))
+        return _span(focused_range(node, self._positions))
+
     def span(self, node) -> Span:
         if node not in self._positions:
             self.locate([node])
-        code_range = self._positions[node]
-        return Span(
-            Position(code_range.start.line, code_range.start.column + 1),
-            Position(code_range.end.line, code_range.end.column + 1),
-        )
+        return _span(self._positions[node])
+
+
+def _span(code_range) -> Span:
+    return Span(
+        Position(code_range.start.line, code_range.start.column + 1),
+        Position(code_range.end.line, code_range.end.column + 1),
+    )
 
 
 def lint_text(text: str, path: str, enabled: Iterable[type[Rule]]):
@@ -86,10 +96,12 @@ def lint_text(text: str, path: str, enabled: Iterable[type[Rule]]):
 
 def _located_nodes(reports: list[Report]) -> list:
     """Every node a diagnostic will point at: the finding, its notes, its fix's replaced nodes."""
+    from torchlint.positions import focus_nodes
+
     nodes = []
     for report in reports:
-        nodes.append(report.node)
-        nodes += [note.node for note in report.notes if note.node is not None]
+        nodes += focus_nodes(report.node)
+        nodes += [n for note in report.notes if note.node is not None for n in focus_nodes(note.node)]
         if report.fix is not None:
             nodes += [old for old, _ in report.fix.replacements]
     return nodes
@@ -160,8 +172,8 @@ def _to_diagnostic(context: FileContext, report: Report, path: str) -> Diagnosti
         message=report.message,
         severity=rule.severity,
         path=path,
-        span=context.span(report.node),
-        notes=tuple(Note(n.message, context.span(n.node) if n.node is not None else None) for n in report.notes),
+        span=context.focused_span(report.node),
+        notes=tuple(Note(n.message, context.focused_span(n.node) if n.node is not None else None) for n in report.notes),
         help=report.help,
         fix=fix,
     )

@@ -509,3 +509,13 @@ def fix_run(results: Sequence[FileResult], settings: Settings, *, unsafe: bool, 
 def fix_stdin(data: bytes, path: str, settings: Settings, *, unsafe: bool) -> FixOutcome:
     """Fix source read from stdin (never written anywhere; the caller prints it)."""
     return fix_bytes(data, path, settings, unsafe=unsafe)
+
+
+def edited_bytes(data: bytes, path: str, edits: Sequence[Edit]) -> bytes | None:
+    """`data` with `edits` applied, encoded as the file was (a notebook when `path` says so: its
+    edits name their cells, and only those cells' sources change). None when an edit falls
+    outside the text. Raises SourceError or ValueError for content that cannot be read.
+    """
+    document = _Notebook(data) if path.endswith(".ipynb") else _PythonFile(data)
+    edited = document.with_edits(edits)
+    return None if edited is None else edited.encode()

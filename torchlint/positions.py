@@ -116,3 +116,48 @@ def _define_classes() -> type:
 
     _CLASSES["state"] = _State
     return _State
+
+
+# --- where a finding points -------------------------------------------------------------------
+#
+# A finding (or an evidence note) on a method call of a computed receiver points at the method:
+# `torch.cat([...\n]).permute(2, 0, 1).repeat(b, 1)` is located at `.repeat(` and spans
+# `.repeat(b, 1)`, not the whole chain from `torch.cat([`, three lines above. A call on a plain
+# dotted name (`scaler.fit(X)`, `torch.zeros(3)`) keeps its whole range: the name is part of
+# what the finding is about, and it never spans lines on its own.
+
+
+def focus_nodes(node: Any) -> list[Any]:
+    """The nodes whose ranges `focused_range(node, ...)` reads: `node`, and its method's name."""
+    attribute = _method_of_computed_receiver(node)
+    return [node] if attribute is None else [node, attribute.attr]
+
+
+def focused_range(node: Any, ranges: dict[Any, Any]) -> Any:
+    """The range a finding on `node` reports, from `ranges` holding `focus_nodes(node)`."""
+    whole = ranges[node]
+    attribute = _method_of_computed_receiver(node)
+    if attribute is None:
+        return whole
+    from libcst.metadata import CodePosition, CodeRange
+
+    name = ranges[attribute.attr].start
+    # `.repeat`: start at the dot when it sits right before the name (it does, but for odd spacing).
+    whitespace = attribute.dot.whitespace_after
+    adjacent = getattr(whitespace, "value", None) == "" and name.column > 0
+    start = CodePosition(name.line, name.column - 1) if adjacent else name
+    return CodeRange(start, whole.end)
+
+
+def _method_of_computed_receiver(node: Any) -> Any:
+    """For `<expr>.name(...)` whose `<expr>` is not a dotted name: the `Attribute`; else None."""
+    import libcst as cst
+
+    if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+        return None
+    receiver = node.func.value
+    while isinstance(receiver, cst.Attribute) and not receiver.lpar:
+        receiver = receiver.value
+    if isinstance(receiver, cst.Name) and not receiver.lpar:
+        return None
+    return node.func

@@ -1,6 +1,8 @@
 """Inline suppressions and the report of the ones that suppress nothing (TL003).
 
-- `# noqa` / `# noqa: TL401, dataset-protocol` on the line where a finding starts;
+- `# noqa` / `# noqa: TL401, dataset-protocol` on the line where a finding starts, or (as Ruff
+  does) at the end of the multi-line string or backslash-continued lines that line is part of,
+  since no comment can end a line inside them;
 - `# torchlint: ignore[TL401]` trailing code (that line) or on its own line (the next statement,
   through its decorators to the `def`/`class` line);
 - `# torchlint: file-ignore[TL401]` anywhere: the whole file. Without `[...]`: every rule.
@@ -160,6 +162,7 @@ def find_suppressions(text: str) -> list[Suppression]:
     logical = None
     suppressions = []
     lines = _NEWLINE.split(text)
+    noqa_rows = None
     for row, column, comment, own_line in comments:
         def written(match):
             return _written_at(lines[row - 1], column, comment, match, own_line)
@@ -168,7 +171,10 @@ def find_suppressions(text: str) -> list[Suppression]:
             selected, unknown = _parse_codes(match.group("codes"), strict=False) if match.group("codes") else (None, [])
             if selected == {} and not unknown:  # only other linters' codes
                 continue
-            suppressions.append(Suppression("noqa", row, column + match.start() + 1, range(row, row + 1), selected, unknown=unknown, written=written(match)))
+            if noqa_rows is None:
+                noqa_rows = {last: first for first, last in unbreakable_lines(text)}
+            rows = range(noqa_rows.get(row, row), row + 1)
+            suppressions.append(Suppression("noqa", row, column + match.start() + 1, rows, selected, unknown=unknown, written=written(match)))
         for match in _DIRECTIVE.finditer(comment):
             kind = match.group("kind").lower()
             selected, unknown = _parse_codes(match.group("codes"), strict=True) if match.group("codes") else (None, [])
@@ -222,6 +228,39 @@ def _comments(text: str):
                 yield row, column, token.string, own_line
     except (tokenize.TokenError, SyntaxError):
         return
+
+
+def unbreakable_lines(text: str) -> list[tuple[int, int]]:
+    """(first row, last row) of each run of lines that only the last can end with a comment.
+
+    Those are the lines of a multi-line string (a comment on its inner lines would be string
+    text) and lines joined by a trailing backslash (a comment after it is a syntax error). A
+    `# noqa` for any of these rows goes at the end of the last one. Empty for code that does not
+    tokenize.
+    """
+    if '"""' not in text and "'''" not in text and "\\\n" not in text and "\\\r" not in text:
+        return []
+    runs: list[tuple[int, int]] = []
+    comment_rows: set[int] = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.COMMENT:
+                comment_rows.add(token.start[0])
+            elif token.end[0] > token.start[0] and token.type not in (tokenize.NEWLINE, tokenize.NL):
+                runs.append((token.start[0], token.end[0]))
+    except (tokenize.TokenError, SyntaxError):
+        return []
+    inside = {row for first, last in runs for row in range(first, last)}
+    for row, line in enumerate(_NEWLINE.split(text), start=1):
+        if line.endswith("\\") and row not in inside and row not in comment_rows:
+            runs.append((row, row + 1))
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(runs):
+        if merged and first <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
 
 
 def _logical_lines(text: str) -> list[tuple[int, int, bool]]:

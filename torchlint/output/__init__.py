@@ -16,7 +16,6 @@ FORMATS = ("full", "concise", "json", "sarif", "github", "junit")
 @dataclass(frozen=True)
 class RenderOptions:
     color: bool = False
-    statistics: bool = False
     show_fixes: bool = False
     width: int | None = None
 

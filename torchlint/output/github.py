@@ -7,17 +7,22 @@ and LF everywhere, and `:` and `,` inside properties.
 
 from __future__ import annotations
 
-from torchlint.output import all_diagnostics
+from torchlint.output.notebook_lines import cell_prefix, file_span
 
 
 def render(results, stream, options) -> None:
-    for diagnostic in all_diagnostics(results):
-        stream.write(annotation(diagnostic) + "\n")
+    for result in results:
+        for diagnostic in result.diagnostics:
+            stream.write(annotation(diagnostic, file_span(result, diagnostic.cell, diagnostic.span)) + "\n")
 
 
-def annotation(diagnostic) -> str:
-    """The workflow command for one finding."""
-    span = diagnostic.span
+def annotation(diagnostic, span=None) -> str:
+    """The workflow command for one finding; `span`: where it is in the file, if not `diagnostic.span`.
+
+    A notebook finding is annotated at the `.ipynb` line that stores its source line (the cell
+    and the row in the cell lead the message).
+    """
+    span = span or diagnostic.span
     properties = [
         ("file", diagnostic.path),
         ("line", span.start.row),
@@ -26,9 +31,7 @@ def annotation(diagnostic) -> str:
         ("endColumn", span.end.column),
         ("title", f"{diagnostic.code} {diagnostic.name}"),
     ]
-    message = diagnostic.message
-    if diagnostic.cell is not None:
-        message = f"cell {diagnostic.cell}: {message}"
+    message = cell_prefix(diagnostic) + diagnostic.message
     if diagnostic.help:
         message += f"\nhelp: {diagnostic.help}"
     command = "error" if diagnostic.severity.value == "error" else "warning"

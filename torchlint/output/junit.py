@@ -8,6 +8,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from torchlint.output import location_text
+from torchlint.output.notebook_lines import file_span
 
 
 def render(results, stream, options) -> None:
@@ -21,9 +22,11 @@ def render(results, stream, options) -> None:
             failing += 1
             start = diagnostic.span.start
             cell = f"cell {diagnostic.cell}:" if diagnostic.cell is not None else ""
+            # `line` is a line of the file: in a notebook, the `.ipynb` line storing the source line.
+            line = (file_span(result, diagnostic.cell, diagnostic.span) or diagnostic.span).start.row
             case = ET.SubElement(
                 suite, "testcase", name=f"{diagnostic.code} {diagnostic.name} at {cell}{start.row}:{start.column}",
-                classname=result.path, file=result.path, line=str(start.row),
+                classname=result.path, file=result.path, line=str(line),
             )
             failure = ET.SubElement(case, "failure", message=diagnostic.message, type=diagnostic.code)
             failure.text = f"{location_text(diagnostic)}: {diagnostic.code} {diagnostic.message}" + (

@@ -3,8 +3,10 @@
 One run: `tool.driver` describes torchlint and lists every rule of the catalogue, each result
 points at its rule by id and index. Paths below the working directory are relative URIs against
 `%SRCROOT%` (the repository root when run from there, as in CI); others are `file://` URIs.
-Columns count Unicode code points, as torchlint's do. Notebook findings carry `cell` in their
-properties and lines relative to the cell, since a notebook has no lines of its own to point at.
+Columns count Unicode code points, as torchlint's do. A notebook finding points at the line of
+the `.ipynb` file that stores its source line (the column inside that JSON string), so code
+scanning shows it at the right place; `cell`, `cellLine` and `cellColumn` in its properties (and
+the message's `cell 3, line 2: ` prefix) say where it is in the notebook.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from urllib.parse import quote
 
 from torchlint import __version__
 from torchlint.diagnostics import Diagnostic, Span
-from torchlint.output import all_diagnostics
+from torchlint.output.notebook_lines import cell_prefix, file_span
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/torchlint/torchlint"
@@ -49,7 +51,7 @@ def sarif_log(results) -> dict:
                 },
                 "columnKind": "unicodeCodePoints",
                 "originalUriBaseIds": {"%SRCROOT%": {"uri": pathlib.Path(os.getcwd()).as_uri() + "/"}},
-                "results": [_result(d, index) for d in all_diagnostics(results)],
+                "results": [_result(r, d, index) for r in results for d in r.diagnostics],
             }
         ],
     }
@@ -70,18 +72,26 @@ def _rule_record(rule) -> dict:
     }
 
 
-def _result(diagnostic: Diagnostic, index: dict[str, int]) -> dict:
-    prefix = f"cell {diagnostic.cell}: " if diagnostic.cell is not None else ""
+def _result(file_result, diagnostic: Diagnostic, index: dict[str, int]) -> dict:
+    def in_file(cell, span: Span) -> Span:
+        return file_span(file_result, cell, span) or span
+
     result = {
         "ruleId": diagnostic.code,
         "level": diagnostic.severity.value,
-        "message": {"text": prefix + diagnostic.message + (f"\nhelp: {diagnostic.help}" if diagnostic.help else "")},
-        "locations": [_location(diagnostic.path, diagnostic.span)],
+        "message": {
+            "text": cell_prefix(diagnostic) + diagnostic.message + (f"\nhelp: {diagnostic.help}" if diagnostic.help else "")
+        },
+        "locations": [_location(diagnostic.path, in_file(diagnostic.cell, diagnostic.span))],
     }
     if diagnostic.code in index:
         result["ruleIndex"] = index[diagnostic.code]
     related = [
-        {"id": number, **_location(diagnostic.path, note.span), "message": {"text": note.message}}
+        {
+            "id": number,
+            **_location(diagnostic.path, in_file(note.cell if note.cell is not None else diagnostic.cell, note.span)),
+            "message": {"text": note.message},
+        }
         for number, note in enumerate(diagnostic.notes)
         if note.span is not None
     ]
@@ -90,7 +100,8 @@ def _result(diagnostic: Diagnostic, index: dict[str, int]) -> dict:
     if diagnostic.fix is not None and diagnostic.fix.edits and diagnostic.cell is None:
         result["fixes"] = [_fix(diagnostic)]
     if diagnostic.cell is not None:
-        result["properties"] = {"cell": diagnostic.cell}
+        start = diagnostic.span.start
+        result["properties"] = {"cell": diagnostic.cell, "cellLine": start.row, "cellColumn": start.column}
     return result
 
 
