@@ -293,20 +293,33 @@ async def test_noqa_merges_into_an_existing_noqa_comment(client: LanguageClient,
         ("y = x.repeat(n, 1)  # noqa: E501,B950", "y = x.repeat(n, 1)  # noqa: E501,B950, TL101"),
         ("s = '# noqa: E501'; y = x.repeat(n, 1)", "s = '# noqa: E501'; y = x.repeat(n, 1)  # noqa: TL101"),
         ("y = x.repeat(n, 1)  # noqa: TL101", None),  # already there
-        ("y = x.repeat(n, \\", None),  # a backslash continuation cannot take a comment
-        ('y = f(x.repeat(n, 1), """', None),  # the line ends inside a string
     ],
 )
 def test_the_noqa_edit(line, suppressed):
+    from torchlint.add_noqa import noqa_edits_in
     from torchlint.fixes import apply_edits
-    from torchlint.server.noqa import noqa_edit
 
-    text = f'import torch\n{line}\n1)\n"""\n'
-    edit = noqa_edit(text, 2, "TL101")
+    text = f"import torch\n{line}\n"
+    edits = noqa_edits_in(text, text, {2: {"TL101"}})
     if suppressed is None:
-        assert edit is None
+        assert edits == []
     else:
-        assert apply_edits(text, [edit]).split("\n")[1] == suppressed
+        assert apply_edits(text, edits).split("\n")[1] == suppressed
+
+
+@pytest.mark.parametrize(
+    ("text", "last"),
+    [("y = x.repeat(n, \\\n    1)\n", 3), ('y = f(x.repeat(n, 1), """\ntext\n""")\n', 4)],
+    ids=["backslash", "multi-line-string"],
+)
+def test_a_noqa_for_a_line_that_cannot_end_in_a_comment_goes_on_the_last_line_of_its_run(text, last):
+    from torchlint.add_noqa import noqa_edits_in
+    from torchlint.fixes import apply_edits
+
+    text = "import torch\n" + text
+    lines = apply_edits(text, noqa_edits_in(text, text, {2: {"TL101"}})).split("\n")
+    assert lines[1] == text.split("\n")[1]
+    assert lines[last - 1].endswith("  # noqa: TL101")
 
 
 # --- hover --------------------------------------------------------------------------------

@@ -93,26 +93,33 @@ def add_noqa_to_file(path: str, diagnostics: Iterable[Diagnostic], *, write: boo
 def noqa_edits(data: bytes, path: str, diagnostics: Iterable[Diagnostic]) -> list[Edit]:
     """The edits that put each finding's code into a `# noqa` on its line (cell edits in notebooks)."""
     units = _units(data, path)  # cell (None for a Python file) -> (original text, Python text)
-    wanted: dict[tuple[int | None, int], set[str]] = {}
-    last_rows = {cell: _last_rows(python) for cell, (_, python) in units.items()}
-    comments = {}
+    wanted: dict[int | None, dict[int, set[str]]] = {}
     for diagnostic in diagnostics:
-        if diagnostic.code in NOT_BY_NOQA or diagnostic.cell not in units:
-            continue
-        row = diagnostic.span.start.row
-        row = last_rows[diagnostic.cell].get(row, row)
-        wanted.setdefault((diagnostic.cell, row), set()).add(diagnostic.code)
+        if diagnostic.cell in units:
+            wanted.setdefault(diagnostic.cell, {}).setdefault(diagnostic.span.start.row, set()).add(diagnostic.code)
     edits = []
-    for (cell, row), found in sorted(wanted.items(), key=lambda item: (item[0][0] or 0, item[0][1])):
+    for cell in sorted(wanted, key=lambda cell: cell or 0):
         original, python = units[cell]
-        lines = _LINE_BREAK.split(original)
-        if row > len(lines):
-            continue
-        if cell not in comments:
-            comments[cell] = _comments(python)
-        edit = _line_edit(lines[row - 1], row, sorted(found), comments[cell].get(row))
-        if edit is not None:
-            edits.append(Edit(edit.span, edit.content, cell))
+        edits += noqa_edits_in(original, python, wanted[cell], cell)
+    return edits
+
+
+def noqa_edits_in(original: str, python: str, wanted: dict[int, set[str]], cell: int | None = None) -> list[Edit]:
+    """Edits of one program (a file, or one cell whose masked text is `python`) that put the codes
+    wanted at each 1-based row into a `# noqa` comment; a row inside a multi-line string or before
+    a backslash continuation takes its comment on the last row of that run."""
+    last_rows = _last_rows(python)
+    moved: dict[int, set[str]] = {}
+    for row, codes in wanted.items():
+        moved.setdefault(last_rows.get(row, row), set()).update(c for c in codes if c not in NOT_BY_NOQA)
+    lines = _LINE_BREAK.split(original)
+    comments = _comments(python)
+    edits = []
+    for row, found in sorted(moved.items()):
+        if found and row <= len(lines):
+            edit = _line_edit(lines[row - 1], row, sorted(found), comments.get(row))
+            if edit is not None:
+                edits.append(Edit(edit.span, edit.content, cell))
     return edits
 
 

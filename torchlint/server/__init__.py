@@ -3,7 +3,7 @@
 Modules, one concern each: `server` (the LSP messages it answers), `session` (open documents,
 scheduling, publishing), `documents` (what is linted), `linting` (the engine, in-process),
 `settings` (pyproject.toml resolution), `positions` and `convert` (LSP coordinates and
-diagnostics), `actions` and `noqa` (code actions), `hover` (rule docs).
+diagnostics), `actions` (code actions; `# noqa` edits come from `torchlint.add_noqa`), `hover` (rule docs).
 """
 
 from __future__ import annotations

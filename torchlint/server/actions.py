@@ -19,7 +19,7 @@ from torchlint import codes
 from torchlint.diagnostics import Applicability, Diagnostic
 from torchlint.server.convert import Converter
 from torchlint.server.documents import Linted
-from torchlint.server.noqa import noqa_edit
+from torchlint.add_noqa import noqa_edits_in
 from torchlint.server.positions import overlaps
 
 FIX_ALL_KIND = "source.fixAll.torchlint"
@@ -71,16 +71,15 @@ def _fix_action(finding: Diagnostic, converter: Converter) -> types.CodeAction |
 def _noqa_action(finding: Diagnostic, linted: Linted, converter: Converter) -> types.CodeAction | None:
     if finding.code in _UNSUPPRESSIBLE or finding.code == codes.UNUSED_SUPPRESSION:
         return None
-    part = linted.snapshot.part_for(finding.cell)
-    text = part.text
+    text = python = linted.snapshot.part_for(finding.cell).text
     if linted.snapshot.is_notebook:
         from torchlint.notebook import mask_ipython
 
-        text = mask_ipython(text)  # same lines; what the tokenizer can read
-    edit = noqa_edit(text, finding.span.start.row, finding.code, finding.cell)
-    if edit is None:
+        python = mask_ipython(text)  # same lines; what the tokenizer can read
+    edits = noqa_edits_in(text, python, {finding.span.start.row: {finding.code}}, finding.cell)
+    if not edits:
         return None
-    uri, text_edit = converter.text_edit(edit)
+    uri, text_edit = converter.text_edit(edits[0])
     return types.CodeAction(
         title=f"{finding.code}: suppress with `# noqa: {finding.code}`",
         kind=types.CodeActionKind.QuickFix,
