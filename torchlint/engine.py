@@ -192,9 +192,6 @@ class _SyntaxProblem(Exception):
         super().__init__(message)
         self.message, self.row, self.column = message, row, column
 
-    def diagnostic_at(self, path: str, row_offset: int) -> Diagnostic:
-        return make_diagnostic(codes.SYNTAX_ERROR, f"syntax error: {self.message}", path, self.row + row_offset, self.column)
-
     def diagnostic(self, path: str, text: str) -> Diagnostic:
         return make_diagnostic(codes.SYNTAX_ERROR, f"syntax error: {self.message}", path, self.row, self.column)
 
@@ -316,81 +313,8 @@ def _visits(rule: type[Rule]) -> bool:
 
 
 def _lint_notebook(notebook: NotebookSource, path: str, settings: Settings, enabled_codes) -> list[Diagnostic]:
-    """Lint the joined cells; a cell that does not parse is reported and blanked, the rest linted."""
-    import dataclasses
-
-    text = notebook.text
-    errors: list[Diagnostic] = []
-    # Jupyter compiles each cell on its own: a cell that does not parse alone is reported at its
-    # own line (not where the joined program first notices) and blanked; the rest is linted.
-    for cell in notebook.cells:
-        problem = _cell_syntax_problem(text, cell)
-        if problem is not None:
-            errors.append(problem.diagnostic_at(path, cell.first_row - 1))
-            text = _blank_cell(text, notebook, cell.index)
-    blanked: set[int] = set()
-    while True:
-        diagnostics = _lint_program(text, path, settings, enabled_codes)
-        syntax = [d for d in diagnostics if d.code == codes.SYNTAX_ERROR]
-        if not syntax:
-            break
-        bad_cell, _ = notebook.locate(syntax[0].span.start.row)
-        if bad_cell in blanked:  # the joined program still fails: report once, lint nothing more
-            errors.append(syntax[0])
-            diagnostics = []
-            break
-        blanked.add(bad_cell)
-        errors.append(syntax[0])
-        text = _blank_cell(text, notebook, bad_cell)
-    located = []
-    for diagnostic in errors + [d for d in diagnostics if d.code != codes.SYNTAX_ERROR]:
-        cell, span = _locate_span(diagnostic.span, notebook)
-        notes = tuple(_locate_note(note, notebook) for note in diagnostic.notes)
-        fix = diagnostic.fix
-        if fix is not None:
-            fix = dataclasses.replace(fix, edits=tuple(_locate_edit(edit, notebook) for edit in fix.edits))
-        located.append(dataclasses.replace(diagnostic, span=span, cell=cell, notes=notes, fix=fix))
-    return located
-
-
-def _locate_span(span: Span, notebook: NotebookSource) -> tuple[int, Span]:
-    cell, row = notebook.locate(span.start.row)
-    # Relative to the start's cell: a fix deleting a cell's last line ends at the next cell's row 1.
-    end_row = row + span.end.row - span.start.row
-    return cell, Span(Position(row, span.start.column), Position(end_row, span.end.column))
-
-
-def _locate_note(note: Note, notebook: NotebookSource) -> Note:
-    if note.span is None:
-        return note
-    cell, span = _locate_span(note.span, notebook)
-    return Note(note.message, span, cell)
-
-
-def _locate_edit(edit: Edit, notebook: NotebookSource) -> Edit:
-    cell, span = _locate_span(edit.span, notebook)
-    return Edit(span, edit.content, cell)
-
-
-def _cell_syntax_problem(text: str, cell) -> _SyntaxProblem | None:
-    """CPython's verdict on one cell's (masked) code, confirmed by LibCST for newer grammar."""
-    lines = text.splitlines(keepends=True)[cell.first_row - 1 : cell.first_row - 1 + cell.rows]
-    code = "".join(lines)
-    problem = _cpython_syntax_error(code)
-    if problem is None:
-        return None
-    try:
-        _parse(code)
-    except _SyntaxProblem:
-        return problem
-    return None
-
-
-def _blank_cell(text: str, notebook: NotebookSource, index: int) -> str:
-    lines = text.splitlines(keepends=True)
-    for cell in notebook.cells:
-        if cell.index == index:
-            for row in range(cell.first_row, cell.first_row + cell.rows):
-                if row - 1 < len(lines):
-                    lines[row - 1] = "\n"
-    return "".join(lines)
+    """Lint the joined cells (see `NotebookSource.lint`), locating findings in their cells."""
+    return notebook.lint(
+        lambda text: _lint_program(text, path, settings, enabled_codes),
+        lambda code: _syntax_error_without_libcst(code, path),
+    )

@@ -16,15 +16,14 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import difflib
-import json
 import os
-import re
 import stat
 import tempfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from torchlint.diagnostics import Applicability, Diagnostic, Edit, FileResult, Fix
+from torchlint.positions import LINE_BREAK
 from torchlint.source import SourceError, decode_python, read_bytes
 
 if TYPE_CHECKING:
@@ -32,8 +31,8 @@ if TYPE_CHECKING:
 
 # Ruff stops at 100; our fixes are local, so a file needing more than this is looping.
 MAX_ROUNDS = 20
-# LibCST's notion of a line break (not str.splitlines's, which also splits on \f, \x1c, \u2028).
-_NEWLINE = re.compile(r"\r\n|\r|\n")
+# Python's tokenizer's line breaks (not str.splitlines's, which also splits on \f, \x1c, \u2028).
+_NEWLINE = LINE_BREAK
 
 
 @dataclass(frozen=True)
@@ -292,27 +291,22 @@ def _dominant_newline(text: str) -> str:
 
 
 class _Notebook:
-    """A notebook document whose code cells are edited in cell coordinates."""
+    """A notebook's code cells, edited in cell coordinates; written back through `NotebookFile`,
+    which replaces only the `source` values of the cells that changed."""
 
-    def __init__(self, data: bytes, document: dict | None = None, sources: dict[int, str] | None = None,
+    def __init__(self, data: bytes, notebook=None, sources: dict[int, str] | None = None,
                  touched: frozenset[int] = frozenset()):
+        from torchlint.notebook import NotebookFile
+
         self.data = data
         self.touched = touched  # the cells the last edits changed: the ones to re-check
-        if document is None:
+        if notebook is None:
             try:
-                document = json.loads(data.decode("utf-8-sig"))
-            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+                notebook = NotebookFile(data)
+            except SourceError as exc:
                 raise ValueError(f"cannot read the notebook: {exc}") from None
-            if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
-                raise ValueError("not a Jupyter notebook")
-        self.document = document
-        from torchlint.notebook import cell_source_text
-
-        self.sources = sources if sources is not None else {
-            index: cell_source_text(cell)
-            for index, cell in enumerate(document["cells"], start=1)
-            if isinstance(cell, dict) and cell.get("cell_type") == "code"
-        }
+        self.notebook = notebook
+        self.sources = sources if sources is not None else notebook.code_sources()
 
     def key(self):
         return tuple(sorted(self.sources.items()))
@@ -329,7 +323,7 @@ class _Notebook:
             if text is None:
                 return None
             sources[cell] = text
-        return _Notebook(self.data, self.document, sources, frozenset(by_cell))
+        return _Notebook(self.data, self.notebook, sources, frozenset(by_cell))
 
     def syntax_problem(self) -> str | None:
         """Whether an edited cell no longer parses. Jupyter runs each cell on its own, so each
@@ -346,36 +340,8 @@ class _Notebook:
         return [index for index, source in self.sources.items() if other.sources.get(index) != source]
 
     def encode(self) -> bytes:
-        """The original bytes with only the changed cells' `source` replaced."""
-        original = _Notebook(self.data)
-        changed = self.changed_cells(original)
-        if not changed:
-            return self.data
-        document = json.loads(self.data.decode("utf-8-sig"))
-        for index in changed:
-            cell = document["cells"][index - 1]
-            cell["source"] = _split_source(self.sources[index]) if isinstance(cell.get("source"), list) else self.sources[index]
-        return _dump_like(document, self.data)
-
-
-def _split_source(text: str) -> list[str]:
-    return text.splitlines(keepends=True)
-
-
-def _dump_like(document: dict, original: bytes) -> bytes:
-    """Serialise a notebook the way the original file was: indent, escaping, newline, BOM."""
-    text = original.decode("utf-8-sig")
-    indent_match = re.search(r"^\{\r?\n([ \t]+)\"", text)
-    indent = indent_match.group(1) if indent_match else None
-    if indent is not None and set(indent) == {" "}:
-        indent = len(indent)
-    ascii_only = not any(ord(ch) > 127 for ch in text) and "\\u" in text
-    dumped = json.dumps(document, indent=indent, ensure_ascii=ascii_only)
-    if text.endswith("\n"):
-        dumped += "\n"
-    if "\r\n" in text:
-        dumped = dumped.replace("\n", "\r\n")
-    return (codecs.BOM_UTF8 if original.startswith(codecs.BOM_UTF8) else b"") + dumped.encode("utf-8")
+        """The original bytes with only the changed cells' `source` values replaced."""
+        return self.notebook.with_sources(self.sources)
 
 
 # --- writing, diffs, reports -----------------------------------------------------------------

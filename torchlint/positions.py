@@ -7,6 +7,10 @@ lines and columns, and records ranges only for those nodes (and for the child no
 syntactic ranges are taken from). The ranges are the PositionProvider's, exactly; a test checks
 that on real code.
 
+It also holds the one line-splitting rule every part of torchlint uses: Python's tokenizer's
+(`\r\n`, `\r`, `\n`), not `str.splitlines`, which also breaks at `\f`, `\v`, `\x1c`-`\x1e`,
+`\x85`, U+2028 and U+2029 (characters that may sit inside a string or a comment).
+
 It relies on LibCST's code generation protocol (`CSTNode._codegen` and its `CodegenState`); if
 that is ever unavailable, `positions_for` falls back to the PositionProvider.
 """
@@ -17,18 +21,63 @@ import re
 from contextlib import nullcontext
 from typing import Any, Iterable
 
-_NEWLINE = re.compile(r"\r\n?|\n")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _NO_RECORD = nullcontext()
 
 
-def positions_for(module: Any, nodes: Iterable[Any]) -> dict[Any, Any]:
-    """{node: CodeRange} for `nodes` (and possibly a few more) in `module`."""
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """`text.splitlines(keepends)`, breaking lines only where Python's tokenizer does."""
+    lines = []
+    start = 0
+    for match in LINE_BREAK.finditer(text):
+        lines.append(text[start : match.end() if keepends else match.start()])
+        start = match.end()
+    if start < len(text):
+        lines.append(text[start:])
+    return lines
+
+
+def line_starts(text: str) -> list[int]:
+    """The offset where each line of `text` starts (one more than the line breaks)."""
+    return [0] + [match.end() for match in LINE_BREAK.finditer(text)]
+
+
+def positions_for(module: Any, nodes: Iterable[Any], text: str | None = None) -> dict[Any, Any]:
+    """{node: CodeRange} for `nodes` (and possibly a few more) in `module`.
+
+    `text`, the code `module` was parsed from, corrects the columns of lines whose leading form
+    feeds LibCST drops when it regenerates the code (`"\\fx = 1"` comes back as `"x = 1"`).
+    """
     try:
         state = _selective_state(module, nodes)
     except ImportError:  # pragma: no cover - a LibCST without the codegen protocol we use
         return _full_positions(module)
     module._codegen(state)
+    if text is not None and "\f" in text:
+        return _corrected(state.computed, "".join(state.tokens), text)
     return state.computed
+
+
+def _corrected(computed: dict[Any, Any], generated: str, text: str) -> dict[Any, Any]:
+    """Shift the columns of each line where the parsed text has characters the code lacks."""
+    if generated == text:
+        return computed
+    generated_lines, text_lines = split_lines(generated), split_lines(text)
+    if len(generated_lines) != len(text_lines):
+        return computed
+    shifts = {
+        row: len(line) - len(regenerated)
+        for row, (regenerated, line) in enumerate(zip(generated_lines, text_lines), start=1)
+        if regenerated != line and line.endswith(regenerated)
+    }
+    if not shifts:
+        return computed
+    from libcst.metadata import CodePosition, CodeRange
+
+    def moved(position):
+        return CodePosition(position.line, position.column + shifts.get(position.line, 0))
+
+    return {node: CodeRange(moved(r.start), moved(r.end)) for node, r in computed.items()}
 
 
 def _full_positions(module: Any) -> dict[Any, Any]:
@@ -80,7 +129,7 @@ def _define_classes() -> type:
 
         def _advance(self, value: str) -> None:
             if "\n" in value or "\r" in value:
-                segments = _NEWLINE.split(value)
+                segments = LINE_BREAK.split(value)
                 self.line += len(segments) - 1
                 self.column = len(segments[-1])
             else:
