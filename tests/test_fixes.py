@@ -552,3 +552,109 @@ def test_cli_fix_after_a_cached_run(run_cli, tmp_path):
     assert (tmp_path / ".torchlint_cache").is_dir()
     done = run_cli("check", "--isolated", "--fix", "m.py")
     assert done.returncode == 0 and (tmp_path / "m.py").read_text() == GOOD
+
+
+# --- a fix edits only the tokens it changes ------------------------------------------------------
+
+_TOKEN_SPLIT = __import__("re").compile(r"\w+|[ \t]+|\r\n|\r|\n|.", __import__("re").S)
+
+
+def _every_fixable_file():
+    from conftest import fixture_files
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    examples = os.path.join(here, "examples")
+    paths = list(fixture_files()) + sorted(
+        os.path.join(examples, name) for name in os.listdir(examples) if name.endswith((".py", ".ipynb"))
+    )
+    for path in paths:
+        yield pytest.param(path, id=os.path.relpath(path, here))
+
+
+def _edited_texts(path: str, data: bytes) -> dict:
+    """{cell or None: text} of the file as the fixes see it (a notebook: each code cell)."""
+    if path.endswith(".ipynb"):
+        from torchlint.notebook import NotebookFile
+
+        return NotebookFile(data).code_sources()
+    from torchlint.source import decode_python
+
+    return {None: decode_python(data).text}
+
+
+@pytest.mark.parametrize("path", list(_every_fixable_file()))
+def test_every_fix_edits_only_the_tokens_it_changes(path):
+    """Each fix of every fixture and example, applied alone: outside its edits' rows every line
+    (indentation, comments, line ending) is byte-identical, and each edit starts and ends on a
+    token that really changes."""
+    import difflib
+
+    from torchlint.engine import lint_file
+    from torchlint.positions import split_lines
+
+    with open(path, "rb") as handle:
+        data = handle.read()
+    settings = _settings(tuple(rule.code for rule in registry.all_rules()))
+    texts = _edited_texts(path, data)
+    with_fixes = [d for d in lint_file(path, settings, data=data).diagnostics if d.fix and d.fix.edits]
+    for diagnostic in with_fixes:
+        for cell, text in texts.items():
+            edits = [e for e in diagnostic.fix.edits if e.cell == cell]
+            if not edits:
+                continue
+            fixed = fixes.apply_edits(text, edits)
+            assert fixed is not None
+            rows = {row for e in edits for row in range(e.span.start.row, e.span.end.row + 1)}
+            before, after = split_lines(text, keepends=True), split_lines(fixed, keepends=True)
+            for tag, i1, i2, _, _ in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+                if tag != "equal":
+                    assert set(range(i1 + 1, i2 + 1)) <= rows or i1 == i2, (diagnostic.code, before[i1:i2])
+            for edit in edits:
+                old = _span_text(text, edit.span)
+                old_tokens, new_tokens = _TOKEN_SPLIT.findall(old), _TOKEN_SPLIT.findall(edit.content)
+                if old_tokens and new_tokens:
+                    assert old_tokens[0] != new_tokens[0] and old_tokens[-1] != new_tokens[-1], (old, edit.content)
+
+
+def _span_text(text: str, span) -> str:
+    from torchlint.positions import line_starts
+
+    starts = line_starts(text)
+    return text[starts[span.start.row - 1] + span.start.column - 1 : starts[span.end.row - 1] + span.end.column - 1]
+
+
+def test_a_fix_in_a_multi_line_call_keeps_its_layout():
+    """The issue's example: only `repeat` -> `expand` and the arguments change; the list's lines
+    keep their indentation."""
+    source = (
+        "import torch\n\n\n"
+        "def pos(x_emb, y_emb, b):\n"
+        "    pos = torch.cat([\n"
+        "        x_emb,\n"
+        "        y_emb,\n"
+        "    ], dim=-1).permute(2, 0, 1).unsqueeze(0).repeat(b, 1, 1, 1)  # keep me\n"
+        "    return pos\n"
+    )
+    outcome = _fix(source.replace("\n", "\r\n"), select=("TL101",), unsafe=True)
+    assert len(outcome.applied) == 1
+    expected = source.replace(".repeat(b, 1, 1, 1)", ".expand(b, -1, -1, -1)").replace("\n", "\r\n")
+    assert outcome.fixed.decode() == expected
+    edit, = outcome.applied[0].fix.edits
+    assert edit.span.start.row == edit.span.end.row == 8
+
+
+def test_a_node_replacement_inside_an_indented_block_is_not_reindented(test_rules):
+    """A rule replacing a whole multi-line node (here a call in a nested block) changes only the
+    differing token; LibCST's regenerated node lacks the block's indentation, which must not leak."""
+    source = (
+        "def f():\n"
+        "    if True:\n"
+        "        x = foo(\n"
+        "            1,\n"
+        "                2,  # odd indent kept\n"
+        "        )\n"
+    )
+    outcome = _fix(source)
+    assert outcome.fixed.decode() == source.replace("foo(", "bar(")
+    edit, = outcome.applied[0].fix.edits
+    assert (edit.span.start.row, edit.span.start.column, edit.content) == (3, 13, "bar")

@@ -36,11 +36,12 @@ _METADATA_PROVIDERS = {
 class FileContext:
     """What a rule sees of the file being linted."""
 
-    def __init__(self, module, path: str, options: dict | None = None) -> None:
+    def __init__(self, module, path: str, options: dict | None = None, text: str | None = None) -> None:
         from torchlint.facts import ModuleFacts
 
         self.module = module
         self.path = path
+        self.text = text  # the code `module` was parsed from
         self._wrapper = None
         self.facts = ModuleFacts(module, path=path, options=options)
         self.reports: list[Report] = []
@@ -65,7 +66,7 @@ class FileContext:
 
         missing = [node for node in nodes if node not in self._positions]
         if missing:
-            self._positions.update(positions_for(self.module, missing))
+            self._positions.update(positions_for(self.module, missing, self.text))
 
     def span(self, node) -> Span:
         if node not in self._positions:
@@ -88,11 +89,12 @@ def lint_text(text: str, path: str, enabled: Iterable[type[Rule]], options: dict
         return ([error] if error else []), error is None
     from torchlint.literals import blank_huge_literals
 
+    parsed_text = blank_huge_literals(text)
     try:
-        module = _parse(blank_huge_literals(text))
+        module = _parse(parsed_text)
     except _SyntaxProblem as problem:
         return [problem.diagnostic(path, text)], False
-    context = FileContext(module, path, options)
+    context = FileContext(module, path, options, parsed_text)
     crashed = _run_rules(context, rules)
     context.locate(_located_nodes(context.reports))
     diagnostics = [_to_diagnostic(context, report, path) for report in context.reports]
@@ -169,10 +171,11 @@ def _to_diagnostic(context: FileContext, report: Report, path: str) -> Diagnosti
     rule = report.rule
     fix = None
     if report.fix is not None:
+        from torchlint.fixes import replacement_edits
+
         edits = []
         for old, new in report.fix.replacements:
-            content = new if isinstance(new, str) else context.module.code_for_node(new)
-            edits.append(Edit(context.span(old), content))
+            edits += replacement_edits(context.module, context.text, old, new, context.span(old))
         fix = Fix(report.fix.message, report.fix.applicability, tuple(edits))
     return Diagnostic(
         code=rule.code,

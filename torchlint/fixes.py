@@ -17,13 +17,14 @@ import codecs
 import dataclasses
 import difflib
 import os
+import re
 import stat
 import tempfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from torchlint.diagnostics import Applicability, Diagnostic, Edit, FileResult, Fix
-from torchlint.positions import LINE_BREAK
+from torchlint.diagnostics import Applicability, Diagnostic, Edit, FileResult, Fix, Position, Span
+from torchlint.positions import LINE_BREAK, line_starts, split_lines
 from torchlint.source import SourceError, decode_python, read_bytes
 
 if TYPE_CHECKING:
@@ -207,6 +208,128 @@ def _overlap(a, b) -> bool:
 
 def _self_overlapping(ranges) -> bool:
     return any(_overlap(a, b) for i, a in enumerate(ranges) for b in ranges[i + 1 :])
+
+
+# --- from node replacements to text edits ---------------------------------------------------
+
+# Tokens for diffing code: names and numbers, runs of blanks, line breaks, any other character.
+_TOKEN = re.compile(r"\w+|[ \t]+|\r\n|\r|\n|.", re.S)
+
+
+def replacement_edits(module, text: str | None, old, new, span: Span) -> list[Edit]:
+    """The text edits that turn node `old` (at `span` of `text`) into `new` (a node or code).
+
+    Only the tokens that differ are edited: the old and new code are diffed token by token, and
+    each run of changes within a line becomes one edit. Everything else (the indentation of
+    continuation lines, comments, line breaks) stays byte for byte. Where the code LibCST
+    generates for `old` cannot be matched to `text`, the whole span is replaced (the old way).
+    """
+    from torchlint.positions import code_and_range
+
+    new_code = new if isinstance(new, str) else code_and_range(module, new)
+    try:
+        old_code, old_range = code_and_range(module, old)
+        before = _syntactic_part(old_code, old_range)
+        after = new_code if isinstance(new_code, str) else _syntactic_part(*new_code)
+        located = _locator(text, before, span) if text is not None else None
+    except (KeyError, ImportError, IndexError):
+        located = None
+    if located is None:
+        content = new_code if isinstance(new_code, str) else _syntactic_part(*new_code)
+        return [Edit(span, content)]
+    return [
+        Edit(Span(located(start), located(end)), _indent_inserted(content, located.indent(start)))
+        for start, end, content in _changed_runs(before, after)
+    ]
+
+
+def _syntactic_part(code: str, code_range) -> str:
+    starts = line_starts(code)
+    start = starts[code_range.start.line - 1] + code_range.start.column
+    end = starts[code_range.end.line - 1] + code_range.end.column
+    return code[start:end]
+
+
+def _changed_runs(before: str, after: str) -> list[tuple[int, int, str]]:
+    """(start, end, new text) in `before` for each run of changed tokens, merged within a line."""
+    a, b = _TOKEN.findall(before), _TOKEN.findall(after)
+    a_offsets = [0]
+    for token in a:
+        a_offsets.append(a_offsets[-1] + len(token))
+    runs: list[list] = []
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        start, end, content = a_offsets[i1], a_offsets[i2], "".join(b[j1:j2])
+        if runs and not LINE_BREAK.search(before, runs[-1][1], start):
+            runs[-1][2] += before[runs[-1][1] : start] + content
+            runs[-1][1] = end
+        else:
+            runs.append([start, end, content])
+    return [tuple(run) for run in runs]
+
+
+class _Located:
+    """Maps offsets in a node's generated code to positions in the file's text."""
+
+    def __init__(self, line_offsets: list[int], rows: list[tuple[int, int, str]]) -> None:
+        self.line_offsets = line_offsets  # offset where each line of the generated code starts
+        self.rows = rows  # per generated line: (file row, file column of its first char, indent)
+
+    def _line(self, offset: int) -> int:
+        from bisect import bisect_right
+
+        return bisect_right(self.line_offsets, offset) - 1
+
+    def __call__(self, offset: int) -> Position:
+        line = self._line(offset)
+        row, column, _ = self.rows[line]
+        return Position(row, column + offset - self.line_offsets[line])
+
+    def indent(self, offset: int) -> str:
+        return self.rows[self._line(offset)][2]
+
+
+def _locator(text: str, code: str, span: Span) -> _Located | None:
+    """Match the node's generated code to the file's text at `span`, line by line.
+
+    LibCST generates a node on its own without the indentation of the block around it: each
+    generated line must be the end of the file's line (the first, its start); the difference
+    is where the line begins in the file.
+    """
+    file_lines = split_lines(text)
+    code_lines = split_lines(code) or [""]
+    if code.endswith(("\n", "\r")):
+        code_lines.append("")
+    if len(code_lines) != span.end.row - span.start.row + 1 or span.end.row > len(file_lines):
+        return None
+    rows = []
+    for i, generated in enumerate(code_lines):
+        row = span.start.row + i
+        line = file_lines[row - 1]
+        if row == span.end.row:
+            line = line[: span.end.column - 1]
+        if i == 0:
+            if line[span.start.column - 1 :] != generated:
+                return None
+            indent = line[: len(line) - len(line.lstrip(" \t"))]
+            rows.append((row, span.start.column, indent))
+        else:
+            if not line.endswith(generated):
+                return None
+            shift = len(line) - len(generated)
+            rows.append((row, shift + 1, line[:shift]))
+    return _Located(line_starts(code), rows)
+
+
+def _indent_inserted(content: str, indent: str) -> str:
+    """New lines inside inserted code get the indentation LibCST left out."""
+    if not indent or not LINE_BREAK.search(content):
+        return content
+    pieces = LINE_BREAK.split(content)
+    breaks = LINE_BREAK.findall(content)
+    return pieces[0] + "".join(brk + (indent + piece if piece else piece) for brk, piece in zip(breaks, pieces[1:]))
 
 
 # --- text edits ------------------------------------------------------------------------------

@@ -58,6 +58,14 @@ def positions_for(module: Any, nodes: Iterable[Any], text: str | None = None) ->
     return state.computed
 
 
+def code_and_range(module: Any, node: Any) -> tuple[str, Any]:
+    """The code LibCST generates for `node` on its own (as `module.code_for_node`), and the
+    node's syntactic range (a CodeRange, 1-based lines, 0-based columns) within that code."""
+    state = _selective_state(module, [node])
+    node._codegen(state)
+    return "".join(state.tokens), state.computed[node]
+
+
 def _corrected(computed: dict[Any, Any], generated: str, text: str) -> dict[Any, Any]:
     """Shift the columns of each line where the parsed text has characters the code lacks."""
     if generated == text:
