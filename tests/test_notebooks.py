@@ -113,3 +113,95 @@ def test_a_cell_that_fails_alone_is_blamed_not_the_next_one(tmp_path, run_cli):
     assert "expected an indented block" in lines[0]
     assert lines[1].startswith("nb.ipynb:cell 4:1:7: TL401")
     assert len([l for l in lines if "TL001" in l]) == 1
+
+
+# --- a notebook fix changes only the edited cells' source --------------------------------------
+
+_HAND_WRITTEN = (
+    '{\r\n'
+    '  "metadata": {"zeta": 1.50, "alpha": 1E5, "url": "http:\\/\\/x", "kernelspec": {"language": "python"}},\r\n'
+    '  "cells": [\r\n'
+    '    {"cell_type": "code", "source": ["import torch\\n", "y = torch.zeros(2, 3).t().view(6)  # caf\\u00e9\\n",'
+    ' "print(\'\\/\')"], "outputs": [{"data": {"text/plain": ["1.50"]}, "n": 2.50}], "metadata": {},'
+    ' "execution_count": 1},\r\n'
+    '    {"source": "z = torch.ones(4, 2).t().view(8)", "cell_type": "code", "metadata": {"x": 1E5},'
+    ' "outputs": [], "execution_count": null},\r\n'
+    '    {"cell_type": "code", "source": ["w = 1.50\\n"], "metadata": {}, "outputs": [], "execution_count": 3}\r\n'
+    '  ],\r\n'
+    '  "nbformat": 4, "nbformat_minor": 5\r\n'
+    '}\r\n'
+)
+
+
+def test_a_notebook_fix_changes_only_the_edited_cells_source_bytes():
+    """Numbers (`1.50`, `1E5`), escapes (`\\/`, `\\u00e9`), key order, indentation, CRLF and the
+    unchanged lines of an edited cell keep their exact bytes; only the edited strings change."""
+    from torchlint import fixes
+    from torchlint.config import SelectionLayer, load_settings
+
+    data = _HAND_WRITTEN.encode()
+    settings = load_settings(None, SelectionLayer(select=["TL103"]), isolated=True)
+    outcome = fixes.fix_bytes(data, "nb.ipynb", settings, unsafe=True)
+    assert len(outcome.applied) == 2
+    expected = data.replace(b".t().view(6)", b".t().reshape(6)").replace(b".t().view(8)", b".t().reshape(8)")
+    assert outcome.fixed == expected
+
+
+def test_a_notebook_fix_keeps_a_bom_and_an_indent_of_one():
+    from torchlint import fixes
+    from torchlint.config import SelectionLayer, load_settings
+
+    notebook = _notebook("import torch\ny = torch.zeros(2, 3).t().view(6)\n", "a = 1.50\n")
+    notebook["metadata"]["n"] = 1.5
+    data = b"\xef\xbb\xbf" + json.dumps(notebook, indent=1).replace("1.5", "1.50").encode()
+    settings = load_settings(None, SelectionLayer(select=["TL103"]), isolated=True)
+    outcome = fixes.fix_bytes(data, "nb.ipynb", settings, unsafe=True)
+    assert outcome.fixed == data.replace(b".view(6)", b".reshape(6)")
+
+
+# --- the .ipynb line of each cell row -------------------------------------------------------------
+
+
+def test_findings_carry_the_ipynb_line_that_stores_their_row(tmp_path):
+    """`Diagnostic.ipynb_line` is the line of the .ipynb JSON holding the finding's source line,
+    for list sources (one string per line) and single-string sources."""
+    from torchlint.config import SelectionLayer, load_settings
+    from torchlint.engine import lint_file
+    from torchlint.notebook import ipynb_line, load_notebook
+
+    notebook = _notebook(
+        ("markdown", "# title"),
+        "import torch\n\nx = 1\ny = torch.zeros(2, 3).t().view(6)\n",
+        "z = torch.ones(4, 2).t().view(8)",
+    )
+    notebook["cells"][1]["source"] = "import torch\n\nx = 1\ny = torch.zeros(2, 3).t().view(6)\n".splitlines(True)
+    text = json.dumps(notebook, indent=1)
+    data = text.encode()
+    settings = load_settings(None, SelectionLayer(select=["TL103"]), isolated=True)
+    found = lint_file("nb.ipynb", settings, data=data).diagnostics
+    lines = text.splitlines()
+    assert [(d.cell, d.span.start.row) for d in found] == [(2, 4), (3, 1)]
+    for diagnostic in found:
+        stored = lines[diagnostic.ipynb_line - 1]
+        assert ".view(" in stored and ("y = torch" in stored if diagnostic.cell == 2 else "z = torch" in stored)
+        assert ipynb_line(data, diagnostic.cell, diagnostic.span.start.row) == diagnostic.ipynb_line
+    source = load_notebook(data)
+    assert [source.file_line(2, row) for row in (1, 2, 3, 4)] == [
+        next(i for i, line in enumerate(lines, 1) if fragment in line)
+        for fragment in ('"import torch', '"\\n"', '"x = 1', '"y = torch')
+    ]
+    assert source.program_row(3, 1) == 5 and source.locate(5) == (3, 1)
+
+
+def test_the_ipynb_line_survives_the_cache():
+    from torchlint import cache
+    from torchlint.config import SelectionLayer, load_settings
+    from torchlint.engine import lint_file
+
+    notebook = _notebook("import torch\n", "\n\ny = torch.zeros(2, 3).t().view(6)\n")
+    notebook["cells"][1]["source"] = "\n\ny = torch.zeros(2, 3).t().view(6)\n".splitlines(True)
+    settings = load_settings(None, SelectionLayer(select=["TL103"]), isolated=True)
+    found = lint_file("nb.ipynb", settings, data=json.dumps(notebook, indent=1).encode()).diagnostics[0]
+    assert found.ipynb_line is not None
+    stored = json.loads(json.dumps(cache._diagnostic_json(found)))
+    assert cache._diagnostic_back(stored, "nb.ipynb") == found

@@ -108,11 +108,38 @@ def fix_file(path: str, settings: Settings, *, unsafe: bool = False, write: bool
         return FixOutcome(path, b"", b"", lint_file(path, settings), error=str(exc))
     outcome = fix_bytes(data, path, settings, unsafe=unsafe)
     if write and outcome.changed and outcome.error is None:
-        try:
-            write_atomically(path, outcome.fixed)
-        except OSError as exc:
-            outcome.error = f"cannot write the fixed file: {exc.strerror or exc}"
+        outcome.error = why_not_written(path)
+        if outcome.error is None:
+            try:
+                write_atomically(path, outcome.fixed)
+            except OSError as exc:
+                outcome.error = f"cannot write the fixed file: {exc.strerror or exc}"
+        if outcome.error is not None:  # nothing was written: the file's findings are all still there
+            from torchlint.engine import lint_file
+
+            outcome.result = lint_file(path, settings, data=data)
     return outcome
+
+
+def why_not_written(path: str) -> str | None:
+    """Why `--fix` leaves this file as it is, or None when it may replace it.
+
+    A symbolic link is never written through: its target may lie outside the project. A file with
+    several hard links is skipped too: replacing it would silently split it from its other names,
+    and writing it in place would change a file elsewhere (package caches hard-link their files).
+    A read-only file is left read-only, as an unwritable one would be.
+    """
+    try:
+        status = os.lstat(path)
+    except OSError as exc:
+        return f"cannot write the fixed file: {exc.strerror or exc}"
+    if stat.S_ISLNK(status.st_mode):
+        return "it is a symbolic link, and torchlint never writes through one (fix the file it points to)"
+    if status.st_nlink > 1:
+        return f"it has {status.st_nlink} hard links, and writing it would change or split them all"
+    if not status.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        return f"it is read-only (mode {stat.S_IMODE(status.st_mode):04o})"
+    return None
 
 
 def fix_bytes(data: bytes, path: str, settings: Settings, *, unsafe: bool = False) -> FixOutcome:
@@ -473,9 +500,9 @@ class _Notebook:
 def write_atomically(path: str, data: bytes) -> None:
     """Replace a file's content in one step: a temporary file in its directory, then a rename.
 
-    The file's permission bits are kept; a symlink is followed and its target replaced.
+    The file's permission bits are kept. Callers check `why_not_written` first (links).
     """
-    target = os.path.realpath(path)
+    target = path
     mode = stat.S_IMODE(os.stat(target).st_mode)
     directory = os.path.dirname(target) or "."
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
@@ -531,7 +558,7 @@ def fixes_summary(outcomes: Sequence[FixOutcome]) -> list[str]:
     from collections import Counter
 
     lines = []
-    fixed = [o for o in outcomes if o.applied]
+    fixed = [o for o in outcomes if o.applied and o.changed and o.error is None]
     total = sum(len(o.applied) for o in fixed)
     if not total:
         return ["No fixes applied."] if outcomes else []
@@ -577,7 +604,8 @@ class FixRun:
 
     def report_lines(self, show_fixes: bool) -> list[str]:
         """Lines for the user after the findings: what was fixed, what could not be."""
-        applied = sum(len(o.applied) for o in self.outcomes if o.changed)
+        # Only what was written counts: a file that could not be written keeps its findings.
+        applied = sum(len(o.applied) for o in self.outcomes if o.changed and o.error is None)
         lines = []
         if self.diff_only:
             if applied:
