@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from torchlint.notebook import load_notebook, mask_ipython
 
 IMPORT = "from torch.utils.data import Dataset\n"
@@ -205,3 +207,167 @@ def test_the_ipynb_line_survives_the_cache():
     assert found.ipynb_line is not None
     stored = json.loads(json.dumps(cache._diagnostic_json(found)))
     assert cache._diagnostic_back(stored, "nb.ipynb") == found
+
+
+# --- cells as IPython runs them: compared with IPython's own transformer --------------------------
+
+IPYTHON_CELLS = [
+    " Image('a.png')\n",  # a leading space: IPython strips the common indent
+    "    import torch\n    x = torch.zeros(3)\n      # deeper comment\n",
+    "  if True:\n      y = 1\n  z = 2\n",
+    "\tx = 1\n\ty = 2\n",
+    "\n\n   x = 1\n",
+    "% matplotlib inline\nimport torch\n",
+    "%matplotlib inline\n",
+    "torch.Tensor?\n",
+    "torch.Tensor??\n",
+    "?torch.Tensor\n",
+    "x = 1\nx.shape?\n",
+    "f(x)?\n",  # not a help target: a syntax error in IPython too
+    "x?  \n",  # trailing blank after `?`: IPython does not transform it
+    "pip install torch\n",
+    "conda install -y numpy\n",
+    "  pip install torch\n",
+    "pip install torch\nimport torch\n",  # automagic is for single-line cells only
+    "pip install torch\n\n",
+    "pip = 3\n",
+    "ls\n",
+    "cd ..\n",
+    "mkdir -p out\n",
+    "notamagic install x\n",
+    "!pip install -q torch\nfiles = !ls\n",
+    "x = %time f()\n",
+    "out = !ls \\\n  -la\nprint(out)\n",
+    "!ls \\\n  -la\n",
+    "%%timeit\n",
+    "%%timeit\nfor i in range(3):\n",  # an exercise stub: the body does not compile
+    "%%time\nx = 1\n",
+    "%%bash\nfor f in *; do echo $f; done\n",
+    "%%writefile a.py\ndef f(:\n",
+    "# a comment first\n%%time\nx = 1\n",
+    "%%timeit?\n",
+    "%timeit?\n",
+    "if True:\n    %time f()\n    !echo hi\n",
+    "if True:\n    x = 1\n  %time f()\n",  # bad dedent under a magic
+    "s = ('%d items'\n     % 3)\n",
+    "x = a != b\n",
+    "y = 5 % 2\n",
+    "/print 1 2\n",
+    ",print a b\n",
+    ";print a b\n",
+    "/print 1+\n",
+    ">>> x = 1\n>>> y = x + 1\n",
+    ">>> def f():\n...     return 1\n",
+    "In [1]: x = 1\n",
+    "   ...: y = 2\nz = 3\n",
+    's = """\n>>> not a prompt\n"""\n',
+    "def f(:\n    pass\n",
+    "x = 'unterminated\n",
+    "print('%d' % 3)\n%time x\n",
+    "label = 'a\x1cb'\n%time x\n",
+    "x = 1 \\\n  + 2\n",
+    "@decorator\ndef f():\n    pass\n",
+    "await asyncio.sleep(1)\n",
+    "a = %who_ls\nb = !echo\n",
+    "",
+    "   \n  \n",
+    "x = [\n%time\n]\n",
+    "%pip install torch\n",
+    "    %%time\n    x = 1\n",
+    "print(x)?\n",
+    "!!ls\n",
+    "?\n",
+]
+
+
+def _ipython_shell():
+    import os
+    import tempfile
+
+    pytest.importorskip("IPython")
+    os.environ.setdefault("IPYTHONDIR", tempfile.mkdtemp(prefix="torchlint-ipython-"))
+    from IPython.core.interactiveshell import InteractiveShell
+
+    return InteractiveShell.instance()
+
+
+def _compiles(code: str) -> bool:
+    import ast
+
+    try:
+        compile(code, "<cell>", "exec", ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def ipython_accepts(shell, cell: str) -> bool:
+    """IPython's verdict: the transformed cell compiles, and so does the body of a cell magic
+    that runs its body as Python (`%%time`, `%%timeit`, ...) when the cell runs."""
+    import re
+
+    from torchlint.ipython import PYTHON_CELL_MAGICS
+
+    try:
+        transformed = shell.transform_cell(cell)
+    except SyntaxError:
+        return False
+    if not _compiles(transformed):
+        return False
+    stripped = shell.input_transformer_manager.transform_cell(cell)
+    magic = re.match(r"get_ipython\(\)\.run_cell_magic\('(\w+)', .*, (['\"].*['\"])\)\n?$", stripped, re.S)
+    if magic and magic.group(1) in PYTHON_CELL_MAGICS:
+        import ast
+
+        return ipython_accepts(shell, ast.literal_eval(magic.group(2)))
+    return True
+
+
+def torchlint_accepts(cell: str) -> bool:
+    from torchlint.ipython import mask_cell
+
+    return _compiles("".join(line + "\n" for line in mask_cell(cell).lines))
+
+
+@pytest.mark.parametrize("cell", IPYTHON_CELLS)
+def test_cells_compile_exactly_when_ipython_accepts_them(cell):
+    shell = _ipython_shell()
+    assert torchlint_accepts(cell) == ipython_accepts(shell, cell), (cell, shell.transform_cell(cell))
+
+
+@pytest.mark.parametrize("cell", [c for c in IPYTHON_CELLS if not any(ch in c for ch in "%!?/,;>")])
+def test_python_cells_are_the_code_ipython_runs_row_for_row(cell):
+    """Where IPython only strips (blank lines, indent), the masked rows are its lines, and each
+    row's shift is what it stripped."""
+    from torchlint.ipython import mask_cell
+    from torchlint.positions import split_lines
+
+    shell = _ipython_shell()
+    if "get_ipython" in shell.transform_cell(cell):
+        pytest.skip("automagic: IPython runs a magic where torchlint has `pass`")
+    masked = mask_cell(cell)
+    ours = [line for line in masked.lines if line.strip()]
+    theirs = [line for line in shell.input_transformer_manager.transform_cell(cell).splitlines() if line.strip()]
+    assert ours == theirs
+    for row, line, shift in zip(split_lines(cell), masked.lines, masked.shifts):
+        assert row[shift:] == line or not line
+
+
+def test_a_notebook_gets_tl001_exactly_on_the_cells_ipython_rejects(tmp_path):
+    """End to end: lint a notebook of all these cells; TL001 lands on the cells IPython rejects."""
+    from torchlint.config import SelectionLayer, load_settings
+    from torchlint.engine import lint_file
+
+    shell = _ipython_shell()
+    data = json.dumps(_notebook(*IPYTHON_CELLS)).encode()
+    settings = load_settings(None, SelectionLayer(select=["TL001"]), isolated=True)
+    flagged = {d.cell for d in lint_file("nb.ipynb", settings, data=data).diagnostics}
+    rejected = {index for index, cell in enumerate(IPYTHON_CELLS, start=1) if not ipython_accepts(shell, cell)}
+    assert flagged == rejected
+
+
+def test_findings_in_an_indented_cell_point_at_the_users_columns(tmp_path, run_cli):
+    cell = "  import torch\n  y = torch.zeros(2, 3).t().view(6)\n"
+    _write(tmp_path, "nb.ipynb", _notebook(cell, cell.replace("  ", "")))
+    out = run_cli("check", "--select", "TL103", "--output-format", "concise", "nb.ipynb").stdout
+    assert "nb.ipynb:cell 1:2:7: TL103" in out and "nb.ipynb:cell 2:2:5: TL103" in out
