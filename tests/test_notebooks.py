@@ -304,8 +304,6 @@ def _compiles(code: str) -> bool:
 def ipython_accepts(shell, cell: str) -> bool:
     """IPython's verdict: the transformed cell compiles, and so does the body of a cell magic
     that runs its body as Python (`%%time`, `%%timeit`, ...) when the cell runs."""
-    import re
-
     from torchlint.ipython import PYTHON_CELL_MAGICS
 
     try:
@@ -315,11 +313,12 @@ def ipython_accepts(shell, cell: str) -> bool:
     if not _compiles(transformed):
         return False
     stripped = shell.input_transformer_manager.transform_cell(cell)
-    magic = re.match(r"get_ipython\(\)\.run_cell_magic\('(\w+)', .*, (['\"].*['\"])\)\n?$", stripped, re.S)
-    if magic and magic.group(1) in PYTHON_CELL_MAGICS:
+    if stripped.startswith("get_ipython().run_cell_magic("):
         import ast
 
-        return ipython_accepts(shell, ast.literal_eval(magic.group(2)))
+        name, _, body = (arg.value for arg in ast.parse(stripped).body[0].value.args)
+        if name in PYTHON_CELL_MAGICS:
+            return ipython_accepts(shell, body)
     return True
 
 
