@@ -62,11 +62,12 @@ class FileContext:
 
     def locate(self, nodes: Iterable) -> None:
         """Compute the positions of these nodes in one pass (only files with findings pay for it)."""
-        from torchlint.positions import positions_for
+        from torchlint.positions import in_text, positions_for
 
         missing = [node for node in nodes if node not in self._positions]
         if missing:
-            self._positions.update(positions_for(self.module, missing, self.text))
+            located = positions_for(self.module, missing)
+            self._positions.update(in_text(self.module, located, self.text) if self.text else located)
 
     def span(self, node) -> Span:
         if node not in self._positions:

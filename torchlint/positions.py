@@ -42,20 +42,25 @@ def line_starts(text: str) -> list[int]:
     return [0] + [match.end() for match in LINE_BREAK.finditer(text)]
 
 
-def positions_for(module: Any, nodes: Iterable[Any], text: str | None = None) -> dict[Any, Any]:
-    """{node: CodeRange} for `nodes` (and possibly a few more) in `module`.
-
-    `text`, the code `module` was parsed from, corrects the columns of lines whose leading form
-    feeds LibCST drops when it regenerates the code (`"\\fx = 1"` comes back as `"x = 1"`).
-    """
+def positions_for(module: Any, nodes: Iterable[Any]) -> dict[Any, Any]:
+    """{node: CodeRange} for `nodes` (and possibly a few more) in `module`."""
     try:
         state = _selective_state(module, nodes)
     except ImportError:  # pragma: no cover - a LibCST without the codegen protocol we use
         return _full_positions(module)
     module._codegen(state)
-    if text is not None and "\f" in text:
-        return _corrected(state.computed, "".join(state.tokens), text)
     return state.computed
+
+
+def in_text(module: Any, computed: dict[Any, Any], text: str) -> dict[Any, Any]:
+    """Ranges of `module` moved onto `text`, the code it was parsed from.
+
+    LibCST drops form feeds at the start of a line when it regenerates code (`"\\fx = 1"` comes
+    back as `"x = 1"`), so columns on such lines are short by what was dropped.
+    """
+    if "\f" not in text:
+        return computed
+    return _corrected(computed, module.code, text)
 
 
 def code_and_range(module: Any, node: Any) -> tuple[str, Any]:
