@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from torchlint import codes
 from torchlint._lazy import lazy_module
-from torchlint.diagnostics import Diagnostic, Edit, FileResult, Fix, Note, Position, Span
+from torchlint.diagnostics import Diagnostic, FileResult, Fix, Note, Position, Span
 from torchlint.registry import make_diagnostic
 from torchlint.rule import Report, Rule
 from torchlint.source import SourceError, decode_python, read_bytes
