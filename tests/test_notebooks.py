@@ -370,3 +370,28 @@ def test_findings_in_an_indented_cell_point_at_the_users_columns(tmp_path, run_c
     _write(tmp_path, "nb.ipynb", _notebook(cell, cell.replace("  ", "")))
     out = run_cli("check", "--select", "TL103", "--output-format", "concise", "nb.ipynb").stdout
     assert "nb.ipynb:cell 1:2:7: TL103" in out and "nb.ipynb:cell 2:2:5: TL103" in out
+
+
+_CELL_LINES = [
+    "x = 1", "if x:", "    y = 2", "  z = 3", "\tw = 4", "%matplotlib inline", "% time f()", "!ls", "a = !ls",
+    "b = %who", "obj?", "obj.attr??", "?obj", "pip install torch", "conda install x", "%%time", "%%bash",
+    ">>> x = 1", "... y", "In [3]: q = 1", "   ...: r", "", "   ", "# comment", "def f(:", "s = '''", "'''",
+    "x = (1,", "  2)", "f(x)?", "/f a b", ",g a", "x \\", "  + 1", "%%timeit?", "await g()", "for i in range(2):",
+    "label = 'a\x0cb'", "ls", "cd ..", "print(x)", "else:", "  pass", "x = [", "%time", "]",
+]
+
+
+def test_random_cells_compile_exactly_when_ipython_accepts_them():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    shell = _ipython_shell()
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.sampled_from(_CELL_LINES), min_size=1, max_size=6),
+           st.sampled_from(["", " ", "  ", "\t"]), st.booleans())
+    def agree(lines, indent, final_newline):
+        cell = "\n".join(indent + line for line in lines) + ("\n" if final_newline else "")
+        assert torchlint_accepts(cell) == ipython_accepts(shell, cell), repr(cell)
+
+    agree()

@@ -222,16 +222,32 @@ class _Found:
 
 
 def _token_transforms(lines: list[str], gone: list[bool]) -> list[str]:
+    """IPython's token transforms, earliest first, each on the tokens of the text left by the
+    previous one. A transform that leaves the tokenizer where it was (its logical line ended
+    with NEWLINE, and the transform replaced exactly that line) does not change the tokens after
+    it, so the next one is taken from the same tokenization: cells full of `!cmd` lines stay
+    linear. A kind whose earliest match cannot be transformed stops (as in IPython, where it
+    stays the earliest match)."""
     if not _may_hold_ipython_syntax(lines):
         return lines
-    for _ in range(_TRANSFORM_LOOP_LIMIT):
-        logical = _tokens_by_line(lines)
-        found = [f for f in (_find_assign(logical, "%"), _find_system_assign(logical),
-                             _find_escaped(logical), _find_help(logical)) if f is not None]
-        for candidate in sorted(found, key=lambda f: (f.row, f.column, f.priority)):
-            replaced = _apply(lines, gone, candidate)
-            if replaced is not None:
-                lines = replaced
+    blocked: set[str] = set()
+    done = 0
+    while done < _TRANSFORM_LOOP_LIMIT:
+        retokenize = False
+        for group in _tokens_by_line(lines):
+            found = [f for f in (_find_assign([group], "%"), _find_system_assign([group]),
+                                 _find_escaped([group]), _find_help([group])) if f is not None and f.kind not in blocked]
+            for candidate in sorted(found, key=lambda f: (f.row, f.column, f.priority)):
+                replaced = _apply(lines, gone, candidate)
+                if replaced is None:
+                    blocked.add(candidate.kind)
+                    continue
+                lines, last_row = replaced
+                done += 1
+                ends_cleanly = group[-1].type == tokenize.NEWLINE and group[-1].start[0] - 1 == last_row
+                retokenize = not ends_cleanly or done >= _TRANSFORM_LOOP_LIMIT
+                break
+            if retokenize:
                 break
         else:
             return lines
@@ -265,7 +281,7 @@ def _tokens_by_line(lines: list[str]) -> list[list[tokenize.TokenInfo]]:
             last = tokens[-1] if tokens else None
             start = (last.start[0], last.end[0]) if last else (1, 0)
             groups[-1].append(tokenize.TokenInfo(tokenize.ERRORTOKEN, "", start, start, last.line if last else ""))
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError):
         pass
     if not groups[-1]:
         groups.pop()
@@ -338,8 +354,8 @@ def _continued_end(lines: list[str], row: int) -> int:
     return min(end, len(lines) - 1)
 
 
-def _apply(lines: list[str], gone: list[bool], found: _Found) -> list[str] | None:
-    """The rows after one transform, or None where IPython's transform raises SyntaxError."""
+def _apply(lines: list[str], gone: list[bool], found: _Found) -> tuple[list[str], int] | None:
+    """(The rows after one transform, its last row), or None where IPython's raises SyntaxError."""
     lines = list(lines)
     row, column = found.row, found.column
     if found.kind == "help":
@@ -361,7 +377,7 @@ def _apply(lines: list[str], gone: list[bool], found: _Found) -> list[str] | Non
     for i in range(row + 1, end + 1):
         lines[i] = ""
         gone[i] = True
-    return lines
+    return lines, end
 
 
 def _assembled(lines: list[str], row: int, column: int, end: int) -> str:
@@ -385,7 +401,7 @@ def _escaped_replacement(command: str) -> str | None:
         call = f'{name}("{args}")'
     try:
         compile(call, "<cell>", "eval", dont_inherit=True)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError):
         return call  # invalid after IPython's transform too: the syntax error stays
     return "pass"
 
@@ -402,6 +418,6 @@ def _automagic(line: str) -> str:
         return line
     try:
         compile(line + "\n", "<cell>", "exec", ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError):
         return prefix + "pass"
     return line
