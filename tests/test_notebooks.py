@@ -395,3 +395,15 @@ def test_random_cells_compile_exactly_when_ipython_accepts_them():
         assert torchlint_accepts(cell) == ipython_accepts(shell, cell), repr(cell)
 
     agree()
+
+
+def test_a_fix_in_an_indented_cell_lands_on_the_users_columns():
+    """IPython strips a cell's common indent; the fix must be written back under it."""
+    from torchlint import fixes
+    from torchlint.config import SelectionLayer, load_settings
+
+    lines = ["  import torch\n", "  y = torch.zeros(2, 3).t().view(6)\n", "  z = 1\n"]
+    data = json.dumps(_notebook(lines), indent=1).encode()
+    settings = load_settings(None, SelectionLayer(select=["TL103"]), isolated=True)
+    outcome = fixes.fix_bytes(data, "nb.ipynb", settings, unsafe=True)
+    assert json.loads(outcome.fixed)["cells"][0]["source"] == [lines[0], lines[1].replace("view", "reshape"), lines[2]]
