@@ -407,3 +407,16 @@ def test_a_fix_in_an_indented_cell_lands_on_the_users_columns():
     settings = load_settings(None, SelectionLayer(select=["TL103"]), isolated=True)
     outcome = fixes.fix_bytes(data, "nb.ipynb", settings, unsafe=True)
     assert json.loads(outcome.fixed)["cells"][0]["source"] == [lines[0], lines[1].replace("view", "reshape"), lines[2]]
+
+
+def test_a_repeated_cells_key_is_fixed_where_json_readers_read_it():
+    from torchlint import fixes
+    from torchlint.config import SelectionLayer, load_settings
+
+    cell = '{"cell_type": "code", "metadata": {}, "outputs": [], "source": ["import torch\\n", "y = %s"]}'
+    text = ('{"cells": [%s, %s], "metadata": {}, "cells": [%s], "nbformat": 4, "nbformat_minor": 5}'
+            % (cell % 'x', cell % 'x', cell % 'torch.zeros(2, 3).t().view(6)'))
+    settings = load_settings(None, SelectionLayer(select=["TL103"]), isolated=True)
+    outcome = fixes.fix_bytes(text.encode(), "nb.ipynb", settings, unsafe=True)
+    assert outcome.error is None
+    assert outcome.fixed.decode() == text.replace(".view(6)", ".reshape(6)")

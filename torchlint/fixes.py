@@ -189,6 +189,10 @@ def fix_bytes(data: bytes, path: str, settings: Settings, *, unsafe: bool = Fals
             outcome.error = f"the fixed text cannot be encoded as {exc.encoding}"
             outcome.fixed = data
             break
+        except SourceError as exc:
+            outcome.error = str(exc)
+            outcome.fixed = data
+            break
         outcome.result = lint_file(path, settings, data=outcome.fixed)
     else:
         outcome.converged = False

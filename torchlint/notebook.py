@@ -328,6 +328,9 @@ class NotebookFile:
         changed = {index: text for index, text in sources.items() if old.get(index) != text}
         if not changed:
             return self.data
+        missing = [index for index in changed if index not in self.stored]
+        if missing:
+            raise SourceError(f"cannot find where cell {missing[0]}'s source is stored in the notebook")
         ascii_only = not any(ord(ch) > 127 for ch in self.text) and "\\u" in self.text
         pieces = []
         cursor = 0
@@ -379,6 +382,7 @@ def _stored_sources(text: str) -> dict[int, _StoredSource]:
     def top_member(key: str, at: int) -> int:
         if key != "cells" or text[at] != "[":
             return _skip(text, at)
+        found.clear()  # a repeated "cells" key: JSON readers keep the last one
         return _array(text, at, cell)
 
     def cell(index: int, at: int) -> int:
