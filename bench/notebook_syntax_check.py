@@ -98,7 +98,11 @@ def main() -> int:
 
     from torchlint.config import SelectionLayer, load_settings
 
-    shell = InteractiveShell.instance()
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
     settings = load_settings(None, SelectionLayer(select=["TL001"]), isolated=True)
     repos, _ = load_family(args.family)
     unique = {}

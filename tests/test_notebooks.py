@@ -287,8 +287,11 @@ def _ipython_shell():
     pytest.importorskip("IPython")
     os.environ.setdefault("IPYTHONDIR", tempfile.mkdtemp(prefix="torchlint-ipython-"))
     from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
 
-    return InteractiveShell.instance()
+    config = Config()
+    config.HistoryManager.enabled = False  # no history thread: later tests' process pools fork as usual
+    return InteractiveShell.instance(config=config)
 
 
 def _compiles(code: str) -> bool:
