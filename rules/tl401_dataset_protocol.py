@@ -3,7 +3,7 @@ from __future__ import annotations
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Severity
 from torchlint.facts.statements import iter_statements, small_statements
-from torchlint.rule import Invalid, NodeNote, Rule
+from torchlint.rule import NodeNote, Rule
 
 cst = lazy_module("libcst")
 

@@ -208,18 +208,77 @@ def test_encoding_cookie_and_bom_are_kept(test_rules):
     assert _fix(bom).fixed == codecs.BOM_UTF8 + "s = 'é'\nbar(s)\n".encode()
 
 
-def test_files_are_written_atomically_keeping_mode_and_following_symlinks(test_rules, tmp_path):
+def test_files_are_written_atomically_keeping_mode(test_rules, tmp_path):
     target = tmp_path / "real.py"
     target.write_bytes(b"foo(1)\n")
     os.chmod(target, 0o751)
-    link = tmp_path / "link.py"
-    link.symlink_to(target)
-    outcome = fixes.fix_file(str(link), _settings())
+    outcome = fixes.fix_file(str(target), _settings())
     assert outcome.error is None
     assert target.read_bytes() == b"bar(1)\n"
-    assert link.is_symlink()
     assert stat.S_IMODE(target.stat().st_mode) == 0o751
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.py", "real.py"]  # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["real.py"]  # no temporary left
+
+
+def test_fix_never_writes_through_a_symlink_named_on_the_command_line(test_rules, tmp_path, run_cli):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    target = outside / "real.py"
+    target.write_bytes(b"foo(1)\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "link.py").symlink_to(target)
+    outcome = fixes.fix_file(str(project / "link.py"), _settings())
+    assert "symbolic link" in outcome.error
+    assert target.read_bytes() == b"foo(1)\n" and (project / "link.py").is_symlink()
+    assert [d.code for d in outcome.result.diagnostics] == ["TL990"]
+    run = fixes.fix_run([outcome.result], _settings(), unsafe=False, diff=False)
+    assert not any(line.startswith("Fixed") for line in run.report_lines(show_fixes=False))
+    assert any("symbolic link" in line for line in fixes.problem_lines(run.outcomes))
+    real = outside / "view.py"
+    real.write_text("import torch\ny = torch.zeros(2, 3).t().view(6)\n")
+    (project / "view.py").symlink_to(real)
+    done = run_cli("check", "--isolated", "--select", "TL103", "--fix", "--unsafe-fixes", "view.py", cwd=project)
+    assert "view.py" in done.stdout and "TL103" in done.stdout  # linted ...
+    assert "symbolic link" in done.stderr and "Fixed" not in done.stdout  # ... not written, and said so
+    assert real.read_text().endswith(".view(6)\n")
+
+
+def test_fixed_n_counts_only_files_that_were_written(test_rules, tmp_path, monkeypatch):
+    """A write that fails (here: the directory refuses the temporary file) is reported, not counted."""
+    target = tmp_path / "m.py"
+    target.write_bytes(b"foo(1)\n")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(fixes.tempfile, "mkstemp", refuse)
+    first = fixes.fix_file(str(target), _settings())
+    run = fixes.fix_run([first.result], _settings(), unsafe=False, diff=False)
+    assert run.report_lines(show_fixes=False) == []
+    assert fixes.fixes_summary(run.outcomes) == ["No fixes applied."]
+    assert [line for line in fixes.problem_lines(run.outcomes) if "Permission denied" in line]
+    assert target.read_bytes() == b"foo(1)\n"
+    assert [d.code for d in run.results[0].diagnostics] == ["TL990"]  # the finding remains
+
+
+def test_hard_linked_files_are_skipped_with_a_message(test_rules, tmp_path):
+    target = tmp_path / "m.py"
+    target.write_bytes(b"foo(1)\n")
+    os.link(target, tmp_path / "other.py")
+    outcome = fixes.fix_file(str(target), _settings())
+    assert "2 hard links" in outcome.error
+    assert target.read_bytes() == (tmp_path / "other.py").read_bytes() == b"foo(1)\n"
+    assert os.stat(target).st_ino == os.stat(tmp_path / "other.py").st_ino
+
+
+def test_read_only_files_are_skipped_with_a_message(test_rules, tmp_path):
+    target = tmp_path / "m.py"
+    target.write_bytes(b"foo(1)\n")
+    os.chmod(target, 0o444)
+    outcome = fixes.fix_file(str(target), _settings())
+    assert "read-only (mode 0444)" in outcome.error
+    assert target.read_bytes() == b"foo(1)\n" and stat.S_IMODE(target.stat().st_mode) == 0o444
+    assert any("read-only" in line for line in fixes.problem_lines([outcome]))
 
 
 def test_a_failed_write_leaves_the_original_and_no_temporary(test_rules, tmp_path, monkeypatch):
@@ -552,3 +611,176 @@ def test_cli_fix_after_a_cached_run(run_cli, tmp_path):
     assert (tmp_path / ".torchlint_cache").is_dir()
     done = run_cli("check", "--isolated", "--fix", "m.py")
     assert done.returncode == 0 and (tmp_path / "m.py").read_text() == GOOD
+
+
+# --- a fix edits only the tokens it changes ------------------------------------------------------
+
+_TOKEN_SPLIT = __import__("re").compile(r"\w+|[ \t]+|\r\n|\r|\n|.", __import__("re").S)
+
+
+def _every_fixable_file():
+    from conftest import fixture_files
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    examples = os.path.join(here, "examples")
+    paths = list(fixture_files()) + sorted(
+        os.path.join(examples, name) for name in os.listdir(examples) if name.endswith((".py", ".ipynb"))
+    )
+    for path in paths:
+        yield pytest.param(path, id=os.path.relpath(path, here))
+
+
+def _edited_texts(path: str, data: bytes) -> dict:
+    """{cell or None: text} of the file as the fixes see it (a notebook: each code cell)."""
+    if path.endswith(".ipynb"):
+        from torchlint.notebook import NotebookFile
+
+        return NotebookFile(data).code_sources()
+    from torchlint.source import decode_python
+
+    return {None: decode_python(data).text}
+
+
+@pytest.mark.parametrize("path", list(_every_fixable_file()))
+def test_every_fix_edits_only_the_tokens_it_changes(path):
+    """Each fix of every fixture and example, applied alone: outside its edits' rows every line
+    (indentation, comments, line ending) is byte-identical, and each edit starts and ends on a
+    token that really changes."""
+    import difflib
+
+    from torchlint.engine import lint_file
+    from torchlint.positions import split_lines
+
+    with open(path, "rb") as handle:
+        data = handle.read()
+    settings = _settings(tuple(rule.code for rule in registry.all_rules()))
+    texts = _edited_texts(path, data)
+    with_fixes = [d for d in lint_file(path, settings, data=data).diagnostics if d.fix and d.fix.edits]
+    for diagnostic in with_fixes:
+        for cell, text in texts.items():
+            edits = [e for e in diagnostic.fix.edits if e.cell == cell]
+            if not edits:
+                continue
+            fixed = fixes.apply_edits(text, edits)
+            assert fixed is not None
+            rows = {row for e in edits for row in range(e.span.start.row, e.span.end.row + 1)}
+            before, after = split_lines(text, keepends=True), split_lines(fixed, keepends=True)
+            for tag, i1, i2, _, _ in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+                if tag != "equal":
+                    assert set(range(i1 + 1, i2 + 1)) <= rows or i1 == i2, (diagnostic.code, before[i1:i2])
+            for edit in edits:
+                old = _span_text(text, edit.span)
+                old_tokens, new_tokens = _TOKEN_SPLIT.findall(old), _TOKEN_SPLIT.findall(edit.content)
+                if old_tokens and new_tokens:
+                    assert old_tokens[0] != new_tokens[0] and old_tokens[-1] != new_tokens[-1], (old, edit.content)
+
+
+def _span_text(text: str, span) -> str:
+    from torchlint.positions import line_starts
+
+    starts = line_starts(text)
+    return text[starts[span.start.row - 1] + span.start.column - 1 : starts[span.end.row - 1] + span.end.column - 1]
+
+
+def test_a_fix_in_a_multi_line_call_keeps_its_layout():
+    """The issue's example: only `repeat` -> `expand` and the arguments change; the list's lines
+    keep their indentation."""
+    source = (
+        "import torch\n\n\n"
+        "def pos(x_emb, y_emb, b):\n"
+        "    pos = torch.cat([\n"
+        "        x_emb,\n"
+        "        y_emb,\n"
+        "    ], dim=-1).permute(2, 0, 1).unsqueeze(0).repeat(b, 1, 1, 1)  # keep me\n"
+        "    return pos\n"
+    )
+    outcome = _fix(source.replace("\n", "\r\n"), select=("TL101",), unsafe=True)
+    assert len(outcome.applied) == 1
+    expected = source.replace(".repeat(b, 1, 1, 1)", ".expand(b, -1, -1, -1)").replace("\n", "\r\n")
+    assert outcome.fixed.decode() == expected
+    edit, = outcome.applied[0].fix.edits
+    assert edit.span.start.row == edit.span.end.row == 8
+
+
+def test_a_node_replacement_inside_an_indented_block_is_not_reindented(test_rules):
+    """A rule replacing a whole multi-line node (here a call in a nested block) changes only the
+    differing token; LibCST's regenerated node lacks the block's indentation, which must not leak."""
+    source = (
+        "def f():\n"
+        "    if True:\n"
+        "        x = foo(\n"
+        "            1,\n"
+        "                2,  # odd indent kept\n"
+        "        )\n"
+    )
+    outcome = _fix(source)
+    assert outcome.fixed.decode() == source.replace("foo(", "bar(")
+    edit, = outcome.applied[0].fix.edits
+    assert (edit.span.start.row, edit.span.start.column, edit.content) == (3, 13, "bar")
+
+
+# --- one line-splitting rule: Python's tokenizer's ------------------------------------------------
+
+_NOT_LINE_BREAKS = ["\f", "\v", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+def _tl103_program(char: str) -> str:
+    lead = char if char == "\f" else ""  # a form feed may also start a line (Python ignores it there)
+    return (
+        "import torch\n"
+        f"label = 'abc{char}defgh'  # note{char}here\n"
+        f"{lead}y = torch.zeros(2, 3).transpose(0, 1).view(-1)\n"
+        f"s = '''multi{char}\n{char}line'''\n"
+        "z = torch.zeros(2, 3).transpose(0, 1).view(6)\n"
+    )
+
+
+def _found(result) -> list:
+    return [(d.cell, d.span.start.row, d.span.start.column, d.span.end.column, d.code) for d in result.diagnostics]
+
+
+@pytest.mark.parametrize("char", _NOT_LINE_BREAKS, ids=[f"U+{ord(c):04X}" for c in _NOT_LINE_BREAKS])
+@pytest.mark.parametrize("kind", ["py", "ipynb"])
+def test_characters_str_splitlines_breaks_at_neither_shift_findings_nor_corrupt_fixes(char, kind):
+    """`\\f`, `\\v`, `\\x1c`-`\\x1e`, `\\x85`, U+2028, U+2029 in a string, a comment (and a form feed
+    at a line's start) are not line breaks: findings stay where they are in the same program with
+    `X` instead, no TL001, and `--fix` edits the right place."""
+    from torchlint.engine import lint_file
+
+    def as_file(program: str) -> bytes:
+        if kind == "py":
+            return program.encode("utf-8")
+        return json.dumps(_notebook([_code_cell(program)]), indent=1).encode("utf-8")
+
+    path = f"m.{kind}"
+    settings = _settings(("TL001", "TL103"))
+    program = _tl103_program(char)
+    reference = program.replace(char, "X")
+    found = _found(lint_file(path, settings, data=as_file(program)))
+    assert found == _found(lint_file(path, settings, data=as_file(reference)))
+    assert [code for *_, code in found] == ["TL103", "TL103"]
+    outcome = fixes.fix_bytes(as_file(program), path, settings, unsafe=True)
+    expected = fixes.fix_bytes(as_file(reference), path, settings, unsafe=True)
+    assert len(outcome.applied) == len(expected.applied) == 2
+    if kind == "py":
+        fixed, wanted = outcome.fixed.decode(), expected.fixed.decode()
+    else:
+        fixed = "".join(json.loads(outcome.fixed)["cells"][0]["source"])
+        wanted = "".join(json.loads(expected.fixed)["cells"][0]["source"])
+    assert fixed == wanted.replace("X", char)
+
+
+@pytest.mark.parametrize("char", _NOT_LINE_BREAKS, ids=[f"U+{ord(c):04X}" for c in _NOT_LINE_BREAKS])
+def test_suppressions_after_a_line_holding_such_a_character_apply_where_written(char):
+    from torchlint.testing import lint_snippet
+
+    source = (
+        "import torch\n"
+        f"label = 'a{char}b'  # a{char}b\n"
+        "# torchlint: ignore[TL103]\n"
+        "y = torch.zeros(2, 3).transpose(0, 1).view(-1)\n"
+        "z = torch.zeros(2, 3).transpose(0, 1).view(6)  # noqa: TL103\n"
+        "w = torch.zeros(2, 3).transpose(0, 1).view(6)\n"
+    )
+    found = [(d.span.start.row, d.code) for d in lint_snippet(source, select=["TL103", "TL003", "TL001"])]
+    assert found == [(6, "TL103")]

@@ -110,8 +110,8 @@ def noqa_edits_in(original: str, python: str, wanted: dict[int, set[str]], cell:
     a backslash continuation takes its comment on the last row of that run."""
     last_rows = _last_rows(python)
     moved: dict[int, set[str]] = {}
-    for row, codes in wanted.items():
-        moved.setdefault(last_rows.get(row, row), set()).update(c for c in codes if c not in NOT_BY_NOQA)
+    for row, found in wanted.items():
+        moved.setdefault(last_rows.get(row, row), set()).update(c for c in found if c not in NOT_BY_NOQA)
     lines = _LINE_BREAK.split(original)
     comments = _comments(python)
     edits = []

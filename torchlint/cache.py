@@ -183,6 +183,7 @@ def _diagnostic_json(d: Diagnostic) -> dict[str, Any]:
         "notes": [[n.message, _span_json(n.span), n.cell] for n in d.notes],
         "help": d.help,
         "fix": fix,
+        "ipynb_line": d.ipynb_line,
     }
 
 
@@ -210,4 +211,5 @@ def _diagnostic_back(item: dict[str, Any], path: str) -> Diagnostic:
         notes=tuple(Note(str(message), _span_back(span), cell) for message, span, cell in item["notes"]),
         help=item["help"],
         fix=fix,
+        ipynb_line=item.get("ipynb_line"),
     )

@@ -72,6 +72,9 @@ class Diagnostic:
     notes: tuple[Note, ...] = ()
     help: str | None = None
     fix: Fix | None = None
+    # For a notebook finding: the 1-based line of the .ipynb file where the start row is stored
+    # (set by `NotebookSource.locate_diagnostic`), for formats that annotate the file itself.
+    ipynb_line: int | None = None
 
     @property
     def sort_key(self) -> tuple:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from torchlint import codes
 from torchlint._lazy import lazy_module
-from torchlint.diagnostics import Diagnostic, Edit, FileResult, Fix, Note, Position, Span
+from torchlint.diagnostics import Diagnostic, FileResult, Fix, Note, Position, Span
 from torchlint.registry import make_diagnostic
 from torchlint.rule import Report, Rule
 from torchlint.source import SourceError, decode_python, read_bytes
@@ -30,11 +30,12 @@ RECURSION_LIMIT = 20_000
 class FileContext:
     """What a rule sees of the file being linted."""
 
-    def __init__(self, module, path: str) -> None:
+    def __init__(self, module, path: str, text: str | None = None) -> None:
         from torchlint.facts import ModuleFacts
 
         self.module = module
         self.path = path
+        self.text = text  # the code `module` was parsed from
         self.facts = ModuleFacts(module, path=path)
         self.reports: list[Report] = []
         self._positions: dict = {}
@@ -44,11 +45,12 @@ class FileContext:
 
     def locate(self, nodes: Iterable) -> None:
         """Compute the positions of these nodes in one pass (only files with findings pay for it)."""
-        from torchlint.positions import positions_for
+        from torchlint.positions import in_text, positions_for
 
         missing = [node for node in nodes if node not in self._positions]
         if missing:
-            self._positions.update(positions_for(self.module, missing))
+            located = positions_for(self.module, missing)
+            self._positions.update(in_text(self.module, located, self.text) if self.text else located)
 
     def focused_span(self, node) -> Span:
         """Where a finding or a note on `node` points: a chained method call at `.name(args)`."""
@@ -81,11 +83,12 @@ def lint_text(text: str, path: str, enabled: Iterable[type[Rule]]):
         return ([error] if error else []), error is None
     from torchlint.literals import blank_huge_literals
 
+    parsed_text = blank_huge_literals(text)
     try:
-        module = _parse(blank_huge_literals(text))
+        module = _parse(parsed_text)
     except _SyntaxProblem as problem:
         return [problem.diagnostic(path, text)], False
-    context = FileContext(module, path)
+    context = FileContext(module, path, parsed_text)
     crashed = _run_rules(context, rules)
     context.locate(_located_nodes(context.reports))
     diagnostics = [_to_diagnostic(context, report, path) for report in context.reports]
@@ -161,10 +164,11 @@ def _to_diagnostic(context: FileContext, report: Report, path: str) -> Diagnosti
     rule = report.rule
     fix = None
     if report.fix is not None:
+        from torchlint.fixes import replacement_edits
+
         edits = []
         for old, new in report.fix.replacements:
-            content = new if isinstance(new, str) else context.module.code_for_node(new)
-            edits.append(Edit(context.span(old), content))
+            edits += replacement_edits(context.module, context.text, old, new, context.span(old))
         fix = Fix(report.fix.message, report.fix.applicability, tuple(edits))
     return Diagnostic(
         code=rule.code,
@@ -183,9 +187,6 @@ class _SyntaxProblem(Exception):
     def __init__(self, message: str, row: int, column: int) -> None:
         super().__init__(message)
         self.message, self.row, self.column = message, row, column
-
-    def diagnostic_at(self, path: str, row_offset: int) -> Diagnostic:
-        return make_diagnostic(codes.SYNTAX_ERROR, f"syntax error: {self.message}", path, self.row + row_offset, self.column)
 
     def diagnostic(self, path: str, text: str) -> Diagnostic:
         return make_diagnostic(codes.SYNTAX_ERROR, f"syntax error: {self.message}", path, self.row, self.column)
@@ -328,81 +329,8 @@ def _visits(rule: type[Rule]) -> bool:
 
 
 def _lint_notebook(notebook: NotebookSource, path: str, settings: Settings, enabled_codes) -> list[Diagnostic]:
-    """Lint the joined cells; a cell that does not parse is reported and blanked, the rest linted."""
-    import dataclasses
-
-    text = notebook.text
-    errors: list[Diagnostic] = []
-    # Jupyter compiles each cell on its own: a cell that does not parse alone is reported at its
-    # own line (not where the joined program first notices) and blanked; the rest is linted.
-    for cell in notebook.cells:
-        problem = _cell_syntax_problem(text, cell)
-        if problem is not None:
-            errors.append(problem.diagnostic_at(path, cell.first_row - 1))
-            text = _blank_cell(text, notebook, cell.index)
-    blanked: set[int] = set()
-    while True:
-        diagnostics = _lint_program(text, path, settings, enabled_codes)
-        syntax = [d for d in diagnostics if d.code == codes.SYNTAX_ERROR]
-        if not syntax:
-            break
-        bad_cell, _ = notebook.locate(syntax[0].span.start.row)
-        if bad_cell in blanked:  # the joined program still fails: report once, lint nothing more
-            errors.append(syntax[0])
-            diagnostics = []
-            break
-        blanked.add(bad_cell)
-        errors.append(syntax[0])
-        text = _blank_cell(text, notebook, bad_cell)
-    located = []
-    for diagnostic in errors + [d for d in diagnostics if d.code != codes.SYNTAX_ERROR]:
-        cell, span = _locate_span(diagnostic.span, notebook)
-        notes = tuple(_locate_note(note, notebook) for note in diagnostic.notes)
-        fix = diagnostic.fix
-        if fix is not None:
-            fix = dataclasses.replace(fix, edits=tuple(_locate_edit(edit, notebook) for edit in fix.edits))
-        located.append(dataclasses.replace(diagnostic, span=span, cell=cell, notes=notes, fix=fix))
-    return located
-
-
-def _locate_span(span: Span, notebook: NotebookSource) -> tuple[int, Span]:
-    cell, row = notebook.locate(span.start.row)
-    # Relative to the start's cell: a fix deleting a cell's last line ends at the next cell's row 1.
-    end_row = row + span.end.row - span.start.row
-    return cell, Span(Position(row, span.start.column), Position(end_row, span.end.column))
-
-
-def _locate_note(note: Note, notebook: NotebookSource) -> Note:
-    if note.span is None:
-        return note
-    cell, span = _locate_span(note.span, notebook)
-    return Note(note.message, span, cell)
-
-
-def _locate_edit(edit: Edit, notebook: NotebookSource) -> Edit:
-    cell, span = _locate_span(edit.span, notebook)
-    return Edit(span, edit.content, cell)
-
-
-def _cell_syntax_problem(text: str, cell) -> _SyntaxProblem | None:
-    """CPython's verdict on one cell's (masked) code, confirmed by LibCST for newer grammar."""
-    lines = text.splitlines(keepends=True)[cell.first_row - 1 : cell.first_row - 1 + cell.rows]
-    code = "".join(lines)
-    problem = _cpython_syntax_error(code)
-    if problem is None or not _may_be_valid_for_libcst(code, problem):
-        return problem
-    try:
-        _parse(code)
-    except _SyntaxProblem:
-        return problem
-    return None
-
-
-def _blank_cell(text: str, notebook: NotebookSource, index: int) -> str:
-    lines = text.splitlines(keepends=True)
-    for cell in notebook.cells:
-        if cell.index == index:
-            for row in range(cell.first_row, cell.first_row + cell.rows):
-                if row - 1 < len(lines):
-                    lines[row - 1] = "\n"
-    return "".join(lines)
+    """Lint the joined cells (see `NotebookSource.lint`), locating findings in their cells."""
+    return notebook.lint(
+        lambda text: _lint_program(text, path, settings, enabled_codes),
+        lambda code: _syntax_error_without_libcst(code, path),
+    )

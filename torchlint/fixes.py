@@ -16,7 +16,6 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import difflib
-import json
 import os
 import re
 import stat
@@ -24,7 +23,8 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from torchlint.diagnostics import Applicability, Diagnostic, Edit, FileResult, Fix
+from torchlint.diagnostics import Applicability, Diagnostic, Edit, FileResult, Fix, Position, Span
+from torchlint.positions import LINE_BREAK, line_starts, split_lines
 from torchlint.source import SourceError, decode_python, read_bytes
 
 if TYPE_CHECKING:
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
 # Ruff stops at 100; our fixes are local, so a file needing more than this is looping.
 MAX_ROUNDS = 20
-# LibCST's notion of a line break (not str.splitlines's, which also splits on \f, \x1c, \u2028).
-_NEWLINE = re.compile(r"\r\n|\r|\n")
+# Python's tokenizer's line breaks (not str.splitlines's, which also splits on \f, \x1c, \u2028).
+_NEWLINE = LINE_BREAK
 
 
 @dataclass(frozen=True)
@@ -108,11 +108,38 @@ def fix_file(path: str, settings: Settings, *, unsafe: bool = False, write: bool
         return FixOutcome(path, b"", b"", lint_file(path, settings), error=str(exc))
     outcome = fix_bytes(data, path, settings, unsafe=unsafe)
     if write and outcome.changed and outcome.error is None:
-        try:
-            write_atomically(path, outcome.fixed)
-        except OSError as exc:
-            outcome.error = f"cannot write the fixed file: {exc.strerror or exc}"
+        outcome.error = why_not_written(path)
+        if outcome.error is None:
+            try:
+                write_atomically(path, outcome.fixed)
+            except OSError as exc:
+                outcome.error = f"cannot write the fixed file: {exc.strerror or exc}"
+        if outcome.error is not None:  # nothing was written: the file's findings are all still there
+            from torchlint.engine import lint_file
+
+            outcome.result = lint_file(path, settings, data=data)
     return outcome
+
+
+def why_not_written(path: str) -> str | None:
+    """Why `--fix` leaves this file as it is, or None when it may replace it.
+
+    A symbolic link is never written through: its target may lie outside the project. A file with
+    several hard links is skipped too: replacing it would silently split it from its other names,
+    and writing it in place would change a file elsewhere (package caches hard-link their files).
+    A read-only file is left read-only, as an unwritable one would be.
+    """
+    try:
+        status = os.lstat(path)
+    except OSError as exc:
+        return f"cannot write the fixed file: {exc.strerror or exc}"
+    if stat.S_ISLNK(status.st_mode):
+        return "it is a symbolic link, and torchlint never writes through one (fix the file it points to)"
+    if status.st_nlink > 1:
+        return f"it has {status.st_nlink} hard links, and writing it would change or split them all"
+    if not status.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+        return f"it is read-only (mode {stat.S_IMODE(status.st_mode):04o})"
+    return None
 
 
 def fix_bytes(data: bytes, path: str, settings: Settings, *, unsafe: bool = False) -> FixOutcome:
@@ -162,6 +189,10 @@ def fix_bytes(data: bytes, path: str, settings: Settings, *, unsafe: bool = Fals
             outcome.error = f"the fixed text cannot be encoded as {exc.encoding}"
             outcome.fixed = data
             break
+        except SourceError as exc:
+            outcome.error = str(exc)
+            outcome.fixed = data
+            break
         outcome.result = lint_file(path, settings, data=outcome.fixed)
     else:
         outcome.converged = False
@@ -208,6 +239,128 @@ def _overlap(a, b) -> bool:
 
 def _self_overlapping(ranges) -> bool:
     return any(_overlap(a, b) for i, a in enumerate(ranges) for b in ranges[i + 1 :])
+
+
+# --- from node replacements to text edits ---------------------------------------------------
+
+# Tokens for diffing code: names and numbers, runs of blanks, line breaks, any other character.
+_TOKEN = re.compile(r"\w+|[ \t]+|\r\n|\r|\n|.", re.S)
+
+
+def replacement_edits(module, text: str | None, old, new, span: Span) -> list[Edit]:
+    """The text edits that turn node `old` (at `span` of `text`) into `new` (a node or code).
+
+    Only the tokens that differ are edited: the old and new code are diffed token by token, and
+    each run of changes within a line becomes one edit. Everything else (the indentation of
+    continuation lines, comments, line breaks) stays byte for byte. Where the code LibCST
+    generates for `old` cannot be matched to `text`, the whole span is replaced (the old way).
+    """
+    from torchlint.positions import code_and_range
+
+    new_code = new if isinstance(new, str) else code_and_range(module, new)
+    try:
+        old_code, old_range = code_and_range(module, old)
+        before = _syntactic_part(old_code, old_range)
+        after = new_code if isinstance(new_code, str) else _syntactic_part(*new_code)
+        located = _locator(text, before, span) if text is not None else None
+    except (KeyError, ImportError, IndexError):
+        located = None
+    if located is None:
+        content = new_code if isinstance(new_code, str) else _syntactic_part(*new_code)
+        return [Edit(span, content)]
+    return [
+        Edit(Span(located(start), located(end)), _indent_inserted(content, located.indent(start)))
+        for start, end, content in _changed_runs(before, after)
+    ]
+
+
+def _syntactic_part(code: str, code_range) -> str:
+    starts = line_starts(code)
+    start = starts[code_range.start.line - 1] + code_range.start.column
+    end = starts[code_range.end.line - 1] + code_range.end.column
+    return code[start:end]
+
+
+def _changed_runs(before: str, after: str) -> list[tuple[int, int, str]]:
+    """(start, end, new text) in `before` for each run of changed tokens, merged within a line."""
+    a, b = _TOKEN.findall(before), _TOKEN.findall(after)
+    a_offsets = [0]
+    for token in a:
+        a_offsets.append(a_offsets[-1] + len(token))
+    runs: list[list] = []
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        start, end, content = a_offsets[i1], a_offsets[i2], "".join(b[j1:j2])
+        if runs and not LINE_BREAK.search(before, runs[-1][1], start):
+            runs[-1][2] += before[runs[-1][1] : start] + content
+            runs[-1][1] = end
+        else:
+            runs.append([start, end, content])
+    return [tuple(run) for run in runs]
+
+
+class _Located:
+    """Maps offsets in a node's generated code to positions in the file's text."""
+
+    def __init__(self, line_offsets: list[int], rows: list[tuple[int, int, str]]) -> None:
+        self.line_offsets = line_offsets  # offset where each line of the generated code starts
+        self.rows = rows  # per generated line: (file row, file column of its first char, indent)
+
+    def _line(self, offset: int) -> int:
+        from bisect import bisect_right
+
+        return bisect_right(self.line_offsets, offset) - 1
+
+    def __call__(self, offset: int) -> Position:
+        line = self._line(offset)
+        row, column, _ = self.rows[line]
+        return Position(row, column + offset - self.line_offsets[line])
+
+    def indent(self, offset: int) -> str:
+        return self.rows[self._line(offset)][2]
+
+
+def _locator(text: str, code: str, span: Span) -> _Located | None:
+    """Match the node's generated code to the file's text at `span`, line by line.
+
+    LibCST generates a node on its own without the indentation of the block around it: each
+    generated line must be the end of the file's line (the first, its start); the difference
+    is where the line begins in the file.
+    """
+    file_lines = split_lines(text)
+    code_lines = split_lines(code) or [""]
+    if code.endswith(("\n", "\r")):
+        code_lines.append("")
+    if len(code_lines) != span.end.row - span.start.row + 1 or span.end.row > len(file_lines):
+        return None
+    rows = []
+    for i, generated in enumerate(code_lines):
+        row = span.start.row + i
+        line = file_lines[row - 1]
+        if row == span.end.row:
+            line = line[: span.end.column - 1]
+        if i == 0:
+            if line[span.start.column - 1 :] != generated:
+                return None
+            indent = line[: len(line) - len(line.lstrip(" \t"))]
+            rows.append((row, span.start.column, indent))
+        else:
+            if not line.endswith(generated):
+                return None
+            shift = len(line) - len(generated)
+            rows.append((row, shift + 1, line[:shift]))
+    return _Located(line_starts(code), rows)
+
+
+def _indent_inserted(content: str, indent: str) -> str:
+    """New lines inside inserted code get the indentation LibCST left out."""
+    if not indent or not LINE_BREAK.search(content):
+        return content
+    pieces = LINE_BREAK.split(content)
+    breaks = LINE_BREAK.findall(content)
+    return pieces[0] + "".join(brk + (indent + piece if piece else piece) for brk, piece in zip(breaks, pieces[1:]))
 
 
 # --- text edits ------------------------------------------------------------------------------
@@ -292,27 +445,22 @@ def _dominant_newline(text: str) -> str:
 
 
 class _Notebook:
-    """A notebook document whose code cells are edited in cell coordinates."""
+    """A notebook's code cells, edited in cell coordinates; written back through `NotebookFile`,
+    which replaces only the `source` values of the cells that changed."""
 
-    def __init__(self, data: bytes, document: dict | None = None, sources: dict[int, str] | None = None,
+    def __init__(self, data: bytes, notebook=None, sources: dict[int, str] | None = None,
                  touched: frozenset[int] = frozenset()):
+        from torchlint.notebook import NotebookFile
+
         self.data = data
         self.touched = touched  # the cells the last edits changed: the ones to re-check
-        if document is None:
+        if notebook is None:
             try:
-                document = json.loads(data.decode("utf-8-sig"))
-            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+                notebook = NotebookFile(data)
+            except SourceError as exc:
                 raise ValueError(f"cannot read the notebook: {exc}") from None
-            if not isinstance(document, dict) or not isinstance(document.get("cells"), list):
-                raise ValueError("not a Jupyter notebook")
-        self.document = document
-        from torchlint.notebook import cell_source_text
-
-        self.sources = sources if sources is not None else {
-            index: cell_source_text(cell)
-            for index, cell in enumerate(document["cells"], start=1)
-            if isinstance(cell, dict) and cell.get("cell_type") == "code"
-        }
+        self.notebook = notebook
+        self.sources = sources if sources is not None else notebook.code_sources()
 
     def key(self):
         return tuple(sorted(self.sources.items()))
@@ -329,7 +477,7 @@ class _Notebook:
             if text is None:
                 return None
             sources[cell] = text
-        return _Notebook(self.data, self.document, sources, frozenset(by_cell))
+        return _Notebook(self.data, self.notebook, sources, frozenset(by_cell))
 
     def syntax_problem(self) -> str | None:
         """Whether an edited cell no longer parses. Jupyter runs each cell on its own, so each
@@ -346,36 +494,8 @@ class _Notebook:
         return [index for index, source in self.sources.items() if other.sources.get(index) != source]
 
     def encode(self) -> bytes:
-        """The original bytes with only the changed cells' `source` replaced."""
-        original = _Notebook(self.data)
-        changed = self.changed_cells(original)
-        if not changed:
-            return self.data
-        document = json.loads(self.data.decode("utf-8-sig"))
-        for index in changed:
-            cell = document["cells"][index - 1]
-            cell["source"] = _split_source(self.sources[index]) if isinstance(cell.get("source"), list) else self.sources[index]
-        return _dump_like(document, self.data)
-
-
-def _split_source(text: str) -> list[str]:
-    return text.splitlines(keepends=True)
-
-
-def _dump_like(document: dict, original: bytes) -> bytes:
-    """Serialise a notebook the way the original file was: indent, escaping, newline, BOM."""
-    text = original.decode("utf-8-sig")
-    indent_match = re.search(r"^\{\r?\n([ \t]+)\"", text)
-    indent = indent_match.group(1) if indent_match else None
-    if indent is not None and set(indent) == {" "}:
-        indent = len(indent)
-    ascii_only = not any(ord(ch) > 127 for ch in text) and "\\u" in text
-    dumped = json.dumps(document, indent=indent, ensure_ascii=ascii_only)
-    if text.endswith("\n"):
-        dumped += "\n"
-    if "\r\n" in text:
-        dumped = dumped.replace("\n", "\r\n")
-    return (codecs.BOM_UTF8 if original.startswith(codecs.BOM_UTF8) else b"") + dumped.encode("utf-8")
+        """The original bytes with only the changed cells' `source` values replaced."""
+        return self.notebook.with_sources(self.sources)
 
 
 # --- writing, diffs, reports -----------------------------------------------------------------
@@ -384,9 +504,9 @@ def _dump_like(document: dict, original: bytes) -> bytes:
 def write_atomically(path: str, data: bytes) -> None:
     """Replace a file's content in one step: a temporary file in its directory, then a rename.
 
-    The file's permission bits are kept; a symlink is followed and its target replaced.
+    The file's permission bits are kept. Callers check `why_not_written` first (links).
     """
-    target = os.path.realpath(path)
+    target = path
     mode = stat.S_IMODE(os.stat(target).st_mode)
     directory = os.path.dirname(target) or "."
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
@@ -442,7 +562,7 @@ def fixes_summary(outcomes: Sequence[FixOutcome]) -> list[str]:
     from collections import Counter
 
     lines = []
-    fixed = [o for o in outcomes if o.applied]
+    fixed = [o for o in outcomes if o.applied and o.changed and o.error is None]
     total = sum(len(o.applied) for o in fixed)
     if not total:
         return ["No fixes applied."] if outcomes else []
@@ -488,7 +608,8 @@ class FixRun:
 
     def report_lines(self, show_fixes: bool) -> list[str]:
         """Lines for the user after the findings: what was fixed, what could not be."""
-        applied = sum(len(o.applied) for o in self.outcomes if o.changed)
+        # Only what was written counts: a file that could not be written keeps its findings.
+        applied = sum(len(o.applied) for o in self.outcomes if o.changed and o.error is None)
         lines = []
         if self.diff_only:
             if applied:

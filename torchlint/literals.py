@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 
+from torchlint.positions import split_lines
+
 # Files smaller than this are parsed as they are: folding would cost more than it saves.
 MIN_TEXT_SIZE = 200_000
 MIN_ELEMENTS = 256
@@ -24,7 +26,7 @@ def blank_huge_literals(text: str) -> str:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return text
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text, keepends=True)
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line))

@@ -7,6 +7,10 @@ lines and columns, and records ranges only for those nodes (and for the child no
 syntactic ranges are taken from). The ranges are the PositionProvider's, exactly; a test checks
 that on real code.
 
+It also holds the one line-splitting rule every part of torchlint uses: Python's tokenizer's
+(`\r\n`, `\r`, `\n`), not `str.splitlines`, which also breaks at `\f`, `\v`, `\x1c`-`\x1e`,
+`\x85`, U+2028 and U+2029 (characters that may sit inside a string or a comment).
+
 It relies on LibCST's code generation protocol (`CSTNode._codegen` and its `CodegenState`); if
 that is ever unavailable, `positions_for` falls back to the PositionProvider.
 """
@@ -17,8 +21,25 @@ import re
 from contextlib import nullcontext
 from typing import Any, Iterable
 
-_NEWLINE = re.compile(r"\r\n?|\n")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _NO_RECORD = nullcontext()
+
+
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """`text.splitlines(keepends)`, breaking lines only where Python's tokenizer does."""
+    lines = []
+    start = 0
+    for match in LINE_BREAK.finditer(text):
+        lines.append(text[start : match.end() if keepends else match.start()])
+        start = match.end()
+    if start < len(text):
+        lines.append(text[start:])
+    return lines
+
+
+def line_starts(text: str) -> list[int]:
+    """The offset where each line of `text` starts (one more than the line breaks)."""
+    return [0] + [match.end() for match in LINE_BREAK.finditer(text)]
 
 
 def positions_for(module: Any, nodes: Iterable[Any]) -> dict[Any, Any]:
@@ -29,6 +50,47 @@ def positions_for(module: Any, nodes: Iterable[Any]) -> dict[Any, Any]:
         return _full_positions(module)
     module._codegen(state)
     return state.computed
+
+
+def in_text(module: Any, computed: dict[Any, Any], text: str) -> dict[Any, Any]:
+    """Ranges of `module` moved onto `text`, the code it was parsed from.
+
+    LibCST drops form feeds at the start of a line when it regenerates code (`"\\fx = 1"` comes
+    back as `"x = 1"`), so columns on such lines are short by what was dropped.
+    """
+    if "\f" not in text:
+        return computed
+    return _corrected(computed, module.code, text)
+
+
+def code_and_range(module: Any, node: Any) -> tuple[str, Any]:
+    """The code LibCST generates for `node` on its own (as `module.code_for_node`), and the
+    node's syntactic range (a CodeRange, 1-based lines, 0-based columns) within that code."""
+    state = _selective_state(module, [node])
+    node._codegen(state)
+    return "".join(state.tokens), state.computed[node]
+
+
+def _corrected(computed: dict[Any, Any], generated: str, text: str) -> dict[Any, Any]:
+    """Shift the columns of each line where the parsed text has characters the code lacks."""
+    if generated == text:
+        return computed
+    generated_lines, text_lines = split_lines(generated), split_lines(text)
+    if len(generated_lines) != len(text_lines):
+        return computed
+    shifts = {
+        row: len(line) - len(regenerated)
+        for row, (regenerated, line) in enumerate(zip(generated_lines, text_lines), start=1)
+        if regenerated != line and line.endswith(regenerated)
+    }
+    if not shifts:
+        return computed
+    from libcst.metadata import CodePosition, CodeRange
+
+    def moved(position):
+        return CodePosition(position.line, position.column + shifts.get(position.line, 0))
+
+    return {node: CodeRange(moved(r.start), moved(r.end)) for node, r in computed.items()}
 
 
 def _full_positions(module: Any) -> dict[Any, Any]:
@@ -80,7 +142,7 @@ def _define_classes() -> type:
 
         def _advance(self, value: str) -> None:
             if "\n" in value or "\r" in value:
-                segments = _NEWLINE.split(value)
+                segments = LINE_BREAK.split(value)
                 self.line += len(segments) - 1
                 self.column = len(segments[-1])
             else:

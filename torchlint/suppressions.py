@@ -219,7 +219,9 @@ def _parse_codes(raw: str, *, strict: bool) -> tuple[dict[str, str], list[str]]:
 
 def _comments(text: str):
     """(row, 0-based column, text, stands alone on its line) of each comment mentioning us."""
-    lines = text.splitlines()
+    from torchlint.positions import split_lines
+
+    lines = split_lines(text)
     try:
         for token in tokenize.generate_tokens(io.StringIO(text).readline):
             if token.type == tokenize.COMMENT and ("noqa" in token.string.lower() or "torchlint" in token.string):

@@ -26,7 +26,9 @@ class Expectation:
 
 def expectations_in_text(text: str, cell: int | None = None) -> set[Expectation]:
     found = set()
-    for row, line in enumerate(text.splitlines(), start=1):
+    from torchlint.positions import split_lines
+
+    for row, line in enumerate(split_lines(text), start=1):
         match = _EXPECT.search(line)
         if match:
             for code in re.split(r"\s*,\s*", match.group("codes")):

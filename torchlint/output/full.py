@@ -29,9 +29,11 @@ def render(results, stream, options) -> None:
 
 
 def _lines_of(result: FileResult, cell: int | None) -> list[str]:
+    from torchlint.positions import split_lines
+
     if cell is not None and result.cell_sources:
-        return result.cell_sources.get(cell, "").splitlines()
-    return (result.source or "").splitlines()
+        return split_lines(result.cell_sources.get(cell, ""))
+    return split_lines(result.source or "")
 
 
 def _diagnostic_lines(diagnostic: Diagnostic, result: FileResult):
