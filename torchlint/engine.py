@@ -36,11 +36,12 @@ _METADATA_PROVIDERS = {
 class FileContext:
     """What a rule sees of the file being linted."""
 
-    def __init__(self, module, path: str, options: dict | None = None) -> None:
+    def __init__(self, module, path: str, options: dict | None = None, enabled_codes: Iterable[str] = ()) -> None:
         from torchlint.facts import ModuleFacts
 
         self.module = module
         self.path = path
+        self.enabled_codes = frozenset(enabled_codes)  # the rules run on this file, for precedence between rules
         self._wrapper = None
         self.facts = ModuleFacts(module, path=path, options=options)
         self.reports: list[Report] = []
@@ -92,7 +93,7 @@ def lint_text(text: str, path: str, enabled: Iterable[type[Rule]], options: dict
         module = _parse(blank_huge_literals(text))
     except _SyntaxProblem as problem:
         return [problem.diagnostic(path, text)], False
-    context = FileContext(module, path, options)
+    context = FileContext(module, path, options, enabled_codes=[rule.code for rule in rules])
     crashed = _run_rules(context, rules)
     context.locate(_located_nodes(context.reports))
     diagnostics = [_to_diagnostic(context, report, path) for report in context.reports]
