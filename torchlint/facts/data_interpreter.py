@@ -12,6 +12,7 @@ from torchlint._lazy import lazy_module
 from torchlint.facts.data import (
     Because,
     CallSite,
+    DataRoles,
     Evidence,
     FitEvent,
     Fitted,

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from torchlint._lazy import lazy_module
+from torchlint.facts.statements import body_of, is_true, parameters, walk_nodes
 from torchlint.walk import TRIVIA, children
 
 cst = lazy_module("libcst")
@@ -300,7 +301,7 @@ class Dataflow:
         if arg.keyword is not None and arg.keyword.value == "out":
             return "written through `out=`"
         for other in call.args:
-            if other.keyword is not None and other.keyword.value == "inplace" and _is_true(other.value):
+            if other.keyword is not None and other.keyword.value == "inplace" and is_true(other.value):
                 return "written in place by `inplace=True`"
         func = call.func
         name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
@@ -365,10 +366,6 @@ def _is_inplace_name(name: str) -> bool:
     return name.endswith("_") and not name.startswith("_") and name not in NON_WRITING_INPLACE
 
 
-def _is_true(expr) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "True"
-
-
 def _parameter_for(function, call, arg) -> str | None:
     """The parameter name of `function` that `arg` of `call` binds (skipping `self`)."""
     params = list(function.params.posonly_params) + list(function.params.params)
@@ -394,7 +391,7 @@ class _Builder:
     def build(self) -> FunctionFlow:
         function = self.flow.function
         env: dict[str, frozenset] = {}
-        for param in _all_params(function.params):
+        for param in parameters(function.params):
             binding = self._bind(param.name.value, "param", param, function, annotation=param.annotation)
             env[param.name.value] = frozenset({binding})
         body = function.body.body if isinstance(function.body, cst.IndentedBlock) else [function.body]
@@ -430,13 +427,13 @@ class _Builder:
             return env
         if isinstance(statement, cst.If):
             self._loads(statement.test, statement, env)
-            then_env = self._block(_body(statement.body), dict(env))
+            then_env = self._block(body_of(statement.body), dict(env))
             if statement.orelse is None:
                 else_env = env
             elif isinstance(statement.orelse, cst.If):
                 else_env = self._statement(statement.orelse, dict(env))
             else:
-                else_env = self._block(_body(statement.orelse.body), dict(env))
+                else_env = self._block(body_of(statement.orelse.body), dict(env))
             return _merge(then_env, else_env)
         if isinstance(statement, (cst.For, cst.While)):
             return self._loop(statement, env)
@@ -446,20 +443,20 @@ class _Builder:
                 self._loads(item.item, statement, env)
                 if item.asname is not None:
                     self._bind_target(item.asname.name, "with", statement, None, env)
-            return self._block(_body(statement.body), env)
+            return self._block(body_of(statement.body), env)
         if isinstance(statement, cst.Try) or type(statement).__name__ == "TryStar":
-            body_env = self._block(_body(statement.body), dict(env))
+            body_env = self._block(body_of(statement.body), dict(env))
             merged = _merge(env, body_env)
             result = body_env
             for handler in statement.handlers:
                 handler_env = dict(merged)
                 if handler.name is not None:
                     self._bind_target(handler.name.name, "other", statement, None, handler_env)
-                result = _merge(result, self._block(_body(handler.body), handler_env))
+                result = _merge(result, self._block(body_of(handler.body), handler_env))
             if statement.orelse is not None:
-                result = _merge(result, self._block(_body(statement.orelse.body), dict(body_env)))
+                result = _merge(result, self._block(body_of(statement.orelse.body), dict(body_env)))
             if statement.finalbody is not None:
-                result = self._block(_body(statement.finalbody.body), result)
+                result = self._block(body_of(statement.finalbody.body), result)
             return result
         if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
             self._captured(statement)
@@ -470,7 +467,7 @@ class _Builder:
             self._loads(statement.subject, statement, env)
             result = env
             for case in statement.cases:
-                result = _merge(result, self._block(_body(case.body), dict(env)))
+                result = _merge(result, self._block(body_of(case.body), dict(env)))
             return result
         return env
 
@@ -485,9 +482,9 @@ class _Builder:
                 self._bind_target(statement.target, "for", statement, None, loop_env)
             else:
                 self._loads(statement.test, statement, loop_env)
-            loop_env = _merge(before, self._block(_body(statement.body), loop_env))
+            loop_env = _merge(before, self._block(body_of(statement.body), loop_env))
         if statement.orelse is not None:
-            loop_env = self._block(_body(statement.orelse.body), loop_env)
+            loop_env = self._block(body_of(statement.orelse.body), loop_env)
         return loop_env
 
     def _small(self, small, statement, env) -> dict:
@@ -588,7 +585,7 @@ def _load_names(expr, into_scopes: bool = False) -> Iterator:
             continue
         if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)) and not into_scopes and node is not expr:
             if isinstance(node, cst.Lambda):
-                params = {p.name.value for p in _all_params(node.params)}
+                params = {p.name.value for p in parameters(node.params)}
                 stack.append((node.body, hidden | params))
             continue
         if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
@@ -611,31 +608,11 @@ def _load_names(expr, into_scopes: bool = False) -> Iterator:
 def _comprehension_targets(for_in) -> frozenset:
     found = set()
     while for_in is not None:
-        for node in _walk(for_in.target):
+        for node in walk_nodes(for_in.target):
             if isinstance(node, cst.Name):
                 found.add(node.value)
         for_in = for_in.inner_for_in
     return frozenset(found)
-
-
-def _walk(node) -> Iterator:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(children(current))
-
-
-def _all_params(params) -> list:
-    found = list(params.posonly_params) + list(params.params) + list(params.kwonly_params)
-    for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
-            found.append(star)
-    return found
-
-
-def _body(block) -> list:
-    return list(block.body) if isinstance(block, cst.IndentedBlock) else [block]
 
 
 def _merge(a: dict, b: dict) -> dict:

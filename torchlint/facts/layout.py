@@ -32,7 +32,8 @@ from dataclasses import dataclass, field, replace
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.dataflow import Dataflow
-from torchlint.walk import children
+from torchlint.facts.program import Program
+from torchlint.facts.statements import is_true
 
 cst = lazy_module("libcst")
 
@@ -160,8 +161,7 @@ class Layouts:
         self.dataflow: Dataflow = facts.get(Dataflow)
         self._memo: dict[int, object] = {}
         self._active: set[int] = set()
-        self._class_attrs: dict[int, dict] = {}
-
+        
     @classmethod
     def build(cls, facts) -> Layouts:
         return cls(facts)
@@ -342,32 +342,11 @@ class Layouts:
         return self._eval(values[0])
 
     def _attributes_of(self, cls) -> dict:
-        """`self.<attr>` values assigned anywhere in the class, and `register_buffer` values."""
-        found = self._class_attrs.get(id(cls))
-        if found is not None:
-            return found
-        found = {}
-        for node in _walk(cls.body):
-            if isinstance(node, cst.Assign):
-                for target in node.targets:
-                    t = target.target
-                    if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self":
-                        found.setdefault(t.attr.value, []).append(node.value)
-            elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
-                t = node.target
-                if isinstance(t, cst.Attribute) and isinstance(t.value, cst.Name) and t.value.value == "self":
-                    found.setdefault(t.attr.value, []).extend([node.value, node.value] if node.value is not None else [None, None])
-            elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "register_buffer":
-                args = node.args
-                if len(args) >= 2 and isinstance(args[0].value, cst.SimpleString):
-                    found.setdefault(args[0].value.evaluated_value, []).append(args[1].value)
-        self._class_attrs[id(cls)] = found
-        return found
+        return self.facts.get(Program).self_attributes(cls)
 
     def _methods_of(self, node) -> set:
         cls = self.dataflow.enclosing_class(node)
-        body = cls.body.body if cls is not None and isinstance(cls.body, cst.IndentedBlock) else ()
-        return {s.name.value for s in body if isinstance(s, cst.FunctionDef)}
+        return self.facts.get(Program).method_names(cls) if cls is not None else set()
 
     def module_kind(self, call) -> str | None:
         """For `self.drop(x)`: the qualified class of `self.drop` when set once in the class."""
@@ -892,8 +871,8 @@ def _expand(receiver: Layout, target, call, layouts) -> Layout:
 
 
 def _keepdim(layout: Layout, method, call, args, layouts):
-    keepdim = any(a.keyword is not None and a.keyword.value == "keepdim" and _is_true(a.value) for a in call.args)
-    if len(args) >= 2 and _is_true(args[1].value):
+    keepdim = any(a.keyword is not None and a.keyword.value == "keepdim" and is_true(a.value) for a in call.args)
+    if len(args) >= 2 and is_true(args[1].value):
         keepdim = True
     dims = _dim_argument(call, args)
     if dims is None:
@@ -1242,10 +1221,6 @@ def _is_self(expr) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "self"
 
 
-def _is_true(expr) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "True"
-
-
 def _is_scalar_like(expr) -> bool:
     """Numbers and `self.scale`-style attributes: operands that do not change the layout."""
     return isinstance(expr, (cst.Integer, cst.Float, cst.Attribute, cst.UnaryOperation))
@@ -1259,14 +1234,6 @@ def _looks_like_size(expr) -> bool:
 
 def _code(layouts, node) -> str:
     return layouts.facts.module.code_for_node(node)
-
-
-def _walk(node):
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(children(current))
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from typing import Any, Iterator
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.names import dotted_name
-from torchlint.facts.statements import iter_statements, small_statements
+from torchlint.facts.program import Program
+from torchlint.facts.statements import body_of, child_bodies, iter_statements, small_statements
 from torchlint.walk import children
 
 cst = lazy_module("libcst")
@@ -324,20 +325,20 @@ class LoopFacts:
             if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
                 continue
             if isinstance(statement, cst.FunctionDef):
-                self._collect_loops(_body_of(statement), statement, class_, (), _body_of(statement))
+                self._collect_loops(body_of(statement.body), statement, class_, (), body_of(statement.body))
                 continue
             if isinstance(statement, cst.ClassDef):
-                for inner in _body_of(statement):
+                for inner in body_of(statement.body):
                     if isinstance(inner, cst.FunctionDef):
-                        self._collect_loops(_body_of(inner), inner, statement, (), _body_of(inner))
+                        self._collect_loops(body_of(inner.body), inner, statement, (), body_of(inner.body))
                     else:
-                        self._collect_loops([inner], None, statement, (), _body_of(statement))
+                        self._collect_loops([inner], None, statement, (), body_of(statement.body))
                 continue
             inner_outer = outer
             if isinstance(statement, (cst.For, cst.While)):
                 self.loops.append(LoopInfo(statement, function, class_, outer, scope_body))
                 inner_outer = outer + (statement,)
-            for block in _child_blocks(statement):
+            for block in child_bodies(statement):
                 self._collect_loops(block, function, class_, inner_outer, scope_body)
 
     def resets_before(self, loop: LoopInfo, optimizer: str) -> tuple[Any, bool] | None:
@@ -361,7 +362,7 @@ class LoopFacts:
                         if event.key is not None and self.covers(event, optimizer, strict=False):
                             found.append((call, any(outer in loops for outer in loop.outer)))
                 inner = loops + ((statement,) if isinstance(statement, (cst.For, cst.While)) else ())
-                for block in _child_blocks(statement):
+                for block in child_bodies(statement):
                     if walk(block, inner):
                         return True
             return False
@@ -403,33 +404,6 @@ def _parameter_owners(call) -> Iterator[str]:
                 continue
         if isinstance(node, cst.CSTNode):
             stack.extend(children(node))
-
-
-def _body_of(node) -> list:
-    body = node.body
-    if isinstance(body, cst.IndentedBlock):
-        return list(body.body)
-    return [body]
-
-
-def _child_blocks(statement) -> Iterator[list]:
-    """Statement lists directly inside a compound statement."""
-    for attr in ("body", "orelse", "finalbody"):
-        block = getattr(statement, attr, None)
-        if block is None:
-            continue
-        if isinstance(block, (cst.Else, cst.Finally)):
-            block = block.body
-        if isinstance(block, cst.If):
-            yield [block]
-        elif isinstance(block, cst.IndentedBlock):
-            yield list(block.body)
-        elif isinstance(block, cst.SimpleStatementSuite):
-            yield [block]
-    for handler in getattr(statement, "handlers", ()) or ():
-        yield _body_of(handler)
-    for case in getattr(statement, "cases", ()) or ():
-        yield _body_of(case)
 
 
 def _calls_in_header(statement) -> Iterator:
@@ -513,7 +487,7 @@ class _Paths:
         # Helpers the loop can call by name: the module's, and those nested in its function.
         self.functions = dict(loop_facts.functions)
         if loop.function is not None:
-            for statement in iter_statements(_body_of(loop.function), into_functions=False, into_classes=False):
+            for statement in iter_statements(body_of(loop.function.body), into_functions=False, into_classes=False):
                 if isinstance(statement, cst.FunctionDef):
                     self.functions[statement.name.value] = statement
 
@@ -523,7 +497,7 @@ class _Paths:
         context = _Context(self.loop.class_)
         if isinstance(self.loop.node, cst.For):
             context = self._bind_loopvar(self.loop.node, context)
-        items = self.block(_body_of(self.loop.node), context)
+        items = self.block(body_of(self.loop.node.body), context)
         try:
             states = _run(items, [((), (), None)])
         except _TooManyPaths:
@@ -549,7 +523,7 @@ class _Paths:
         if isinstance(statement, (cst.For, cst.While)):
             header = self.expression(statement.iter if isinstance(statement, cst.For) else statement.test, context)
             inner = self._bind_loopvar(statement, context) if isinstance(statement, cst.For) else context
-            body = self.block(_body_of(statement), inner)
+            body = self.block(body_of(statement.body), inner)
             return header + ([("loop", body)] if body else [])
         if isinstance(statement, cst.With):
             items = []
@@ -557,19 +531,19 @@ class _Paths:
                 if self._is_dist_autograd_context(item.item):
                     return []  # gradients live in the context: nothing accumulates in `.grad`
                 items.extend(self.expression(item.item, context))
-            return items + self.block(_body_of(statement), context)
+            return items + self.block(body_of(statement.body), context)
         if isinstance(statement, (cst.Try, cst.TryStar)):
-            first = self.block(_body_of(statement), context)
+            first = self.block(body_of(statement.body), context)
             if statement.orelse is not None:
-                first += self.block(_body_of(statement.orelse), context)
-            alternatives = [first] + [self.block(_body_of(h), context) for h in statement.handlers]
+                first += self.block(body_of(statement.orelse.body), context)
+            alternatives = [first] + [self.block(body_of(h.body), context) for h in statement.handlers]
             items = [("choice", alternatives)] if any(alternatives) else []
             if statement.finalbody is not None:
-                final = self.block(_body_of(statement.finalbody), context)
+                final = self.block(body_of(statement.finalbody.body), context)
                 items += [("finally", final)] if final else []
             return items
         if isinstance(statement, cst.Match):
-            alternatives = [self.block(_body_of(case), context) for case in statement.cases] + [[]]
+            alternatives = [self.block(body_of(case.body), context) for case in statement.cases] + [[]]
             return [("choice", alternatives)] if any(alternatives) else []
         return []  # definitions: their bodies run when called, not here
 
@@ -581,25 +555,25 @@ class _Paths:
             # `step_model(..., do_backward=False)`: the helper's `if not do_backward` is decided.
             taken = context.constants[key] == positive
             if taken:
-                return items + self.block(_body_of(node), context)
+                return items + self.block(body_of(node.body), context)
             if isinstance(node.orelse, cst.If):
                 return items + self.branch(node.orelse, context)
-            return items + (self.block(_body_of(node.orelse), context) if node.orelse is not None else [])
+            return items + (self.block(body_of(node.orelse.body), context) if node.orelse is not None else [])
         grad_check = _GRAD_NONE_CHECK.fullmatch(key)
         if grad_check:
             # `if p.grad is not None: p.grad.zero_()`: where the test fails there is nothing to
             # reset, so the branch that resets stands for both.
             if grad_check.group(1):
-                return items + self.block(_body_of(node), context)
-            return items + (self.block(_body_of(node.orelse), context) if isinstance(node.orelse, cst.Else) else [])
+                return items + self.block(body_of(node.body), context)
+            return items + (self.block(body_of(node.orelse.body), context) if isinstance(node.orelse, cst.Else) else [])
         then_context = context.but(guards=context.guards + (Guard(key, positive, test),))
         else_context = context.but(guards=context.guards + (Guard(key, not positive, test),))
-        then = self.block(_body_of(node), then_context)
+        then = self.block(body_of(node.body), then_context)
         orelse: list = []
         if isinstance(node.orelse, cst.If):
             orelse = self.branch(node.orelse, else_context)
         elif isinstance(node.orelse, cst.Else):
-            orelse = self.block(_body_of(node.orelse), else_context)
+            orelse = self.block(body_of(node.orelse.body), else_context)
         if then or orelse:
             items.append(("branch", key, then, orelse) if positive else ("branch", key, orelse, then))
         return items
@@ -720,24 +694,14 @@ class _Paths:
             return None
         inlined = self._inline_method(call, owner, attr, receiver, context)
         if inlined is None and attr not in ("zero_grad", "step") and _GRADIENT_WORK.search(attr):
-            if _method(owner, attr, self.facts.classes) is None and self._has_unseen_base(owner):
+            program = self.facts.facts.get(Program)
+            if program.method(owner, attr) is None and program.has_unseen_base(owner):
                 # `self.optimizer_step()` from a base class we cannot read may well reset.
                 return [self.event(RESET, None, call, context)]
         return inlined
 
-    def _has_unseen_base(self, class_node, seen=()) -> bool:
-        for base in class_node.bases:
-            name = dotted_name(base.value)
-            local = self.facts.classes.get(name) if name else None
-            if local is None:
-                if name not in ("object", None):
-                    return True
-            elif local not in seen and self._has_unseen_base(local, seen + (class_node,)):
-                return True
-        return False
-
     def _inline_method(self, call, class_node, attr: str, receiver, context: _Context) -> list | None:
-        method = _method(class_node, attr, self.facts.classes)
+        method = self.facts.facts.get(Program).method(class_node, attr)
         if method is None:
             return None
         inlined = self._inline(call, method, receiver, context.but(class_=class_node), method=True)
@@ -760,7 +724,7 @@ class _Paths:
         inner = context.but(rename=rename, loopvars={}, depth=context.depth + 1,
                             active=context.active + (function,), via=context.via or call,
                             constants=_constant_arguments(call, function, receiver if method else None))
-        body = self.block(_body_of(function), inner)
+        body = self.block(body_of(function.body), inner)
         return [("inline", body)] if body else []
 
     def _opaque(self, call, name: str, context: _Context) -> list:
@@ -948,20 +912,6 @@ def _is_static(function) -> bool:
     return any(getattr(d.decorator, "value", None) == "staticmethod" for d in function.decorators)
 
 
-def _method(class_node, name: str, classes: dict, seen: tuple = ()):
-    """The method `name` of a class or of its same-module bases (in base order), or None."""
-    for statement in _body_of(class_node):
-        if isinstance(statement, cst.FunctionDef) and statement.name.value == name:
-            return statement
-    for base in class_node.bases:
-        local = classes.get(dotted_name(base.value) or "")
-        if local is not None and local is not class_node and local not in seen:
-            found = _method(local, name, classes, seen + (class_node,))
-            if found is not None:
-                return found
-    return None
-
-
 def _is_grad(node) -> bool:
     return isinstance(node, cst.Attribute) and node.attr.value == "grad"
 
@@ -1000,7 +950,7 @@ def _skipped_scope(loop: LoopInfo, names) -> bool:
     bases = [names.qualified_name(base.value) or dotted_name(base.value) or "" for base in class_.bases]
     if not any("lightning" in base.lower() or base.endswith("LightningModule") for base in bases):
         return False
-    for statement in iter_statements(_body_of(class_)):
+    for statement in iter_statements(body_of(class_.body)):
         for small in small_statements(statement):
             if isinstance(small, cst.Assign) and isinstance(small.value, cst.Name) and small.value.value == "False":
                 if any((dotted_name(t.target) or "").endswith("automatic_optimization") for t in small.targets):
