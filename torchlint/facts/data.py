@@ -134,6 +134,28 @@ class OneDInput:
     column_key: Any = None  # the string index of `df["c"]` given directly as the argument
 
 
+class Scope:
+    """Bindings of one scope of the data interpreter: the module, a class body or a function."""
+
+    def __init__(self, parent: Scope | None = None) -> None:
+        self.parent = parent
+        self.bindings: dict[str, Value] = {}
+
+    def lookup(self, key: str) -> Value | None:
+        scope: Scope | None = self
+        while scope is not None:
+            if key in scope.bindings:
+                return scope.bindings[key]
+            scope = scope.parent
+        return None
+
+
+def root_scope(scope: Scope) -> Scope:
+    while scope.parent is not None:
+        scope = scope.parent
+    return scope
+
+
 def union(values: Iterable[Value]) -> Value:
     roles: set[Role] = set()
     sources: set[int] = set()

@@ -9,70 +9,19 @@ from dataclasses import replace
 from typing import Any
 
 from torchlint._lazy import lazy_module
-from torchlint.facts.data import (
-    Because,
-    CallSite,
-    DataRoles,
-    Evidence,
-    FitEvent,
-    Fitted,
-    OneDInput,
-    Split,
-    Value,
-    union,
-)
-from torchlint.facts.data_shapes import (
-    column_key,
-    drops_rows,
-    explicit_categories,
-    file_literal,
-    numpy_1d,
-    reshape_1d,
-    single_column_index,
-    strip_indexers,
-)
-from torchlint.facts.data_words import (
-    BUILTINS,
-    DISPLAY_NAMES,
-    FIT_METHODS,
-    FRAME_MAKERS,
-    FRAME_METHODS,
-    HELD_OUT,
-    METADATA_ATTRIBUTES,
-    MODEL_METHODS,
-    PREDICTIONS,
-    READERS,
-    ROW_SUBSET_METHODS,
-    SHAPE_METHODS,
-    TEST,
-    TRAIN,
-    TRANSFORMER_NAME_WORDS,
-    Kind,
-    classify,
-    is_bare_role_name,
-    roles_of_file,
-    roles_of_name,
-    split_words,
-)
+from torchlint.facts.data import (Because, CallSite, DataRoles, Evidence, FitEvent, Fitted, OneDInput, Scope, Split,
+                                  Value, root_scope, union)
+from torchlint.facts.data_shapes import (child_kind, column_key, drops_rows, explicit_categories, file_literal,
+                                         numpy_1d, reshape_1d, single_column_index, strip_indexers)
+from torchlint.facts.data_words import (BUILTINS, DISPLAY_NAMES, FIT_METHODS, FRAME_MAKERS, FRAME_METHODS, HELD_OUT,
+                                        METADATA_ATTRIBUTES, MODEL_METHODS, PREDICTIONS, READERS, ROW_SUBSET_METHODS,
+                                        SHAPE_METHODS, TEST, TRAIN, TRANSFORMER_NAME_WORDS, Kind, classify,
+                                        is_bare_role_name, roles_of_file, roles_of_name, split_words)
 from torchlint.facts.names import dotted_name
 from torchlint.facts.statements import body_of, parameters
-from torchlint.walk import TRIVIA, children
+from torchlint.walk import children
 
 cst = lazy_module("libcst")
-
-
-class _Scope:
-    def __init__(self, parent: _Scope | None = None) -> None:
-        self.parent = parent
-        self.bindings: dict[str, Value] = {}
-
-    def lookup(self, key: str) -> Value | None:
-        scope: _Scope | None = self
-        while scope is not None:
-            if key in scope.bindings:
-                return scope.bindings[key]
-            scope = scope.parent
-        return None
 
 
 class Interpreter:
@@ -90,20 +39,20 @@ class Interpreter:
     # --- statements ---------------------------------------------------------------------------
 
     def run(self, module) -> None:
-        self.block(module.body, _Scope())
+        self.block(module.body, Scope())
 
-    def block(self, statements, scope: _Scope) -> None:
+    def block(self, statements, scope: Scope) -> None:
         for statement in statements:
             self.statement(statement, scope)
 
-    def statement(self, statement, scope: _Scope) -> None:
+    def statement(self, statement, scope: Scope) -> None:
         if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             for small in statement.body:
                 self.small_statement(small, scope)
         elif isinstance(statement, cst.FunctionDef):
             self.function(statement, scope)
         elif isinstance(statement, cst.ClassDef):
-            self.block(body_of(statement.body), _Scope(scope))
+            self.block(body_of(statement.body), Scope(scope))
         elif isinstance(statement, cst.For):
             self.for_loop(statement, scope)
         elif isinstance(statement, (cst.If, cst.While)):
@@ -136,8 +85,8 @@ class Interpreter:
                 self.block(body_of(case.body), scope)
             self.conditional -= 1
 
-    def function(self, node, scope: _Scope) -> None:
-        inner = _Scope(scope)
+    def function(self, node, scope: Scope) -> None:
+        inner = Scope(scope)
         module_level = scope.parent is None
         for position, param in enumerate(parameters(node.params)):
             name = param.name.value
@@ -171,7 +120,7 @@ class Interpreter:
             return replace(value, data=True)
         return value
 
-    def for_loop(self, node, scope: _Scope) -> None:
+    def for_loop(self, node, scope: Scope) -> None:
         iterable = node.iter
         value = self.eval(iterable, scope)
         target = node.target
@@ -202,7 +151,7 @@ class Interpreter:
         if node.orelse is not None:
             self.block(body_of(node.orelse.body), scope)
 
-    def small_statement(self, small, scope: _Scope) -> None:
+    def small_statement(self, small, scope: Scope) -> None:
         if isinstance(small, cst.Assign):
             value = self.eval(small.value, scope)
             for target in small.targets:
@@ -220,7 +169,7 @@ class Interpreter:
 
     # --- binding ------------------------------------------------------------------------------
 
-    def bind(self, target, value: Value, value_node, scope: _Scope, flow_role: bool = False) -> None:
+    def bind(self, target, value: Value, value_node, scope: Scope, flow_role: bool = False) -> None:
         if isinstance(target, (cst.Tuple, cst.List)):
             self.bind_many(target, value, value_node, scope)
         elif isinstance(target, cst.StarredElement):
@@ -242,7 +191,7 @@ class Interpreter:
             if base_value is not None:
                 self.assign_into(base, base_value, value, scope)
 
-    def bind_many(self, target, value: Value, value_node, scope: _Scope) -> None:
+    def bind_many(self, target, value: Value, value_node, scope: Scope) -> None:
         elements = [e.value for e in target.elements]
         if value.split_call is not None and len(value.split_inputs) * 2 == len(elements):
             for index, element in enumerate(elements):
@@ -272,7 +221,7 @@ class Interpreter:
         for element in elements:
             self.bind(element, replace(value, obj=None, one_d=None, split_call=None), None, scope)
 
-    def bind_name(self, key: str, name_node, value: Value, value_node, scope: _Scope, flow_role: bool) -> None:
+    def bind_name(self, key: str, name_node, value: Value, value_node, scope: Scope, flow_role: bool) -> None:
         leaf = key.rsplit(".", 1)[-1]
         named = roles_of_name(leaf)
         if named and is_bare_role_name(leaf) and not (value.data or value.obj is not None):
@@ -298,11 +247,11 @@ class Interpreter:
             bound = value
         scope.bindings[key] = replace(bound, split_call=None, split_inputs=(), kfold=bound.kfold)
 
-    def assign_into(self, key: str, base: Value, value: Value, scope: _Scope) -> None:
+    def assign_into(self, key: str, base: Value, value: Value, scope: Scope) -> None:
         """`df[cols] = scaled`: the frame now carries what the new columns carry."""
         scope.bindings[key] = replace(base, taints=base.taints | value.taints, sources=base.sources | value.sources)
 
-    def maybe_slice_split(self, value_node, named: frozenset[str], scope: _Scope) -> None:
+    def maybe_slice_split(self, value_node, named: frozenset[str], scope: Scope) -> None:
         """`test = data[n:]`, `X_train = X.iloc[:800]`: a manual split of whole data."""
         node = value_node
         sampled = False
@@ -341,12 +290,12 @@ class Interpreter:
     def _value(self, node) -> Value:
         return self.result._values.get(node) or Value()
 
-    def eval(self, node, scope: _Scope) -> Value:
+    def eval(self, node, scope: Scope) -> Value:
         value = self._eval(node, scope)
         self.result._values[node] = value
         return value
 
-    def _eval(self, node, scope: _Scope) -> Value:
+    def _eval(self, node, scope: Scope) -> Value:
         if isinstance(node, cst.Name):
             return self.eval_name(node, scope)
         if isinstance(node, cst.Attribute):
@@ -367,17 +316,17 @@ class Interpreter:
             return Value()  # comprehension variables are not bound here; nothing to learn
         return union(self.eval_children(node, scope))
 
-    def eval_children(self, node, scope: _Scope) -> list[Value]:
+    def eval_children(self, node, scope: Scope) -> list[Value]:
         values = []
         for child in children(node):
-            kind = _child_kind(type(child))
+            kind = child_kind(type(child))
             if kind == "expression":
                 values.append(self.eval(child, scope))
             elif kind == "container":
                 values.extend(self.eval_children(child, scope))
         return values
 
-    def eval_name(self, node, scope: _Scope) -> Value:
+    def eval_name(self, node, scope: Scope) -> Value:
         bound = scope.lookup(node.value)
         if bound is not None:
             return bound
@@ -390,10 +339,10 @@ class Interpreter:
             value = Value()
         # A name defined out of sight (another file, `%run`, a parameter) is one data set throughout.
         value.sources = frozenset({self.new_source()})
-        _root(scope).bindings[node.value] = value
+        root_scope(scope).bindings[node.value] = value
         return value
 
-    def eval_attribute(self, node, scope: _Scope) -> Value:
+    def eval_attribute(self, node, scope: Scope) -> Value:
         key = dotted_name(node)
         if key is not None:
             bound = scope.lookup(key)
@@ -422,7 +371,7 @@ class Interpreter:
             )
         return value
 
-    def eval_subscript(self, node, scope: _Scope) -> Value:
+    def eval_subscript(self, node, scope: Scope) -> Value:
         base = self.eval(node.value, scope)
         index_values = self.eval_children_of_slices(node, scope)
         value = union([base, *index_values])
@@ -448,13 +397,13 @@ class Interpreter:
             value.frame = True
         return value
 
-    def eval_children_of_slices(self, node, scope: _Scope) -> list[Value]:
+    def eval_children_of_slices(self, node, scope: Scope) -> list[Value]:
         values = []
         for element in node.slice:
             values.extend(self.eval_children(element, scope))
         return values
 
-    def eval_call(self, node, scope: _Scope) -> Value:
+    def eval_call(self, node, scope: Scope) -> Value:
         func = node.func
         qualified = self.names.qualified_name(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
         if qualified is not None and isinstance(func, (cst.Name, cst.Attribute)):
@@ -593,7 +542,7 @@ class Interpreter:
             merged.frame = True
         return merged
 
-    def eval_plain_call(self, node, func, args, scope: _Scope) -> Value:
+    def eval_plain_call(self, node, func, args, scope: Scope) -> Value:
         if isinstance(func, cst.Name) and func.value in self.functions and scope.lookup(func.value) is None:
             self.result.calls.append(CallSite(self.functions[func.value], node, list(zip(node.args, args))))
         merged = union(args)
@@ -614,7 +563,7 @@ class Interpreter:
         merged.data = True
         return merged
 
-    def guess_fitted(self, receiver_node, method: str, scope: _Scope) -> Fitted | None:
+    def guess_fitted(self, receiver_node, method: str, scope: Scope) -> Fitted | None:
         """An unresolved `scaler.fit_transform(...)`: a transformer by its name alone."""
         if method not in ("fit_transform", "fit", "transform", "partial_fit"):
             return None
@@ -641,52 +590,6 @@ class Interpreter:
     def new_source(self) -> int:
         self.next_source += 1
         return self.next_source
-
-
-def _root(scope: _Scope) -> _Scope:
-    while scope.parent is not None:
-        scope = scope.parent
-    return scope
-
-
-_CHILD_KINDS: dict[type, str | None] = {}
-
-
-def _child_kind(cls: type) -> str | None:
-    """ "expression" to evaluate, "container" (an argument, element, slice...) to look into, or None.
-
-    Cached per class: LibCST's node classes are abstract-base subclasses, and `isinstance` on
-    them is slow enough to matter on every node of a notebook.
-    """
-    try:
-        return _CHILD_KINDS[cls]
-    except KeyError:
-        pass
-    if cls.__name__ in TRIVIA:
-        kind = None
-    elif issubclass(cls, cst.BaseExpression):
-        kind = "expression"
-    elif issubclass(cls, _containers()):
-        kind = "container"
-    else:
-        kind = None
-    _CHILD_KINDS[cls] = kind
-    return kind
-
-
-def _containers() -> tuple[type, ...]:
-    return (
-        cst.Arg,
-        cst.Element,
-        cst.BaseDictElement,
-        cst.SubscriptElement,
-        cst.Index,
-        cst.Slice,
-        cst.StarredElement,
-        cst.FormattedStringExpression,
-        cst.Comparison,
-        cst.ComparisonTarget,
-    )
 
 
 def _first_data_argument(node, positional) -> tuple[Any, Value | None]:

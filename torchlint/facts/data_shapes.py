@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from torchlint._lazy import lazy_module
+from torchlint.walk import TRIVIA
 
 cst = lazy_module("libcst")
 
@@ -134,3 +135,43 @@ def strip_indexers(node):
     if isinstance(node, cst.Attribute) and node.attr.value in ("loc", "iloc", "at", "iat"):
         return node.value
     return node
+
+
+_CHILD_KINDS: dict[type, str | None] = {}
+
+
+def child_kind(cls: type) -> str | None:
+    """ "expression" to evaluate, "container" (an argument, element, slice...) to look into, or None.
+
+    Cached per class: LibCST's node classes are abstract-base subclasses, and `isinstance` on
+    them is slow enough to matter on every node of a notebook.
+    """
+    try:
+        return _CHILD_KINDS[cls]
+    except KeyError:
+        pass
+    if cls.__name__ in TRIVIA:
+        kind = None
+    elif issubclass(cls, cst.BaseExpression):
+        kind = "expression"
+    elif issubclass(cls, _containers()):
+        kind = "container"
+    else:
+        kind = None
+    _CHILD_KINDS[cls] = kind
+    return kind
+
+
+def _containers() -> tuple[type, ...]:
+    return (
+        cst.Arg,
+        cst.Element,
+        cst.BaseDictElement,
+        cst.SubscriptElement,
+        cst.Index,
+        cst.Slice,
+        cst.StarredElement,
+        cst.FormattedStringExpression,
+        cst.Comparison,
+        cst.ComparisonTarget,
+    )
