@@ -3,8 +3,9 @@ from __future__ import annotations
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
 from torchlint.facts.dataflow import Dataflow
-from torchlint.facts.layout import Layouts, Note
+from torchlint.facts.layout import Layouts
 from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
+from torchlint.rules._tensor_wording import layout_label
 from torchlint.walk import children
 
 cst = lazy_module("libcst")
@@ -128,7 +129,7 @@ class RepeatCouldBeExpand(Rule):
     def _report(self, node, layout, factors, evidence, escape) -> None:
         module = self.facts.module
         texts = [module.code_for_node(f) for f in factors]
-        grown = [texts[i] for i, _ in evidence]
+        grown = [texts[i] for i, *_ in evidence]
         times = f"`{grown[0]}`" if len(grown) == 1 else "`" + " * ".join(grown) + "`"
         if len(grown) == 1 and grown[0].isdigit():
             times = f"{grown[0]}"
@@ -139,7 +140,7 @@ class RepeatCouldBeExpand(Rule):
             f"`{repeat_text}` copies its input {times} times into new memory; "
             f"`{expand_text}` gives the same values as a view that allocates nothing"
         )
-        notes = [NodeNote(note.node if note.node is not None else node, note.label) for _, note in evidence]
+        notes = [NodeNote(where if where is not None else node, label) for _, label, where in evidence]
         fix = None
         if layout.ndim is not None:
             applicability = Applicability.SAFE if escape is False else Applicability.UNSAFE
@@ -194,7 +195,8 @@ def _index_gives_ndim(receiver, k: int) -> bool:
 
 
 def _grown_dims(layout, factors, exact_ndim: bool = False) -> list | None:
-    """(factor index, Note) for every factor other than 1, or None if one lands on a dim not known to be 1."""
+    """(factor index, label, node or None) for every factor other than 1, or None if one lands on a dim
+    not known to be 1."""
     k = len(factors)
     found = []
     if layout.dims is None and exact_ndim:
@@ -204,7 +206,7 @@ def _grown_dims(layout, factors, exact_ndim: bool = False) -> list | None:
             note = layout.one_left(i)
             if note is None:
                 return None
-            found.append((i, note))
+            found.append((i, *_said(note)))
         return found
     if layout.dims is not None:
         n = len(layout.dims)
@@ -215,9 +217,9 @@ def _grown_dims(layout, factors, exact_ndim: bool = False) -> list | None:
                 continue
             d = i - (k - n)
             if d < 0:
-                found.append((i, Note(None, f"factor {i} creates a new leading dim (the input has {n} dims)")))
+                found.append((i, f"factor {i} creates a new leading dim (the input has {n} dims)", None))
             elif layout.dims[d].size == "1":
-                found.append((i, layout.dims[d].note or Note(None, f"dim {d} has size 1")))
+                found.append((i, *_said(layout.one_left(d))))
             else:
                 return None
         return found
@@ -229,8 +231,12 @@ def _grown_dims(layout, factors, exact_ndim: bool = False) -> list | None:
             note = layout.one_left(i)  # a size-1 prefix: size 1 or a new leading dim for any ndim
         if note is None:
             return None
-        found.append((i, note))
+        found.append((i, *_said(note)))
     return found
+
+
+def _said(evidence) -> tuple:
+    return layout_label(evidence), evidence.node
 
 
 def _expand_args(layout, factors, texts) -> list[str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Severity
 from torchlint.facts.layout import Layouts, call_arguments, copying_reshape
+from torchlint.rules._tensor_wording import cause_notes, merge_explanation
 from torchlint.rule import Invalid, NodeNote, Rule
 
 cst = lazy_module("libcst")
@@ -85,9 +86,9 @@ class ReshapeCopies(Rule):
         if found is None:
             return
         message = (
-            f"`.reshape({call_arguments(self.facts.module, node)})` copies the whole tensor here: {found.explanation()}"
+            f"`.reshape({call_arguments(self.facts.module, node)})` copies the whole tensor here: {merge_explanation(found)}"
         )
-        notes = [NodeNote(where, label) for where, label in found.evidence()]
+        notes = cause_notes(found)
         self.report(
             node,
             message,

@@ -7,7 +7,7 @@ import pytest
 
 from torchlint.facts import ModuleFacts
 from torchlint.facts.dataflow import Dataflow
-from torchlint.facts.layout import Layouts, copying_reshape
+from torchlint.facts.layout import Layouts, Shows, copying_reshape
 
 
 def _facts(source):
@@ -179,7 +179,8 @@ def test_constructor_and_parameter_in_init():
     """
     layout, _, _ = _layout(source, "self.tok")
     assert layout.ndim == 3 and [d.size for d in layout.dims][:2] == ["1", "1"]
-    assert "torch.zeros(1, 1, d)" in layout.dims[0].note.label
+    note = layout.dims[0].note
+    assert (note.reason, note.name, note.dim) == (Shows.SIZE_ONE_BY, "torch.zeros(1, 1, d)", 0)
 
 
 def test_symbolic_sizes_and_permute_view_compatible():
@@ -208,7 +209,9 @@ def test_transpose_then_merge_copies():
     call = _find(module, "x.transpose(1, 2).reshape(B, -1)", cst.Call)
     found = copying_reshape(facts.get(Layouts), call)
     assert found is not None and found.merged == (1, 2)
-    assert found.layout.noncontig.label == "non-contiguous: `transpose(1, 2)` here"
+    cause = found.cause
+    assert (cause.reason, cause.name) == (Shows.NONCONTIGUOUS_BY, "transpose(1, 2)")
+    assert cause.node is call.func.value
 
 
 def test_contiguous_resets_and_softmax_is_fresh():

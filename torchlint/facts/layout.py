@@ -28,10 +28,12 @@ memory; `contiguous()`/`to()` with a `memory_format` make strides unknown.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field, replace
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.dataflow import Dataflow
+from torchlint.facts.evidence import Evidence
 from torchlint.facts.program import Program
 from torchlint.facts.statements import is_true
 
@@ -40,46 +42,54 @@ cst = lazy_module("libcst")
 EXPANDED = "E"  # the rank of a stride-0 dim
 
 
-@dataclass(frozen=True)
-class Note:
-    """Where a layout fact comes from: a node and a label for the finding's evidence."""
+class Shows(enum.Enum):
+    """What a layout `Evidence` shows; `name` is the operation as written, `dim` the dim."""
 
-    node: object = field(repr=False, compare=False)
-    label: str = ""
+    SIZE_ONE = enum.auto()  # dim `dim` has size 1 (no single place shows it)
+    SIZE_ONE_BY = enum.auto()  # dim `dim` has size 1 because of the operation `name`
+    SIZE_ONE_LITERAL = enum.auto()  # a literal 1 in the shape given to the method `name`
+    SIZE_ONE_INDEXED = enum.auto()  # indexing `[name]` adds or keeps a size-1 dim
+    SIZE_ONE_SLICE = enum.auto()  # the length-1 slice `[name]`
+    NONCONTIGUOUS_BY = enum.auto()  # the operation `name` made the tensor non-contiguous
+    NONCONTIGUOUS_SLICE = enum.auto()  # the slice `[name]` made it non-contiguous
+    NONCONTIGUOUS_EXPAND = enum.auto()  # `expand` gave it stride-0 dims
+    EXPANDED = enum.auto()  # `expand`: the grown dims share one memory location
+    EXPANDED_AS = enum.auto()  # `expand_as`: the repeated dims share memory
+
 
 
 @dataclass(frozen=True)
 class Dim:
     size: str | None  # symbolic size token; "1" when known to be one
     rank: object = None  # int memory rank, EXPANDED, or None (unknown, or a size-1 dim)
-    note: Note | None = None  # why the size is known (for size-1 dims)
+    note: Evidence | None = None  # why the size is known (for size-1 dims)
 
 
 @dataclass(frozen=True)
 class Layout:
     tensor: bool | None  # True on evidence; None: unknown, treated as a tensor of unknown layout
     dims: tuple | None = None  # tuple[Dim] when ndim is known
-    ones_left: tuple = ()  # ((index from the left, Note), ...) when ndim is unknown
-    ones_right: tuple = ()  # ((index from the right, 0 = last, Note), ...)
+    ones_left: tuple = ()  # ((index from the left, Evidence), ...) when ndim is unknown
+    ones_right: tuple = ()  # ((index from the right, 0 = last, Evidence), ...)
     contiguous: bool | None = None
     cuts: frozenset = frozenset()  # ranks that cannot merge with the next-outer rank
-    expanded: Note | None = None  # the `.expand` that gave some dim stride 0
-    noncontig: Note | None = None  # the op that made the tensor non-contiguous
+    expanded: Evidence | None = None  # the `.expand` that gave some dim stride 0
+    noncontig: Evidence | None = None  # the op that made the tensor non-contiguous
     view_of: object = field(default=None, repr=False, compare=False)  # the expression whose memory this is a view of
 
     @property
     def ndim(self) -> int | None:
         return None if self.dims is None else len(self.dims)
 
-    def one_left(self, index: int) -> Note | None:
+    def one_left(self, index: int) -> Evidence | None:
         """Evidence that dim `index` (from the left) has size 1, or None."""
         if self.dims is not None:
             if 0 <= index < len(self.dims) and self.dims[index].size == "1":
-                return self.dims[index].note or Note(None, f"dim {index} has size 1")
+                return self.dims[index].note or Evidence(None, Shows.SIZE_ONE, dim=index)
             return None
         return next((n for i, n in self.ones_left if i == index), None)
 
-    def one_right(self, index: int) -> Note | None:
+    def one_right(self, index: int) -> Evidence | None:
         """Evidence that the dim `index` places from the right (0 = last) has size 1."""
         if self.dims is not None:
             return self.one_left(len(self.dims) - 1 - index) if index < len(self.dims) else None
@@ -313,7 +323,7 @@ class Layouts:
         if attr in ("T", "mT") and receiver is not None:
             if attr == "T" and receiver.ndim not in (None, 2):
                 return UNKNOWN
-            return _transpose(receiver, -2, -1, expr, f"`.{attr}`", tensor_only=attr == "mT")
+            return _transpose(receiver, -2, -1, expr, f".{attr}", tensor_only=attr == "mT")
         if attr == "data":
             return receiver
         if attr == "weight" and isinstance(expr.value, cst.Attribute) and _is_self(expr.value.value):
@@ -456,7 +466,7 @@ class Layouts:
         name = qualified.split(".")[-1]
         shown = _code(self, call.args[0].value) if len(size_args) == 1 else ", ".join(_code(self, e) for e in elements)
         sizes = [self._size(element, 0) for element in elements]
-        notes = [Note(call, f"dim {i} has size 1: `torch.{name}({shown})` here") if size == "1" else None
+        notes = [Evidence(call, Shows.SIZE_ONE_BY, f"torch.{name}({shown})", dim=i) if size == "1" else None
                  for i, size in enumerate(sizes)]
         return Layout(tensor=True, dims=_ranked(sizes, notes), contiguous=True)
 
@@ -472,16 +482,16 @@ class Layouts:
             return None
         if method == "unsqueeze" and len(args) == 1:
             dim = _int(args[0].value)
-            return _unsqueeze(receiver, dim, Note(call, f"dim {{}} has size 1: `unsqueeze({_code(self, args[0].value)})` here")) if dim is not None else Layout(tensor=True)
+            return _unsqueeze(receiver, dim, call, f"unsqueeze({_code(self, args[0].value)})") if dim is not None else Layout(tensor=True)
         if method in ("transpose", "swapaxes", "swapdims") and len(args) == 2:
             a, b = _int(args[0].value), _int(args[1].value)
             if a is None or b is None:
                 return Layout(tensor=tensor)
             # numpy's transpose(1, 0) is a permutation too; other pairs exist only on tensors
             tensor = receiver.tensor if method == "transpose" and {a, b} == {0, 1} else True
-            return _transpose(receiver, a, b, call, f"`{method}({a}, {b})`", tensor_only=tensor)
+            return _transpose(receiver, a, b, call, f"{method}({a}, {b})", tensor_only=tensor)
         if method == "t" and not args:
-            return _transpose(receiver, 0, 1, call, "`t()`", tensor_only=True)
+            return _transpose(receiver, 0, 1, call, "t()", tensor_only=True)
         if method == "permute":
             order = _int_list(args)
             return _permute(receiver, order, call, self) if order is not None else Layout(tensor=True)
@@ -497,7 +507,7 @@ class Layouts:
         if method in ("expand", "broadcast_to"):
             return _expand(receiver, self._target_tokens(call), call, self)
         if method == "expand_as":
-            return Layout(tensor=True, expanded=Note(call, "expanded here: `expand_as(...)` shares memory across the repeated dims"), contiguous=False) if _has_ones(receiver) else Layout(tensor=True)
+            return Layout(tensor=True, expanded=Evidence(call, Shows.EXPANDED_AS), contiguous=False) if _has_ones(receiver) else Layout(tensor=True)
         if method == "repeat":
             return Layout(tensor=True, dims=None, contiguous=True) if receiver.tensor else UNKNOWN
         if method in KEEPDIM_REDUCTIONS or method in PAIR_REDUCTIONS:
@@ -509,9 +519,9 @@ class Layouts:
             return UNKNOWN
         if method in ("narrow",) and len(args) == 3:
             dim = _int(args[0].value)
-            return _sliced(receiver, dim, call, f"`narrow({_code(self, args[0].value)}, ...)`")
+            return _sliced(receiver, dim, call, f"narrow({_code(self, args[0].value)}, ...)")
         if method in ("unfold", "diagonal", "as_strided"):
-            return Layout(tensor=True, contiguous=False, noncontig=Note(call, f"non-contiguous: `{method}(...)` here"))
+            return Layout(tensor=True, contiguous=False, noncontig=Evidence(call, Shows.NONCONTIGUOUS_BY, f"{method}(...)"))
         if method in FRESH_METHODS:
             return _fresh(receiver, tensor=True)
         if method in ELEMENTWISE_METHODS:
@@ -712,26 +722,26 @@ def _normalize(dim, ndim):
     return dim if 0 <= dim < ndim else None
 
 
-def _unsqueeze(layout: Layout, dim: int, note_template: Note) -> Layout:
+def _unsqueeze(layout: Layout, dim: int, node, shown: str) -> Layout:
     if layout.dims is not None:
         ndim = len(layout.dims) + 1
         position = dim + ndim if dim < 0 else dim
         if not 0 <= position < ndim:
             return Layout(tensor=True)
-        note = Note(note_template.node, note_template.label.format(position))
+        note = Evidence(node, Shows.SIZE_ONE_BY, shown, dim=position)
         dims = layout.dims[:position] + (Dim("1", None, note),) + layout.dims[position:]
         return replace(layout, tensor=True, dims=dims)
     if dim >= 0:
-        note = Note(note_template.node, note_template.label.format(dim))
+        note = Evidence(node, Shows.SIZE_ONE_BY, shown, dim=dim)
         ones = tuple((i if i < dim else i + 1, n) for i, n in layout.ones_left) + ((dim, note),)
         return Layout(tensor=True, ones_left=ones, contiguous=layout.contiguous, noncontig=layout.noncontig)
     right = -dim - 1
-    note = Note(note_template.node, note_template.label.format(dim))
+    note = Evidence(node, Shows.SIZE_ONE_BY, shown, dim=dim)
     ones = tuple((i if i < right else i + 1, n) for i, n in layout.ones_right) + ((right, note),)
     return Layout(tensor=True, ones_right=ones, contiguous=layout.contiguous, noncontig=layout.noncontig)
 
 
-def _transpose(layout: Layout, a: int, b: int, node, label: str, tensor_only) -> Layout:
+def _transpose(layout: Layout, a: int, b: int, node, shown: str, tensor_only) -> Layout:
     tensor = True if tensor_only else layout.tensor
     if layout.dims is None:
         if (a < 0) == (b < 0) and a != b:
@@ -740,18 +750,18 @@ def _transpose(layout: Layout, a: int, b: int, node, label: str, tensor_only) ->
             swap.update({v: k for k, v in swap.items()})
             moved = tuple((swap.get(i, i), n) for i, n in ones)
             other = dict(ones_left=moved) if a >= 0 else dict(ones_right=moved)
-            return Layout(tensor=tensor, contiguous=False, noncontig=Note(node, f"non-contiguous: {label} here"), **other)
-        return Layout(tensor=tensor, contiguous=False, noncontig=Note(node, f"non-contiguous: {label} here"))
+            return Layout(tensor=tensor, contiguous=False, noncontig=Evidence(node, Shows.NONCONTIGUOUS_BY, shown), **other)
+        return Layout(tensor=tensor, contiguous=False, noncontig=Evidence(node, Shows.NONCONTIGUOUS_BY, shown))
     ndim = len(layout.dims)
     a, b = _normalize(a, ndim), _normalize(b, ndim)
     if a is None or b is None:
         return Layout(tensor=tensor)
     dims = list(layout.dims)
     dims[a], dims[b] = dims[b], dims[a]
-    return _reordered(layout, tuple(dims), tensor, Note(node, f"non-contiguous: {label} here"))
+    return _reordered(layout, tuple(dims), tensor, Evidence(node, Shows.NONCONTIGUOUS_BY, shown))
 
 
-def _reordered(layout: Layout, dims: tuple, tensor, note: Note) -> Layout:
+def _reordered(layout: Layout, dims: tuple, tensor, note: Evidence) -> Layout:
     contiguous = _dense_in_order(dims, layout.cuts) and layout.expanded is None
     noncontig = layout.noncontig if layout.noncontig is not None and not layout.contiguous else note
     return replace(layout, tensor=tensor, dims=dims, contiguous=contiguous, noncontig=None if contiguous else noncontig)
@@ -765,7 +775,7 @@ def _dense_in_order(dims, cuts) -> bool:
 
 
 def _permute(layout: Layout, order, node, layouts) -> Layout:
-    label = f"non-contiguous: `permute({', '.join(map(str, order))})` here"
+    shown = f"permute({', '.join(map(str, order))})"
     if layout.dims is None:
         if layout.contiguous and layout.tensor is not False:
             # an input of unknown ndim assumed contiguous: ranks are the source positions
@@ -773,20 +783,20 @@ def _permute(layout: Layout, order, node, layouts) -> Layout:
         else:
             return Layout(tensor=True, dims=tuple(Dim(None, None) for _ in order), contiguous=None)
         result = Layout(tensor=True, dims=dims, contiguous=order == sorted(order))
-        return result if result.contiguous else replace(result, noncontig=Note(node, label))
+        return result if result.contiguous else replace(result, noncontig=Evidence(node, Shows.NONCONTIGUOUS_BY, shown))
     if len(order) != len(layout.dims):
         return Layout(tensor=True)
     normalized = [_normalize(i, len(order)) for i in order]
     if None in normalized or sorted(normalized) != list(range(len(order))):
         return Layout(tensor=True)
     dims = tuple(layout.dims[i] for i in normalized)
-    return _reordered(layout, dims, True, Note(node, label))
+    return _reordered(layout, dims, True, Evidence(node, Shows.NONCONTIGUOUS_BY, shown))
 
 
 def _movedim(layout: Layout, src: int, dst: int, node, layouts) -> Layout:
     if layout.dims is None:
         return Layout(tensor=True, contiguous=False if src != dst else layout.contiguous,
-                      noncontig=Note(node, f"non-contiguous: `movedim({src}, {dst})` here"))
+                      noncontig=Evidence(node, Shows.NONCONTIGUOUS_BY, f"movedim({src}, {dst})"))
     ndim = len(layout.dims)
     s, d = _normalize(src, ndim), _normalize(dst, ndim)
     if s is None or d is None:
@@ -794,7 +804,7 @@ def _movedim(layout: Layout, src: int, dst: int, node, layouts) -> Layout:
     dims = list(layout.dims)
     moved = dims.pop(s)
     dims.insert(d, moved)
-    return _reordered(layout, tuple(dims), True, Note(node, f"non-contiguous: `movedim({src}, {dst})` here"))
+    return _reordered(layout, tuple(dims), True, Evidence(node, Shows.NONCONTIGUOUS_BY, f"movedim({src}, {dst})"))
 
 
 def _reshaped(receiver: Layout, target, call, method, layouts) -> Layout:
@@ -814,7 +824,7 @@ def _reshaped(receiver: Layout, target, call, method, layouts) -> Layout:
 
 def _target_dims(target, call, method, ranks: bool = True):
     sizes = [None if token == "-1" else token for token in target]
-    notes = [Note(call, f"dim {i} has size 1: `{method}(...)` with a literal 1 here") if size == "1" else None
+    notes = [Evidence(call, Shows.SIZE_ONE_LITERAL, method, dim=i) if size == "1" else None
              for i, size in enumerate(sizes)]
     dims = _ranked(sizes, notes)
     return dims if ranks else _unknown_ranks(dims)
@@ -841,7 +851,7 @@ def _expand(receiver: Layout, target, call, layouts) -> Layout:
     if target is None:
         return Layout(tensor=True)
     n = len(target)
-    note = Note(call, "expanded here: dims grown by `expand` share one memory location (stride 0)")
+    note = Evidence(call, Shows.EXPANDED)
     dims = []
     grown = False
     old = receiver.dims
@@ -867,7 +877,7 @@ def _expand(receiver: Layout, target, call, layouts) -> Layout:
             dims.append(Dim(token, source.rank if source is not None else None))
     if not grown:
         return Layout(tensor=True, dims=tuple(dims), contiguous=receiver.contiguous)
-    return Layout(tensor=True, dims=tuple(dims), contiguous=False, expanded=note, noncontig=Note(call, "non-contiguous: `expand` here gives stride-0 dims"))
+    return Layout(tensor=True, dims=tuple(dims), contiguous=False, expanded=note, noncontig=Evidence(call, Shows.NONCONTIGUOUS_EXPAND))
 
 
 def _keepdim(layout: Layout, method, call, args, layouts):
@@ -882,15 +892,15 @@ def _keepdim(layout: Layout, method, call, args, layouts):
             return Layout(tensor=True, contiguous=True)
         kept = [d for i, d in enumerate(layout.dims) if all(_normalize(x, len(layout.dims)) != i for x in dims)]
         return Layout(tensor=True, dims=_ranked([d.size for d in kept]), contiguous=True)
-    label = f"`{method}(..., keepdim=True)`"
+    shown = f"{method}(..., keepdim=True)"
     if layout.dims is not None:
         ndim = len(layout.dims)
         reduced = [any(_normalize(x, ndim) == i for x in dims) for i in range(ndim)]
         sizes = ["1" if r else d.size for r, d in zip(reduced, layout.dims)]
-        notes = [Note(call, f"dim {i} has size 1: {label} here") if r else d.note for i, (r, d) in enumerate(zip(reduced, layout.dims))]
+        notes = [Evidence(call, Shows.SIZE_ONE_BY, shown, dim=i) if r else d.note for i, (r, d) in enumerate(zip(reduced, layout.dims))]
         return Layout(tensor=True, dims=_ranked(sizes, notes), contiguous=True)
-    left = tuple((x, Note(call, f"dim {x} has size 1: {label} here")) for x in dims if x >= 0)
-    right = tuple((-x - 1, Note(call, f"dim {x} has size 1: {label} here")) for x in dims if x < 0)
+    left = tuple((x, Evidence(call, Shows.SIZE_ONE_BY, shown, dim=x)) for x in dims if x >= 0)
+    right = tuple((-x - 1, Evidence(call, Shows.SIZE_ONE_BY, shown, dim=x)) for x in dims if x < 0)
     keep_left = tuple(o for o in layout.ones_left) if all(x >= 0 for x in dims) else ()
     keep_right = tuple(o for o in layout.ones_right) if all(x < 0 for x in dims) else ()
     return Layout(tensor=True, ones_left=keep_left + left, ones_right=keep_right + right, contiguous=True)
@@ -910,13 +920,13 @@ def _dim_argument(call, args):
     return None if single is None else [single]
 
 
-def _sliced(receiver: Layout, dim, node, label) -> Layout:
+def _sliced(receiver: Layout, dim, node, shown) -> Layout:
     if receiver.dims is None or dim is None:
         return Layout(tensor=True, contiguous=None)
     d = _normalize(dim, len(receiver.dims))
     if d is None:
         return Layout(tensor=True)
-    return _cut(receiver, d, Dim(None, receiver.dims[d].rank), Note(node, f"non-contiguous: {label} here"), step=False)
+    return _cut(receiver, d, Dim(None, receiver.dims[d].rank), Evidence(node, Shows.NONCONTIGUOUS_BY, shown), step=False)
 
 
 def _cut(layout: Layout, position, new_dim, note, step: bool) -> Layout:
@@ -975,7 +985,7 @@ def _index(receiver: Layout, expr, layouts) -> Layout:
             out.extend(dims[source:source + count])
             source += count
         elif kind == "new":
-            out.append(Dim("1", None, Note(expr, f"dim {len(out)} has size 1: `[{code}]` indexing here")))
+            out.append(Dim("1", None, Evidence(expr, Shows.SIZE_ONE_INDEXED, code, dim=len(out))))
         elif kind == "int":
             source += 1
         else:
@@ -985,7 +995,7 @@ def _index(receiver: Layout, expr, layouts) -> Layout:
             if length == "full":
                 out.append(dim)
             elif length == "1":
-                out.append(Dim("1", None, Note(expr, f"dim {len(out)} has size 1: length-1 slice `[{code}]` here")))
+                out.append(Dim("1", None, Evidence(expr, Shows.SIZE_ONE_SLICE, code, dim=len(out))))
             else:
                 # a step slice's stride may still merge with its outer neighbour (`a[:, ::2]` of an
                 # even width): its rank becomes unknown, so merges through it are not judged
@@ -993,14 +1003,14 @@ def _index(receiver: Layout, expr, layouts) -> Layout:
                 out.append(Dim(None, rank))
                 position = len(out) - 1
                 trial = replace(layout, dims=tuple(out) + tuple(dims[source:]))
-                layout = _cut(trial, position, Dim(None, rank), Note(expr, f"non-contiguous: slice `[{code}]` here"), step=length == "step")
+                layout = _cut(trial, position, Dim(None, rank), Evidence(expr, Shows.NONCONTIGUOUS_SLICE, code), step=length == "step")
                 out = list(layout.dims[: position + 1])
     out.extend(dims[source:])
     dropped_inner = any(k == "int" for k, _ in kinds)
     result = replace(layout, dims=tuple(out), view_of=expr.value)
     if dropped_inner:
         contiguous = _dense_in_order(result.dims, result.cuts) and result.expanded is None
-        result = replace(result, contiguous=contiguous, noncontig=result.noncontig if not contiguous and result.noncontig else (None if contiguous else Note(expr, f"non-contiguous: `[{code}]` here")))
+        result = replace(result, contiguous=contiguous, noncontig=result.noncontig if not contiguous and result.noncontig else (None if contiguous else Evidence(expr, Shows.NONCONTIGUOUS_BY, f"[{code}]")))
     return result
 
 
@@ -1014,7 +1024,7 @@ def _index_unknown_ndim(receiver: Layout, kinds, expr, code) -> Layout:
     position = 0
     for kind, element in prefix:
         if kind == "new" or (kind == "slice" and _slice_length(element) == "1"):
-            ones_left.append((position, Note(expr, f"dim {position} has size 1: `[{code}]` here")))
+            ones_left.append((position, Evidence(expr, Shows.SIZE_ONE_BY, f"[{code}]", dim=position)))
         if kind == "slice" and _slice_length(element) not in ("full", "1") and position > 0:
             contiguous = False
         if kind != "int":
@@ -1022,7 +1032,7 @@ def _index_unknown_ndim(receiver: Layout, kinds, expr, code) -> Layout:
     position = 0
     for kind, element in reversed(suffix):
         if kind == "new" or (kind == "slice" and _slice_length(element) == "1"):
-            ones_right.append((position, Note(expr, f"dim {-position - 1} has size 1: `[{code}]` here")))
+            ones_right.append((position, Evidence(expr, Shows.SIZE_ONE_BY, f"[{code}]", dim=-position - 1)))
         if kind != "int":
             position += 1
     if rest is None:
@@ -1081,7 +1091,7 @@ def _split_element(receiver: Layout, method, call, layouts) -> Layout:
     if d is None:
         return Layout(tensor=True)
     return _cut(replace(receiver, tensor=True), d, Dim(None, receiver.dims[d].rank),
-                Note(call, f"non-contiguous: `{method}(..., dim={dim})` here"), step=False)
+                Evidence(call, Shows.NONCONTIGUOUS_BY, f"{method}(..., dim={dim})"), step=False)
 
 
 # --- small helpers ------------------------------------------------------------------------
@@ -1243,18 +1253,11 @@ class CopyingReshape:
     layout: Layout  # the receiver's layout
     merged: tuple  # positions of the merged dims in the receiver
 
-    def explanation(self) -> str:
-        """"it merges dims 1 and 2, which are not adjacent in memory after `transpose(1, 2)`"."""
-        items = [str(p) for p in self.merged]
-        dims = f"dims {items[0]} and {items[1]}" if len(items) == 2 else "dims " + ", ".join(items[:-1]) + f" and {items[-1]}"
+    @property
+    def cause(self) -> Evidence | None:
+        """Where the receiver became non-contiguous, when one operation shows it."""
         cause = self.layout.noncontig
-        because = f" after `{cause.label.split('`')[1]}`" if cause is not None and "`" in cause.label else ""
-        return f"it merges {dims}, which are not adjacent in memory{because}"
-
-    def evidence(self) -> list:
-        """Where the receiver became non-contiguous, as (node, label) pairs."""
-        cause = self.layout.noncontig
-        return [(cause.node, cause.label)] if cause is not None and cause.node is not None else []
+        return cause if cause is not None and cause.node is not None else None
 
 
 def call_arguments(module, call) -> str:

@@ -1,0 +1,57 @@
+"""Wording shared by the tensor rules: layout evidence as notes, and why a reshape copies."""
+
+from __future__ import annotations
+
+from torchlint.facts.evidence import Evidence
+from torchlint.facts.layout import CopyingReshape, Shows
+from torchlint.rule import NodeNote
+
+
+def layout_label(evidence: Evidence) -> str:
+    """"dim 0 has size 1: `unsqueeze(0)` here", "non-contiguous: `transpose(1, 2)` here"..."""
+    reason, shown, dim = evidence.reason, evidence.name, evidence.dim
+    if reason is Shows.SIZE_ONE:
+        return f"dim {dim} has size 1"
+    if reason is Shows.SIZE_ONE_BY:
+        return f"dim {dim} has size 1: `{shown}` here"
+    if reason is Shows.SIZE_ONE_LITERAL:
+        return f"dim {dim} has size 1: `{shown}(...)` with a literal 1 here"
+    if reason is Shows.SIZE_ONE_INDEXED:
+        return f"dim {dim} has size 1: `[{shown}]` indexing here"
+    if reason is Shows.SIZE_ONE_SLICE:
+        return f"dim {dim} has size 1: length-1 slice `[{shown}]` here"
+    if reason is Shows.NONCONTIGUOUS_BY:
+        return f"non-contiguous: `{shown}` here"
+    if reason is Shows.NONCONTIGUOUS_SLICE:
+        return f"non-contiguous: slice `[{shown}]` here"
+    if reason is Shows.NONCONTIGUOUS_EXPAND:
+        return "non-contiguous: `expand` here gives stride-0 dims"
+    if reason is Shows.EXPANDED:
+        return "expanded here: dims grown by `expand` share one memory location (stride 0)"
+    if reason is Shows.EXPANDED_AS:
+        return "expanded here: `expand_as(...)` shares memory across the repeated dims"
+    raise ValueError(f"no wording for {reason}")
+
+
+def _operation(evidence: Evidence) -> str:
+    """The operation an evidence points at, as written in backticks in its label."""
+    if evidence.reason is Shows.NONCONTIGUOUS_SLICE:
+        return f"[{evidence.name}]"
+    if evidence.reason is Shows.NONCONTIGUOUS_EXPAND:
+        return "expand"
+    return evidence.name
+
+
+def merge_explanation(found: CopyingReshape) -> str:
+    """"it merges dims 1 and 2, which are not adjacent in memory after `transpose(1, 2)`"."""
+    items = [str(p) for p in found.merged]
+    dims = f"dims {items[0]} and {items[1]}" if len(items) == 2 else "dims " + ", ".join(items[:-1]) + f" and {items[-1]}"
+    cause = found.layout.noncontig
+    because = f" after `{_operation(cause).split('`')[0]}`" if cause is not None and _operation(cause) else ""
+    return f"it merges {dims}, which are not adjacent in memory{because}"
+
+
+def cause_notes(found: CopyingReshape) -> list[NodeNote]:
+    """A note where the receiver became non-contiguous, when one operation shows it."""
+    cause = found.cause
+    return [NodeNote(cause.node, layout_label(cause))] if cause is not None else []
