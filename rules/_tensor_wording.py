@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from torchlint.facts.evidence import Evidence
-from torchlint.facts.layout import CopyingReshape, Shows
+from torchlint.facts.layout import CopyingReshape
+from torchlint.facts.tensors import Shows
 from torchlint.rule import NodeNote
 
 

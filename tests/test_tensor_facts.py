@@ -7,7 +7,8 @@ import pytest
 
 from torchlint.facts import ModuleFacts
 from torchlint.facts.dataflow import Dataflow
-from torchlint.facts.layout import Layouts, Shows, copying_reshape
+from torchlint.facts.layout import Layouts, copying_reshape
+from torchlint.facts.tensors import Shows
 
 
 def _facts(source):
