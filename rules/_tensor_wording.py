@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from torchlint.facts.dataflow import Away, Escape, How, Write
 from torchlint.facts.evidence import Evidence
 from torchlint.facts.layout import CopyingReshape
 from torchlint.facts.tensors import Shows
@@ -56,3 +57,34 @@ def cause_notes(found: CopyingReshape) -> list[NodeNote]:
     """A note where the receiver became non-contiguous, when one operation shows it."""
     cause = found.cause
     return [NodeNote(cause.node, layout_label(cause))] if cause is not None else []
+
+
+_AWAY = {
+    Away.RETURNED: "returned",
+    Away.YIELDED: "yielded",
+    Away.STORED: "stored",
+    Away.IN_CONTAINER: "stored in a container",
+    Away.PASSED: "passed to an unknown call",
+    Away.CAPTURED: "captured by a nested function",
+    Away.ON_SELF: "stored on `self`",
+}
+
+
+def escape_text(escape: Escape) -> str:
+    """"returned", "passed to an unknown call"...: where a value leaves the function."""
+    return _AWAY[escape.away]
+
+
+def write_text(write: Write) -> str:
+    """"written in place by `.add_()`", "assigned in place"...: how a value is written."""
+    if write.how is How.ASSIGNED:
+        return "assigned in place"
+    if write.how is How.AUGMENTED:
+        return "updated in place with an augmented assignment"
+    if write.how is How.METHOD:
+        return f"written in place by `.{write.name}()`"
+    if write.how is How.OUT:
+        return "written through `out=`"
+    if write.how is How.INPLACE_FLAG:
+        return "written in place by `inplace=True`"
+    return f"written in place by `{write.name}()`"

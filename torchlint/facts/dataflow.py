@@ -18,6 +18,7 @@ bodies are walked twice, so a binding made late in a loop reaches the loads at i
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -59,19 +60,43 @@ class Binding:
     order: int = 0
 
 
+class How(enum.Enum):
+    """How a value is written in place."""
+
+    ASSIGNED = enum.auto()  # `y[...] = v`, `y.data = v`
+    AUGMENTED = enum.auto()  # `y += v`
+    METHOD = enum.auto()  # `y.add_(...)`; `name` is the method
+    OUT = enum.auto()  # `torch.add(a, b, out=y)`
+    INPLACE_FLAG = enum.auto()  # `F.relu(y, inplace=True)`
+    FUNCTION = enum.auto()  # `nn.init.zeros_(y)`, or a same-module helper that writes it; `name`
+
+
+class Away(enum.Enum):
+    """Where a value leaves the function's sight."""
+
+    RETURNED = enum.auto()
+    YIELDED = enum.auto()
+    STORED = enum.auto()  # assigned to an attribute or an item
+    IN_CONTAINER = enum.auto()  # put in a tuple, list or dict that is bound
+    PASSED = enum.auto()  # passed to a call that is not known to only read it
+    CAPTURED = enum.auto()  # read by a nested function
+    ON_SELF = enum.auto()  # stored as `self.<attr>`
+
+
 @dataclass(frozen=True)
 class Write:
-    """An in-place write to a value: `node` is the write (subscript target, call), `how` says what."""
+    """An in-place write to a value: `node` is the write (subscript target, call)."""
 
     node: object
-    how: str
+    how: How
     binding: Binding
+    name: str = ""  # the method or function that writes, for METHOD and FUNCTION
 
 
 @dataclass(frozen=True)
 class Escape:
     node: object
-    reason: str  # "returned", "yielded", "stored", "passed to an unknown call", "captured"
+    away: Away
 
 
 @dataclass
@@ -131,14 +156,15 @@ class FunctionFlow:
         if isinstance(parent, cst.Assign) and parent.value is top:
             for target in parent.targets:
                 if isinstance(target.target, cst.Name):
-                    return self._binding_for_target(target.target)
+                    return self.binding_for_target(target.target)
         if isinstance(parent, (cst.AnnAssign,)) and parent.value is top and isinstance(parent.target, cst.Name):
-            return self._binding_for_target(parent.target)
+            return self.binding_for_target(parent.target)
         if isinstance(parent, cst.NamedExpr) and isinstance(parent.target, cst.Name):
-            return self._binding_for_target(parent.target)
+            return self.binding_for_target(parent.target)
         return None
 
-    def _binding_for_target(self, name_node) -> Binding | None:
+    def binding_for_target(self, name_node) -> Binding | None:
+        """The binding that a target Name (or Param) node creates."""
         return next((b for b in self.bindings if b.node is name_node), None)
 
     def writes(self, binding: Binding, depth: int = 2, methods: frozenset = ALIAS_METHODS) -> list[Write]:
@@ -159,7 +185,7 @@ class FunctionFlow:
         """
         found = []
         if binding.name in self.captured:
-            found.append(Escape(binding.node, "captured by a nested function"))
+            found.append(Escape(binding.node, Away.CAPTURED))
         for alias in self.aliases(binding):
             for use in self.uses(alias):
                 escape = self.dataflow.escape_at(use, is_pure_call)
@@ -263,24 +289,24 @@ class Dataflow:
                 break
             target_parent = self.parent(node)
             if isinstance(node, (cst.Subscript, cst.Attribute)) and self._is_store_target(node, target_parent):
-                return Write(node, "assigned in place", binding)
+                return Write(node, How.ASSIGNED, binding)
         if isinstance(parent, cst.AssignTarget) or (isinstance(parent, cst.AugAssign) and parent.target is top):
             if isinstance(parent, cst.AugAssign):
-                return Write(parent, "updated in place with an augmented assignment", binding)
+                return Write(parent, How.AUGMENTED, binding)
         # `y.add_(...)`
         if isinstance(parent, cst.Attribute) and parent.value is top:
             method = parent.attr.value
             grand = self.parent(parent)
             if isinstance(grand, cst.Call) and grand.func is parent and _is_inplace_name(method):
-                return Write(grand, f"written in place by `.{method}()`", binding)
+                return Write(grand, How.METHOD, binding, method)
         # `f(y, out=...)`, `torch.add(a, b, out=y)`, `F.relu(y, inplace=True)`, `nn.init.zeros_(y)`
         arg = parent if isinstance(parent, cst.Arg) and parent.value is top else None
         if arg is not None:
             call = self.parent(arg)
             if isinstance(call, cst.Call):
                 how = self._call_writes_argument(call, arg, depth)
-                if how:
-                    return Write(call, how, binding)
+                if how is not None:
+                    return Write(call, how[0], binding, how[1])
         return None
 
     def _is_store_target(self, node, parent) -> bool:
@@ -297,19 +323,19 @@ class Dataflow:
             return isinstance(current, cst.AssignTarget) or (isinstance(current, cst.For) and current.target is previous)
         return False
 
-    def _call_writes_argument(self, call, arg, depth: int) -> str | None:
+    def _call_writes_argument(self, call, arg, depth: int) -> tuple[How, str] | None:
         if arg.keyword is not None and arg.keyword.value == "out":
-            return "written through `out=`"
+            return How.OUT, ""
         for other in call.args:
             if other.keyword is not None and other.keyword.value == "inplace" and is_true(other.value):
-                return "written in place by `inplace=True`"
+                return How.INPLACE_FLAG, ""
         func = call.func
         name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
         # `nn.init.zeros_(w)`, `torch.relu_(x)`: a function writes its first argument; a method
         # `a.mul_(b)` writes its receiver, not `b`
         is_function = isinstance(func, cst.Name) or self.facts.names.qualified_name(func) is not None
         if name and is_function and _is_inplace_name(name) and call.args and call.args[0] is arg:
-            return f"written in place by `{name}()`"
+            return How.FUNCTION, name
         if depth > 0:
             callee = self._local_callee(call)
             if callee is not None:
@@ -318,7 +344,7 @@ class Dataflow:
                     flow = self.function_of(callee)
                     binding = next((b for b in flow.bindings if b.kind == "param" and b.name == param), None)
                     if binding is not None and flow.writes(binding, depth - 1):
-                        return f"written in place by `{callee.name.value}()`"
+                        return How.FUNCTION, callee.name.value
         return None
 
     def _local_callee(self, call):
@@ -346,19 +372,19 @@ class Dataflow:
         while isinstance(parent, (cst.Element, cst.Tuple, cst.List, cst.Set, cst.StarredElement, cst.DictElement, cst.Dict)):
             node, parent = parent, self.parent(parent)
         if isinstance(parent, cst.Return):
-            return Escape(parent, "returned")
+            return Escape(parent, Away.RETURNED)
         if isinstance(parent, (cst.Yield,)):
-            return Escape(parent, "yielded")
+            return Escape(parent, Away.YIELDED)
         if isinstance(parent, (cst.Assign, cst.AnnAssign)) and parent.value is node:
             targets = [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
             if any(not isinstance(t, cst.Name) for t in targets):
-                return Escape(parent, "stored")
+                return Escape(parent, Away.STORED)
             if node is not top:
-                return Escape(parent, "stored in a container")
+                return Escape(parent, Away.IN_CONTAINER)
         if isinstance(parent, cst.Arg):
             call = self.parent(parent)
             if isinstance(call, cst.Call) and not (is_pure_call and is_pure_call(call, parent)):
-                return Escape(call, "passed to an unknown call")
+                return Escape(call, Away.PASSED)
         return None
 
 
