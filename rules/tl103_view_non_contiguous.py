@@ -4,7 +4,7 @@ from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
 from torchlint.facts.layout import Layouts, call_arguments, copying_reshape
 from torchlint.rules._tensor_wording import cause_notes, merge_explanation
-from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
+from torchlint.rule import FixSpec, Invalid, Rule
 
 cst = lazy_module("libcst")
 
