@@ -104,18 +104,19 @@ class FitOnTestData(Rule):
         "from sklearn.ensemble import RandomForestClassifier\nmodel = RandomForestClassifier()\nmodel.fit(X_val, y_val)  # expect: TL301\nprint(model.score(X_test, y_test))\n",
     )
 
-    def leave_Module(self, original_node) -> None:
+    def visit_Call(self, node) -> None:
         data = self.facts.get(DataRoles)
-        defer = FitBeforeSplit.code in self.context.enabled_codes
-        for fit in data.fits:
-            # Precedence: data with test rows in it that is then split (`pd.concat([train, test])`
-            # scaled, then sliced back) is TL302's more precise finding, when TL302 runs.
-            if defer and fit_before_split(data, fit) is not None:
-                continue
-            finding = _fitted_on_held_out(data, fit) or _fitted_on_held_out_by_caller(data, fit)
-            if finding is not None:
-                message, notes, help_text, fix = finding
-                self.report(fit.call, message, notes=notes, help=help_text, fix=fix)
+        fit = data.fit_at(node)
+        if fit is None:
+            return
+        # Precedence: data with test rows in it that is then split (`pd.concat([train, test])`
+        # scaled, then sliced back) is TL302's more precise finding, when TL302 runs.
+        if FitBeforeSplit.code in self.context.enabled_codes and fit_before_split(data, fit) is not None:
+            return
+        finding = _fitted_on_held_out(data, fit) or _fitted_on_held_out_by_caller(data, fit)
+        if finding is not None:
+            message, notes, help_text, fix = finding
+            self.report(fit.call, message, notes=notes, help=help_text, fix=fix)
 
 
 def _fitted_on_held_out(data: DataRoles, fit: FitEvent):

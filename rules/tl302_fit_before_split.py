@@ -85,9 +85,10 @@ class FitBeforeSplit(Rule):
         "from sklearn.preprocessing import StandardScaler\nfrom sklearn.model_selection import train_test_split\nsc = StandardScaler()\nsc.fit(X)  # expect: TL302\nX_train, X_test, y_train, y_test = train_test_split(X, y)\nX_train = sc.transform(X_train)\n",
     )
 
-    def leave_Module(self, original_node) -> None:
+    def visit_Call(self, node) -> None:
         data = self.facts.get(DataRoles)
-        for fit in data.fits:
+        fit = data.fit_at(node)
+        if fit is not None:
             finding = judge(data, fit)
             if finding is not None:
                 message, notes, help_text = finding

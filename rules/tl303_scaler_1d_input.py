@@ -82,10 +82,9 @@ class Scaler1dInput(Rule):
         "import numpy as np\nfrom sklearn import preprocessing\nscaler = preprocessing.StandardScaler()\nscaler.fit(np.array([1.0, 2.0, 3.0]))  # expect: TL303\n",
     )
 
-    def leave_Module(self, original_node) -> None:
-        for given in self.facts.get(DataRoles).one_d_inputs:
-            if not given.obj.requires_2d:
-                continue
+    def visit_Call(self, node) -> None:
+        given = self.facts.get(DataRoles).one_d_input_at(node)
+        if given is not None and given.obj.requires_2d:
             fix = None
             if given.column_key is not None:
                 key = given.column_key

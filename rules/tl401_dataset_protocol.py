@@ -98,11 +98,8 @@ class DatasetProtocol(Rule):
         "from torch.utils.data import Dataset as DS\nclass Base(DS):\n    def __len__(self): return 3\nclass A(Base):  # expect: TL401\n    pass\n",
     )
 
-    def leave_Module(self, original_node) -> None:
-        names = self.facts.names
-        for statement in iter_statements(original_node.body):
-            if isinstance(statement, cst.ClassDef):
-                self._check(statement, names)
+    def visit_ClassDef(self, node) -> None:
+        self._check(node, self.facts.names)
 
     def _check(self, node, names) -> None:
         verdict = _Hierarchy(names, self.facts.get(Program)).resolve(node)

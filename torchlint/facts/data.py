@@ -188,6 +188,8 @@ class DataRoles:
         # source id of a parameter's value -> (FunctionDef, position, name)
         self.parameters: dict[int, tuple[Any, int, str]] = {}
         self._values: dict[Any, Value] = {}
+        self._fit_calls: dict[int, FitEvent] | None = None
+        self._one_d_calls: dict[int, OneDInput] | None = None
 
     @classmethod
     def build(cls, facts) -> DataRoles:
@@ -203,6 +205,18 @@ class DataRoles:
     def value_of(self, node) -> Value | None:
         """What was known about an expression node when it was evaluated (None if never)."""
         return self._values.get(node)
+
+    def fit_at(self, call) -> FitEvent | None:
+        """The fit that this call performs, if it is one."""
+        if self._fit_calls is None:
+            self._fit_calls = {id(fit.call): fit for fit in self.fits}
+        return self._fit_calls.get(id(call))
+
+    def one_d_input_at(self, call) -> OneDInput | None:
+        """The 1-D value this call gives to a fitted object's data method, if any."""
+        if self._one_d_calls is None:
+            self._one_d_calls = {id(given.call): given for given in self.one_d_inputs}
+        return self._one_d_calls.get(id(call))
 
     def roles_of(self, node) -> frozenset[Role]:
         value = self._values.get(node)

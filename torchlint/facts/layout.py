@@ -17,7 +17,7 @@ sorted factors, so `H * W` matches the dims `H` and `W`), so that two spellings 
 size compare equal. Memory order is a rank per dim (0 = outermost in the underlying storage,
 None for size-1 or unknown dims, EXPANDED for stride 0); `view_merge(layout, target)` uses
 ranks to tell whether a reshape is a view or a copy, and `copying_reshape(layouts, call)` is
-the question TL102/TL103 ask of a `.reshape`/`.view` call.
+the question the reshape rules ask of a `.reshape`/`.view` call.
 
 Facts that only hold on some paths are dropped (`_join`): a name bound differently in two
 branches has a layout only where both agree. Results checked against torch 2.x with
