@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.names import dotted_name
-from torchlint.facts.statements import body_of, child_bodies, iter_statements, small_statements
+from torchlint.facts.statements import body_of, child_bodies, iter_statements, parameters, small_statements
 from torchlint.walk import children
 
 cst = lazy_module("libcst")
@@ -177,7 +177,15 @@ class LoopFacts:
 
     def _collect_bindings(self, module) -> None:
         for statement in iter_statements(module.body):
+            if isinstance(statement, cst.FunctionDef):
+                for param in parameters(statement.params):
+                    if param.annotation is not None:
+                        self._annotated(param.name.value, param.annotation.annotation, param)
             for small in small_statements(statement):
+                if isinstance(small, cst.AnnAssign) and small.value is None:
+                    key = dotted_name(small.target)
+                    if key is not None:
+                        self._annotated(key, small.annotation.annotation, small)
                 if isinstance(small, cst.Assign):
                     targets = [t.target for t in small.targets]
                 elif isinstance(small, cst.AnnAssign) and small.value is not None:
@@ -216,6 +224,21 @@ class LoopFacts:
             self.not_optimizers.add(key)
         elif kind == "other":
             self.not_optimizers.add(key)
+
+    def _annotated(self, key: str, annotation, node) -> None:
+        """An annotation is evidence of what a name holds (`opt: Optimizer`, `scaler: GradScaler`)."""
+        if not isinstance(annotation, (cst.Name, cst.Attribute)) or key in self.optimizers:
+            return
+        qualified = self.names.qualified_name(annotation)
+        if qualified is None:
+            return
+        if qualified in _SCALERS:
+            self.scalers.add(key)
+            self.not_optimizers.add(key)
+        elif any(part in qualified for part in _NOT_OPTIMIZER_PARTS):
+            self.not_optimizers.add(key)
+        elif qualified.startswith(_OPTIMIZER_PREFIXES) and qualified.rsplit(".", 1)[-1][:1].isupper():
+            self.optimizers[key] = Optimizer(key, frozenset(), node)  # built elsewhere: models unknown
 
     def constructor_kind(self, call) -> str | None:
         """"optimizer", "scaler", "other" (a known non-optimizer) or None (unknown) for a call."""
