@@ -1,22 +1,16 @@
 from __future__ import annotations
 
+from torchlint.rules._tensor_wording import escape_text, layout_label, product_text
+
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
 from torchlint.facts.dataflow import Dataflow
-from torchlint.facts.layout import Layouts, Note
+from torchlint.facts.fate import Fate, fate_of
+from torchlint.facts.layout import Layouts
 from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
-from torchlint.rules._wording import product_text
-from torchlint.walk import children
 
 cst = lazy_module("libcst")
 
-# Uses after which `expand` would raise (`view`) or copy anyway: nothing to save.
-COPYING_OR_VIEWING = frozenset({
-    "view", "view_as", "reshape", "reshape_as", "flatten", "unflatten", "contiguous", "numpy",
-    "data_ptr", "storage", "untyped_storage", "as_strided", "resize_", "set_", "stride",
-    "is_contiguous", "share_memory_", "pin_memory",
-})
-PURE_BUILTINS = frozenset({"len", "print", "isinstance", "tuple", "list", "repr", "str", "zip", "enumerate"})
 
 
 class RepeatCouldBeExpand(Rule):
@@ -121,16 +115,18 @@ class RepeatCouldBeExpand(Rule):
         evidence = _grown_dims(layout, factors, _index_gives_ndim(receiver, len(factors)))
         if evidence is None:
             return
-        fate = _fate(node, dataflow, self.facts)
-        if fate is None:
-            return
-        self._report(node, layout, factors, evidence, fate)
+        fated = fate_of(node, dataflow, self.facts)
+        if fated.fate is Fate.READ_ONLY:
+            self._report(node, layout, factors, evidence, False)
+        elif fated.fate is Fate.ESCAPES:
+            self._report(node, layout, factors, evidence, escape_text(fated.escape))
+        # written, viewed or kept as state: `expand` would raise, copy anyway, or be written through
 
     def _report(self, node, layout, factors, evidence, escape) -> None:
         module = self.facts.module
         texts = [module.code_for_node(f) for f in factors]
-        grown = [texts[i] for i, _ in evidence]
-        times = f"`{grown[0]}`" if len(grown) == 1 else f"`{product_text(module, [factors[i] for i, _ in evidence])}`"
+        grown = [texts[i] for i, *_ in evidence]
+        times = f"`{grown[0]}`" if len(grown) == 1 else f"`{product_text(module, [factors[i] for i, *_ in evidence])}`"
         if len(grown) == 1 and grown[0].isdigit():
             times = f"{grown[0]}"
         args = _expand_args(layout, factors, texts)
@@ -140,7 +136,7 @@ class RepeatCouldBeExpand(Rule):
             f"`{repeat_text}` copies its input {times} times into new memory; "
             f"`{expand_text}` gives the same values as a view that allocates nothing"
         )
-        notes = [NodeNote(note.node if note.node is not None else node, note.label) for _, note in evidence]
+        notes = [NodeNote(where if where is not None else node, label) for _, label, where in evidence]
         fix = None
         if layout.ndim is not None:
             applicability = Applicability.SAFE if escape is False else Applicability.UNSAFE
@@ -195,7 +191,8 @@ def _index_gives_ndim(receiver, k: int) -> bool:
 
 
 def _grown_dims(layout, factors, exact_ndim: bool = False) -> list | None:
-    """(factor index, Note) for every factor other than 1, or None if one lands on a dim not known to be 1."""
+    """(factor index, label, node or None) for every factor other than 1, or None if one lands on a dim
+    not known to be 1."""
     k = len(factors)
     found = []
     if layout.dims is None and exact_ndim:
@@ -205,7 +202,7 @@ def _grown_dims(layout, factors, exact_ndim: bool = False) -> list | None:
             note = layout.one_left(i)
             if note is None:
                 return None
-            found.append((i, note))
+            found.append((i, *_said(note)))
         return found
     if layout.dims is not None:
         n = len(layout.dims)
@@ -216,9 +213,9 @@ def _grown_dims(layout, factors, exact_ndim: bool = False) -> list | None:
                 continue
             d = i - (k - n)
             if d < 0:
-                found.append((i, Note(None, f"factor {i} creates a new leading dim (the input has {n} dims)")))
+                found.append((i, f"factor {i} creates a new leading dim (the input has {n} dims)", None))
             elif layout.dims[d].size == "1":
-                found.append((i, layout.dims[d].note or Note(None, f"dim {d} has size 1")))
+                found.append((i, *_said(layout.one_left(d))))
             else:
                 return None
         return found
@@ -230,8 +227,12 @@ def _grown_dims(layout, factors, exact_ndim: bool = False) -> list | None:
             note = layout.one_left(i)  # a size-1 prefix: size 1 or a new leading dim for any ndim
         if note is None:
             return None
-        found.append((i, note))
+        found.append((i, *_said(note)))
     return found
+
+
+def _said(evidence) -> tuple:
+    return layout_label(evidence), evidence.node
 
 
 def _expand_args(layout, factors, texts) -> list[str]:
@@ -241,128 +242,3 @@ def _expand_args(layout, factors, texts) -> list[str]:
         texts[i] if not _is_one(f) or i < new_leading else "-1"
         for i, f in enumerate(factors)
     ]
-
-
-def _fate(call, dataflow, facts):
-    """None when expand would not do (written, viewed, reshaped); else False or how it escapes."""
-    node = call
-    while True:
-        parent = dataflow.parent(node)
-        if isinstance(parent, cst.Attribute) and parent.value is node:
-            attr = parent.attr.value
-            if attr in COPYING_OR_VIEWING:
-                return None
-            grand = dataflow.parent(parent)
-            if isinstance(grand, cst.Call) and grand.func is parent:
-                if attr.endswith("_") and not attr.startswith("_"):
-                    return None  # written in place
-                if attr in ("to", "cuda", "cpu", "float", "half", "double", "detach", "type", "type_as",
-                            "transpose", "permute", "t", "unsqueeze", "squeeze", "narrow", "select",
-                            "expand", "expand_as", "movedim", "swapaxes", "diagonal", "chunk", "split", "unbind"):
-                    node = grand
-                    continue
-                return False  # a method that reads and returns new memory
-            if attr in ("T", "mT", "data"):
-                node = parent
-                continue
-            return False
-        if isinstance(parent, cst.Subscript) and parent.value is node:
-            node = parent
-            continue
-        break
-    if dataflow.write_at(node, None) is not None or _becomes_state(node, dataflow, facts):
-        return None
-    parent = dataflow.parent(node)
-    flow = dataflow.function_of(call)
-    if isinstance(parent, cst.Assign) and parent.value is node and len(parent.targets) == 1:
-        target = parent.targets[0].target
-        if isinstance(target, cst.Name):
-            binding = next((b for b in flow.bindings if b.node is target), None)
-            return _binding_fate(binding, flow, dataflow, facts) if binding is not None else None
-        if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self":
-            return None if _self_attribute_written(target.attr.value, call, dataflow) else "stored on `self`"
-        return None
-    if isinstance(parent, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.NamedExpr, cst.For, cst.With)):
-        return None
-    escape = dataflow.escape_at(node, lambda c, a: _is_pure_call(c, facts))
-    return escape.reason if escape is not None else False
-
-
-def _binding_fate(binding, flow, dataflow, facts):
-    if binding.name in flow.captured:
-        return None
-    for alias in flow.aliases(binding):
-        for use in flow.uses(alias):
-            if dataflow.write_at(use, alias) is not None:
-                return None
-            if _viewed_or_copied(use, dataflow) or _becomes_state(dataflow.alias_top(use), dataflow, facts):
-                return None
-    escapes = flow.escapes(binding, lambda c, a: _is_pure_call(c, facts))
-    return escapes[0].reason if escapes else False
-
-
-def _becomes_state(node, dataflow, facts) -> bool:
-    """`nn.Parameter(y)`, `register_buffer("b", y)`: an optimizer or the module writes it later."""
-    parent = dataflow.parent(node)
-    if not isinstance(parent, cst.Arg):
-        return False
-    call = dataflow.parent(parent)
-    if not isinstance(call, cst.Call):
-        return False
-    func = call.func
-    if isinstance(func, cst.Attribute) and func.attr.value in ("register_buffer", "register_parameter"):
-        return True
-    return facts.names.qualified_name(func) in ("torch.nn.Parameter", "torch.nn.parameter.Parameter")
-
-
-def _viewed_or_copied(use, dataflow) -> bool:
-    node = use
-    while True:
-        parent = dataflow.parent(node)
-        if isinstance(parent, cst.Attribute) and parent.value is node:
-            if parent.attr.value in COPYING_OR_VIEWING:
-                return True
-            grand = dataflow.parent(parent)
-            if isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in (
-                "to", "cuda", "float", "half", "detach", "transpose", "permute", "unsqueeze", "squeeze"):
-                node = grand
-                continue
-            return False
-        if isinstance(parent, cst.Subscript) and parent.value is node:
-            node = parent
-            continue
-        if isinstance(parent, cst.Arg):
-            call = dataflow.parent(parent)
-            func = call.func if isinstance(call, cst.Call) else None
-            name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
-            return name in ("flatten", "reshape", "view", "rearrange")
-        return False
-
-
-def _is_pure_call(call, facts) -> bool:
-    """Calls known to only read their tensor arguments (torch functions without `out=`)."""
-    if any(a.keyword is not None and a.keyword.value in ("out", "inplace") for a in call.args):
-        return False
-    if isinstance(call.func, cst.Name) and call.func.value in PURE_BUILTINS and facts.names.qualified_name(call.func) is None:
-        return True
-    qualified = facts.names.qualified_name(call.func)
-    if qualified is None or not qualified.startswith("torch."):
-        return False
-    last = qualified.rsplit(".", 1)[-1]
-    return not last.endswith("_") and not last[:1].isupper() and not qualified.startswith("torch.nn.init")
-
-
-def _self_attribute_written(attr, node, dataflow) -> bool:
-    """Does any method of the enclosing class write `self.<attr>` in place?"""
-    cls = dataflow.enclosing_class(node)
-    if cls is None:
-        return True
-    stack = [cls.body]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.Attribute) and current.attr.value == attr and isinstance(current.value, cst.Name) \
-                and current.value.value == "self":
-            if dataflow.write_at(current, None) is not None:
-                return True
-        stack.extend(children(current))
-    return False

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from torchlint.rules._tensor_wording import cause_notes, merge_explanation, product_text
+
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
 from torchlint.facts.layout import Layouts, call_arguments, copying_reshape
-from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
-from torchlint.rules._wording import product_text
+from torchlint.rule import FixSpec, Invalid, Rule
 
 cst = lazy_module("libcst")
 
@@ -115,8 +116,8 @@ class ReshapeCopies(Rule):
         shape = call_arguments(module, node)
         count = _element_count(module, node)
         copied = f"all `{count}` elements are copied" if count else "the whole tensor is copied"
-        message = f"`.reshape({shape})` hides a copy: {found.explanation()}, so {copied} into new memory"
-        notes = [NodeNote(where, label) for where, label in found.evidence()]
+        message = f"`.reshape({shape})` hides a copy: {merge_explanation(found)}, so {copied} into new memory"
+        notes = cause_notes(found)
         explicit = f".contiguous().view({shape})"
         fix = None
         if not any(argument.keyword is not None for argument in node.args):

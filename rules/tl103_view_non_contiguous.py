@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from torchlint.rules._tensor_wording import cause_notes, merge_explanation
+
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
 from torchlint.facts.layout import Layouts, call_arguments, copying_reshape
-from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
+from torchlint.rule import FixSpec, Invalid, Rule
 
 cst = lazy_module("libcst")
 
@@ -87,9 +89,9 @@ class ViewNonContiguous(Rule):
             return
         message = (
             f"`.view({call_arguments(self.facts.module, node)})` raises here (`view size is not compatible with input "
-            f"tensor's size and stride`): {found.explanation()}"
+            f"tensor's size and stride`): {merge_explanation(found)}"
         )
-        notes = [NodeNote(where, label) for where, label in found.evidence()]
+        notes = cause_notes(found)
         fix = FixSpec("Replace `.view` with `.reshape` (copies here)", Applicability.UNSAFE, ((func.attr, "reshape"),))
         self.report(
             node,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from torchlint.rules._tensor_wording import write_text
+
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Severity
 from torchlint.facts.dataflow import ALIAS_METHODS, Dataflow
@@ -96,7 +98,7 @@ class WriteToExpanded(Rule):
         for write in _writes(node, dataflow, flow):
             self.report(
                 write.node,
-                f"in-place write into an expanded tensor: it is {write.how}, but the dims grown by "
+                f"in-place write into an expanded tensor: it is {write_text(write)}, but the dims grown by "
                 "`expand` share one memory location, so this raises or silently writes every repeated "
                 "row and the source",
                 notes=[NodeNote(node, "expanded here: grown dims have stride 0")],
@@ -113,7 +115,7 @@ def _writes(call, dataflow, flow) -> list:
     if isinstance(parent, cst.Assign) and parent.value is top and len(parent.targets) == 1:
         target = parent.targets[0].target
         if isinstance(target, cst.Name):
-            binding = next((b for b in flow.bindings if b.node is target), None)
+            binding = flow.binding_for_target(target)
             if binding is not None:
                 return flow.writes(binding, methods=SHARING_METHODS)
     return []

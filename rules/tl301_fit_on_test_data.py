@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from torchlint.rules._data_wording import role_note, subject
+from torchlint.rules.tl302_fit_before_split import FitBeforeSplit
+from torchlint.rules.tl302_fit_before_split import judge as fit_before_split
+
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
-from torchlint.facts.roles import DataRoles
+from torchlint.facts.data import HELD_OUT, TEST, TRAIN, DataRoles, FitEvent, Kind, is_held_out
+from torchlint.facts.statements import snippet
 from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
 
 cst = lazy_module("libcst")
@@ -100,14 +105,87 @@ class FitOnTestData(Rule):
         "from sklearn.ensemble import RandomForestClassifier\nmodel = RandomForestClassifier()\nmodel.fit(X_val, y_val)  # expect: TL301\nprint(model.score(X_test, y_test))\n",
     )
 
-    def leave_Module(self, original_node) -> None:
-        for leak in self.facts.get(DataRoles).leaks_for(self.code):
-            fix = None
-            if leak.fix_node is not None:
-                fix = FixSpec(
-                    "Use `transform` (keep the training statistics)",
-                    Applicability.SAFE,
-                    replacements=((leak.fix_node, cst.Name("transform")),),
-                )
-            notes = [NodeNote(e.node, e.label) for e in leak.notes]
-            self.report(leak.fit.call, leak.message, notes=notes, help=leak.help, fix=fix)
+    def visit_Call(self, node) -> None:
+        data = self.facts.get(DataRoles)
+        fit = data.fit_at(node)
+        if fit is None:
+            return
+        # Precedence: data with test rows in it that is then split (`pd.concat([train, test])`
+        # scaled, then sliced back) is TL302's more precise finding, when TL302 runs.
+        if FitBeforeSplit.code in self.context.enabled_codes and fit_before_split(data, fit) is not None:
+            return
+        finding = _fitted_on_held_out(data, fit) or _fitted_on_held_out_by_caller(data, fit)
+        if finding is not None:
+            message, notes, help_text, fix = finding
+            self.report(fit.call, message, notes=notes, help=help_text, fix=fix)
+
+
+def _fitted_on_held_out(data: DataRoles, fit: FitEvent):
+    """Fitted on test/validation data, or on data that includes test rows."""
+    obj = fit.obj
+    if obj.kind not in (Kind.TRANSFORMER, Kind.DECOMPOSITION, Kind.PIPELINE, Kind.ESTIMATOR):
+        return None
+    roles = fit.data.roles
+    if not is_held_out(roles):
+        return None
+    earlier_train = data.earlier_fits(fit, frozenset({TRAIN}))
+    # A fresh decomposition fitted on the test set, after one of the same class was fitted on the
+    # training set, projects the two sets differently: the same leak, with two objects.
+    twin = [] if earlier_train or obj.kind != Kind.DECOMPOSITION else data.earlier_fits(fit, frozenset({TRAIN}), same_class=True)
+    if obj.kind == Kind.DECOMPOSITION and not earlier_train and not twin and not fit.consumed:
+        return None  # PCA of the test set for a plot: nothing is scored with it
+    if obj.kind in (Kind.ESTIMATOR, Kind.PIPELINE) and not data.used_after(fit):
+        return None  # a last update after the evaluation (`clf.partial_fit(X_test, y_test)`); or a swapped fold
+    data_text = snippet(fit.data_node)
+    which = "test" if TEST in roles else "validation"
+    what = f"{which} data `{data_text}`" if roles <= HELD_OUT else f"data that includes test rows (`{data_text}`)"
+    who = subject(fit)
+    notes = []
+    if fit.data.role_evidence is not None:
+        notes.append(role_note(fit.data.role_evidence))
+    if earlier_train:
+        notes.append(NodeNote(earlier_train[-1].call, "fitted on training data here"))
+        message = f"{who} is fitted again on {what}, after it was fitted on training data: its statistics now come from the {which} set"
+    elif twin:
+        notes.append(NodeNote(twin[-1].call, f"another {obj.class_name} is fitted on training data here"))
+        message = (
+            f"{who} is fitted on {what}, while another {obj.class_name} was fitted on training data: "
+            f"the {which} set is projected by a fit of its own"
+        )
+    else:
+        message = f"{who} is fitted on {what}: the {which} set leaks into what the model learns"
+    fix = None
+    if fit.method == "fit_transform" and earlier_train and isinstance(fit.call.func, cst.Attribute):
+        fix = FixSpec(
+            "Use `transform` (keep the training statistics)",
+            Applicability.SAFE,
+            replacements=((fit.call.func.attr, cst.Name("transform")),),
+        )
+        help_text = "use `transform` here: the object is already fitted on the training data"
+    elif twin:
+        help_text = "fit one object on the training data and `transform` the held-out data with it"
+    elif obj.kind in (Kind.ESTIMATOR, Kind.PIPELINE):
+        help_text = "fit on the training split only; use held-out data only to predict and score"
+    else:
+        help_text = "fit on the training data, then call `transform` (not `fit_transform`) on held-out data"
+    return message, notes, help_text, fix
+
+
+def _fitted_on_held_out_by_caller(data: DataRoles, fit: FitEvent):
+    """Through a helper: `def scale(df): ...fit_transform(df)...` called as `scale(test)`."""
+    if fit.obj.kind != Kind.TRANSFORMER or fit.data.roles or fit.conditional:
+        return None
+    for site, value in data.callers_of(fit):
+        if not is_held_out(value.roles):
+            continue
+        which = "test" if TEST in value.roles else "validation"
+        message = (
+            f"{subject(fit)} is fitted on `{snippet(fit.data_node)}`, which is {which} data when "
+            f"`{snippet(site.call)}` calls `{site.function.name.value}`: the {which} set leaks into the fit"
+        )
+        notes = [NodeNote(site.call, f"called with {which} data here")]
+        if value.role_evidence is not None:
+            notes.append(role_note(value.role_evidence))
+        help_text = "fit once on the training data outside the helper, and only `transform` inside it"
+        return message, notes, help_text, None
+    return None

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from torchlint.rules._data_wording import subject
+
 from torchlint.diagnostics import Severity
-from torchlint.facts.roles import DataRoles
+from torchlint.facts.data import HELD_OUT, TEST, TRAIN, DataRoles, FitEvent, Kind
+from torchlint.facts.statements import snippet
 from torchlint.rule import NodeNote, Rule
 
 
@@ -83,7 +86,64 @@ class FitBeforeSplit(Rule):
         "from sklearn.preprocessing import StandardScaler\nfrom sklearn.model_selection import train_test_split\nsc = StandardScaler()\nsc.fit(X)  # expect: TL302\nX_train, X_test, y_train, y_test = train_test_split(X, y)\nX_train = sc.transform(X_train)\n",
     )
 
-    def leave_Module(self, original_node) -> None:
-        for leak in self.facts.get(DataRoles).leaks_for(self.code):
-            notes = [NodeNote(e.node, e.label) for e in leak.notes]
-            self.report(leak.fit.call, leak.message, notes=notes, help=leak.help)
+    def visit_Call(self, node) -> None:
+        data = self.facts.get(DataRoles)
+        fit = data.fit_at(node)
+        if fit is not None:
+            finding = judge(data, fit)
+            if finding is not None:
+                message, notes, help_text = finding
+                self.report(fit.call, message, notes=notes, help=help_text)
+
+
+def judge(data: DataRoles, fit: FitEvent):
+    """(message, notes, help) when this fit learns from data that is split afterwards, else None."""
+    if fit.obj.kind in (Kind.ESTIMATOR, Kind.PIPELINE):
+        return _model_fitted_before_split(data, fit)
+    if fit.obj.kind in (Kind.TRANSFORMER, Kind.DECOMPOSITION):
+        return _fitted_before_split(data, fit)
+    return None
+
+
+def _fitted_before_split(data: DataRoles, fit: FitEvent):
+    """A preprocessor fitted on whole data that is split into train and test."""
+    roles = fit.data.roles
+    whole = not roles or (TRAIN in roles and TEST in roles)
+    # Data read from `train.csv` is all the labelled data there is: when its fitted output is split
+    # again, the new test part shaped the fit too.
+    if not whole and roles != frozenset({TRAIN}):
+        return None
+    split_node = fit.tainted_splits[0] if fit.tainted_splits else None
+    if split_node is None and whole:
+        split_node = data.split_then_used(fit)
+    if split_node is None:
+        return None
+    message = (
+        f"{subject(fit)} is fitted on `{snippet(fit.data_node)}` before it is split into train and test: "
+        "test rows shape the learned statistics"
+    )
+    notes = [NodeNote(split_node, "the data is split into train and test here")]
+    help_text = "split first, fit on the training part only, and `transform` the test part (or use a `Pipeline`)"
+    return message, notes, help_text
+
+
+def _model_fitted_before_split(data: DataRoles, fit: FitEvent):
+    """A model fitted on whole data, then scored on the test part of a later split, unrefitted."""
+    roles = fit.data.roles
+    if roles and not (TRAIN in roles and TEST in roles):
+        return None
+    splits = data.splits_of(fit, after=True)
+    if not splits:
+        return None
+    for order, call, used in data.uses_after(fit):
+        if order > splits[0].order and used.roles and used.roles <= HELD_OUT and used.sources & fit.data.sources:
+            message = (
+                f"{subject(fit)} is fitted on `{snippet(fit.data_node)}` before it is split, and then "
+                "evaluated on the test part: the test rows were in its training data"
+            )
+            notes = [
+                NodeNote(splits[0].node, "the data is split into train and test here"),
+                NodeNote(call, "evaluated on held-out rows it was fitted on"),
+            ]
+            return message, notes, "fit the model on the training part of the split only"
+    return None

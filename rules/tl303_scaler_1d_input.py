@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
-from torchlint.facts.roles import DataRoles
+from torchlint.facts.data import Because, DataRoles, Evidence
+from torchlint.facts.statements import snippet
 from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
 
 cst = lazy_module("libcst")
@@ -81,23 +82,40 @@ class Scaler1dInput(Rule):
         "import numpy as np\nfrom sklearn import preprocessing\nscaler = preprocessing.StandardScaler()\nscaler.fit(np.array([1.0, 2.0, 3.0]))  # expect: TL303\n",
     )
 
-    def leave_Module(self, original_node) -> None:
-        for problem in self.facts.get(DataRoles).shape_problems:
+    def visit_Call(self, node) -> None:
+        given = self.facts.get(DataRoles).one_d_input_at(node)
+        if given is not None and given.obj.requires_2d:
             fix = None
-            if problem.column_key is not None:
-                key = problem.column_key
+            if given.column_key is not None:
+                key = given.column_key
                 fix = FixSpec(
                     "Select a one-column DataFrame (`[[...]]`)",
                     Applicability.SAFE,
                     replacements=((key, cst.List([cst.Element(key)])),),
                 )
             message = (
-                f"`{problem.method}` of {problem.obj.class_name} gets a 1-D value: it requires "
+                f"`{given.method}` of {given.obj.class_name} gets a 1-D value: it requires "
                 "`[n_samples, n_features]` and raises `ValueError` on 1-D input"
             )
-            notes = [NodeNote(problem.evidence.node, problem.evidence.label)]
-            if problem.evidence.node is problem.argument:
+            label = _why_1d(given.evidence)
+            notes = [NodeNote(given.evidence.node, label)]
+            if given.evidence.node is given.argument:
                 # `df["c"]` is its own evidence: say it in the message rather than in a note on itself.
-                message, notes = f"{message}: {problem.evidence.label}", []
+                message, notes = f"{message}: {label}", []
             help_text = 'select `df[["col"]]` or reshape with `.reshape(-1, 1)`'
-            self.report(problem.argument, message, notes=notes, help=help_text, fix=fix)
+            self.report(given.argument, message, notes=notes, help=help_text, fix=fix)
+
+
+def _why_1d(evidence: Evidence) -> str:
+    node = evidence.node
+    if evidence.reason is Because.SINGLE_COLUMN:
+        return f"`{snippet(node)}` is a single column (a 1-D Series)"
+    if evidence.reason is Because.SERIES:
+        return "`pd.Series(...)` is 1-D"
+    if evidence.reason is Because.FLATTENED:
+        return f"`.{evidence.name}()` returns a 1-D array"
+    if evidence.reason is Because.RESHAPED_1D:
+        return f"`{snippet(node.func)}({snippet(node.args[0].value)})` returns a 1-D array"
+    if evidence.reason is Because.ANNOTATED:
+        return f"annotated as `{snippet(node)}`, which is 1-D"
+    return f"`{snippet(node)}` is a 1-D array"

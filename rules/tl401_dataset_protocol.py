@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Severity
+from torchlint.facts.program import Program
 from torchlint.facts.statements import iter_statements, small_statements
 from torchlint.rule import NodeNote, Rule
 
@@ -97,14 +98,11 @@ class DatasetProtocol(Rule):
         "from torch.utils.data import Dataset as DS\nclass Base(DS):\n    def __len__(self): return 3\nclass A(Base):  # expect: TL401\n    pass\n",
     )
 
-    def leave_Module(self, original_node) -> None:
-        names = self.facts.names
-        for statement in iter_statements(original_node.body):
-            if isinstance(statement, cst.ClassDef):
-                self._check(statement, names)
+    def visit_ClassDef(self, node) -> None:
+        self._check(node, self.facts.names)
 
     def _check(self, node, names) -> None:
-        verdict = _Hierarchy(names).resolve(node)
+        verdict = _Hierarchy(names, self.facts.get(Program)).resolve(node)
         if verdict is None or not verdict.map_style or verdict.abstract or verdict.abstract_methods:
             return
         if verdict.name in _subclassed(names):
@@ -151,8 +149,9 @@ class _Verdict:
 class _Hierarchy:
     """Resolves a class's dataset-ness and methods through same-module inheritance."""
 
-    def __init__(self, names) -> None:
+    def __init__(self, names, program: Program) -> None:
         self.names = names
+        self.program = program
         self.active: set[str] = set()
 
     def resolve(self, node) -> _Verdict | None:
@@ -186,7 +185,7 @@ class _Hierarchy:
                 continue
             if qualified in NEUTRAL or (isinstance(base, cst.Name) and base.value == "object"):
                 continue
-            local = self._local_class(base, qualified)
+            local = self.program.local_class(base)
             if local is None:
                 return None
             inherited = self.resolve(local)
@@ -204,11 +203,6 @@ class _Hierarchy:
         verdict.abstract_methods |= inherited_abstract - (own - verdict.abstract_methods)
         return verdict
 
-    def _local_class(self, base, qualified):
-        if qualified is not None or not isinstance(base, cst.Name):
-            return None
-        candidates = self.names.classes.get(base.value, [])
-        return candidates[0] if len(candidates) == 1 else None
 
 
 def _defined_names(node) -> set[str]:

@@ -4,7 +4,8 @@ import libcst as cst
 import pytest
 
 from torchlint.facts import ModuleFacts
-from torchlint.facts.roles import TEST, TRAIN, VALID, DataRoles, roles_of_file, roles_of_name, split_words
+from torchlint.facts.data import TEST, TRAIN, VALID, Because, DataRoles, Kind
+from torchlint.facts.data_words import roles_of_file, roles_of_name, split_words
 from torchlint.notebook import load_notebook
 
 
@@ -258,7 +259,7 @@ def test_fitted_objects_resolved_through_imports(source, kind, class_name):
 
 def test_local_class_is_not_a_scaler():
     facts, _ = build("class StandardScaler:\n    pass\ns = StandardScaler()\ns.fit(X_test)\n")
-    assert not facts.objects and not facts.leaks
+    assert not facts.objects and not facts.fits
 
 
 def test_fits_record_the_data_role_and_refits_share_the_object():
@@ -269,7 +270,7 @@ def test_fits_record_the_data_role_and_refits_share_the_object():
     facts, _ = build(source)
     assert [fit.data.roles for fit in facts.fits] == [{TRAIN}, {TEST}]
     assert facts.fits[0].obj is facts.fits[1].obj
-    assert facts.leaks_for("TL301")[0].fix_node is not None
+    assert facts.earlier_fits(facts.fits[1], frozenset({TRAIN})) == [facts.fits[0]]
 
 
 def test_fit_transform_output_carries_the_fit_into_a_split():
@@ -279,7 +280,7 @@ def test_fit_transform_output_carries_the_fit_into_a_split():
     )
     facts, _ = build(source)
     assert facts.fits[0].tainted_splits
-    assert [leak.code for leak in facts.leaks] == ["TL302"]
+    assert facts.splits_of(facts.fits[0], after=True)
 
 
 def test_column_assignment_carries_the_fit_into_the_frame():
@@ -299,7 +300,8 @@ def test_unrelated_data_set_split_is_not_the_fitted_one():
         "sc = StandardScaler().fit(a)\nprint(sc.transform(a))\nparts = train_test_split(b)\n"
     )
     facts, _ = build(source)
-    assert not facts.leaks
+    assert not facts.fits[0].tainted_splits and not facts.splits_of(facts.fits[0])
+    assert facts.split_then_used(facts.fits[0]) is None
 
 
 # --- one-dimensional values -----------------------------------------------------------------
@@ -339,3 +341,59 @@ def test_one_dimensional_values(expression, one_d):
 def test_columns_of_test_data_are_not_test_rows():
     source = "cols = X_test.columns\nrows = X_train[cols]\nuse(rows)\n"
     assert roles_at_last_use(source, "rows") == {TRAIN}
+
+
+# --- annotations, helpers and questions about fits ---------------------------------------------
+
+
+def test_annotations_are_evidence_of_frames_and_series():
+    source = (
+        "import pandas as pd\n"
+        "def f(df: pd.DataFrame, s: pd.Series, other):\n"
+        "    use(df['price'], s, other['price'])\n"
+    )
+    facts, module = build(source)
+    call = module.body[1].body.body[0].body[0].value
+    column, series, unknown = (facts.value_of(arg.value) for arg in call.args)
+    assert column.one_d is not None and column.one_d.reason is Because.SINGLE_COLUMN
+    assert series.one_d is not None and series.one_d.reason is Because.ANNOTATED
+    assert unknown.one_d is None
+
+
+def test_earlier_fits_of_the_same_class_in_the_same_function():
+    source = (
+        "from sklearn.decomposition import PCA\n"
+        "def features(train_feats, test_feats):\n"
+        "    pca = PCA(n_components=8)\n"
+        "    pca.fit(train_feats)\n"
+        "    return PCA(n_components=8).fit_transform(test_feats)\n"
+        "def other(test_x):\n"
+        "    return PCA(2).fit_transform(test_x)\n"
+    )
+    facts, _ = build(source)
+    first, second, third = facts.fits
+    assert first.obj is not second.obj and first.obj.kind is Kind.DECOMPOSITION
+    assert facts.earlier_fits(second, frozenset({TRAIN})) == []
+    assert facts.earlier_fits(second, frozenset({TRAIN}), same_class=True) == [first]
+    assert facts.earlier_fits(third, frozenset({TRAIN}), same_class=True) == []  # another function
+
+
+def test_callers_of_a_helper_pass_their_values_to_its_fit():
+    source = (
+        "from sklearn.preprocessing import StandardScaler\n"
+        "def scale(df):\n    return StandardScaler().fit_transform(df)\n"
+        "scale(X_test)\nscale(df=X_train)\n"
+    )
+    facts, _ = build(source)
+    passed = [value.roles for _site, value in facts.callers_of(facts.fits[0])]
+    assert passed == [{TEST}, {TRAIN}]
+
+
+def test_used_after_ignores_uses_on_training_data_only():
+    source = (
+        "from sklearn.linear_model import LogisticRegression\n"
+        "m = LogisticRegression()\nm.fit(X_val, y_val)\nm.predict(X_train)\n"
+        "n = LogisticRegression()\nn.fit(X_val, y_val)\nn.predict(X_test)\n"
+    )
+    facts, _ = build(source)
+    assert [facts.used_after(fit) for fit in facts.fits] == [False, True]

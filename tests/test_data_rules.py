@@ -371,3 +371,64 @@ def test_helpers_that_stay_silent(source):
 def test_helper_called_by_keyword():
     source = "def scale(df=None):\n    return StandardScaler().fit_transform(df)\nout = scale(df=X_val)\n"
     assert codes(source) == [(2, "TL301")]
+
+
+# --- each rule checks every fit; annotations are evidence ------------------------------------
+
+CONCAT_THEN_SLICED = (
+    "all_data = pd.concat([X_train, X_test])\n"
+    "all_data = StandardScaler().fit_transform(all_data)\n"
+    "train = all_data[:100]\ntest = all_data[100:]\n"
+)
+
+
+def test_data_with_test_rows_split_afterwards_is_tl302_when_it_runs():
+    assert codes(CONCAT_THEN_SLICED) == [(2, "TL302")]
+
+
+def test_tl301_still_checks_a_fit_that_tl302_would_claim_when_tl302_is_not_run():
+    offset = HEAD.count("\n")
+    found = lint_snippet(HEAD + CONCAT_THEN_SLICED, select=["TL301"])
+    assert [(d.span.start.row - offset, d.code) for d in found] == [(2, "TL301")]
+    assert "includes test rows" in found[0].message
+
+
+def test_a_fresh_decomposition_fitted_on_test_data_is_a_second_projection():
+    source = (
+        "from sklearn.decomposition import PCA\n"
+        "def features(train_feats, test_feats):\n"
+        "    pca = PCA(n_components=8)\n"
+        "    a = pca.fit_transform(train_feats)\n"
+        "    b = PCA(n_components=8).fit_transform(test_feats)\n"
+        "    return a, b\n"
+    )
+    [diagnostic] = [d for d in lint_snippet(source, select=DATA_CODES)]
+    assert (diagnostic.code, diagnostic.span.start.row) == ("TL301", 5)
+    assert "another PCA was fitted on training data" in diagnostic.message
+    assert [note.span.start.row for note in diagnostic.notes] == [2, 4]
+
+
+def test_a_decomposition_of_test_data_alone_is_still_a_plot():
+    source = "from sklearn.decomposition import PCA\ndef show(test_feats):\n    plot(PCA(2).fit_transform(test_feats))\n"
+    assert lint_snippet(source, select=DATA_CODES) == []
+
+
+def test_a_parameter_annotated_as_a_data_frame_has_columns():
+    source = (
+        "import pandas as pd\nfrom sklearn.preprocessing import StandardScaler\n"
+        "def f(df: pd.DataFrame):\n    return StandardScaler().fit_transform(df['price'])\n"
+        "def g(df):\n    return StandardScaler().fit_transform(df['price'])\n"
+    )
+    [diagnostic] = lint_snippet(source, select=DATA_CODES)
+    assert (diagnostic.code, diagnostic.span.start.row) == ("TL303", 4)
+    assert diagnostic.fix is not None
+
+
+def test_a_parameter_annotated_as_a_series_is_1d():
+    source = (
+        "import pandas as pd\nfrom sklearn.preprocessing import MinMaxScaler\n"
+        "def f(prices: pd.Series):\n    return MinMaxScaler().fit(prices)\n"
+    )
+    [diagnostic] = lint_snippet(source, select=DATA_CODES)
+    assert diagnostic.code == "TL303"
+    assert [note.message for note in diagnostic.notes] == ["annotated as `pd.Series`, which is 1-D"]

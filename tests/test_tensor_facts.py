@@ -7,7 +7,9 @@ import pytest
 
 from torchlint.facts import ModuleFacts
 from torchlint.facts.dataflow import Dataflow
+from torchlint.facts.statements import walk_nodes
 from torchlint.facts.layout import Layouts, copying_reshape
+from torchlint.facts.tensors import Shows
 
 
 def _facts(source):
@@ -99,13 +101,8 @@ def test_writes_through_aliases_and_local_functions():
             return y
     """)
     y = flow.bindings_of("y")[0]
-    hows = sorted(w.how for w in flow.writes(y))
-    assert hows == [
-        "updated in place with an augmented assignment",
-        "written in place by `.add_()`",
-        "written in place by `fill()`",
-        "written through `out=`",
-    ]
+    hows = sorted((w.how.name, w.name) for w in flow.writes(y))
+    assert hows == [("AUGMENTED", ""), ("FUNCTION", "fill"), ("METHOD", "add_"), ("OUT", "")]
 
 
 def test_method_argument_is_not_written():
@@ -128,8 +125,8 @@ def test_escapes():
             return y
     """)
     y = flow.bindings_of("y")[0]
-    reasons = sorted(e.reason for e in flow.escapes(y))
-    assert reasons == ["passed to an unknown call", "returned", "stored"]
+    reasons = sorted(e.away.name for e in flow.escapes(y))
+    assert reasons == ["PASSED", "RETURNED", "STORED"]
 
 
 def test_comprehension_targets_are_not_uses():
@@ -179,7 +176,8 @@ def test_constructor_and_parameter_in_init():
     """
     layout, _, _ = _layout(source, "self.tok")
     assert layout.ndim == 3 and [d.size for d in layout.dims][:2] == ["1", "1"]
-    assert "torch.zeros(1, 1, d)" in layout.dims[0].note.label
+    note = layout.dims[0].note
+    assert (note.reason, note.name, note.dim) == (Shows.SIZE_ONE_BY, "torch.zeros(1, 1, d)", 0)
 
 
 def test_symbolic_sizes_and_permute_view_compatible():
@@ -208,7 +206,9 @@ def test_transpose_then_merge_copies():
     call = _find(module, "x.transpose(1, 2).reshape(B, -1)", cst.Call)
     found = copying_reshape(facts.get(Layouts), call)
     assert found is not None and found.merged == (1, 2)
-    assert found.layout.noncontig.label == "non-contiguous: `transpose(1, 2)` here"
+    cause = found.cause
+    assert (cause.reason, cause.name) == (Shows.NONCONTIGUOUS_BY, "transpose(1, 2)")
+    assert cause.node is call.func.value
 
 
 def test_contiguous_resets_and_softmax_is_fresh():
@@ -285,3 +285,31 @@ def test_sizes_through_matmul_and_unbind():
     layout, _, _ = _layout(source, "(attn @ v).transpose(1, 2)")
     assert layout.ndim == 4 and layout.contiguous is False
     assert [d.rank for d in layout.dims] == [0, 2, 1, 3]
+
+
+def _fate_of_repeat(source: str):
+    from torchlint.facts.fate import fate_of
+
+    module, facts = _facts(source)
+    call = next(n for n in walk_nodes(module) if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+                and n.func.attr.value == "repeat")
+    return fate_of(call, facts.get(Dataflow), facts)
+
+
+@pytest.mark.parametrize(
+    "body,fate,away",
+    [
+        ("y = x.repeat(1, 4)\n    return y.sum()", "READ_ONLY", None),
+        ("y = x.repeat(1, 4)\n    return y", "ESCAPES", "RETURNED"),
+        ("y = x.repeat(1, 4)\n    y.add_(1)\n    return y.sum()", "WRITTEN", None),
+        ("y = x.repeat(1, 4)\n    return y.view(-1)", "VIEWED", None),
+        ("self.w = nn.Parameter(x.repeat(1, 4))", "STATE", None),
+        ("self.w = x.repeat(1, 4)", "ESCAPES", "ON_SELF"),
+        ("for y in x.repeat(1, 4):\n        pass", "UNKNOWN", None),
+    ],
+)
+def test_fate_of_a_value(body, fate, away):
+    source = f"import torch\nimport torch.nn as nn\nclass M(nn.Module):\n  def f(self, x):\n    {body}\n"
+    fated = _fate_of_repeat(source)
+    assert fated.fate.name == fate
+    assert (fated.escape.away.name if fated.escape is not None else None) == away

@@ -352,3 +352,14 @@ for x in xs:
 """)
     (path,) = only_loop_at_module_level(facts).paths
     assert kinds(path) == [(BACKWARD, None)]
+
+
+def test_annotations_are_evidence_of_optimizers_scalers_and_schedulers():
+    facts = loop_facts(
+        "import torch\nfrom torch.optim import Optimizer\nfrom torch.optim.lr_scheduler import LRScheduler\n"
+        "def train(o: Optimizer, s: torch.amp.GradScaler, opt: LRScheduler, other: int):\n"
+        "    pass\n"
+    )
+    assert facts.is_optimizer("o") and not facts.is_optimizer("other")
+    assert facts.is_scaler("s") and not facts.is_optimizer("s")
+    assert not facts.is_optimizer("opt")  # named like an optimizer, annotated as a scheduler

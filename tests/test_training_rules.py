@@ -385,3 +385,14 @@ def test_tl201_reset_indented_into_a_logging_if_inside_the_train_branch():
                 if i % 100 == 0:
                     opt.zero_grad()
         """, "TL201") == [3]
+
+
+def test_an_optimizer_known_only_by_its_annotation_is_checked():
+    body = """
+        def train(loader, o: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler):
+            for x in loader:
+                model(x).sum().backward()
+                o.step()
+                sched.step()
+    """
+    assert rows(body, "TL201") == [4]

@@ -30,12 +30,13 @@ RECURSION_LIMIT = 20_000
 class FileContext:
     """What a rule sees of the file being linted."""
 
-    def __init__(self, module, path: str, text: str | None = None) -> None:
+    def __init__(self, module, path: str, text: str | None = None, enabled_codes: Iterable[str] = ()) -> None:
         from torchlint.facts import ModuleFacts
 
         self.module = module
         self.path = path
         self.text = text  # the code `module` was parsed from
+        self.enabled_codes = frozenset(enabled_codes)  # the rules run on this file, for precedence between rules
         self.facts = ModuleFacts(module, path=path)
         self.reports: list[Report] = []
         self._positions: dict = {}
@@ -88,7 +89,7 @@ def lint_text(text: str, path: str, enabled: Iterable[type[Rule]]):
         module = _parse(parsed_text)
     except _SyntaxProblem as problem:
         return [problem.diagnostic(path, text)], False
-    context = FileContext(module, path, parsed_text)
+    context = FileContext(module, path, parsed_text, enabled_codes=[rule.code for rule in rules])
     crashed = _run_rules(context, rules)
     context.locate(_located_nodes(context.reports))
     diagnostics = [_to_diagnostic(context, report, path) for report in context.reports]

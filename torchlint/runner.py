@@ -113,6 +113,7 @@ def _lint_in_pool(paths: list[str], settings: Settings, cache: ResultCache | Non
         # Imported once here rather than once per worker; and the objects that exist now are
         # kept out of the workers' garbage collection, whose scans would copy every shared page.
         import libcst  # noqa: F401
+
         import torchlint.positions  # noqa: F401
         import torchlint.suppressions  # noqa: F401
         import torchlint.walk  # noqa: F401

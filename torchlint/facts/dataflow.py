@@ -18,10 +18,12 @@ bodies are walked twice, so a binding made late in a loop reaches the loads at i
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable
 
 from torchlint._lazy import lazy_module
+from torchlint.facts.statements import is_true
 from torchlint.walk import TRIVIA, children
 
 cst = lazy_module("libcst")
@@ -58,19 +60,43 @@ class Binding:
     order: int = 0
 
 
+class How(enum.Enum):
+    """How a value is written in place."""
+
+    ASSIGNED = enum.auto()  # `y[...] = v`, `y.data = v`
+    AUGMENTED = enum.auto()  # `y += v`
+    METHOD = enum.auto()  # `y.add_(...)`; `name` is the method
+    OUT = enum.auto()  # `torch.add(a, b, out=y)`
+    INPLACE_FLAG = enum.auto()  # `F.relu(y, inplace=True)`
+    FUNCTION = enum.auto()  # `nn.init.zeros_(y)`, or a same-module helper that writes it; `name`
+
+
+class Away(enum.Enum):
+    """Where a value leaves the function's sight."""
+
+    RETURNED = enum.auto()
+    YIELDED = enum.auto()
+    STORED = enum.auto()  # assigned to an attribute or an item
+    IN_CONTAINER = enum.auto()  # put in a tuple, list or dict that is bound
+    PASSED = enum.auto()  # passed to a call that is not known to only read it
+    CAPTURED = enum.auto()  # read by a nested function
+    ON_SELF = enum.auto()  # stored as `self.<attr>`
+
+
 @dataclass(frozen=True)
 class Write:
-    """An in-place write to a value: `node` is the write (subscript target, call), `how` says what."""
+    """An in-place write to a value: `node` is the write (subscript target, call)."""
 
     node: object
-    how: str
+    how: How
     binding: Binding
+    name: str = ""  # the method or function that writes, for METHOD and FUNCTION
 
 
 @dataclass(frozen=True)
 class Escape:
     node: object
-    reason: str  # "returned", "yielded", "stored", "passed to an unknown call", "captured"
+    away: Away
 
 
 @dataclass
@@ -130,14 +156,15 @@ class FunctionFlow:
         if isinstance(parent, cst.Assign) and parent.value is top:
             for target in parent.targets:
                 if isinstance(target.target, cst.Name):
-                    return self._binding_for_target(target.target)
+                    return self.binding_for_target(target.target)
         if isinstance(parent, (cst.AnnAssign,)) and parent.value is top and isinstance(parent.target, cst.Name):
-            return self._binding_for_target(parent.target)
+            return self.binding_for_target(parent.target)
         if isinstance(parent, cst.NamedExpr) and isinstance(parent.target, cst.Name):
-            return self._binding_for_target(parent.target)
+            return self.binding_for_target(parent.target)
         return None
 
-    def _binding_for_target(self, name_node) -> Binding | None:
+    def binding_for_target(self, name_node) -> Binding | None:
+        """The binding that a target Name (or Param) node creates."""
         return next((b for b in self.bindings if b.node is name_node), None)
 
     def writes(self, binding: Binding, depth: int = 2, methods: frozenset = ALIAS_METHODS) -> list[Write]:
@@ -158,7 +185,7 @@ class FunctionFlow:
         """
         found = []
         if binding.name in self.captured:
-            found.append(Escape(binding.node, "captured by a nested function"))
+            found.append(Escape(binding.node, Away.CAPTURED))
         for alias in self.aliases(binding):
             for use in self.uses(alias):
                 escape = self.dataflow.escape_at(use, is_pure_call)
@@ -219,7 +246,9 @@ class Dataflow:
             return None
         flow = self._flows.get(id(function))
         if flow is None:
-            flow = self._flows[id(function)] = _Builder(self, function).build()
+            from torchlint.facts.reaching import Builder
+
+            flow = self._flows[id(function)] = Builder(self, function).build()
         return flow
 
     def alias_top(self, node, methods: frozenset = ALIAS_METHODS):
@@ -262,24 +291,24 @@ class Dataflow:
                 break
             target_parent = self.parent(node)
             if isinstance(node, (cst.Subscript, cst.Attribute)) and self._is_store_target(node, target_parent):
-                return Write(node, "assigned in place", binding)
+                return Write(node, How.ASSIGNED, binding)
         if isinstance(parent, cst.AssignTarget) or (isinstance(parent, cst.AugAssign) and parent.target is top):
             if isinstance(parent, cst.AugAssign):
-                return Write(parent, "updated in place with an augmented assignment", binding)
+                return Write(parent, How.AUGMENTED, binding)
         # `y.add_(...)`
         if isinstance(parent, cst.Attribute) and parent.value is top:
             method = parent.attr.value
             grand = self.parent(parent)
             if isinstance(grand, cst.Call) and grand.func is parent and _is_inplace_name(method):
-                return Write(grand, f"written in place by `.{method}()`", binding)
+                return Write(grand, How.METHOD, binding, method)
         # `f(y, out=...)`, `torch.add(a, b, out=y)`, `F.relu(y, inplace=True)`, `nn.init.zeros_(y)`
         arg = parent if isinstance(parent, cst.Arg) and parent.value is top else None
         if arg is not None:
             call = self.parent(arg)
             if isinstance(call, cst.Call):
                 how = self._call_writes_argument(call, arg, depth)
-                if how:
-                    return Write(call, how, binding)
+                if how is not None:
+                    return Write(call, how[0], binding, how[1])
         return None
 
     def _is_store_target(self, node, parent) -> bool:
@@ -296,19 +325,19 @@ class Dataflow:
             return isinstance(current, cst.AssignTarget) or (isinstance(current, cst.For) and current.target is previous)
         return False
 
-    def _call_writes_argument(self, call, arg, depth: int) -> str | None:
+    def _call_writes_argument(self, call, arg, depth: int) -> tuple[How, str] | None:
         if arg.keyword is not None and arg.keyword.value == "out":
-            return "written through `out=`"
+            return How.OUT, ""
         for other in call.args:
-            if other.keyword is not None and other.keyword.value == "inplace" and _is_true(other.value):
-                return "written in place by `inplace=True`"
+            if other.keyword is not None and other.keyword.value == "inplace" and is_true(other.value):
+                return How.INPLACE_FLAG, ""
         func = call.func
         name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
         # `nn.init.zeros_(w)`, `torch.relu_(x)`: a function writes its first argument; a method
         # `a.mul_(b)` writes its receiver, not `b`
         is_function = isinstance(func, cst.Name) or self.facts.names.qualified_name(func) is not None
         if name and is_function and _is_inplace_name(name) and call.args and call.args[0] is arg:
-            return f"written in place by `{name}()`"
+            return How.FUNCTION, name
         if depth > 0:
             callee = self._local_callee(call)
             if callee is not None:
@@ -317,7 +346,7 @@ class Dataflow:
                     flow = self.function_of(callee)
                     binding = next((b for b in flow.bindings if b.kind == "param" and b.name == param), None)
                     if binding is not None and flow.writes(binding, depth - 1):
-                        return f"written in place by `{callee.name.value}()`"
+                        return How.FUNCTION, callee.name.value
         return None
 
     def _local_callee(self, call):
@@ -345,28 +374,24 @@ class Dataflow:
         while isinstance(parent, (cst.Element, cst.Tuple, cst.List, cst.Set, cst.StarredElement, cst.DictElement, cst.Dict)):
             node, parent = parent, self.parent(parent)
         if isinstance(parent, cst.Return):
-            return Escape(parent, "returned")
+            return Escape(parent, Away.RETURNED)
         if isinstance(parent, (cst.Yield,)):
-            return Escape(parent, "yielded")
+            return Escape(parent, Away.YIELDED)
         if isinstance(parent, (cst.Assign, cst.AnnAssign)) and parent.value is node:
             targets = [t.target for t in parent.targets] if isinstance(parent, cst.Assign) else [parent.target]
             if any(not isinstance(t, cst.Name) for t in targets):
-                return Escape(parent, "stored")
+                return Escape(parent, Away.STORED)
             if node is not top:
-                return Escape(parent, "stored in a container")
+                return Escape(parent, Away.IN_CONTAINER)
         if isinstance(parent, cst.Arg):
             call = self.parent(parent)
             if isinstance(call, cst.Call) and not (is_pure_call and is_pure_call(call, parent)):
-                return Escape(call, "passed to an unknown call")
+                return Escape(call, Away.PASSED)
         return None
 
 
 def _is_inplace_name(name: str) -> bool:
     return name.endswith("_") and not name.startswith("_") and name not in NON_WRITING_INPLACE
-
-
-def _is_true(expr) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "True"
 
 
 def _parameter_for(function, call, arg) -> str | None:
@@ -381,265 +406,3 @@ def _parameter_for(function, call, arg) -> str | None:
     positional = [a for a in call.args if a.keyword is None]
     index = next(i for i, a in enumerate(positional) if a is arg)
     return params[index].name.value if index < len(params) else None
-
-
-class _Builder:
-    """Walks one function's statements in order, tracking which bindings reach each load."""
-
-    def __init__(self, dataflow: Dataflow, function) -> None:
-        self.flow = FunctionFlow(function, dataflow)
-        self.counter = 0
-        self.by_node: dict[int, Binding] = {}
-
-    def build(self) -> FunctionFlow:
-        function = self.flow.function
-        env: dict[str, frozenset] = {}
-        for param in _all_params(function.params):
-            binding = self._bind(param.name.value, "param", param, function, annotation=param.annotation)
-            env[param.name.value] = frozenset({binding})
-        body = function.body.body if isinstance(function.body, cst.IndentedBlock) else [function.body]
-        self._block(body, env)
-        for uses in self.flow._uses.values():
-            uses.sort(key=lambda n: self.flow._order.get(id(self.flow._statement_of.get(id(n))), 0))
-        return self.flow
-
-    def _bind(self, name, kind, node, statement, **extra) -> Binding:
-        existing = self.by_node.get(id(node))
-        if existing is not None:  # a loop body's second walk
-            return existing
-        self.counter += 1
-        binding = Binding(name, kind, node, statement, order=self.counter, **extra)
-        self.flow.bindings.append(binding)
-        self.by_node[id(node)] = binding
-        return binding
-
-    # --- statements ----------------------------------------------------------------------
-
-    def _block(self, statements, env) -> dict:
-        for statement in statements:
-            env = self._statement(statement, env)
-        return env
-
-    def _statement(self, statement, env) -> dict:
-        self.counter += 1
-        self.flow._order.setdefault(id(statement), self.counter)
-        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            for small in statement.body:
-                self.flow._order.setdefault(id(small), self.counter)
-                env = self._small(small, statement, env)
-            return env
-        if isinstance(statement, cst.If):
-            self._loads(statement.test, statement, env)
-            then_env = self._block(_body(statement.body), dict(env))
-            if statement.orelse is None:
-                else_env = env
-            elif isinstance(statement.orelse, cst.If):
-                else_env = self._statement(statement.orelse, dict(env))
-            else:
-                else_env = self._block(_body(statement.orelse.body), dict(env))
-            return _merge(then_env, else_env)
-        if isinstance(statement, (cst.For, cst.While)):
-            return self._loop(statement, env)
-        if isinstance(statement, cst.With):
-            env = dict(env)
-            for item in statement.items:
-                self._loads(item.item, statement, env)
-                if item.asname is not None:
-                    self._bind_target(item.asname.name, "with", statement, None, env)
-            return self._block(_body(statement.body), env)
-        if isinstance(statement, cst.Try) or type(statement).__name__ == "TryStar":
-            body_env = self._block(_body(statement.body), dict(env))
-            merged = _merge(env, body_env)
-            result = body_env
-            for handler in statement.handlers:
-                handler_env = dict(merged)
-                if handler.name is not None:
-                    self._bind_target(handler.name.name, "other", statement, None, handler_env)
-                result = _merge(result, self._block(_body(handler.body), handler_env))
-            if statement.orelse is not None:
-                result = _merge(result, self._block(_body(statement.orelse.body), dict(body_env)))
-            if statement.finalbody is not None:
-                result = self._block(_body(statement.finalbody.body), result)
-            return result
-        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-            self._captured(statement)
-            env = dict(env)
-            env[statement.name.value] = frozenset({self._bind(statement.name.value, "other", statement.name, statement)})
-            return env
-        if type(statement).__name__ == "Match":
-            self._loads(statement.subject, statement, env)
-            result = env
-            for case in statement.cases:
-                result = _merge(result, self._block(_body(case.body), dict(env)))
-            return result
-        return env
-
-    def _loop(self, statement, env) -> dict:
-        if isinstance(statement, cst.For):
-            self._loads(statement.iter, statement, env)
-        before = env
-        loop_env = dict(env)
-        for _ in range(2):  # twice: bindings late in the body reach loads at its top
-            loop_env = dict(loop_env)
-            if isinstance(statement, cst.For):
-                self._bind_target(statement.target, "for", statement, None, loop_env)
-            else:
-                self._loads(statement.test, statement, loop_env)
-            loop_env = _merge(before, self._block(_body(statement.body), loop_env))
-        if statement.orelse is not None:
-            loop_env = self._block(_body(statement.orelse.body), loop_env)
-        return loop_env
-
-    def _small(self, small, statement, env) -> dict:
-        if isinstance(small, cst.Assign):
-            self._loads(small.value, small, env)
-            for target in small.targets:
-                self._target_loads(target.target, small, env)
-            env = dict(env)
-            for target in small.targets:
-                self._bind_target(target.target, "assign", small, small.value, env)
-            return env
-        if isinstance(small, cst.AnnAssign):
-            if small.value is not None:
-                self._loads(small.value, small, env)
-            self._target_loads(small.target, small, env)
-            env = dict(env)
-            if small.value is not None or isinstance(small.target, cst.Name):
-                self._bind_target(small.target, "assign", small, small.value, env, annotation=small.annotation)
-            return env
-        if isinstance(small, cst.AugAssign):
-            # `y += v` on a tensor writes y in place; the name keeps its binding and is a load
-            self._loads(small.value, small, env)
-            self._loads(small.target, small, env)
-            return env
-        if isinstance(small, (cst.Global, cst.Nonlocal)):
-            env = dict(env)
-            for item in small.names:
-                env.pop(item.name.value, None)
-            return env
-        if isinstance(small, cst.Del):
-            self._loads(small.target, small, env)
-            return env
-        if isinstance(small, (cst.Import, cst.ImportFrom)):
-            return env
-        for child in children(small):
-            self._loads(child, small, env)
-        return env
-
-    def _bind_target(self, target, kind, statement, value, env, annotation=None) -> None:
-        if isinstance(target, cst.Name):
-            binding = self._bind(target.value, kind, target, statement, value=value, annotation=annotation)
-            env[target.value] = frozenset({binding})
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for index, element in enumerate(target.elements):
-                inner = element.value
-                if isinstance(element, cst.StarredElement):
-                    if isinstance(inner, cst.Name):
-                        env[inner.value] = frozenset({self._bind(inner.value, "other", inner, statement)})
-                    continue
-                if isinstance(inner, cst.Name):
-                    binding = self._bind(inner.value, "unpack" if value is not None else kind, inner, statement,
-                                         value=value, index=index)
-                    env[inner.value] = frozenset({binding})
-                else:
-                    self._bind_target(inner, "other", statement, None, env)
-
-    def _target_loads(self, target, statement, env) -> None:
-        """Loads inside an assignment target: `y[i] = v` reads y; `a.b = v` reads a."""
-        if isinstance(target, (cst.Subscript, cst.Attribute)):
-            self._loads(target, statement, env)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                self._target_loads(element.value, statement, env)
-
-    # --- expressions ------------------------------------------------------------------------
-
-    def _loads(self, expr, statement, env) -> None:
-        for name in _load_names(expr):
-            reaching = env.get(name.value)
-            if reaching is None:
-                continue
-            self.flow._reaching[id(name)] = reaching
-            self.flow._statement_of[id(name)] = statement
-            for binding in reaching:
-                uses = self.flow._uses.setdefault(id(binding), [])
-                if not any(u is name for u in uses):
-                    uses.append(name)
-
-    def _captured(self, definition) -> None:
-        for name in _load_names(definition, into_scopes=True):
-            self.flow.captured.add(name.value)
-
-
-def _load_names(expr, into_scopes: bool = False) -> Iterator:
-    """Name nodes read by an expression (not attribute names, keywords or comprehension targets)."""
-    stack = [(expr, frozenset())]
-    while stack:
-        node, hidden = stack.pop()
-        if isinstance(node, cst.Name):
-            if node.value not in hidden:
-                yield node
-            continue
-        if isinstance(node, cst.Attribute):
-            stack.append((node.value, hidden))
-            continue
-        if isinstance(node, cst.Arg):
-            stack.append((node.value, hidden))
-            continue
-        if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)) and not into_scopes and node is not expr:
-            if isinstance(node, cst.Lambda):
-                params = {p.name.value for p in _all_params(node.params)}
-                stack.append((node.body, hidden | params))
-            continue
-        if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
-            hidden = hidden | _comprehension_targets(node.for_in)
-        if isinstance(node, cst.Param):
-            if node.default is not None:
-                stack.append((node.default, hidden))
-            continue
-        if isinstance(node, cst.CompFor):
-            stack.append((node.iter, hidden))
-            for child in node.ifs:
-                stack.append((child, hidden))
-            if node.inner_for_in is not None:
-                stack.append((node.inner_for_in, hidden))
-            continue
-        for child in children(node):
-            stack.append((child, hidden))
-
-
-def _comprehension_targets(for_in) -> frozenset:
-    found = set()
-    while for_in is not None:
-        for node in _walk(for_in.target):
-            if isinstance(node, cst.Name):
-                found.add(node.value)
-        for_in = for_in.inner_for_in
-    return frozenset(found)
-
-
-def _walk(node) -> Iterator:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(children(current))
-
-
-def _all_params(params) -> list:
-    found = list(params.posonly_params) + list(params.params) + list(params.kwonly_params)
-    for star in (params.star_arg, params.star_kwarg):
-        if isinstance(star, cst.Param):
-            found.append(star)
-    return found
-
-
-def _body(block) -> list:
-    return list(block.body) if isinstance(block, cst.IndentedBlock) else [block]
-
-
-def _merge(a: dict, b: dict) -> dict:
-    merged = dict(a)
-    for name, bindings in b.items():
-        merged[name] = merged.get(name, frozenset()) | bindings
-    return merged

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.names import dotted_name
-from torchlint.facts.statements import iter_statements, small_statements
+from torchlint.facts.statements import body_of, child_bodies, iter_statements, parameters, small_statements
 from torchlint.walk import children
 
 cst = lazy_module("libcst")
@@ -167,15 +167,25 @@ class LoopFacts:
         self._collect_loops(module.body, None, None, (), module.body)
         # Innermost loops first: a finding belongs to the tightest loop that shows it.
         self.loops.sort(key=lambda loop: -len(loop.outer))
+        from torchlint.facts.iteration import Paths
+
         for loop in self.loops:
-            loop.paths = _Paths(self, loop).expand()
+            loop.paths = Paths(self, loop).expand()
         return self
 
     # --- what names are ---------------------------------------------------------------------
 
     def _collect_bindings(self, module) -> None:
         for statement in iter_statements(module.body):
+            if isinstance(statement, cst.FunctionDef):
+                for param in parameters(statement.params):
+                    if param.annotation is not None:
+                        self._annotated(param.name.value, param.annotation.annotation, param)
             for small in small_statements(statement):
+                if isinstance(small, cst.AnnAssign) and small.value is None:
+                    key = dotted_name(small.target)
+                    if key is not None:
+                        self._annotated(key, small.annotation.annotation, small)
                 if isinstance(small, cst.Assign):
                     targets = [t.target for t in small.targets]
                 elif isinstance(small, cst.AnnAssign) and small.value is not None:
@@ -214,6 +224,21 @@ class LoopFacts:
             self.not_optimizers.add(key)
         elif kind == "other":
             self.not_optimizers.add(key)
+
+    def _annotated(self, key: str, annotation, node) -> None:
+        """An annotation is evidence of what a name holds (`opt: Optimizer`, `scaler: GradScaler`)."""
+        if not isinstance(annotation, (cst.Name, cst.Attribute)) or key in self.optimizers:
+            return
+        qualified = self.names.qualified_name(annotation)
+        if qualified is None:
+            return
+        if qualified in _SCALERS:
+            self.scalers.add(key)
+            self.not_optimizers.add(key)
+        elif any(part in qualified for part in _NOT_OPTIMIZER_PARTS):
+            self.not_optimizers.add(key)
+        elif qualified.startswith(_OPTIMIZER_PREFIXES) and qualified.rsplit(".", 1)[-1][:1].isupper():
+            self.optimizers[key] = Optimizer(key, frozenset(), node)  # built elsewhere: models unknown
 
     def constructor_kind(self, call) -> str | None:
         """"optimizer", "scaler", "other" (a known non-optimizer) or None (unknown) for a call."""
@@ -324,20 +349,20 @@ class LoopFacts:
             if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
                 continue
             if isinstance(statement, cst.FunctionDef):
-                self._collect_loops(_body_of(statement), statement, class_, (), _body_of(statement))
+                self._collect_loops(body_of(statement.body), statement, class_, (), body_of(statement.body))
                 continue
             if isinstance(statement, cst.ClassDef):
-                for inner in _body_of(statement):
+                for inner in body_of(statement.body):
                     if isinstance(inner, cst.FunctionDef):
-                        self._collect_loops(_body_of(inner), inner, statement, (), _body_of(inner))
+                        self._collect_loops(body_of(inner.body), inner, statement, (), body_of(inner.body))
                     else:
-                        self._collect_loops([inner], None, statement, (), _body_of(statement))
+                        self._collect_loops([inner], None, statement, (), body_of(statement.body))
                 continue
             inner_outer = outer
             if isinstance(statement, (cst.For, cst.While)):
                 self.loops.append(LoopInfo(statement, function, class_, outer, scope_body))
                 inner_outer = outer + (statement,)
-            for block in _child_blocks(statement):
+            for block in child_bodies(statement):
                 self._collect_loops(block, function, class_, inner_outer, scope_body)
 
     def resets_before(self, loop: LoopInfo, optimizer: str) -> tuple[Any, bool] | None:
@@ -361,7 +386,7 @@ class LoopFacts:
                         if event.key is not None and self.covers(event, optimizer, strict=False):
                             found.append((call, any(outer in loops for outer in loop.outer)))
                 inner = loops + ((statement,) if isinstance(statement, (cst.For, cst.While)) else ())
-                for block in _child_blocks(statement):
+                for block in child_bodies(statement):
                     if walk(block, inner):
                         return True
             return False
@@ -405,33 +430,6 @@ def _parameter_owners(call) -> Iterator[str]:
             stack.extend(children(node))
 
 
-def _body_of(node) -> list:
-    body = node.body
-    if isinstance(body, cst.IndentedBlock):
-        return list(body.body)
-    return [body]
-
-
-def _child_blocks(statement) -> Iterator[list]:
-    """Statement lists directly inside a compound statement."""
-    for attr in ("body", "orelse", "finalbody"):
-        block = getattr(statement, attr, None)
-        if block is None:
-            continue
-        if isinstance(block, (cst.Else, cst.Finally)):
-            block = block.body
-        if isinstance(block, cst.If):
-            yield [block]
-        elif isinstance(block, cst.IndentedBlock):
-            yield list(block.body)
-        elif isinstance(block, cst.SimpleStatementSuite):
-            yield [block]
-    for handler in getattr(statement, "handlers", ()) or ():
-        yield _body_of(handler)
-    for case in getattr(statement, "cases", ()) or ():
-        yield _body_of(case)
-
-
 def _calls_in_header(statement) -> Iterator:
     """Calls in a statement line, or in a compound statement's header (not its body)."""
     if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
@@ -457,552 +455,3 @@ def _calls(node) -> Iterator:
         yield from _calls(child)
     if isinstance(node, cst.Call):
         yield node
-
-
-# --- one iteration, as a tree and as paths ------------------------------------------------------
-# Tree items: ("event", Event) | ("jump", kind) | ("branch", key, then, else) | ("choice", [items...])
-# | ("loop", items) | ("inline", items) | ("finally", items)
-
-
-class _TooManyPaths(Exception):
-    pass
-
-
-class _Context:
-    """Where the builder stands: renamings of an inlined call, guards, loop variables, depth."""
-
-    def __init__(self, class_, rename=None, guards=(), loopvars=None, depth=0, active=(), via=None, constants=None):
-        self.class_ = class_
-        self.rename = rename or {}
-        self.guards = guards
-        self.loopvars = loopvars or {}  # loop variable -> model it iterates the parameters of (or None)
-        self.depth = depth
-        self.active = active  # functions being inlined, against recursion
-        self.via = via  # the loop body's call that the inlined code runs under
-        self.constants = constants or {}  # parameters an inlined call fixes to True/False
-
-    def but(self, **changes) -> _Context:
-        values = dict(class_=self.class_, rename=self.rename, guards=self.guards,
-                      loopvars=self.loopvars, depth=self.depth, active=self.active, via=self.via,
-                      constants=self.constants)
-        values.update(changes)
-        return _Context(**values)
-
-    def key(self, node) -> str | None:
-        """The caller's name for a dotted expression; None when it is unknown here."""
-        text = dotted_name(node)
-        if text is None:
-            return None
-        root, dot, rest = text.partition(".")
-        if root in self.loopvars:
-            return None
-        if root in self.rename:
-            mapped = self.rename[root]
-            return None if mapped is None else mapped + dot + rest
-        return text
-
-
-class _Paths:
-    """Builds the event tree of one loop's body and expands it into iteration paths."""
-
-    def __init__(self, loop_facts: LoopFacts, loop: LoopInfo) -> None:
-        self.facts = loop_facts
-        self.names = loop_facts.names
-        self.module = loop_facts.facts.module
-        self.loop = loop
-        # Helpers the loop can call by name: the module's, and those nested in its function.
-        self.functions = dict(loop_facts.functions)
-        if loop.function is not None:
-            for statement in iter_statements(_body_of(loop.function), into_functions=False, into_classes=False):
-                if isinstance(statement, cst.FunctionDef):
-                    self.functions[statement.name.value] = statement
-
-    def expand(self) -> tuple[IterationPath, ...] | None:
-        if _skipped_scope(self.loop, self.names):
-            return ()
-        context = _Context(self.loop.class_)
-        if isinstance(self.loop.node, cst.For):
-            context = self._bind_loopvar(self.loop.node, context)
-        items = self.block(_body_of(self.loop.node), context)
-        try:
-            states = _run(items, [((), (), None)])
-        except _TooManyPaths:
-            return None
-        return tuple(IterationPath(events, _end(jump)) for events, _, jump in states)
-
-    # --- statements ---------------------------------------------------------------------------
-
-    def block(self, statements, context: _Context) -> list:
-        items: list = []
-        for statement in statements:
-            items.extend(self.statement(statement, context))
-        return items
-
-    def statement(self, statement, context: _Context) -> list:
-        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            items: list = []
-            for small in statement.body:
-                items.extend(self.small(small, context))
-            return items
-        if isinstance(statement, cst.If):
-            return self.branch(statement, context)
-        if isinstance(statement, (cst.For, cst.While)):
-            header = self.expression(statement.iter if isinstance(statement, cst.For) else statement.test, context)
-            inner = self._bind_loopvar(statement, context) if isinstance(statement, cst.For) else context
-            body = self.block(_body_of(statement), inner)
-            return header + ([("loop", body)] if body else [])
-        if isinstance(statement, cst.With):
-            items = []
-            for item in statement.items:
-                if self._is_dist_autograd_context(item.item):
-                    return []  # gradients live in the context: nothing accumulates in `.grad`
-                items.extend(self.expression(item.item, context))
-            return items + self.block(_body_of(statement), context)
-        if isinstance(statement, (cst.Try, cst.TryStar)):
-            first = self.block(_body_of(statement), context)
-            if statement.orelse is not None:
-                first += self.block(_body_of(statement.orelse), context)
-            alternatives = [first] + [self.block(_body_of(h), context) for h in statement.handlers]
-            items = [("choice", alternatives)] if any(alternatives) else []
-            if statement.finalbody is not None:
-                final = self.block(_body_of(statement.finalbody), context)
-                items += [("finally", final)] if final else []
-            return items
-        if isinstance(statement, cst.Match):
-            alternatives = [self.block(_body_of(case), context) for case in statement.cases] + [[]]
-            return [("choice", alternatives)] if any(alternatives) else []
-        return []  # definitions: their bodies run when called, not here
-
-    def branch(self, node, context: _Context) -> list:
-        items = self.expression(node.test, context)
-        test, positive = _positive_test(node.test)
-        key = _normalized(self.module.code_for_node(test))
-        if key in context.constants:
-            # `step_model(..., do_backward=False)`: the helper's `if not do_backward` is decided.
-            taken = context.constants[key] == positive
-            if taken:
-                return items + self.block(_body_of(node), context)
-            if isinstance(node.orelse, cst.If):
-                return items + self.branch(node.orelse, context)
-            return items + (self.block(_body_of(node.orelse), context) if node.orelse is not None else [])
-        grad_check = _GRAD_NONE_CHECK.fullmatch(key)
-        if grad_check:
-            # `if p.grad is not None: p.grad.zero_()`: where the test fails there is nothing to
-            # reset, so the branch that resets stands for both.
-            if grad_check.group(1):
-                return items + self.block(_body_of(node), context)
-            return items + (self.block(_body_of(node.orelse), context) if isinstance(node.orelse, cst.Else) else [])
-        then_context = context.but(guards=context.guards + (Guard(key, positive, test),))
-        else_context = context.but(guards=context.guards + (Guard(key, not positive, test),))
-        then = self.block(_body_of(node), then_context)
-        orelse: list = []
-        if isinstance(node.orelse, cst.If):
-            orelse = self.branch(node.orelse, else_context)
-        elif isinstance(node.orelse, cst.Else):
-            orelse = self.block(_body_of(node.orelse), else_context)
-        if then or orelse:
-            items.append(("branch", key, then, orelse) if positive else ("branch", key, orelse, then))
-        return items
-
-    def small(self, small, context: _Context) -> list:
-        if isinstance(small, cst.Continue):
-            return [("jump", "continue")]
-        if isinstance(small, cst.Break):
-            return [("jump", "break")]
-        if isinstance(small, cst.Return):
-            return (self.expression(small.value, context) if small.value else []) + [("jump", "return")]
-        if isinstance(small, cst.Raise):
-            return [("jump", "raise")]
-        if isinstance(small, cst.Expr):
-            return self.expression(small.value, context)
-        if isinstance(small, cst.Del):
-            return [self.event(RESET, self._grad_owner(t, context), small, context)
-                    for t in _del_targets(small) if _is_grad(t)]
-        if isinstance(small, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
-            return self.assignment(small, context)
-        return []
-
-    def assignment(self, small, context: _Context) -> list:
-        value = small.value
-        items = self.expression(value, context) if value is not None else []
-        targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
-        for target in _flatten_targets(targets):
-            if _is_grad(target) and not isinstance(small, cst.AugAssign):
-                items.append(self.event(RESET, self._grad_owner(target, context), small, context))
-                continue
-            key = context.key(target)
-            if key is None or isinstance(small, cst.AugAssign):
-                continue
-            if self.facts.is_optimizer(key) or key in self._models():
-                if isinstance(value, cst.Call):  # `opt = SGD(...)`, `model = Net()` in the loop
-                    items.append(self.event(FRESH, key, small, context))
-        return items
-
-    # --- expressions --------------------------------------------------------------------------
-
-    def expression(self, node, context: _Context) -> list:
-        items: list = []
-        for call in _calls(node):
-            items.extend(self.call(call, context))
-        return items
-
-    def call(self, call, context: _Context) -> list:
-        func = call.func
-        if isinstance(func, cst.Name):
-            return self._call_function(call, func.value, context)
-        if not isinstance(func, cst.Attribute):
-            return []
-        attr, receiver = func.attr.value, func.value
-        if attr == "backward":
-            return self._backward(call, receiver, context)
-        if attr == "manual_backward":
-            return [self.event(BACKWARD, None, call, context)]
-        inlined = self._call_method(call, attr, receiver, context)
-        if inlined is not None:
-            return inlined
-        if attr == "step":
-            return self._step(call, receiver, context)
-        if attr == "zero_grad":
-            return [self.event(RESET, context.key(receiver), call, context)]
-        if attr in ("zero_", "detach_") and _is_grad(_strip_data(receiver)):
-            return [self.event(RESET, self._grad_owner(_strip_data(receiver), context), call, context)]
-        if attr == "optimizer_step" and call.args:
-            qualified = self.names.qualified_name(receiver) or ""
-            if qualified.startswith("torch_xla"):
-                return [self.event(STEP, context.key(call.args[0].value), call, context)]
-        if _RESETISH.search(attr):
-            return [self.event(RESET, None, call, context)]
-        return self._opaque(call, attr, context)
-
-    def _backward(self, call, receiver, context: _Context) -> list:
-        if isinstance(receiver, cst.Call) and isinstance(receiver.func, cst.Name) and receiver.func.value == "super":
-            return []
-        qualified = self.names.qualified_name(receiver) if dotted_name(receiver) else None
-        if qualified == "torch.distributed.autograd":
-            return []  # goes to the dist_autograd context, not to `.grad`
-        if not self.facts.imports_torch and any(arg.keyword is None for arg in call.args):
-            return []  # `layer.backward(dout)` in a file without torch: a hand-written network
-        text = dotted_name(receiver)
-        if text is not None:
-            owner = self._local_class_of(receiver, context)
-            if owner is not None:
-                # A user-defined `backward` on a same-module class: look inside instead.
-                return self._inline_method(call, owner, "backward", receiver, context) or []
-        return [self.event(BACKWARD, None, call, context)]
-
-    def _step(self, call, receiver, context: _Context) -> list:
-        key = context.key(receiver)
-        local = dotted_name(receiver)
-        if self.facts.is_optimizer(local) or self.facts.is_optimizer(key):
-            return [self.event(STEP, key, call, context, has_args=bool(call.args))]
-        if (self.facts.is_scaler(local) or self.facts.is_scaler(key)) and call.args:
-            return [self.event(STEP, context.key(call.args[0].value), call, context)]
-        return []
-
-    def _call_function(self, call, name: str, context: _Context) -> list:
-        function = self.functions.get(name)
-        if function is not None and name not in self.names.aliases:
-            inlined = self._inline(call, function, None, context, method=False)
-            if inlined is not None:
-                return inlined
-            if self._may_reset(function):
-                return [self.event(RESET, None, call, context)]
-        if _RESETISH.search(name):
-            return [self.event(RESET, None, call, context)]
-        return self._opaque(call, name, context)
-
-    def _call_method(self, call, attr: str, receiver, context: _Context) -> list | None:
-        text = dotted_name(receiver)
-        if text is None:
-            return None
-        owner = self._local_class_of(receiver, context)
-        if owner is None:
-            return None
-        inlined = self._inline_method(call, owner, attr, receiver, context)
-        if inlined is None and attr not in ("zero_grad", "step") and _GRADIENT_WORK.search(attr):
-            if _method(owner, attr, self.facts.classes) is None and self._has_unseen_base(owner):
-                # `self.optimizer_step()` from a base class we cannot read may well reset.
-                return [self.event(RESET, None, call, context)]
-        return inlined
-
-    def _has_unseen_base(self, class_node, seen=()) -> bool:
-        for base in class_node.bases:
-            name = dotted_name(base.value)
-            local = self.facts.classes.get(name) if name else None
-            if local is None:
-                if name not in ("object", None):
-                    return True
-            elif local not in seen and self._has_unseen_base(local, seen + (class_node,)):
-                return True
-        return False
-
-    def _inline_method(self, call, class_node, attr: str, receiver, context: _Context) -> list | None:
-        method = _method(class_node, attr, self.facts.classes)
-        if method is None:
-            return None
-        inlined = self._inline(call, method, receiver, context.but(class_=class_node), method=True)
-        if inlined is None and self._may_reset(method):
-            return [self.event(RESET, None, call, context)]
-        return inlined
-
-    def _may_reset(self, function) -> bool:
-        """For a helper too deep to follow: does its text touch gradients at all?"""
-        text = self.module.code_for_node(function)
-        return ".grad" in text or bool(_RESETISH.search(text))
-
-    def _inline(self, call, function, receiver, context: _Context, *, method: bool) -> list | None:
-        """The helper's body as one tree item, its parameters renamed to the caller's arguments."""
-        if context.depth >= INLINE_DEPTH or function in context.active:
-            return None
-        rename = _rename_for_call(call, function, receiver if method else None, context)
-        if rename is None:
-            return None
-        inner = context.but(rename=rename, loopvars={}, depth=context.depth + 1,
-                            active=context.active + (function,), via=context.via or call,
-                            constants=_constant_arguments(call, function, receiver if method else None))
-        body = self.block(_body_of(function), inner)
-        return [("inline", body)] if body else []
-
-    def _opaque(self, call, name: str, context: _Context) -> list:
-        if name in _HARMLESS_CALLS or self.facts.constructor_kind(call) == "other":
-            return []
-        items = []
-        for arg in call.args:
-            key = context.key(arg.value) if dotted_name(arg.value) else None
-            if key is not None and self.facts.is_optimizer(key):
-                items.append(self.event(OPAQUE, key, call, context))
-        return items
-
-    # --- helpers ------------------------------------------------------------------------------
-
-    def event(self, kind: str, key, node, context: _Context, *, has_args: bool = False) -> tuple:
-        return ("event", Event(kind, key, node, context.guards, has_args, context.via))
-
-    def _bind_loopvar(self, node, context: _Context) -> _Context:
-        """`for p in model.parameters()`: resets through `p.grad` reset `model`'s gradients."""
-        owner = None
-        it = node.iter
-        if isinstance(it, cst.Call) and isinstance(it.func, cst.Attribute) and it.func.attr.value in (
-            "parameters", "named_parameters"
-        ):
-            owner = context.key(it.func.value)
-        loopvars = dict(context.loopvars)
-        targets = _flatten_targets([node.target])
-        for target in targets:
-            if isinstance(target, cst.Name):
-                loopvars[target.value] = owner
-        return context.but(loopvars=loopvars)
-
-    def _grad_owner(self, grad_node, context: _Context) -> str | None:
-        """The model whose gradient `x.grad` is: the model `x` iterates the parameters of."""
-        holder = dotted_name(grad_node.value)
-        if holder is None:
-            return None
-        root = holder.split(".")[0]
-        return context.loopvars.get(root)
-
-    def _local_class_of(self, receiver, context: _Context):
-        """The same-module class whose instance `receiver` is, if we know it."""
-        text = dotted_name(receiver)
-        if text == "self":
-            return context.class_
-        key = context.key(receiver)
-        return self.facts.instances.get(text) or (self.facts.instances.get(key) if key else None)
-
-    def _models(self) -> set[str]:
-        return {model for optimizer in self.facts.optimizers.values() for model in optimizer.models}
-
-    def _is_dist_autograd_context(self, expr) -> bool:
-        if isinstance(expr, cst.Call):
-            qualified = self.names.qualified_name(expr.func) or ""
-            return qualified.startswith("torch.distributed.autograd")
-        return False
-
-
-def _run(items: list, states: list) -> list:
-    """Expand tree items over states (events, decisions, jump); a jump ends a state's walk."""
-    for item in items:
-        if item[0] == "finally":  # runs on every way out, then the way out goes on
-            states = [(e, d, j if jump is None else jump)
-                      for events, decisions, jump in states
-                      for e, d, j in _run(item[1], [(events, decisions, None)])]
-            continue
-        active = [s for s in states if s[2] is None]
-        if not active:
-            continue  # a later `finally` still runs
-        states = [s for s in states if s[2] is not None] + _apply(item, active)
-        if len(states) > MAX_PATHS:
-            raise _TooManyPaths
-    return states
-
-
-def _apply(item, states: list) -> list:
-    kind = item[0]
-    if kind == "event":
-        return [(events + (item[1],), decisions, None) for events, decisions, _ in states]
-    if kind == "jump":
-        return [(events, decisions, item[1]) for events, decisions, _ in states]
-    if kind == "branch":
-        _, key, then, orelse = item
-        out: list = []
-        for state in states:
-            decided = dict(state[1]).get(key)
-            if decided is not False:
-                out += _run(then, [(state[0], _decide(state[1], key, True), None)])
-            if decided is not True:
-                out += _run(orelse, [(state[0], _decide(state[1], key, False), None)])
-        return out
-    if kind == "choice":
-        out = []
-        for alternative in item[1]:
-            out += _run(alternative, list(states))
-        return out
-    if kind == "loop":
-        ran = _run(item[1], list(states))
-        return [(e, d, None if j in ("break", "continue") else j) for e, d, j in ran]
-    if kind == "inline":
-        ran = _run(item[1], list(states))
-        return [(e, d, None if j == "return" else j) for e, d, j in ran]
-    raise ValueError(kind)
-
-
-def _decide(decisions: tuple, key: str, value: bool) -> tuple:
-    if any(k == key for k, _ in decisions):
-        return decisions
-    return decisions + ((key, value),)
-
-
-def _end(jump: str | None) -> str:
-    return "next" if jump in (None, "continue") else jump
-
-
-_GRADIENT_WORK = re.compile(r"zero|reset|clear|optim|step|update|grad", re.I)
-_RESETISH = re.compile(r"(?:zero|reset|clear)_?grad", re.I)
-_GRAD_NONE_CHECK = re.compile(r"[\w.]+\.grad(isnot|is)None")
-
-
-def _positive_test(test):
-    """(condition, polarity): `not x` is `x` taken the other way, so both spell one condition."""
-    positive = True
-    while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        test, positive = test.expression, not positive
-    return test, positive
-
-
-def _normalized(text: str) -> str:
-    return re.sub(r"\s+", "", text)
-
-
-def _rename_for_call(call, function, receiver, context: _Context) -> dict[str, str | None] | None:
-    """Each parameter of `function` -> the caller's name for its argument (None: not a name).
-
-    With a `receiver` (a method call), the first parameter stands for it. None when the call
-    passes `*args`/`**kwargs`, which cannot be matched to parameters.
-    """
-    params = function.params
-    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
-    rename: dict[str, str | None] = {}
-    if receiver is not None and not _is_static(function):
-        if not positional:
-            return None
-        rename[positional[0]] = context.key(receiver)
-        positional = positional[1:]
-    for index, arg in enumerate(call.args):
-        if arg.star:
-            return None
-        if arg.keyword is not None:
-            name = arg.keyword.value
-        else:
-            name = positional[index] if index < len(positional) else None
-        if name is not None:
-            rename[name] = context.key(arg.value) if dotted_name(arg.value) else None
-    for name in positional + [p.name.value for p in params.kwonly_params]:
-        rename.setdefault(name, None)  # defaults: objects we know nothing about
-    return rename
-
-
-def _constant_arguments(call, function, receiver) -> dict[str, bool]:
-    """Parameters that this call (or their defaults) fixes to `True`, `False` or `None`."""
-    truth = {"True": True, "False": False, "None": False}
-    params = function.params
-    ordered = [*params.posonly_params, *params.params]
-    if receiver is not None and not _is_static(function):
-        ordered = ordered[1:]
-    constants = {}
-    for param in [*ordered, *params.kwonly_params]:
-        if param.default is not None and isinstance(param.default, cst.Name) and param.default.value in truth:
-            constants[param.name.value] = truth[param.default.value]
-    for index, arg in enumerate(call.args):
-        name = arg.keyword.value if arg.keyword is not None else (
-            ordered[index].name.value if index < len(ordered) else None)
-        if name is None:
-            continue
-        if isinstance(arg.value, cst.Name) and arg.value.value in truth:
-            constants[name] = truth[arg.value.value]
-        else:
-            constants.pop(name, None)
-    return constants
-
-
-def _is_static(function) -> bool:
-    return any(getattr(d.decorator, "value", None) == "staticmethod" for d in function.decorators)
-
-
-def _method(class_node, name: str, classes: dict, seen: tuple = ()):
-    """The method `name` of a class or of its same-module bases (in base order), or None."""
-    for statement in _body_of(class_node):
-        if isinstance(statement, cst.FunctionDef) and statement.name.value == name:
-            return statement
-    for base in class_node.bases:
-        local = classes.get(dotted_name(base.value) or "")
-        if local is not None and local is not class_node and local not in seen:
-            found = _method(local, name, classes, seen + (class_node,))
-            if found is not None:
-                return found
-    return None
-
-
-def _is_grad(node) -> bool:
-    return isinstance(node, cst.Attribute) and node.attr.value == "grad"
-
-
-def _strip_data(node):
-    """`p.grad.data` -> `p.grad`."""
-    if isinstance(node, cst.Attribute) and node.attr.value == "data":
-        return node.value
-    return node
-
-
-def _del_targets(small) -> list:
-    target = small.target
-    if isinstance(target, (cst.Tuple, cst.List)):
-        return [element.value for element in target.elements]
-    return [target]
-
-
-def _flatten_targets(targets) -> list:
-    out = []
-    stack = list(targets)
-    while stack:
-        target = stack.pop()
-        if isinstance(target, (cst.Tuple, cst.List)):
-            stack.extend(element.value for element in target.elements)
-        else:
-            out.append(target)
-    return out
-
-
-def _skipped_scope(loop: LoopInfo, names) -> bool:
-    """Lightning's automatic optimization: the trainer resets and steps, not this code."""
-    function, class_ = loop.function, loop.class_
-    if function is None or class_ is None or function.name.value != "training_step":
-        return False
-    bases = [names.qualified_name(base.value) or dotted_name(base.value) or "" for base in class_.bases]
-    if not any("lightning" in base.lower() or base.endswith("LightningModule") for base in bases):
-        return False
-    for statement in iter_statements(_body_of(class_)):
-        for small in small_statements(statement):
-            if isinstance(small, cst.Assign) and isinstance(small.value, cst.Name) and small.value.value == "False":
-                if any((dotted_name(t.target) or "").endswith("automatic_optimization") for t in small.targets):
-                    return False
-    return True

@@ -1,10 +1,11 @@
-"""Walking statements (not expressions) cheaply: enough to find imports, classes and functions."""
+"""Syntax helpers every fact shares: statement bodies, parameters, walking nodes and statements."""
 
 from __future__ import annotations
 
 from typing import Iterator
 
 from torchlint._lazy import lazy_module
+from torchlint.walk import children
 
 cst = lazy_module("libcst")
 
@@ -60,3 +61,37 @@ def small_statements(statement) -> Iterator:
         yield from statement.body
     elif isinstance(statement, cst.SimpleStatementSuite):
         yield from statement.body
+
+
+def body_of(block) -> list:
+    """The statements of a block: an indented block's lines, or a one-line suite as itself."""
+    return list(block.body) if isinstance(block, cst.IndentedBlock) else [block]
+
+
+def parameters(params) -> list:
+    """Every `Param` of a signature: positional-only, ordinary, keyword-only, `*args`, `**kwargs`."""
+    found = list(params.posonly_params) + list(params.params) + list(params.kwonly_params)
+    for star in (params.star_arg, params.star_kwarg):
+        if isinstance(star, cst.Param):
+            found.append(star)
+    return found
+
+
+def walk_nodes(node) -> Iterator:
+    """Every node under `node` (itself included), depth first, trivia skipped."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(children(current))
+
+
+def is_true(expr) -> bool:
+    """The literal `True`."""
+    return isinstance(expr, cst.Name) and expr.value == "True"
+
+
+def snippet(node, limit: int = 40) -> str:
+    """The source text of a small expression on one line, cut to `limit` characters."""
+    text = " ".join(cst.Module(body=[]).code_for_node(node).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -16,10 +16,10 @@ from collections.abc import Callable, Iterable
 from lsprotocol import types
 
 from torchlint import codes
+from torchlint.add_noqa import noqa_edits_in
 from torchlint.diagnostics import Applicability, Diagnostic
 from torchlint.server.convert import Converter
 from torchlint.server.documents import Linted
-from torchlint.add_noqa import noqa_edits_in
 from torchlint.server.positions import overlaps
 
 FIX_ALL_KIND = "source.fixAll.torchlint"

@@ -1,0 +1,462 @@
+"""Transfer functions of torch operations on abstract layouts (see `tensors` for the layout model).
+
+Each takes the receiver's `Layout` and the call, and returns the result's layout with the
+`Evidence` of every fact it establishes. Checked against torch 2.x with `is_contiguous()`,
+`stride()` and `untyped_storage().data_ptr()`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from torchlint._lazy import lazy_module
+from torchlint.facts.evidence import Evidence
+from torchlint.facts.statements import is_true
+from torchlint.facts.tensors import EXPANDED, UNKNOWN, Dim, Layout, Shows, _int, view_merge
+
+cst = lazy_module("libcst")
+
+
+# --- layout transfer functions --------------------------------------------------------------
+
+
+def _join(layouts):
+    """The facts that hold on every path: equal layouts stay, anything else is unknown."""
+    if not layouts:
+        return UNKNOWN
+    first = layouts[0]
+    if all(layout == first for layout in layouts):
+        return first
+    if any(layout is None for layout in layouts):
+        return None if all(layout is None for layout in layouts) else UNKNOWN
+    tensor = True if all(l.tensor for l in layouts if isinstance(l, Layout)) else None
+    return Layout(tensor=tensor)
+
+
+def _tensor(layout):
+    if isinstance(layout, Layout):
+        return replace(layout, tensor=True)
+    return Layout(tensor=True)
+
+
+def _ranked(sizes, notes=None) -> tuple:
+    """Dims of a fresh contiguous tensor: ranks count only the dims not known to be size 1."""
+    dims, rank = [], 0
+    for index, size in enumerate(sizes):
+        note = notes[index] if notes else None
+        if size == "1":
+            dims.append(Dim("1", None, note))
+        else:
+            dims.append(Dim(size, rank, note))
+            rank += 1
+    return tuple(dims)
+
+
+def _fresh(layout: Layout, tensor=None) -> Layout:
+    dims = None
+    if layout.dims is not None:
+        dims = _ranked([d.size for d in layout.dims], [d.note for d in layout.dims])
+    return Layout(tensor=tensor if tensor is not None else layout.tensor, dims=dims, contiguous=True)
+
+
+def _elementwise(layout: Layout) -> Layout:
+    """Elementwise results keep the input's memory order (TensorIterator) but own dense memory."""
+    if layout.expanded is not None:
+        return Layout(tensor=layout.tensor, dims=_fresh(layout).dims, contiguous=True)
+    if layout.cuts:
+        return Layout(tensor=layout.tensor, dims=_fresh(layout).dims if layout.contiguous else _unknown_ranks(layout.dims), contiguous=None)
+    return replace(layout, view_of=None)
+
+
+def _unknown_ranks(dims):
+    return None if dims is None else tuple(Dim(d.size, None, d.note) for d in dims)
+
+
+def _has_ones(layout) -> bool:
+    if layout.dims is not None:
+        return any(d.size == "1" for d in layout.dims)
+    return bool(layout.ones_left or layout.ones_right)
+
+
+def _normalize(dim, ndim):
+    if ndim is None:
+        return None
+    if dim < 0:
+        dim += ndim
+    return dim if 0 <= dim < ndim else None
+
+
+def _unsqueeze(layout: Layout, dim: int, node, shown: str) -> Layout:
+    if layout.dims is not None:
+        ndim = len(layout.dims) + 1
+        position = dim + ndim if dim < 0 else dim
+        if not 0 <= position < ndim:
+            return Layout(tensor=True)
+        note = Evidence(node, Shows.SIZE_ONE_BY, shown, dim=position)
+        dims = layout.dims[:position] + (Dim("1", None, note),) + layout.dims[position:]
+        return replace(layout, tensor=True, dims=dims)
+    if dim >= 0:
+        note = Evidence(node, Shows.SIZE_ONE_BY, shown, dim=dim)
+        ones = tuple((i if i < dim else i + 1, n) for i, n in layout.ones_left) + ((dim, note),)
+        return Layout(tensor=True, ones_left=ones, contiguous=layout.contiguous, noncontig=layout.noncontig)
+    right = -dim - 1
+    note = Evidence(node, Shows.SIZE_ONE_BY, shown, dim=dim)
+    ones = tuple((i if i < right else i + 1, n) for i, n in layout.ones_right) + ((right, note),)
+    return Layout(tensor=True, ones_right=ones, contiguous=layout.contiguous, noncontig=layout.noncontig)
+
+
+def _transpose(layout: Layout, a: int, b: int, node, shown: str, tensor_only) -> Layout:
+    tensor = True if tensor_only else layout.tensor
+    if layout.dims is None:
+        if (a < 0) == (b < 0) and a != b:
+            ones = layout.ones_right if a < 0 else layout.ones_left
+            swap = {(-a - 1 if a < 0 else a): (-b - 1 if b < 0 else b)}
+            swap.update({v: k for k, v in swap.items()})
+            moved = tuple((swap.get(i, i), n) for i, n in ones)
+            other = dict(ones_left=moved) if a >= 0 else dict(ones_right=moved)
+            return Layout(tensor=tensor, contiguous=False, noncontig=Evidence(node, Shows.NONCONTIGUOUS_BY, shown), **other)
+        return Layout(tensor=tensor, contiguous=False, noncontig=Evidence(node, Shows.NONCONTIGUOUS_BY, shown))
+    ndim = len(layout.dims)
+    a, b = _normalize(a, ndim), _normalize(b, ndim)
+    if a is None or b is None:
+        return Layout(tensor=tensor)
+    dims = list(layout.dims)
+    dims[a], dims[b] = dims[b], dims[a]
+    return _reordered(layout, tuple(dims), tensor, Evidence(node, Shows.NONCONTIGUOUS_BY, shown))
+
+
+def _reordered(layout: Layout, dims: tuple, tensor, note: Evidence) -> Layout:
+    contiguous = _dense_in_order(dims, layout.cuts) and layout.expanded is None
+    noncontig = layout.noncontig if layout.noncontig is not None and not layout.contiguous else note
+    return replace(layout, tensor=tensor, dims=dims, contiguous=contiguous, noncontig=None if contiguous else noncontig)
+
+
+def _dense_in_order(dims, cuts) -> bool:
+    ranks = [d.rank for d in dims if d.size != "1"]
+    if any(r is None or r == EXPANDED for r in ranks):
+        return False
+    return all(b == a + 1 and b not in cuts for a, b in zip(ranks, ranks[1:]))
+
+
+def _permute(layout: Layout, order, node, layouts) -> Layout:
+    shown = f"permute({', '.join(map(str, order))})"
+    if layout.dims is None:
+        if layout.contiguous and layout.tensor is not False:
+            # an input of unknown ndim assumed contiguous: ranks are the source positions
+            dims = tuple(Dim(None, source) for source in order)
+        else:
+            return Layout(tensor=True, dims=tuple(Dim(None, None) for _ in order), contiguous=None)
+        result = Layout(tensor=True, dims=dims, contiguous=order == sorted(order))
+        return result if result.contiguous else replace(result, noncontig=Evidence(node, Shows.NONCONTIGUOUS_BY, shown))
+    if len(order) != len(layout.dims):
+        return Layout(tensor=True)
+    normalized = [_normalize(i, len(order)) for i in order]
+    if None in normalized or sorted(normalized) != list(range(len(order))):
+        return Layout(tensor=True)
+    dims = tuple(layout.dims[i] for i in normalized)
+    return _reordered(layout, dims, True, Evidence(node, Shows.NONCONTIGUOUS_BY, shown))
+
+
+def _movedim(layout: Layout, src: int, dst: int, node, layouts) -> Layout:
+    if layout.dims is None:
+        return Layout(tensor=True, contiguous=False if src != dst else layout.contiguous,
+                      noncontig=Evidence(node, Shows.NONCONTIGUOUS_BY, f"movedim({src}, {dst})"))
+    ndim = len(layout.dims)
+    s, d = _normalize(src, ndim), _normalize(dst, ndim)
+    if s is None or d is None:
+        return Layout(tensor=True)
+    dims = list(layout.dims)
+    moved = dims.pop(s)
+    dims.insert(d, moved)
+    return _reordered(layout, tuple(dims), True, Evidence(node, Shows.NONCONTIGUOUS_BY, f"movedim({src}, {dst})"))
+
+
+def _reshaped(receiver: Layout, target, call, method, layouts) -> Layout:
+    tensor = True if method == "view" and target is not None else receiver.tensor
+    if target is None:
+        return Layout(tensor=tensor)
+    if receiver.contiguous is None:
+        # a computed tensor of unknown strides: the view may keep them, so ranks are unknown
+        return Layout(tensor=tensor, dims=_target_dims(target, call, method, ranks=False))
+    if receiver.contiguous is False:
+        merge = view_merge(receiver, target)
+        if merge is None or merge.copies:
+            return Layout(tensor=tensor, dims=_target_dims(target, call, method), contiguous=True if method == "reshape" and merge is not None else None) if merge is not None else Layout(tensor=tensor, dims=_target_dims(target, call, method, ranks=False))
+        return Layout(tensor=tensor, dims=_target_dims(target, call, method, ranks=False))
+    return Layout(tensor=tensor, dims=_target_dims(target, call, method), contiguous=True)
+
+
+def _target_dims(target, call, method, ranks: bool = True):
+    sizes = [None if token == "-1" else token for token in target]
+    notes = [Evidence(call, Shows.SIZE_ONE_LITERAL, method, dim=i) if size == "1" else None
+             for i, size in enumerate(sizes)]
+    dims = _ranked(sizes, notes)
+    return dims if ranks else _unknown_ranks(dims)
+
+
+def _flattened(receiver: Layout, call, layouts) -> Layout:
+    args = [a for a in call.args if a.keyword is None]
+    start = _int(args[0].value) if args else 0
+    end = _int(args[1].value) if len(args) > 1 else -1
+    if receiver.dims is None or start is None or end is None:
+        return Layout(tensor=receiver.tensor)
+    ndim = len(receiver.dims)
+    s, e = _normalize(start, ndim), _normalize(end, ndim)
+    if s is None or e is None or s > e:
+        return Layout(tensor=receiver.tensor)
+    merged = Dim("*".join(sorted(d.size for d in receiver.dims[s:e + 1])) if all(d.size for d in receiver.dims[s:e + 1]) else None)
+    sizes = [d.size for d in receiver.dims[:s]] + [merged.size] + [d.size for d in receiver.dims[e + 1:]]
+    if receiver.contiguous:
+        return Layout(tensor=receiver.tensor, dims=_ranked(sizes), contiguous=True)
+    return Layout(tensor=receiver.tensor, dims=tuple(Dim(z, None) for z in sizes))
+
+
+def _expand(receiver: Layout, target, call, layouts) -> Layout:
+    if target is None:
+        return Layout(tensor=True)
+    n = len(target)
+    note = Evidence(call, Shows.EXPANDED)
+    dims = []
+    grown = False
+    old = receiver.dims
+    for index, token in enumerate(target):
+        from_right = n - 1 - index
+        source = None
+        if old is not None and from_right < len(old):
+            source = old[len(old) - 1 - from_right]
+        new_leading = old is not None and from_right >= len(old)
+        if token == "-1":
+            dims.append(source if source is not None else Dim(None))
+            continue
+        is_one = (source is not None and source.size == "1") or new_leading or (old is None and (
+            receiver.one_right(from_right) is not None
+            # a size-1 prefix stays size 1 or becomes new leading dims, whatever the ndim
+            or all(receiver.one_left(i) is not None for i in range(index + 1))
+            # `-1` first: that dim exists already, so the input has exactly len(target) dims
+            or (target[0] == "-1" and receiver.one_left(index) is not None)))
+        if is_one and token != "1":
+            grown = True
+            dims.append(Dim(token, EXPANDED))
+        else:
+            dims.append(Dim(token, source.rank if source is not None else None))
+    if not grown:
+        return Layout(tensor=True, dims=tuple(dims), contiguous=receiver.contiguous)
+    return Layout(tensor=True, dims=tuple(dims), contiguous=False, expanded=note, noncontig=Evidence(call, Shows.NONCONTIGUOUS_EXPAND))
+
+
+def _keepdim(layout: Layout, method, call, args, layouts):
+    keepdim = any(a.keyword is not None and a.keyword.value == "keepdim" and is_true(a.value) for a in call.args)
+    if len(args) >= 2 and is_true(args[1].value):
+        keepdim = True
+    dims = _dim_argument(call, args)
+    if dims is None:
+        return None
+    if not keepdim:
+        if layout.dims is None:
+            return Layout(tensor=True, contiguous=True)
+        kept = [d for i, d in enumerate(layout.dims) if all(_normalize(x, len(layout.dims)) != i for x in dims)]
+        return Layout(tensor=True, dims=_ranked([d.size for d in kept]), contiguous=True)
+    shown = f"{method}(..., keepdim=True)"
+    if layout.dims is not None:
+        ndim = len(layout.dims)
+        reduced = [any(_normalize(x, ndim) == i for x in dims) for i in range(ndim)]
+        sizes = ["1" if r else d.size for r, d in zip(reduced, layout.dims)]
+        notes = [Evidence(call, Shows.SIZE_ONE_BY, shown, dim=i) if r else d.note for i, (r, d) in enumerate(zip(reduced, layout.dims))]
+        return Layout(tensor=True, dims=_ranked(sizes, notes), contiguous=True)
+    left = tuple((x, Evidence(call, Shows.SIZE_ONE_BY, shown, dim=x)) for x in dims if x >= 0)
+    right = tuple((-x - 1, Evidence(call, Shows.SIZE_ONE_BY, shown, dim=x)) for x in dims if x < 0)
+    keep_left = tuple(o for o in layout.ones_left) if all(x >= 0 for x in dims) else ()
+    keep_right = tuple(o for o in layout.ones_right) if all(x < 0 for x in dims) else ()
+    return Layout(tensor=True, ones_left=keep_left + left, ones_right=keep_right + right, contiguous=True)
+
+
+def _dim_argument(call, args):
+    """The reduced dims as a list of ints (`dim=1`, `(1, 2)`), or None when absent or unknown."""
+    value = next((a.value for a in call.args if a.keyword is not None and a.keyword.value in ("dim", "axis")), None)
+    if value is None and args:
+        value = args[0].value
+    if value is None:
+        return None
+    if isinstance(value, (cst.Tuple, cst.List)):
+        found = [_int(e.value) for e in value.elements]
+        return None if None in found else found
+    single = _int(value)
+    return None if single is None else [single]
+
+
+def _sliced(receiver: Layout, dim, node, shown) -> Layout:
+    if receiver.dims is None or dim is None:
+        return Layout(tensor=True, contiguous=None)
+    d = _normalize(dim, len(receiver.dims))
+    if d is None:
+        return Layout(tensor=True)
+    return _cut(receiver, d, Dim(None, receiver.dims[d].rank), Evidence(node, Shows.NONCONTIGUOUS_BY, shown), step=False)
+
+
+def _cut(layout: Layout, position, new_dim, note, step: bool) -> Layout:
+    """Shrink dim `position` (a bounded or stepped slice): its outer neighbour can no longer merge."""
+    dims = list(layout.dims)
+    old = dims[position]
+    dims[position] = new_dim
+    cuts = set(layout.cuts)
+    rank = old.rank
+    if step:
+        changed = replace(layout, dims=tuple(dims))
+        return replace(changed, contiguous=False, noncontig=layout.noncontig or note)
+    if isinstance(rank, int):
+        ranks = [d.rank for d in layout.dims if isinstance(d.rank, int)]
+        if rank > min(ranks) or step:
+            cuts.add(rank)
+        if step:
+            cuts.add(rank + 1)
+    changed = replace(layout, dims=tuple(dims), cuts=frozenset(cuts))
+    contiguous = _dense_in_order(changed.dims, changed.cuts) and layout.expanded is None
+    return replace(changed, contiguous=contiguous, noncontig=layout.noncontig if not contiguous and layout.noncontig else (None if contiguous else note))
+
+
+def _index(receiver: Layout, expr, layouts) -> Layout:
+    """Basic indexing: ints drop dims, `None` adds size-1 dims, slices keep or shrink them."""
+    elements = [e.slice for e in expr.slice]
+    tensor = receiver.tensor
+    kinds = []
+    for element in elements:
+        if isinstance(element, cst.Slice):
+            kinds.append(("slice", element))
+        elif isinstance(element.value, cst.Name) and element.value.value == "None":
+            kinds.append(("new", element))
+        elif isinstance(element.value, cst.Ellipsis):
+            kinds.append(("rest", element))
+        elif _int(element.value) is not None:
+            kinds.append(("int", element))
+        else:
+            return Layout(tensor=tensor)  # advanced or unknown indexing
+    if sum(1 for k, _ in kinds if k == "rest") > 1:
+        return UNKNOWN
+    code = layouts.facts.module.code_for_node(expr.slice[0].slice) if len(expr.slice) == 1 else ", ".join(
+        layouts.facts.module.code_for_node(e.slice) for e in expr.slice)
+    if receiver.dims is None:
+        return _index_unknown_ndim(receiver, kinds, expr, code)
+    dims = list(receiver.dims)
+    consumed = sum(1 for k, _ in kinds if k in ("slice", "int"))
+    if consumed > len(dims):
+        return UNKNOWN
+    out = []
+    source = 0
+    layout = receiver
+    for kind, element in kinds:
+        if kind == "rest":
+            count = len(dims) - consumed
+            out.extend(dims[source:source + count])
+            source += count
+        elif kind == "new":
+            out.append(Dim("1", None, Evidence(expr, Shows.SIZE_ONE_INDEXED, code, dim=len(out))))
+        elif kind == "int":
+            source += 1
+        else:
+            dim = dims[source]
+            source += 1
+            length = _slice_length(element)
+            if length == "full":
+                out.append(dim)
+            elif length == "1":
+                out.append(Dim("1", None, Evidence(expr, Shows.SIZE_ONE_SLICE, code, dim=len(out))))
+            else:
+                # a step slice's stride may still merge with its outer neighbour (`a[:, ::2]` of an
+                # even width): its rank becomes unknown, so merges through it are not judged
+                rank = None if length == "step" else dim.rank
+                out.append(Dim(None, rank))
+                position = len(out) - 1
+                trial = replace(layout, dims=tuple(out) + tuple(dims[source:]))
+                layout = _cut(trial, position, Dim(None, rank), Evidence(expr, Shows.NONCONTIGUOUS_SLICE, code), step=length == "step")
+                out = list(layout.dims[: position + 1])
+    out.extend(dims[source:])
+    dropped_inner = any(k == "int" for k, _ in kinds)
+    result = replace(layout, dims=tuple(out), view_of=expr.value)
+    if dropped_inner:
+        contiguous = _dense_in_order(result.dims, result.cuts) and result.expanded is None
+        result = replace(result, contiguous=contiguous, noncontig=result.noncontig if not contiguous and result.noncontig else (None if contiguous else Evidence(expr, Shows.NONCONTIGUOUS_BY, f"[{code}]")))
+    return result
+
+
+def _index_unknown_ndim(receiver: Layout, kinds, expr, code) -> Layout:
+    """Without ndim: `None`s before any `...` give size-1 dims from the left, after it from the right."""
+    ones_left, ones_right = [], []
+    rest = next((i for i, (k, _) in enumerate(kinds) if k == "rest"), None)
+    prefix = kinds if rest is None else kinds[:rest]
+    suffix = [] if rest is None else kinds[rest + 1:]
+    contiguous = receiver.contiguous
+    position = 0
+    for kind, element in prefix:
+        if kind == "new" or (kind == "slice" and _slice_length(element) == "1"):
+            ones_left.append((position, Evidence(expr, Shows.SIZE_ONE_BY, f"[{code}]", dim=position)))
+        if kind == "slice" and _slice_length(element) not in ("full", "1") and position > 0:
+            contiguous = False
+        if kind != "int":
+            position += 1
+    position = 0
+    for kind, element in reversed(suffix):
+        if kind == "new" or (kind == "slice" and _slice_length(element) == "1"):
+            ones_right.append((position, Evidence(expr, Shows.SIZE_ONE_BY, f"[{code}]", dim=-position - 1)))
+        if kind != "int":
+            position += 1
+    if rest is None:
+        # dims not named by the index keep their from-left positions only when nothing was dropped
+        dropped = sum(1 for k, _ in prefix if k == "int")
+        added = sum(1 for k, _ in prefix if k == "new")
+        if not dropped and not added:
+            ones_left.extend(o for o in receiver.ones_left if o[0] >= len(prefix))
+        if not dropped and not any(k == "slice" and _slice_length(e) != "full" for k, e in prefix):
+            ones_right.extend(receiver.ones_right)
+    return Layout(tensor=receiver.tensor, ones_left=tuple(ones_left), ones_right=tuple(ones_right),
+                  contiguous=contiguous, view_of=expr.value)
+
+
+def _slice_length(element) -> str:
+    """'full' for `:`, '1' for `:1`, `i:i+1`, `-1:`; 'step' for a step; else 'part'."""
+    if element.step is not None and _int(element.step) != 1:
+        return "step"
+    lower, upper = element.lower, element.upper
+    if lower is None and upper is None:
+        return "full"
+    if lower is None and _int(upper) == 1:
+        return "1"
+    if upper is None and _int(lower) == -1:
+        return "1"
+    if lower is not None and upper is not None:
+        lo, hi = _int(lower), _int(upper)
+        if lo is not None and hi is not None and hi - lo == 1 and lo >= 0:
+            return "1"
+        if isinstance(upper, cst.BinaryOperation) and isinstance(upper.operator, cst.Add) and _int(upper.right) == 1 \
+                and upper.left.deep_equals(lower):
+            return "1"
+    return "part"
+
+
+def _split_element(receiver: Layout, method, call, layouts) -> Layout:
+    args = [a for a in call.args if a.keyword is None]
+    dim_value = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "dim"), None)
+    if method == "unbind":
+        dim = _int(dim_value if dim_value is not None else (args[0].value if args else cst.Integer("0")))
+        if dim is None or receiver.dims is None:
+            return Layout(tensor=True)
+        d = _normalize(dim, len(receiver.dims))
+        if d is None:
+            return Layout(tensor=True)
+        dims = receiver.dims[:d] + receiver.dims[d + 1:]
+        result = replace(receiver, tensor=True, dims=dims, view_of=call)
+        contiguous = _dense_in_order(dims, receiver.cuts) and receiver.expanded is None
+        return replace(result, contiguous=contiguous)
+    if dim_value is None and len(args) >= 2:
+        dim_value = args[1].value
+    dim = _int(dim_value) if dim_value is not None else 0
+    if dim is None or receiver.dims is None:
+        return Layout(tensor=True)
+    d = _normalize(dim, len(receiver.dims))
+    if d is None:
+        return Layout(tensor=True)
+    return _cut(replace(receiver, tensor=True), d, Dim(None, receiver.dims[d].rank),
+                Evidence(call, Shows.NONCONTIGUOUS_BY, f"{method}(..., dim={dim})"), step=False)
+
+
+def _code(layouts, node) -> str:
+    return layouts.facts.module.code_for_node(node)
