@@ -226,16 +226,13 @@ def _report(found: dict[str, list[tuple[int, str]]]) -> str:
     return "\n".join(f"{_ids(path)}:{line}: {text!r}" for path, items in found.items() for line, text in items)
 
 
-MOVING_OUT = "branch i12 (issue 12, item 3) is moving verdicts and wording out of facts/: remove this mark when it lands"
 
 
-@pytest.mark.xfail(strict=True, reason=MOVING_OUT)
 def test_facts_name_no_rule_code():
     found = {path: items for path in FACT_FILES if (items := rule_codes_in(_read(path)))}
     assert not found, "facts/ names rule codes:\n" + _report(found)
 
 
-@pytest.mark.xfail(strict=True, reason=MOVING_OUT)
 def test_facts_word_no_user_facing_message():
     found = {path: items for path in FACT_FILES if (items := messages_in(_read(path)))}
     assert not found, "facts/ holds user-facing text (word it in the rule):\n" + _report(found)
