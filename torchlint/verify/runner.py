@@ -10,7 +10,6 @@ import importlib.util
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -100,16 +99,6 @@ def relevant_codes(path: str) -> set[str]:
     return {match.group(1)} if match else set()
 
 
-def _limit_memory(megabytes: int):
-    def apply() -> None:
-        import resource
-
-        limit = megabytes * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return apply
-
-
 def may_use_cuda(devices) -> bool:
     if devices == "auto":
         return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")
@@ -117,25 +106,28 @@ def may_use_cuda(devices) -> bool:
 
 
 def run_worker(path: str, options: Options) -> dict:
-    """Run one fixture module in a fresh interpreter; its result, or a `fatal` explanation."""
+    """Run one fixture module in a fresh, contained interpreter; its result, or a `fatal` explanation.
+
+    The worker runs under `torchlint.verify.contain`: its output is kept only as a short tail, the
+    memory cap covers the worker and every process it starts, and nothing it started outlives it.
+    """
+    from torchlint.verify.contain import describe, run_contained
+
     with tempfile.TemporaryDirectory(prefix="torchlint-verify-") as scratch:
         spec_path, result_path = os.path.join(scratch, "spec.json"), os.path.join(scratch, "result.json")
         with open(spec_path, "w", encoding="utf-8") as handle:
             json.dump({"path": path, "devices": options.devices, "result": result_path}, handle)
-        limit = None
-        if options.memory_mb and not may_use_cuda(options.devices) and sys.platform.startswith("linux"):
-            limit = _limit_memory(options.memory_mb)
+        cap = (options.memory_mb or 0) * 1024 * 1024
+        # RLIMIT_AS counts CUDA's address-space reservations: only the RSS cap where CUDA may run.
+        address_cap = bool(cap) and not may_use_cuda(options.devices) and sys.platform.startswith("linux")
         env = {**os.environ, "PYTHONHASHSEED": "0", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
-        try:
-            completed = subprocess.run([sys.executable, "-m", "torchlint.verify.worker", spec_path],
-                                       capture_output=True, text=True, timeout=options.timeout,
-                                       preexec_fn=limit, env=env, cwd=os.path.dirname(path))
-        except subprocess.TimeoutExpired:
+        outcome = run_contained([sys.executable, "-m", "torchlint.verify.worker", spec_path],
+                                os.path.join(scratch, "status.json"), timeout=options.timeout, memory_cap=cap,
+                                address_cap=address_cap, cwd=os.path.dirname(path), env=env)
+        if outcome.timed_out:
             return {"path": path, "fatal": f"timed out after {options.timeout:g} s"}
         if not os.path.exists(result_path):
-            tail = (completed.stderr or "").strip().splitlines()[-1:] or [f"exit status {completed.returncode}"]
-            memory = " (memory cap reached?)" if completed.returncode < 0 or "MemoryError" in tail[0] else ""
-            return {"path": path, "fatal": f"worker failed{memory}: {tail[0][:300]}"}
+            return {"path": path, "fatal": f"worker failed: {describe(outcome.status, outcome.stderr, cap)}"}
         with open(result_path, encoding="utf-8") as handle:
             return json.load(handle)
 
