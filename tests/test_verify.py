@@ -124,10 +124,12 @@ def test_tracer_records_user_calls_with_positions_and_restores_every_patch():
     with Tracer() as tracer:
         y = x.repeat(1, 4)
         torch.nn.Linear(2, 2)(torch.ones(1, 2))  # torch's own calls inside are not recorded
-    assert [call.kind for call in tracer.calls] == ["repeat"]
+    from torchlint.rules.oracles.observations import RepeatCall
+
+    assert [type(call) for call in tracer.calls] == [RepeatCall]
     call = tracer.calls[0]
     assert call.file == os.path.abspath(__file__) and call.column == 13
-    assert call.data["allocated_bytes"] == y.untyped_storage().nbytes() and call.data["alternative_bytes"] == 0
+    assert call.allocated_bytes == y.untyped_storage().nbytes() and call.alternative_bytes == 0
     assert {name: getattr(torch.Tensor, name) for name in before} == before
     assert torch.reshape is before_reshape and torch.optim.SGD.step is before_step
 
@@ -178,12 +180,12 @@ def test_memory_cap_turns_a_runaway_case_into_a_record(run_cli):
 
 
 def test_every_verifiable_code_has_a_bundled_fixture_with_a_marker():
+    from torchlint.rules.oracles import oracles_by_code
     from torchlint.testing import expectations_in_file
-    from torchlint.verify import VERIFIABLE_CODES
     from torchlint.verify.runner import bundled_fixtures, discover
 
     marked = {e.code for path in discover([bundled_fixtures()]) for e in expectations_in_file(path)}
-    assert set(VERIFIABLE_CODES) <= marked
+    assert set(oracles_by_code()) <= marked
 
 
 def test_bundled_fixtures_run_from_the_package(run_cli):

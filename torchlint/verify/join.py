@@ -16,13 +16,20 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from torchlint.verify import VERIFIABLE_CODES
+from torchlint.rules.oracles import oracles_by_code
 
-# Codes whose claim is that the call raises: a case that crashes there did what was predicted.
-RAISING_CODES = frozenset({"TL103", "TL104", "TL303", "TL401"})
-# Codes whose finding may sit on a statement that is not itself the watched call (a loop, a
-# `zero_grad()`, a split): their claims fall back to the watched calls of the cases that ran the line.
-CASE_LEVEL_CODES = frozenset({"TL201", "TL202", "TL301", "TL302"})
+
+def _raises(code: str) -> bool:
+    """The claim is that the call raises: a case that crashes there did what was predicted."""
+    oracle = oracles_by_code().get(code)
+    return bool(oracle and oracle.raises)
+
+
+def _around(code: str) -> bool:
+    """The finding may sit on a statement that is not itself the watched call (a loop, a
+    `zero_grad()`, a split): its claim falls back to the watched calls of the cases that ran the line."""
+    oracle = oracles_by_code().get(code)
+    return bool(oracle and oracle.around)
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,7 @@ def join(fixture: str, claims: list[Claim], result: dict, relevant: set[str] | N
         by_line[claim.line][claim.code] = claim
     relevant = set(relevant or ()) | {claim.code for claim in claims}
     if not relevant:
-        relevant = set(VERIFIABLE_CODES)
+        relevant = set(oracles_by_code())
     records: list[Record] = []
     covered: set[tuple[str, str, str]] = set()
     for claim in sorted(claims, key=lambda c: (c.line, c.code)):
@@ -106,7 +113,7 @@ def _check_claim(fixture, claim: Claim, events, runs, covered, locate) -> list[R
     if not direct:  # the watched call happens inside a helper that this line calls
         direct = [e for e in events if claim.line in e.get("callers", ()) and claim.code in e["verdicts"]]
     groups = _grouped(direct, claim.code)
-    if not groups and claim.code not in CASE_LEVEL_CODES:
+    if not groups and not _around(claim.code):
         ran = any(claim.line in run["lines"] for run in runs)
         why = "the line ran, but made no watched call" if ran else "the line never ran in any case"
         return [_make(fixture, claim.code, "-", claim.line, "-", "claim", claim, False, {"observed": why}, locate, 0)]
@@ -147,7 +154,7 @@ def _check_traps(fixture, events, by_line, relevant, covered, locate) -> list[Re
 
 
 def _unpredicted_crashes(fixture, runs, records, locate) -> list[Record]:
-    predicted = {(r.case, r.device) for r in records if r.kind == "claim" and r.agree and r.code in RAISING_CODES}
+    predicted = {(r.case, r.device) for r in records if r.kind == "claim" and r.agree and _raises(r.code)}
     found = []
     for run in runs:
         error = run.get("error")

@@ -84,13 +84,13 @@ class _Rows:
 def claims_for(path: str, rows: _Rows, options: Options) -> list[Claim]:
     """The fixture's claims: its `# expect:` markers and the findings torchlint reports on it."""
     from torchlint.testing import expectations_in_file, lint_fixture
-    from torchlint.verify import VERIFIABLE_CODES
+    from torchlint.rules.oracles import oracles_by_code
 
     marked = {(rows.joined(e.row, e.cell), e.code) for e in expectations_in_file(path)} if options.markers else set()
     found = set()
     if options.static:
         found = {(rows.joined(d.span.start.row, d.cell), d.code) for d in lint_fixture(path)}
-    keys = {key for key in marked | found if key[1] in VERIFIABLE_CODES}
+    keys = {key for key in marked | found if key[1] in oracles_by_code()}
     return [Claim(line, code, (line, code) in found, (line, code) in marked) for line, code in sorted(keys)]
 
 
