@@ -244,19 +244,30 @@ class Outcome:
 
 def run_contained(argv: list[str], status_path: str, *, timeout: float | None, memory_cap: int = 0,
                   address_cap: bool = False, cwd: str | None = None, env: dict | None = None,
-                  capture: bool = True) -> Outcome:
+                  capture: bool = True, stdout=None, on_wait=None) -> Outcome:
     """Run ARGV under a supervisor in its own session; never leaves a process behind."""
     command = [sys.executable, "-m", "torchlint.verify.contain", status_path, str(memory_cap or 0),
                "as" if address_cap else "rss", "--", *argv]
     pipe = subprocess.PIPE if capture else None
-    process = subprocess.Popen(command, stdout=pipe, stderr=pipe, stdin=subprocess.DEVNULL if capture else None,
+    process = subprocess.Popen(command, stdout=pipe if capture else stdout, stderr=pipe, stdin=subprocess.DEVNULL if capture else None,
                                start_new_session=True, cwd=cwd, env=env)
     readers = (CappedReader(process.stdout), CappedReader(process.stderr)) if capture else ()
     timed_out = False
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+        while True:
+            step = 0.2 if deadline is None else min(0.2, max(0.0, deadline - time.monotonic()))
+            try:
+                process.wait(timeout=step)
+                break
+            except subprocess.TimeoutExpired:
+                if on_wait is not None:
+                    on_wait()
+                if deadline is not None and time.monotonic() >= deadline:
+                    timed_out = True
+                    break
+        if on_wait is not None:
+            on_wait()
     except BaseException:  # Ctrl-C in the parent: leave nothing running
         kill_tree(process.pid)
         process.wait()

@@ -54,9 +54,33 @@ class Record:
     observed: str
     evidence: dict = field(default_factory=dict)
     cell: int | None = None
+    # confirmed / refuted / not-exercised (claims), harmless / harmful (traps, runtime-only), error
+    verdict: str = ""
+    tests: list[str] = field(default_factory=list)  # pytest node ids that exercised it
+
+    def __post_init__(self) -> None:
+        if not self.verdict:
+            if self.kind == "claim":
+                self.verdict = "confirmed" if self.agree else "refuted"
+            elif self.kind == "trap":
+                self.verdict = "harmless" if self.agree else "harmful"
+            else:
+                self.verdict = "error"
+
+    @property
+    def path(self) -> str:
+        return self.fixture
+
+    def fails(self, strict: bool = False) -> bool:
+        """Whether this record makes `verify` exit 1: refuted, harmful, an error; not exercised with --strict."""
+        if self.kind == "runtime-only":  # a listing of what the rules missed, not a disagreement
+            return False
+        return self.verdict in ("refuted", "harmful", "error") or (strict and self.verdict == "not-exercised")
 
     def as_json(self) -> dict:
         record = asdict(self)
+        record["path"] = self.fixture
+        record["calls"] = self.evidence.get("calls", 0)
         if record["cell"] is None:
             del record["cell"]
         return record
@@ -92,6 +116,13 @@ def _make(fixture, code, case, line, device, kind, claim, agree, event_verdict, 
                   bool(claim and claim.marker), agree, event_verdict.get("observed", ""), evidence, cell)
 
 
+def _not_exercised(fixture, claim: Claim, why: str, locate) -> Record:
+    # Neither a pass nor a failure: `--strict` makes it one.
+    record = _make(fixture, claim.code, "-", claim.line, "-", "claim", claim, True, {"observed": why}, locate, 0)
+    record.verdict = "not-exercised"
+    return record
+
+
 def _grouped(events, code):
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for event in events:
@@ -116,7 +147,7 @@ def _check_claim(fixture, claim: Claim, events, runs, covered, locate) -> list[R
     if not groups and not _around(claim.code):
         ran = any(claim.line in run["lines"] for run in runs)
         why = "the line ran, but made no watched call" if ran else "the line never ran in any case"
-        return [_make(fixture, claim.code, "-", claim.line, "-", "claim", claim, False, {"observed": why}, locate, 0)]
+        return [_not_exercised(fixture, claim, why, locate)]
     if not groups:
         ran = [run for run in runs if claim.line in run["lines"]]
         in_runs = [e for e in events for run in ran if e["case"] == run["case"] and e["device"] == run["device"]]
@@ -125,8 +156,7 @@ def _check_claim(fixture, claim: Claim, events, runs, covered, locate) -> list[R
         if not groups:
             why = ("the line ran, but no watched call there or in its cases can confirm it" if ran
                    else "the line never ran in any case")
-            return [_make(fixture, claim.code, "-", claim.line, "-", "claim", claim, False,
-                          {"observed": why}, locate, 0)]
+            return [_not_exercised(fixture, claim, why, locate)]
     records = []
     for (case, device), group in sorted(groups.items()):
         holds = any(e["verdicts"][claim.code]["holds"] for e in group)
@@ -154,7 +184,7 @@ def _check_traps(fixture, events, by_line, relevant, covered, locate) -> list[Re
 
 
 def _unpredicted_crashes(fixture, runs, records, locate) -> list[Record]:
-    predicted = {(r.case, r.device) for r in records if r.kind == "claim" and r.agree and _raises(r.code)}
+    predicted = {(r.case, r.device) for r in records if r.verdict == "confirmed" and _raises(r.code)}
     found = []
     for run in runs:
         error = run.get("error")

@@ -7,6 +7,7 @@ machines) an address-space cap, so a fixture that hangs or balloons costs one mo
 from __future__ import annotations
 
 import importlib.util
+import ast
 import json
 import os
 import re
@@ -54,6 +55,32 @@ def discover(paths: list[str]) -> list[str]:
                 if name.endswith((".py", ".ipynb")) and not name.startswith(("_", "conftest")):
                     found.append(os.path.abspath(os.path.join(root, name)))
     return sorted(dict.fromkeys(found))
+
+
+def case_count(path: str) -> int | None:
+    """How many `case_*()` functions a fixture module defines at top level (None: unreadable)."""
+    from torchlint.verify.worker import load_source
+
+    try:
+        tree = ast.parse(load_source(path))
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return None
+    except Exception:  # a broken notebook: let the run report it as a record
+        return None
+    return sum(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("case_")
+               for node in tree.body)
+
+
+def split_fixtures(files: list[str]) -> tuple[list[str], list[str]]:
+    """(fixture modules, other files): only files that define `case_*()` functions are ever run.
+
+    A file that cannot be read or parsed stays a fixture, so that it becomes an error record.
+    """
+    fixtures, others = [], []
+    for path in files:
+        count = case_count(path)
+        (others if count == 0 else fixtures).append(path)
+    return fixtures, others
 
 
 class _Rows:
@@ -105,7 +132,25 @@ def may_use_cuda(devices) -> bool:
     return "cuda" in devices
 
 
-def run_worker(path: str, options: Options) -> dict:
+def _ticks(progress_path: str, tick):
+    """A poller that reports each case the worker finished (one byte per case in its progress file)."""
+    seen = [0]
+
+    def poll() -> None:
+        if tick is None:
+            return
+        try:
+            done = os.path.getsize(progress_path)
+        except OSError:
+            return
+        if done > seen[0]:
+            tick(done - seen[0])
+            seen[0] = done
+
+    return poll
+
+
+def run_worker(path: str, options: Options, tick=None) -> dict:
     """Run one fixture module in a fresh, contained interpreter; its result, or a `fatal` explanation.
 
     The worker runs under `torchlint.verify.contain`: its output is kept only as a short tail, the
@@ -116,14 +161,16 @@ def run_worker(path: str, options: Options) -> dict:
     with tempfile.TemporaryDirectory(prefix="torchlint-verify-") as scratch:
         spec_path, result_path = os.path.join(scratch, "spec.json"), os.path.join(scratch, "result.json")
         with open(spec_path, "w", encoding="utf-8") as handle:
-            json.dump({"path": path, "devices": options.devices, "result": result_path}, handle)
+            json.dump({"path": path, "devices": options.devices, "result": result_path,
+                       "progress": os.path.join(scratch, "progress")}, handle)
         cap = (options.memory_mb or 0) * 1024 * 1024
         # RLIMIT_AS counts CUDA's address-space reservations: only the RSS cap where CUDA may run.
         address_cap = bool(cap) and not may_use_cuda(options.devices) and sys.platform.startswith("linux")
         env = {**os.environ, "PYTHONHASHSEED": "0", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
         outcome = run_contained([sys.executable, "-m", "torchlint.verify.worker", spec_path],
                                 os.path.join(scratch, "status.json"), timeout=options.timeout, memory_cap=cap,
-                                address_cap=address_cap, cwd=os.path.dirname(path), env=env)
+                                address_cap=address_cap, cwd=os.path.dirname(path), env=env,
+                                on_wait=_ticks(os.path.join(scratch, "progress"), tick))
         if outcome.timed_out:
             return {"path": path, "fatal": f"timed out after {options.timeout:g} s"}
         if not os.path.exists(result_path):
@@ -162,11 +209,12 @@ def verify_files(files: list[str], options: Options, base: str | None = None,
 
     def one(path: str) -> list[Record]:
         if path in unreadable:
-            return join(display_name(path, base), [], {"fatal": unreadable[path]})
-        result = run_worker(path, options)
-        records = join(display_name(path, base), claims[path], result, relevant_codes(path), rows[path].locate)
+            records = join(display_name(path, base), [], {"fatal": unreadable[path]})
+        else:
+            result = run_worker(path, options, tick=lambda n: progress(path, n) if progress else None)
+            records = join(display_name(path, base), claims[path], result, relevant_codes(path), rows[path].locate)
         if progress is not None:
-            progress(path, records)
+            progress(path, None)  # the module is done: whatever cases it had left count as done
         return records
 
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:

@@ -24,6 +24,7 @@ import inspect
 import os
 import re
 import sys
+import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -78,6 +79,9 @@ class Tracer:
         self._wrappers: dict[int, Any] = {}  # id(original) -> wrapper, for namespace rebinding
         self._optimizers: dict[int, tuple[Any, _OptimizerState]] = {}
         self._busy = 0
+        self.overhead_seconds = 0.0  # time in the tracer's wrappers, minus the calls they wrap
+        self.late_imports = False  # patch what the program imports after the tracer started
+        self._torch_patched = False
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -86,11 +90,10 @@ class Tracer:
         if _ACTIVE is not None:
             raise RuntimeError("a Tracer is already active")
         try:
-            if "torch" in sys.modules:
-                self._patch_torch()
-            if "sklearn" in sys.modules:
-                self._patch_sklearn()
+            self._patch_loaded()
             self._rebind_namespaces(to_wrapper=True)
+            if self.late_imports:
+                self._hook_imports()
         except BaseException:
             self.__exit__(None, None, None)  # never leave half the patches behind
             raise
@@ -113,13 +116,45 @@ class Tracer:
         """A context in which the tracer's own measurements are not recorded."""
         return _Quiet(self)
 
+    def _patch_loaded(self) -> None:
+        if "torch" in sys.modules and not self._torch_patched:
+            self._torch_patched = True
+            self._patch_torch()
+        if "sklearn.base" in sys.modules:
+            self._patch_sklearn()  # again after each new import: patching is idempotent
+
+    def _hook_imports(self) -> None:
+        # Patch torch and scikit-learn classes as the program imports them, instead of importing
+        # every library the project mentions before it starts (scikit-learn alone takes seconds).
+        import builtins
+
+        original = builtins.__import__
+        depth = [0]
+        seen = [len(sys.modules)]
+
+        def hooked(name, globals=None, locals=None, fromlist=(), level=0):
+            depth[0] += 1
+            try:
+                return original(name, globals, locals, fromlist, level)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0 and _ACTIVE is self and len(sys.modules) != seen[0]:
+                    seen[0] = len(sys.modules)
+                    started = _clock()
+                    with self.quiet():
+                        self._patch_loaded()
+                    self.overhead_seconds += _clock() - started
+
+        builtins.__import__ = hooked
+        self._patches.append((builtins, "__import__", original, True))
+
     # -- patching --------------------------------------------------------------------------------
 
     def _patch(self, owner: Any, name: str, handler: Callable, *, walk_out: bool = False,
                kind: str = "") -> None:
         owned = name in vars(owner)
         original = vars(owner)[name] if owned else getattr(owner, name)
-        if isinstance(original, (staticmethod, classmethod)):
+        if isinstance(original, (staticmethod, classmethod)) or getattr(original, "__torchlint_wrapper__", False):
             return
         wrapper = _make_wrapper(original, handler, name, kind, walk_out)
         setattr(owner, name, wrapper)
@@ -260,6 +295,8 @@ def frame_position(frame) -> tuple[str, int, int]:
 
 
 _LIBRARY_DIRS: tuple[str, ...] | None = None
+_clock = time.perf_counter
+_ACTIVE_TIMES = [0.0]  # seconds spent inside the patched originals (the program's own work)
 
 
 def _callers(frame, file: str) -> tuple[int, ...]:
@@ -285,18 +322,30 @@ def _outside_libraries(filename: str) -> bool:
 
 
 def _make_wrapper(original, handler, name: str, kind: str, walk_out: bool):
+    def timed(*args, **kwargs):
+        # The patched call itself: its time is the program's, not the tracer's.
+        started = _clock()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _ACTIVE_TIMES[0] += _clock() - started
+
     def wrapper(*args, **kwargs):
         tracer = _ACTIVE
         if tracer is None or tracer._busy:
             return original(*args, **kwargs)
-        frame = sys._getframe(1)
-        if walk_out:
-            # Optimizer.step is reached through torch's own wrappers (profiling, LR schedulers).
-            while frame is not None and not tracer.is_user_frame(frame) and _in_torch(frame):
-                frame = frame.f_back
-        if kind != "optimizer" and not tracer.is_user_frame(frame):
-            return original(*args, **kwargs)
-        return handler(tracer, frame, original, name, args, kwargs)
+        started, inner = _clock(), _ACTIVE_TIMES[0]
+        try:
+            frame = sys._getframe(1)
+            if walk_out:
+                # Optimizer.step is reached through torch's own wrappers (profiling, LR schedulers).
+                while frame is not None and not tracer.is_user_frame(frame) and _in_torch(frame):
+                    frame = frame.f_back
+            if kind != "optimizer" and not tracer.is_user_frame(frame):
+                return timed(*args, **kwargs)
+            return handler(tracer, frame, timed, name, args, kwargs)
+        finally:
+            tracer.overhead_seconds += (_clock() - started) - (_ACTIVE_TIMES[0] - inner)
 
     try:
         functools.update_wrapper(wrapper, original)

@@ -136,8 +136,9 @@ def _error_line(exc: BaseException, path: str) -> int | None:
 class FixtureRun:
     """One fixture module: load it, run its cases, and collect the oracles' verdicts."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, progress: str | None = None) -> None:
         self.path = os.path.abspath(path)
+        self.progress = progress
         self.source = load_source(self.path)
         self.tree = ast.parse(self.source, self.path)
         self.classes = class_lines(self.tree)
@@ -201,6 +202,9 @@ class FixtureRun:
             error = exc
         finally:
             sys.stdout = stdout
+        if self.progress:
+            with open(self.progress, "ab") as handle:  # one byte per case: the parent's progress bar
+                handle.write(b".")
         self._collect(case, device, tracer, error)
         if error is not None and not any(c.error is error for c in tracer.calls):
             self._collect_raise(case, device, error, tracer)
@@ -283,7 +287,7 @@ def main(argv: list[str]) -> int:
     with open(argv[0], encoding="utf-8") as handle:
         spec = json.load(handle)
     try:
-        result = FixtureRun(spec["path"]).run(spec.get("devices", "auto"))
+        result = FixtureRun(spec["path"], spec.get("progress")).run(spec.get("devices", "auto"))
     except Exception as exc:
         result = {"path": spec["path"], "fatal": f"{type(exc).__name__}: {str(exc).strip()[:500]}"}
     with open(spec["result"], "w", encoding="utf-8") as handle:
