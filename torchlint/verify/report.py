@@ -47,8 +47,8 @@ def summary(records: list[Record], strict: bool = False) -> str:
              f"{verdicts['not-exercised']} not exercised"]
     if traps:
         parts.append(f"{len(traps)} traps ({verdicts['harmless']} harmless)")
-    parts.append(f"{len(runtime_only)} runtime-only"
-                 + (f" ({_mib(sum(cost_bytes(r) for r in runtime_only))})" if runtime_only else ""))
+    extra = sum(cost_bytes(r) for r in runtime_only)
+    parts.append(f"{len(runtime_only)} runtime-only" + (f" ({_mib(extra)})" if extra else ""))
     parts.append(f"{verdicts['error']} errors")
     saved = sum(cost_bytes(r) for r in claims if r.verdict == "confirmed" and r.code in _SAVED_CODES)
     text = "; ".join(parts) + f"; {failing} disagree"
@@ -149,11 +149,14 @@ def render_table(records: list[Record], stream: TextIO, color: bool, strict: boo
                       soft_wrap=False)
     columns = fit_columns(records, width)
     table = Table(show_lines=False, pad_edge=False, box=None, expand=False)
-    for header, _, _ in columns:
+    for header, cell, _ in columns:
+        longest = max([len(header), *(len(cell(r)) for r in records)])
         if header == "measured":
             table.add_column(header, overflow="fold", ratio=1, min_width=_MEASURED_MIN)
+        elif header == "where":  # a long path wraps rather than pushing the verdicts off the line
+            table.add_column(header, overflow="fold", min_width=min(longest, 20))
         else:
-            table.add_column(header, no_wrap=True, overflow="ellipsis")
+            table.add_column(header, no_wrap=True, overflow="ellipsis", min_width=longest)
     for record in records:
         cells = [Text(cell(record)) for _, cell, _ in columns]
         cells[0].stylize(_VERDICT_STYLE.get(record.verdict, ""))
