@@ -184,3 +184,20 @@ def test_the_table_fits_the_width_it_is_given():
         text = out.getvalue()
         assert "TL101" in text and "TL102" in text and "runtime-only" in text
         assert "1 runtime-only" in " ".join(text.split())
+
+
+def test_a_failing_command_is_an_error_record(project):
+    completed = _run([sys.executable, "-m", "torchlint", "verify", "--output-format", "json", "--",
+                      "python", "run_training.py", "--steps", "many"], project)
+    errors = [r for r in json.loads(completed.stdout) if r["kind"] == "error"]
+    assert completed.returncode == 1 and [r["observed"] for r in errors] == ["the command exited with status 2"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc and prctl")
+def test_nothing_the_command_started_outlives_it(tmp_path):
+    code = ("import subprocess, sys; child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], "
+            "start_new_session=True); open('pid', 'w').write(str(child.pid))")
+    completed = _run([sys.executable, "-m", "torchlint", "verify", "--", "python", "-c", code], tmp_path)
+    assert completed.returncode == 0, completed.stderr
+    pid = int((tmp_path / "pid").read_text())
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z"

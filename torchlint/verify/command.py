@@ -99,6 +99,9 @@ def run_command(command: list[str], root: str, *, output_format: str, color: boo
         records, footer = [record], []
     else:
         records = records_for(result)
+        if result.get("exit_status"):  # failing tests or a crashed program fail the run too
+            records.append(Record("", " ".join(command), "-", 0, "-", "error", False, False, False,
+                                  f"the command exited with status {result['exit_status']}", {}))
         plain = run_plain(command, root) if overhead else None
         footer = footer_lines(result, plain)
     if output_format == "json":

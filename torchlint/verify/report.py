@@ -100,14 +100,15 @@ _COLUMNS = (
     ("verdict", _verdict, 0),
     ("code", lambda r: r.code or "-", 0),
     ("where", _where, 0),
-    ("case/test", _tests, 3),
+    ("case/test", _tests, 2),
     ("device", lambda r: r.device, 5),
     ("kind", _kind, 4),
-    ("calls", _calls, 2),
+    ("calls", _calls, 3),
     ("bytes", _bytes, 1),
     ("measured", lambda r: r.observed, 0),
 )
 _MEASURED_MIN = 24
+_TEST_MAX = 32
 
 
 def table_width(stream: TextIO) -> int:
@@ -127,7 +128,8 @@ def fit_columns(records: list[Record], width: int) -> list[tuple]:
         columns = [c for c in columns if c[0] != "device"]
 
     def needed(cols) -> int:
-        fixed = sum(max([len(c[0]), *(len(c[1](r)) for r in records)]) + 2 for c in cols if c[0] != "measured")
+        fixed = sum(min(max([len(c[0]), *(len(c[1](r)) for r in records)]), _TEST_MAX if c[0] == "case/test" else 999)
+                    + 2 for c in cols if c[0] != "measured")
         return fixed + _MEASURED_MIN
 
     while needed(columns) > width:
@@ -155,6 +157,9 @@ def render_table(records: list[Record], stream: TextIO, color: bool, strict: boo
             table.add_column(header, overflow="fold", ratio=1, min_width=_MEASURED_MIN)
         elif header == "where":  # a long path wraps rather than pushing the verdicts off the line
             table.add_column(header, overflow="fold", min_width=min(longest, 20))
+        elif header == "case/test":  # a long test name is cut, the verdicts stay on one line
+            table.add_column(header, no_wrap=True, overflow="ellipsis", min_width=min(longest, _TEST_MAX),
+                             max_width=_TEST_MAX)
         else:
             table.add_column(header, no_wrap=True, overflow="ellipsis", min_width=longest)
     for record in records:

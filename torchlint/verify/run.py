@@ -98,7 +98,7 @@ def main(argv: list[str]) -> int:
             runpy.run_module(target, run_name="__main__", alter_sys=True)
         elif how == "path":
             sys.path.insert(0, os.path.dirname(os.path.abspath(target)))
-            runpy.run_path(target, run_name="__main__")
+            runpy.run_path(os.path.abspath(target), run_name="__main__")
         else:
             exec(compile(target, "<string>", "exec"), {"__name__": "__main__"})
     except SystemExit as exc:
