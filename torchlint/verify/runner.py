@@ -1,13 +1,15 @@
 """Find fixtures, collect their claims, run one worker subprocess per module, join the results.
 
-This side never imports torch or scikit-learn: the worker does, under a timeout and (on CPU-only
-machines) an address-space cap, so a fixture that hangs or balloons costs one module's records.
+This side never imports torch or scikit-learn: the worker does, under a timeout and the containment
+of `torchlint.verify.contain` (a memory cap on its process tree, bounded output, nothing left
+running), so a fixture that hangs or balloons costs one module's records. Only files that define
+`case_*()` functions are fixture modules (`split_fixtures`); nothing else is ever executed.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import ast
+import importlib.util
 import json
 import os
 import re

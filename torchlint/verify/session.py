@@ -13,7 +13,6 @@ example of what was measured, and the tests that ran it. `finish()` returns that
 from __future__ import annotations
 
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 
