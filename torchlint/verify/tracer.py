@@ -248,14 +248,27 @@ class Tracer:
         return call
 
     def optimizer_state(self, optimizer) -> _OptimizerState:
+        # Weak references: an optimizer the program dropped (a finished test) is no longer watched
+        # at every `backward()`, and its model can be freed.
         entry = self._optimizers.get(id(optimizer))
-        if entry is None or entry[0] is not optimizer:
-            entry = (optimizer, _OptimizerState())
+        if entry is None or entry[0]() is not optimizer:
+            try:
+                reference = weakref.ref(optimizer)
+            except TypeError:
+                reference = lambda: optimizer  # noqa: E731 - an optimizer without weakref support
+            entry = (reference, _OptimizerState())
             self._optimizers[id(optimizer)] = entry
         return entry[1]
 
     def optimizers(self):
-        return [(optimizer, state) for optimizer, state in self._optimizers.values()]
+        live = []
+        for key, (reference, state) in list(self._optimizers.items()):
+            optimizer = reference()
+            if optimizer is None:
+                del self._optimizers[key]
+            else:
+                live.append((optimizer, state))
+        return live
 
     def is_user_frame(self, frame) -> bool:
         return frame is not None and self._is_user_file(frame.f_code.co_filename)
@@ -529,13 +542,22 @@ def _backward_handler(tracer: Tracer, frame, original, name, args, kwargs):
         watched = []
         for optimizer, state in tracer.optimizers():
             params = _params(optimizer)
+            grads = [p.grad for p in params]
+            empty = all(g is None for g in grads)
             if state.stepped:
-                state.carried_norm = _norm([p.grad for p in params])
+                state.carried_norm = 0.0 if empty else _norm(grads)
                 state.stepped = False
-            watched.append((state, params, [None if p.grad is None else p.grad.detach().clone() for p in params]))
+                empty = empty or state.carried_norm == 0.0
+            # Copies only when gradients are already there (accumulation, or the TL201 bug): a loop
+            # that resets them pays one norm per backward, not a copy of every gradient.
+            watched.append((state, params, None if empty else [None if g is None else g.detach().clone()
+                                                                for g in grads]))
     result = original(*args, **kwargs)
     with tracer.quiet():
         for state, params, before in watched:
+            if before is None:
+                state.fresh_norm = _norm([p.grad for p in params])
+                continue
             deltas = [p.grad if old is None else (p.grad - old if p.grad is not None else None)
                       for p, old in zip(params, before)]
             state.fresh_norm = _norm(deltas)
@@ -547,10 +569,12 @@ def _params(optimizer) -> list:
 
 
 def _norm(tensors) -> float:
+    import torch
+
     total = 0.0
     for tensor in tensors:
         if tensor is not None:
-            total += float(tensor.detach().double().pow(2).sum())
+            total += float(torch.linalg.vector_norm(tensor.detach())) ** 2
     return total ** 0.5
 
 
