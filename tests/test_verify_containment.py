@@ -151,3 +151,21 @@ def test_kill_tree_kills_children_and_grandchildren():
     kill_tree(parent.pid)
     parent.wait()
     assert _wait_gone(tree[1])
+
+
+@linux_only
+def test_killing_verify_itself_kills_the_fixture_tree(tmp_path):
+    import signal
+    import subprocess
+
+    marker = tmp_path / "pid"
+    path = _fixture(tmp_path, _ESCAPER.format(marker=str(marker), tail="time.sleep(120)"))
+    verify = subprocess.Popen([sys.executable, "-m", "torchlint", "verify", path, "--device", "cpu"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    grandchild = int(marker.read_text())
+    verify.send_signal(signal.SIGKILL)
+    verify.wait()
+    assert _wait_gone(grandchild, 10), f"grandchild {grandchild} survived a killed verify"

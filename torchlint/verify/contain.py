@@ -11,6 +11,8 @@ starts ARGV (the worker, or the user's command) and then:
 - when the child exits, it kills whatever descendants are left. Because it is their subreaper, a
   grandchild that called `setsid()` (`start_new_session=True`) or double-forked is re-parented to
   the supervisor instead of init, so it is found and killed too.
+- when the verify process itself dies (killed, even by SIGKILL), the kernel sends the supervisor
+  SIGTERM (`PR_SET_PDEATHSIG`) and it kills the tree before exiting.
 - it writes STATUS (JSON): the child's exit status, whether the memory cap fired, the peak tree RSS
   and how many leftover processes it killed.
 
@@ -31,6 +33,7 @@ import time
 from collections import defaultdict
 
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG = 1
 OUTPUT_CAP = 64 * 1024  # bytes of a child's stdout/stderr kept by the parent (the tail)
 _POLL_SECONDS = 0.1
 
@@ -46,6 +49,18 @@ def become_subreaper() -> bool:
         return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
+
+
+def _term_when_parent_dies() -> None:
+    """SIGTERM this process when the verify process that started it dies (Linux), even by SIGKILL."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _children_table() -> dict[int, list[int]]:
@@ -178,11 +193,15 @@ def _limit_address_space(cap: int):
 def supervise(argv: list[str], status_path: str, memory_cap: int, address_cap: bool) -> int:
     """Run ARGV under the tree memory cap, kill what it leaves behind, write STATUS."""
     subreaper = become_subreaper()
+    parent = os.getppid()
+    interrupted = []
+    signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
+    _term_when_parent_dies()
     preexec = _limit_address_space(memory_cap) if memory_cap and address_cap else None
     status = {"returncode": None, "memory_exceeded": False, "peak_rss": 0, "leftover": 0, "subreaper": subreaper}
     child = subprocess.Popen(argv, preexec_fn=preexec)
-    interrupted = []
-    signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
+    if os.getppid() != parent:  # the parent died before the death signal was armed
+        interrupted.append(True)
     while child.poll() is None and not interrupted:
         if memory_cap:
             rss = tree_rss(child.pid)
