@@ -86,28 +86,22 @@ def split_fixtures(files: list[str]) -> tuple[list[str], list[str]]:
 
 
 class _Rows:
-    """Row mapping between a notebook's cells and its joined program (identity for `.py`)."""
+    """A fixture's rows: a notebook's cells to its joined program and back (the mapping lives in
+    `torchlint.notebook`), the identity for a `.py` file."""
 
     def __init__(self, path: str) -> None:
-        self.cells = ()
+        self.notebook = None
         if path.endswith(".ipynb"):
             from torchlint.notebook import load_notebook
 
             with open(path, "rb") as handle:
-                notebook = load_notebook(handle.read())
-            self.cells = notebook.cells if notebook is not None else ()
+                self.notebook = load_notebook(handle.read())
 
     def joined(self, row: int, cell: int | None) -> int:
-        for candidate in self.cells:
-            if candidate.index == cell:
-                return candidate.first_row + row - 1
-        return row
+        return self.notebook.program_row(cell, row) if self.notebook is not None else row
 
     def locate(self, line: int) -> tuple[int | None, int]:
-        for cell in self.cells:
-            if cell.first_row <= line < cell.first_row + max(cell.rows, 1):
-                return cell.index, line - cell.first_row + 1
-        return None, line
+        return self.notebook.locate(line) if self.notebook is not None else (None, line)
 
 
 def claims_for(path: str, rows: _Rows, options: Options) -> list[Claim]:

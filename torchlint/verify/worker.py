@@ -145,12 +145,12 @@ class FixtureRun:
         self.module_name = "_torchlint_fixture_" + "".join(c if c.isalnum() else "_" for c in self.path)
         self.module = types.ModuleType(self.module_name)
         self.module.__file__ = self.path
-        self.cells = ()
+        self.notebook = None
         if self.path.endswith(".ipynb"):
             from torchlint.notebook import load_notebook
 
             with open(self.path, "rb") as handle:
-                self.cells = load_notebook(handle.read()).cells
+                self.notebook = load_notebook(handle.read())
         self.events: list[dict] = []
         self.runs: list[dict] = []
 
@@ -220,15 +220,12 @@ class FixtureRun:
 
     def _where(self, text: str) -> str:
         """In a notebook, say `cell 3:2` where an oracle said `line 7` of the joined program."""
-        if not self.cells:
+        if self.notebook is None:
             return text
 
         def cell_row(match) -> str:
-            line = int(match.group(1))
-            for cell in self.cells:
-                if cell.first_row <= line < cell.first_row + max(cell.rows, 1):
-                    return f"cell {cell.index}:{line - cell.first_row + 1}"
-            return match.group(0)
+            cell, row = self.notebook.locate(int(match.group(1)))
+            return f"cell {cell}:{row}"
 
         return re.sub(r"\bline (\d+)", cell_row, text)
 
