@@ -17,7 +17,7 @@ def all_rules() -> tuple[type[Rule], ...]:
 
     found: list[type[Rule]] = []
     for info in pkgutil.iter_modules(package.__path__):
-        if info.name.startswith("_"):
+        if info.name.startswith("_") or info.ispkg:  # `oracles/` holds the runtime oracles, not rules
             continue
         module = importlib.import_module(f"{package.__name__}.{info.name}")
         for value in vars(module).values():

@@ -4,15 +4,11 @@
 the module in a worker subprocess (`torchlint.verify.worker`) whose cases execute under a
 `Tracer`. The tracer records every watched call made from the fixture's own code (repeat,
 reshape, view, in-place writes, optimizer steps, scikit-learn fits, DataLoaders) with its
-source position; the oracles in `torchlint.verify.oracles` turn each into a verdict per rule
-code; `torchlint.verify.join` matches those verdicts with the claims by line.
+source position; each rule's oracle (`torchlint.rules.oracles`, found from the catalogue) judges
+the observations it watches; `torchlint.verify.join` matches those verdicts with the claims by line.
 
 Nothing in this package imports torch or scikit-learn at import time: only the worker process
 does, so `torchlint check` never pays for them.
 """
 
 from __future__ import annotations
-
-VERIFIABLE_CODES = (
-    "TL101", "TL102", "TL103", "TL104", "TL201", "TL202", "TL301", "TL302", "TL303", "TL401",
-)

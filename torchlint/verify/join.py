@@ -16,13 +16,20 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-from torchlint.verify import VERIFIABLE_CODES
+from torchlint.rules.oracles import oracles_by_code
 
-# Codes whose claim is that the call raises: a case that crashes there did what was predicted.
-RAISING_CODES = frozenset({"TL103", "TL104", "TL303", "TL401"})
-# Codes whose finding may sit on a statement that is not itself the watched call (a loop, a
-# `zero_grad()`, a split): their claims fall back to the watched calls of the cases that ran the line.
-CASE_LEVEL_CODES = frozenset({"TL201", "TL202", "TL301", "TL302"})
+
+def _raises(code: str) -> bool:
+    """The claim is that the call raises: a case that crashes there did what was predicted."""
+    oracle = oracles_by_code().get(code)
+    return bool(oracle and oracle.raises)
+
+
+def _around(code: str) -> bool:
+    """The finding may sit on a statement that is not itself the watched call (a loop, a
+    `zero_grad()`, a split): its claim falls back to the watched calls of the cases that ran the line."""
+    oracle = oracles_by_code().get(code)
+    return bool(oracle and oracle.around)
 
 
 @dataclass(frozen=True)
@@ -47,9 +54,33 @@ class Record:
     observed: str
     evidence: dict = field(default_factory=dict)
     cell: int | None = None
+    # confirmed / refuted / not-exercised (claims), harmless / harmful (traps, runtime-only), error
+    verdict: str = ""
+    tests: list[str] = field(default_factory=list)  # pytest node ids that exercised it
+
+    def __post_init__(self) -> None:
+        if not self.verdict:
+            if self.kind == "claim":
+                self.verdict = "confirmed" if self.agree else "refuted"
+            elif self.kind == "trap":
+                self.verdict = "harmless" if self.agree else "harmful"
+            else:
+                self.verdict = "error"
+
+    @property
+    def path(self) -> str:
+        return self.fixture
+
+    def fails(self, strict: bool = False) -> bool:
+        """Whether this record makes `verify` exit 1: refuted, harmful, an error; not exercised with --strict."""
+        if self.kind == "runtime-only":  # a listing of what the rules missed, not a disagreement
+            return False
+        return self.verdict in ("refuted", "harmful", "error") or (strict and self.verdict == "not-exercised")
 
     def as_json(self) -> dict:
         record = asdict(self)
+        record["path"] = self.fixture
+        record["calls"] = self.evidence.get("calls", 0)
         if record["cell"] is None:
             del record["cell"]
         return record
@@ -67,7 +98,7 @@ def join(fixture: str, claims: list[Claim], result: dict, relevant: set[str] | N
         by_line[claim.line][claim.code] = claim
     relevant = set(relevant or ()) | {claim.code for claim in claims}
     if not relevant:
-        relevant = set(VERIFIABLE_CODES)
+        relevant = set(oracles_by_code())
     records: list[Record] = []
     covered: set[tuple[str, str, str]] = set()
     for claim in sorted(claims, key=lambda c: (c.line, c.code)):
@@ -83,6 +114,13 @@ def _make(fixture, code, case, line, device, kind, claim, agree, event_verdict, 
     evidence["calls"] = calls
     return Record(code, fixture, case, row, device, kind, bool(claim and claim.static),
                   bool(claim and claim.marker), agree, event_verdict.get("observed", ""), evidence, cell)
+
+
+def _not_exercised(fixture, claim: Claim, why: str, locate) -> Record:
+    # Neither a pass nor a failure: `--strict` makes it one.
+    record = _make(fixture, claim.code, "-", claim.line, "-", "claim", claim, True, {"observed": why}, locate, 0)
+    record.verdict = "not-exercised"
+    return record
 
 
 def _grouped(events, code):
@@ -106,10 +144,10 @@ def _check_claim(fixture, claim: Claim, events, runs, covered, locate) -> list[R
     if not direct:  # the watched call happens inside a helper that this line calls
         direct = [e for e in events if claim.line in e.get("callers", ()) and claim.code in e["verdicts"]]
     groups = _grouped(direct, claim.code)
-    if not groups and claim.code not in CASE_LEVEL_CODES:
+    if not groups and not _around(claim.code):
         ran = any(claim.line in run["lines"] for run in runs)
         why = "the line ran, but made no watched call" if ran else "the line never ran in any case"
-        return [_make(fixture, claim.code, "-", claim.line, "-", "claim", claim, False, {"observed": why}, locate, 0)]
+        return [_not_exercised(fixture, claim, why, locate)]
     if not groups:
         ran = [run for run in runs if claim.line in run["lines"]]
         in_runs = [e for e in events for run in ran if e["case"] == run["case"] and e["device"] == run["device"]]
@@ -118,8 +156,7 @@ def _check_claim(fixture, claim: Claim, events, runs, covered, locate) -> list[R
         if not groups:
             why = ("the line ran, but no watched call there or in its cases can confirm it" if ran
                    else "the line never ran in any case")
-            return [_make(fixture, claim.code, "-", claim.line, "-", "claim", claim, False,
-                          {"observed": why}, locate, 0)]
+            return [_not_exercised(fixture, claim, why, locate)]
     records = []
     for (case, device), group in sorted(groups.items()):
         holds = any(e["verdicts"][claim.code]["holds"] for e in group)
@@ -147,7 +184,7 @@ def _check_traps(fixture, events, by_line, relevant, covered, locate) -> list[Re
 
 
 def _unpredicted_crashes(fixture, runs, records, locate) -> list[Record]:
-    predicted = {(r.case, r.device) for r in records if r.kind == "claim" and r.agree and r.code in RAISING_CODES}
+    predicted = {(r.case, r.device) for r in records if r.verdict == "confirmed" and _raises(r.code)}
     found = []
     for run in runs:
         error = run.get("error")

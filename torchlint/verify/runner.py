@@ -7,10 +7,10 @@ machines) an address-space cap, so a fixture that hangs or balloons costs one mo
 from __future__ import annotations
 
 import importlib.util
+import ast
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +57,32 @@ def discover(paths: list[str]) -> list[str]:
     return sorted(dict.fromkeys(found))
 
 
+def case_count(path: str) -> int | None:
+    """How many `case_*()` functions a fixture module defines at top level (None: unreadable)."""
+    from torchlint.verify.worker import load_source
+
+    try:
+        tree = ast.parse(load_source(path))
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return None
+    except Exception:  # a broken notebook: let the run report it as a record
+        return None
+    return sum(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("case_")
+               for node in tree.body)
+
+
+def split_fixtures(files: list[str]) -> tuple[list[str], list[str]]:
+    """(fixture modules, other files): only files that define `case_*()` functions are ever run.
+
+    A file that cannot be read or parsed stays a fixture, so that it becomes an error record.
+    """
+    fixtures, others = [], []
+    for path in files:
+        count = case_count(path)
+        (others if count == 0 else fixtures).append(path)
+    return fixtures, others
+
+
 class _Rows:
     """Row mapping between a notebook's cells and its joined program (identity for `.py`)."""
 
@@ -85,13 +111,13 @@ class _Rows:
 def claims_for(path: str, rows: _Rows, options: Options) -> list[Claim]:
     """The fixture's claims: its `# expect:` markers and the findings torchlint reports on it."""
     from torchlint.testing import expectations_in_file, lint_fixture
-    from torchlint.verify import VERIFIABLE_CODES
+    from torchlint.rules.oracles import oracles_by_code
 
     marked = {(rows.joined(e.row, e.cell), e.code) for e in expectations_in_file(path)} if options.markers else set()
     found = set()
     if options.static:
         found = {(rows.joined(d.span.start.row, d.cell), d.code) for d in lint_fixture(path)}
-    keys = {key for key in marked | found if key[1] in VERIFIABLE_CODES}
+    keys = {key for key in marked | found if key[1] in oracles_by_code()}
     return [Claim(line, code, (line, code) in found, (line, code) in marked) for line, code in sorted(keys)]
 
 
@@ -100,42 +126,55 @@ def relevant_codes(path: str) -> set[str]:
     return {match.group(1)} if match else set()
 
 
-def _limit_memory(megabytes: int):
-    def apply() -> None:
-        import resource
-
-        limit = megabytes * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return apply
-
-
 def may_use_cuda(devices) -> bool:
     if devices == "auto":
         return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")
     return "cuda" in devices
 
 
-def run_worker(path: str, options: Options) -> dict:
-    """Run one fixture module in a fresh interpreter; its result, or a `fatal` explanation."""
+def _ticks(progress_path: str, tick):
+    """A poller that reports each case the worker finished (one byte per case in its progress file)."""
+    seen = [0]
+
+    def poll() -> None:
+        if tick is None:
+            return
+        try:
+            done = os.path.getsize(progress_path)
+        except OSError:
+            return
+        if done > seen[0]:
+            tick(done - seen[0])
+            seen[0] = done
+
+    return poll
+
+
+def run_worker(path: str, options: Options, tick=None) -> dict:
+    """Run one fixture module in a fresh, contained interpreter; its result, or a `fatal` explanation.
+
+    The worker runs under `torchlint.verify.contain`: its output is kept only as a short tail, the
+    memory cap covers the worker and every process it starts, and nothing it started outlives it.
+    """
+    from torchlint.verify.contain import describe, run_contained
+
     with tempfile.TemporaryDirectory(prefix="torchlint-verify-") as scratch:
         spec_path, result_path = os.path.join(scratch, "spec.json"), os.path.join(scratch, "result.json")
         with open(spec_path, "w", encoding="utf-8") as handle:
-            json.dump({"path": path, "devices": options.devices, "result": result_path}, handle)
-        limit = None
-        if options.memory_mb and not may_use_cuda(options.devices) and sys.platform.startswith("linux"):
-            limit = _limit_memory(options.memory_mb)
+            json.dump({"path": path, "devices": options.devices, "result": result_path,
+                       "progress": os.path.join(scratch, "progress")}, handle)
+        cap = (options.memory_mb or 0) * 1024 * 1024
+        # RLIMIT_AS counts CUDA's address-space reservations: only the RSS cap where CUDA may run.
+        address_cap = bool(cap) and not may_use_cuda(options.devices) and sys.platform.startswith("linux")
         env = {**os.environ, "PYTHONHASHSEED": "0", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
-        try:
-            completed = subprocess.run([sys.executable, "-m", "torchlint.verify.worker", spec_path],
-                                       capture_output=True, text=True, timeout=options.timeout,
-                                       preexec_fn=limit, env=env, cwd=os.path.dirname(path))
-        except subprocess.TimeoutExpired:
+        outcome = run_contained([sys.executable, "-m", "torchlint.verify.worker", spec_path],
+                                os.path.join(scratch, "status.json"), timeout=options.timeout, memory_cap=cap,
+                                address_cap=address_cap, cwd=os.path.dirname(path), env=env,
+                                on_wait=_ticks(os.path.join(scratch, "progress"), tick))
+        if outcome.timed_out:
             return {"path": path, "fatal": f"timed out after {options.timeout:g} s"}
         if not os.path.exists(result_path):
-            tail = (completed.stderr or "").strip().splitlines()[-1:] or [f"exit status {completed.returncode}"]
-            memory = " (memory cap reached?)" if completed.returncode < 0 or "MemoryError" in tail[0] else ""
-            return {"path": path, "fatal": f"worker failed{memory}: {tail[0][:300]}"}
+            return {"path": path, "fatal": f"worker failed: {describe(outcome.status, outcome.stderr, cap)}"}
         with open(result_path, encoding="utf-8") as handle:
             return json.load(handle)
 
@@ -170,11 +209,12 @@ def verify_files(files: list[str], options: Options, base: str | None = None,
 
     def one(path: str) -> list[Record]:
         if path in unreadable:
-            return join(display_name(path, base), [], {"fatal": unreadable[path]})
-        result = run_worker(path, options)
-        records = join(display_name(path, base), claims[path], result, relevant_codes(path), rows[path].locate)
+            records = join(display_name(path, base), [], {"fatal": unreadable[path]})
+        else:
+            result = run_worker(path, options, tick=lambda n: progress(path, n) if progress else None)
+            records = join(display_name(path, base), claims[path], result, relevant_codes(path), rows[path].locate)
         if progress is not None:
-            progress(path, records)
+            progress(path, None)  # the module is done: whatever cases it had left count as done
         return records
 
     with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:

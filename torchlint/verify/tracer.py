@@ -24,9 +24,15 @@ import inspect
 import os
 import re
 import sys
+import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from torchlint.rules.oracles.observations import (
+    EstimatorCall, Followup, InplaceWrite, LoaderCreated, Observation, OptimizerStep, RepeatCall, ReshapeCall,
+    Split, ViewCall,
+)
 
 _ACTIVE: Tracer | None = None
 
@@ -46,21 +52,6 @@ SKLEARN_APPLY_METHODS = ("transform", "predict", "predict_proba", "inverse_trans
 
 
 @dataclass
-class Call:
-    """One watched call made by the traced program, with what was measured around it."""
-
-    kind: str  # repeat, reshape, view, inplace, step, fit, loader
-    name: str  # the method or function called
-    file: str
-    line: int
-    column: int  # 1-based, the start of the call expression
-    data: dict = field(default_factory=dict)
-    error: BaseException | None = None
-    index: int = 0
-    callers: tuple[int, ...] = ()  # lines of the enclosing calls in the same file, innermost first
-
-
-@dataclass
 class _OptimizerState:
     stepped: bool = False  # a step ran and no backward has run since
     carried_norm: float = 0.0  # gradient norm found at the first backward after the last step
@@ -72,16 +63,25 @@ class Tracer:
 
     def __init__(self, namespaces: tuple[dict, ...] | list[dict] = (),
                  is_user_file: Callable[[str], bool] | None = None) -> None:
-        self.calls: list[Call] = []
+        self.calls: list[Observation] = []
         self.expands: list[tuple[Any, Any]] = []  # (source, expanded result) made by the program
-        self.splits: list[dict] = []  # train_test_split calls: arrays, outputs, row indices
-        self.repeats: list[Call] = []  # the repeat calls, whose results later writes may touch
+        self.splits: list[Split] = []  # train_test_split calls and cross-validation folds
+        self.repeats: list[RepeatCall] = []  # the repeat calls, whose results later writes may touch
+        self.test: str | None = None  # the pytest node id now running (the pytest plugin sets it)
+        self.recorded = 0  # observations made so far (`calls` may have been settled and emptied)
+        # Called with the tracer when `len(calls)` reaches `settle_at`: a long run judges and drops
+        # what it no longer needs there, so memory stays bounded (`torchlint.verify.session`).
+        self.settle_at: int | None = None
+        self.on_full: Callable[[Tracer], None] | None = None
         self.namespaces = list(namespaces)
         self._is_user_file = is_user_file or _outside_libraries
         self._patches: list[tuple[Any, str, Any, bool]] = []  # (owner, name, original, owned)
         self._wrappers: dict[int, Any] = {}  # id(original) -> wrapper, for namespace rebinding
         self._optimizers: dict[int, tuple[Any, _OptimizerState]] = {}
         self._busy = 0
+        self.overhead_seconds = 0.0  # time in the tracer's wrappers, minus the calls they wrap
+        self.late_imports = False  # patch what the program imports after the tracer started
+        self._torch_patched = False
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -90,11 +90,10 @@ class Tracer:
         if _ACTIVE is not None:
             raise RuntimeError("a Tracer is already active")
         try:
-            if "torch" in sys.modules:
-                self._patch_torch()
-            if "sklearn" in sys.modules:
-                self._patch_sklearn()
+            self._patch_loaded()
             self._rebind_namespaces(to_wrapper=True)
+            if self.late_imports:
+                self._hook_imports()
         except BaseException:
             self.__exit__(None, None, None)  # never leave half the patches behind
             raise
@@ -117,13 +116,45 @@ class Tracer:
         """A context in which the tracer's own measurements are not recorded."""
         return _Quiet(self)
 
+    def _patch_loaded(self) -> None:
+        if "torch" in sys.modules and not self._torch_patched:
+            self._torch_patched = True
+            self._patch_torch()
+        if "sklearn.base" in sys.modules:
+            self._patch_sklearn()  # again after each new import: patching is idempotent
+
+    def _hook_imports(self) -> None:
+        # Patch torch and scikit-learn classes as the program imports them, instead of importing
+        # every library the project mentions before it starts (scikit-learn alone takes seconds).
+        import builtins
+
+        original = builtins.__import__
+        depth = [0]
+        seen = [len(sys.modules)]
+
+        def hooked(name, globals=None, locals=None, fromlist=(), level=0):
+            depth[0] += 1
+            try:
+                return original(name, globals, locals, fromlist, level)
+            finally:
+                depth[0] -= 1
+                if depth[0] == 0 and _ACTIVE is self and len(sys.modules) != seen[0]:
+                    seen[0] = len(sys.modules)
+                    started = _clock()
+                    with self.quiet():
+                        self._patch_loaded()
+                    self.overhead_seconds += _clock() - started
+
+        builtins.__import__ = hooked
+        self._patches.append((builtins, "__import__", original, True))
+
     # -- patching --------------------------------------------------------------------------------
 
     def _patch(self, owner: Any, name: str, handler: Callable, *, walk_out: bool = False,
                kind: str = "") -> None:
         owned = name in vars(owner)
         original = vars(owner)[name] if owned else getattr(owner, name)
-        if isinstance(original, (staticmethod, classmethod)):
+        if isinstance(original, (staticmethod, classmethod)) or getattr(original, "__torchlint_wrapper__", False):
             return
         wrapper = _make_wrapper(original, handler, name, kind, walk_out)
         setattr(owner, name, wrapper)
@@ -205,10 +236,15 @@ class Tracer:
 
     # -- helpers for handlers --------------------------------------------------------------------
 
-    def record(self, kind: str, name: str, frame, **data) -> Call:
+    def record(self, kind: type[Observation], name: str, frame, **fields) -> Observation:
         file, line, column = frame_position(frame)
-        call = Call(kind, name, file, line, column, data, index=len(self.calls), callers=_callers(frame, file))
+        call = kind(name, file, line, column, index=self.recorded, callers=_callers(frame, file), test=self.test,
+                    **fields)
+        self.recorded += 1
         self.calls.append(call)
+        if self.settle_at is not None and self.on_full is not None and len(self.calls) >= self.settle_at:
+            with self.quiet():
+                self.on_full(self)
         return call
 
     def optimizer_state(self, optimizer) -> _OptimizerState:
@@ -259,6 +295,8 @@ def frame_position(frame) -> tuple[str, int, int]:
 
 
 _LIBRARY_DIRS: tuple[str, ...] | None = None
+_clock = time.perf_counter
+_ACTIVE_TIMES = [0.0]  # seconds spent inside the patched originals (the program's own work)
 
 
 def _callers(frame, file: str) -> tuple[int, ...]:
@@ -284,18 +322,30 @@ def _outside_libraries(filename: str) -> bool:
 
 
 def _make_wrapper(original, handler, name: str, kind: str, walk_out: bool):
+    def timed(*args, **kwargs):
+        # The patched call itself: its time is the program's, not the tracer's.
+        started = _clock()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _ACTIVE_TIMES[0] += _clock() - started
+
     def wrapper(*args, **kwargs):
         tracer = _ACTIVE
         if tracer is None or tracer._busy:
             return original(*args, **kwargs)
-        frame = sys._getframe(1)
-        if walk_out:
-            # Optimizer.step is reached through torch's own wrappers (profiling, LR schedulers).
-            while frame is not None and not tracer.is_user_frame(frame) and _in_torch(frame):
-                frame = frame.f_back
-        if kind != "optimizer" and not tracer.is_user_frame(frame):
-            return original(*args, **kwargs)
-        return handler(tracer, frame, original, name, args, kwargs)
+        started, inner = _clock(), _ACTIVE_TIMES[0]
+        try:
+            frame = sys._getframe(1)
+            if walk_out:
+                # Optimizer.step is reached through torch's own wrappers (profiling, LR schedulers).
+                while frame is not None and not tracer.is_user_frame(frame) and _in_torch(frame):
+                    frame = frame.f_back
+            if kind != "optimizer" and not tracer.is_user_frame(frame):
+                return timed(*args, **kwargs)
+            return handler(tracer, frame, timed, name, args, kwargs)
+        finally:
+            tracer.overhead_seconds += (_clock() - started) - (_ACTIVE_TIMES[0] - inner)
 
     try:
         functools.update_wrapper(wrapper, original)
@@ -352,15 +402,14 @@ def _repeat_handler(tracer: Tracer, frame, original, name, args, kwargs):
     try:
         result = original(*args, **kwargs)
     except Exception as exc:
-        tracer.record("repeat", name, frame, source=source).error = exc
+        tracer.record(RepeatCall, name, frame, source=source).error = exc
         raise
     after = _allocated(source)
-    data = {"source": source, "result": result, "sizes": _repeat_sizes(args, kwargs)}
     with tracer.quiet():
-        data.update(_measure_repeat(source, result, before, after))
-    data["version"] = result._version  # bumped by every later in-place write, `out=` included
-    data["followups"] = []
-    tracer.repeats.append(tracer.record("repeat", name, frame, **data))
+        measured = _measure_repeat(source, result, before, after)
+    # `version` is bumped by every later in-place write into the result, `out=` included.
+    tracer.repeats.append(tracer.record(RepeatCall, name, frame, source=source, result=result,
+                                        sizes=_repeat_sizes(args, kwargs), version=result._version, **measured))
     return result
 
 
@@ -390,8 +439,8 @@ def _measure_repeat(source, result, before, after) -> dict:
 def _note_followup(tracer: Tracer, frame, name, args, kwargs) -> None:
     # What the program does next with a repeat's result decides whether expand could replace it.
     for call in tracer.repeats:
-        if call.data["result"] is args[0]:
-            call.data["followups"].append((name, args[1:], kwargs, frame_position(frame)[1]))
+        if call.result is args[0]:
+            call.followups.append(Followup(name, args[1:], kwargs, frame_position(frame)[1]))
 
 
 def _flatten_handler(tracer: Tracer, frame, original, name, args, kwargs):
@@ -406,13 +455,13 @@ def _reshape_handler(tracer: Tracer, frame, original, name, args, kwargs):
     try:
         result = original(*args, **kwargs)
     except Exception as exc:
-        tracer.record("reshape", name, frame, source=source).error = exc
+        tracer.record(ReshapeCall, name, frame).error = exc
         raise
     after = _allocated(source)
     with tracer.quiet():
         copied = _storage(result)[0] != _storage(source)[0] and result.numel() > 0
         copied_bytes = result.numel() * result.element_size() if copied else 0
-        tracer.record("reshape", name, frame, copied=copied,
+        tracer.record(ReshapeCall, name, frame, copied=copied,
                       copied_bytes=copied_bytes if after is None else after - before,
                       source_shape=tuple(source.shape), source_stride=tuple(source.stride()),
                       contiguous=source.is_contiguous())
@@ -425,10 +474,10 @@ def _view_handler(tracer: Tracer, frame, original, name, args, kwargs):
     try:
         result = original(*args, **kwargs)
     except Exception as exc:
-        tracer.record("view", name, frame, source_shape=tuple(source.shape),
+        tracer.record(ViewCall, name, frame, source_shape=tuple(source.shape),
                       source_stride=tuple(source.stride())).error = exc
         raise
-    tracer.record("view", name, frame, source_shape=tuple(source.shape), source_stride=tuple(source.stride()))
+    tracer.record(ViewCall, name, frame, source_shape=tuple(source.shape), source_stride=tuple(source.stride()))
     return result
 
 
@@ -460,9 +509,9 @@ def _inplace_handler(tracer: Tracer, frame, original, name, args, kwargs):
             sources = [target._base]
         before = [source.detach().clone() for source in sources]
         for call in tracer.repeats:
-            if _storage(call.data["result"])[0] == ptr:
-                call.data["written_at"] = frame_position(frame)[1]
-    call = tracer.record("inplace", name, frame, expand_related=bool(sources) or overlapping,
+            if _storage(call.result)[0] == ptr:
+                call.written_at = frame_position(frame)[1]
+    call = tracer.record(InplaceWrite, name, frame, expand_related=bool(sources) or overlapping,
                          overlapping=overlapping, shape=tuple(target.shape), stride=tuple(target.stride()))
     try:
         result = original(*args, **kwargs)
@@ -471,7 +520,7 @@ def _inplace_handler(tracer: Tracer, frame, original, name, args, kwargs):
         raise
     with tracer.quiet():
         changed = [not torch.equal(source, old) for source, old in zip(sources, before)]
-        call.data["source_changed"] = any(changed)
+        call.source_changed = any(changed)
     return result
 
 
@@ -517,10 +566,10 @@ def _step_handler(tracer: Tracer, frame, original, name, args, kwargs):
     with tracer.quiet():
         params = _params(optimizer)
         grads = [p.grad for p in params]
-        data = {"params": len(params), "none_grads": sum(g is None for g in grads),
-                "zero_grads": sum(g is not None and not bool(g.detach().ne(0).any()) for g in grads),
-                "grad_norm": _norm(grads), "fresh_norm": state.fresh_norm, "carried_norm": state.carried_norm}
-    call = tracer.record("step", name, frame, **data)
+        call = tracer.record(OptimizerStep, name, frame, params=len(params),
+                             none_grads=sum(g is None for g in grads),
+                             zero_grads=sum(g is not None and not bool(g.detach().ne(0).any()) for g in grads),
+                             grad_norm=_norm(grads), fresh_norm=state.fresh_norm, carried_norm=state.carried_norm)
     try:
         result = original(*args, **kwargs)
     except Exception as exc:
@@ -534,7 +583,7 @@ def _step_handler(tracer: Tracer, frame, original, name, args, kwargs):
 
 def _loader_handler(tracer: Tracer, frame, original, name, args, kwargs):
     dataset = args[1] if len(args) > 1 else kwargs.get("dataset")
-    tracer.record("loader", "DataLoader", frame, dataset=dataset)
+    tracer.record(LoaderCreated, "DataLoader", frame, dataset=dataset)
     return original(*args, **kwargs)
 
 
@@ -544,22 +593,21 @@ def _sklearn_handler(tracer: Tracer, frame, original, name, args, kwargs):
     y = args[2] if len(args) > 2 else kwargs.get("y")
     fits = name in SKLEARN_FIT_METHODS
     with tracer.quiet():
-        data = {"estimator": estimator, "X": X, "y": y, "fits": fits,
-                "X_copy": _copy_data(X) if fits else None, "y_copy": _copy_data(y) if fits else None,
-                "caller": frame, "caller_locals": dict(frame.f_locals)}
-    call = tracer.record("fit", name, frame, **data)
+        call = tracer.record(EstimatorCall, name, frame, estimator=estimator, X=X, y=y, fits=fits,
+                             X_copy=_copy_data(X) if fits else None, y_copy=_copy_data(y) if fits else None,
+                             caller=frame, caller_locals=dict(frame.f_locals))
     try:
         result = original(*args, **kwargs)
     except Exception as exc:
         call.error = exc
         raise
-    call.data["output"] = result if name in ("fit_transform", "transform") else None
+    call.output = result if name in ("fit_transform", "transform") else None
     if fits:
         with tracer.quiet():
             try:
-                call.data["fitted"] = copy.deepcopy(estimator)
+                call.fitted = copy.deepcopy(estimator)
             except Exception:  # an estimator that cannot be copied: compare the live one
-                call.data["fitted"] = estimator
+                call.fitted = estimator
     return result
 
 
@@ -582,9 +630,8 @@ def _split_handler(tracer: Tracer, frame, original, name, args, kwargs):
     except Exception:
         return original(*args, **kwargs)
     result, train_rows, test_rows = list(outputs[:-2]), outputs[-2], outputs[-1]
-    tracer.splits.append({"arrays": list(args), "outputs": result, "train_rows": train_rows,
-                          "test_rows": test_rows, "rows": rows, "call_index": len(tracer.calls),
-                          "line": frame_position(frame)[1]})
+    tracer.splits.append(Split(list(args), result, train_rows, test_rows, rows, tracer.recorded,
+                               frame_position(frame)[1]))
     return result
 
 
@@ -598,11 +645,9 @@ def _folds_handler(tracer: Tracer, frame, original, name, args, kwargs):
             with tracer.quiet():
                 from sklearn.utils import _safe_indexing
 
-                tracer.splits.append({"arrays": [X], "outputs": [_safe_indexing(X, train_rows),
-                                                                 _safe_indexing(X, test_rows)],
-                                      "train_rows": train_rows, "test_rows": test_rows,
-                                      "rows": len(train_rows) + len(test_rows), "call_index": len(tracer.calls),
-                                      "line": line})
+                tracer.splits.append(Split([X], [_safe_indexing(X, train_rows), _safe_indexing(X, test_rows)],
+                                           train_rows, test_rows, len(train_rows) + len(test_rows),
+                                           tracer.recorded, line))
             yield train_rows, test_rows
 
     return folds()

@@ -136,8 +136,9 @@ def _error_line(exc: BaseException, path: str) -> int | None:
 class FixtureRun:
     """One fixture module: load it, run its cases, and collect the oracles' verdicts."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, progress: str | None = None) -> None:
         self.path = os.path.abspath(path)
+        self.progress = progress
         self.source = load_source(self.path)
         self.tree = ast.parse(self.source, self.path)
         self.classes = class_lines(self.tree)
@@ -201,9 +202,12 @@ class FixtureRun:
             error = exc
         finally:
             sys.stdout = stdout
+        if self.progress:
+            with open(self.progress, "ab") as handle:  # one byte per case: the parent's progress bar
+                handle.write(b".")
         self._collect(case, device, tracer, error)
         if error is not None and not any(c.error is error for c in tracer.calls):
-            self._collect_raise(case, device, error)
+            self._collect_raise(case, device, error, tracer)
         self.runs.append({
             "case": case, "device": device, "lines": sorted(recorder.lines),
             "seconds": round(time.perf_counter() - started, 4),
@@ -233,12 +237,13 @@ class FixtureRun:
                 for code, v in found.items()}
 
     def _collect(self, case: str, device: str, tracer, error) -> None:
-        from torchlint.verify.oracles import verdicts
+        from torchlint.rules.oracles import judge_all
+        from torchlint.rules.oracles.observations import LoaderCreated
 
         for call in tracer.calls:
             line = call.line
-            if call.kind == "loader":
-                cls = type(call.data["dataset"])
+            if isinstance(call, LoaderCreated):
+                cls = type(call.dataset)
                 if cls.__module__ == self.module_name and cls.__qualname__ in self.classes:
                     line = self.classes[cls.__qualname__]
                 elif call.file != self.path:
@@ -246,10 +251,9 @@ class FixtureRun:
             elif call.file != self.path:
                 continue
             try:
-                found = verdicts(call, tracer)
+                found = judge_all(call, tracer)
             except Exception as exc:  # an oracle bug must show up as a disagreement, not a crash
-                found = {}
-                self.events.append({"case": case, "device": device, "kind": call.kind, "name": call.name,
+                self.events.append({"case": case, "device": device, "kind": type(call).__name__, "name": call.name,
                                     "line": line, "column": call.column, "raised": call.error is not None,
                                     "index": call.index, "oracle_error": f"{type(exc).__name__}: {exc}",
                                     "verdicts": {}})
@@ -257,21 +261,21 @@ class FixtureRun:
             if not found:
                 continue
             self.events.append({
-                "case": case, "device": device, "kind": call.kind, "name": call.name, "line": line,
+                "case": case, "device": device, "kind": type(call).__name__, "name": call.name, "line": line,
                 "column": call.column, "raised": call.error is not None, "index": call.index,
                 "callers": list(call.callers), "verdicts": self._verdicts(found),
             })
 
-
-    def _collect_raise(self, case: str, device: str, error: BaseException) -> None:
+    def _collect_raise(self, case: str, device: str, error: BaseException, tracer) -> None:
         # An error from a call the tracer does not watch (`out=`, `inplace=True`): the traceback's
         # last line in the fixture is the statement that raised, and the message says why.
-        from torchlint.verify.oracles import raised_verdicts
+        from torchlint.rules.oracles import judge_all
+        from torchlint.rules.oracles.observations import RaisedError
 
         line = _error_line(error, self.path)
         if line is None:
             return
-        found = raised_verdicts(error)
+        found = judge_all(RaisedError(type(error).__name__, self.path, line, 0, error=error, index=-1), tracer)
         self.events.append({
             "case": case, "device": device, "kind": "raise", "name": type(error).__name__, "line": line,
             "column": 0, "raised": True, "index": -1,
@@ -283,7 +287,7 @@ def main(argv: list[str]) -> int:
     with open(argv[0], encoding="utf-8") as handle:
         spec = json.load(handle)
     try:
-        result = FixtureRun(spec["path"]).run(spec.get("devices", "auto"))
+        result = FixtureRun(spec["path"], spec.get("progress")).run(spec.get("devices", "auto"))
     except Exception as exc:
         result = {"path": spec["path"], "fatal": f"{type(exc).__name__}: {str(exc).strip()[:500]}"}
     with open(spec["result"], "w", encoding="utf-8") as handle:

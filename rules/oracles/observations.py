@@ -1,0 +1,142 @@
+"""What `torchlint verify`'s tracer observes, as typed records: one dataclass per kind of watched call.
+
+The tracer (`torchlint.verify.tracer`) builds these; each rule's oracle (a module beside this one)
+says which types it watches and judges them into a `Verdict`. Nothing here imports torch: the
+fields that hold tensors, arrays or estimators are typed `Any`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class Observation:
+    """One watched call made by the traced program (or one statement that raised)."""
+
+    name: str  # the method or function called
+    file: str
+    line: int
+    column: int  # 1-based, the start of the call expression
+    error: BaseException | None = None
+    index: int = 0  # order among the run's observations
+    callers: tuple[int, ...] = ()  # lines of the enclosing calls in the same file, innermost first
+    test: str | None = None  # the pytest node id running when the call was made
+
+
+@dataclass
+class Followup:
+    """A later call on a repeat's result (`view`, `reshape`, `flatten`): replayed on the expand."""
+
+    name: str
+    args: tuple
+    kwargs: dict
+    line: int
+
+
+@dataclass
+class RepeatCall(Observation):
+    source: Any = None
+    result: Any = None
+    sizes: tuple[int, ...] = ()
+    new_storage: bool = True
+    allocated_bytes: int = 0
+    source_bytes: int = 0
+    alternative_bytes: int | None = None  # what `expand` to the same shape allocated
+    alternative_equal: bool = False
+    alternative_error: str | None = None
+    version: int = 0  # the result's `_version` right after the call
+    followups: list[Followup] = field(default_factory=list)
+    written_at: int | None = None  # line of a later in-place write into the result
+
+
+@dataclass
+class ReshapeCall(Observation):
+    copied: bool = False
+    copied_bytes: int = 0
+    source_shape: tuple[int, ...] = ()
+    source_stride: tuple[int, ...] = ()
+    contiguous: bool = True
+
+
+@dataclass
+class ViewCall(Observation):
+    source_shape: tuple[int, ...] = ()
+    source_stride: tuple[int, ...] = ()
+
+
+@dataclass
+class InplaceWrite(Observation):
+    expand_related: bool = False  # the target shares storage with an expanded tensor
+    overlapping: bool = False  # the target itself has a stride-0 dimension of size > 1
+    shape: tuple[int, ...] = ()
+    stride: tuple[int, ...] = ()
+    source_changed: bool = False  # the expand's source changed through the write
+
+
+@dataclass
+class OptimizerStep(Observation):
+    params: int = 0
+    none_grads: int = 0
+    zero_grads: int = 0
+    grad_norm: float = 0.0
+    fresh_norm: float = 0.0  # norm of what the latest backward added
+    carried_norm: float = 0.0  # norm left over from before the previous step
+
+
+@dataclass
+class EstimatorCall(Observation):
+    """A scikit-learn `fit`/`fit_transform`/`transform`/`predict`... call."""
+
+    estimator: Any = None
+    X: Any = None
+    y: Any = None
+    fits: bool = False
+    X_copy: Any = None  # the data as it was at the fit (the program may change it later)
+    y_copy: Any = None
+    caller: Any = None  # the calling frame
+    caller_locals: dict = field(default_factory=dict)
+    output: Any = None
+    fitted: Any = None  # a copy of the estimator right after the fit
+
+
+@dataclass
+class LoaderCreated(Observation):
+    dataset: Any = None
+
+
+@dataclass
+class RaisedError(Observation):
+    """A statement of the program raised outside any watched call (`out=`, `inplace=True`...)."""
+
+
+@dataclass
+class Split:
+    """A `train_test_split` call or one fold of a cross-validator, with the rows on each side."""
+
+    arrays: list
+    outputs: list
+    train_rows: Any
+    test_rows: Any
+    rows: int
+    index: int  # observations recorded before it
+    line: int
+
+
+@dataclass
+class Verdict:
+    """Whether a rule's claim holds for one observation, what was measured, and the evidence."""
+
+    holds: bool
+    observed: str
+    evidence: dict = field(default_factory=dict)  # JSON-ready figures: bytes, norms, shapes
+
+
+class Run(Protocol):
+    """What an oracle may ask of the traced run besides the observation itself."""
+
+    calls: list[Observation]
+    splits: list[Split]
+
+    def quiet(self): ...  # a context in which the program's calls are not recorded
