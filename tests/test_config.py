@@ -81,10 +81,11 @@ def test_missing_config_file_is_exit_2(tmp_path, run_cli):
     assert result.returncode == 2 and "nope.toml" in result.stderr
 
 
-def test_unknown_rule_option_is_exit_2(tmp_path, run_cli):
+def test_a_rule_options_table_is_exit_2_saying_rules_have_no_options(tmp_path, run_cli):
     _project(tmp_path, '[tool.torchlint.rules.dataset-protocol]\nstrict = true\n')
     result = run_cli("check", ".")
-    assert result.returncode == 2 and "unknown option `strict`" in result.stderr
+    assert result.returncode == 2 and "[tool.torchlint.rules]" in result.stderr
+    assert "rules have no options" in result.stderr
 
 
 def test_resolve_enabled_layers_like_ruff():

@@ -55,6 +55,18 @@ def test_docs_example_triggers_and_use_instead_does_not(rule):
         assert rule.code not in codes, f"{rule.code}: its docs 'Use instead' triggers it:\n{snippet}"
 
 
+@pytest.mark.parametrize("rule", VISITOR_RULES, ids=lambda r: r.code)
+def test_every_handler_names_a_libcst_node_class(rule):
+    # The walk dispatches `visit_<Class>` / `leave_<Class>` only: a typo or LibCST's per-field
+    # `visit_<Class>_<field>` form would silently never run.
+    import libcst as cst
+
+    for name in dir(rule):
+        if name.startswith(("visit_", "leave_")) and callable(getattr(rule, name)):
+            node = getattr(cst, name.partition("_")[2], None)
+            assert isinstance(node, type) and issubclass(node, cst.CSTNode), f"{rule.code}.{name} names no LibCST node"
+
+
 def _snippets(kind):
     for rule in VISITOR_RULES:
         for index, snippet in enumerate(getattr(rule, kind)):
@@ -95,3 +107,66 @@ def test_fixture_findings_equal_markers(path):
     found = findings_as_expectations(diagnostics)
     expected = expectations_in_file(path)
     assert found == expected, "\n" + describe_mismatch(expected, found, diagnostics)
+
+
+# --- the rule pages: docs/rules/, generated from the catalogue ----------------------------------
+
+
+def test_rule_pages_are_up_to_date():
+    from conftest import ROOT
+
+    from torchlint.rule import DOCS_DIR
+    from torchlint.rule_docs import COMMAND, stale_pages
+
+    stale = stale_pages(os.path.join(ROOT, DOCS_DIR))
+    assert not stale, f"{DOCS_DIR}/ is out of date ({', '.join(stale)}): run `{COMMAND}` and commit the result"
+
+
+def test_a_changed_docstring_makes_its_page_stale(tmp_path, monkeypatch):
+    from torchlint.rule_docs import stale_pages, write_pages
+
+    assert write_pages(str(tmp_path))  # every page is new
+    assert stale_pages(str(tmp_path)) == []
+    rule = RULES[-1]
+    monkeypatch.setattr(rule, "__doc__", rule.__doc__ + "\n    One more line.\n")
+    assert stale_pages(str(tmp_path)) == [rule.doc_file()]
+    (tmp_path / "TL999-retired.md").write_text((tmp_path / "README.md").read_text())
+    assert "TL999-retired.md" in stale_pages(str(tmp_path))
+
+
+def _urls(value):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("url", "helpUri") and isinstance(item, str):
+                yield item
+            else:
+                yield from _urls(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _urls(item)
+
+
+def test_every_url_in_json_and_sarif_output_names_an_existing_page(tmp_path, run_cli):
+    import json
+
+    from conftest import ROOT
+
+    from torchlint.rule import DOCS_BASE, DOCS_DIR
+
+    (tmp_path / "broken.py").write_text("def f(:\n    pass\n")
+    (tmp_path / "unused.py").write_text("x = 1  # noqa: TL401\n")
+    urls, codes = set(), set()
+    for fmt in ("json", "sarif"):
+        result = run_cli("check", "--isolated", "--no-cache", "--output-format", fmt, ".", FIXTURES)
+        assert result.returncode == 1, result.stderr
+        document = json.loads(result.stdout)
+        urls |= set(_urls(document))
+        if fmt == "json":
+            codes = {record["code"] for record in document}
+            assert all(record["url"] for record in document)
+    assert {rule.code for rule in VISITOR_RULES} | {"TL001", "TL003"} <= codes
+    assert len(urls) == len(RULES)  # SARIF lists every rule; JSON names those found
+    for url in urls:
+        assert url.startswith(DOCS_BASE + "/"), url
+        page = os.path.join(ROOT, DOCS_DIR, url[len(DOCS_BASE) + 1 :])
+        assert os.path.isfile(page), f"{url} names no file: {page}"

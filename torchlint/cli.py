@@ -25,6 +25,17 @@ class _Group(click.Group):
             _silence_stdout()
             sys.exit(EXIT_CLEAN)
 
+    # `verify` is imported only when asked for: a static run never loads the runtime mode.
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), "verify"})
+
+    def get_command(self, ctx, name):
+        if name == "verify" and name not in self.commands:
+            from torchlint.verify.cli import verify
+
+            self.add_command(verify)
+        return super().get_command(ctx, name)
+
 
 def _silence_stdout() -> None:
     # `torchlint check | head`: the reader left; end quietly, like a Unix tool.
@@ -258,9 +269,6 @@ def _with_progress(results, paths, settings) -> list:
 def _fail(message: str):
     click.echo(f"torchlint: error: {message}", err=True)
     sys.exit(EXIT_ERROR)
-
-
-main.add_command(__import__("torchlint.verify.cli", fromlist=["verify"]).verify)  # click only; torch stays in its workers
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,7 +18,7 @@ DEFAULT_EXCLUDE = (
 )
 KNOWN_KEYS = frozenset({
     "select", "ignore", "extend-select", "per-file-ignores", "exclude", "extend-exclude",
-    "respect-gitignore", "force-exclude", "rules",
+    "respect-gitignore", "force-exclude",
 })
 
 
@@ -36,7 +36,6 @@ class Settings:
     force_exclude: bool = False
     project_root: str = "."
     config_path: str | None = None
-    rule_options: dict[str, dict[str, Any]] = field(default_factory=dict, hash=False, compare=False)
 
     def rules_for(self, path: str) -> frozenset[str]:
         """The codes enabled for one file, after per-file-ignores."""
@@ -54,7 +53,7 @@ class Settings:
         import json
 
         return json.dumps(
-            [sorted(self.enabled), [(p, sorted(c)) for p, c in self.per_file_ignores], self.rule_options],
+            [sorted(self.enabled), [(p, sorted(c)) for p, c in self.per_file_ignores]],
             sort_keys=True,
             default=str,
         )
@@ -184,6 +183,13 @@ def load_settings(
         config_path = find_config(search_from)
     table: dict[str, Any] = load_table(config_path) if config_path else {}
     where = config_path or "settings"
+    if "rules" in table:
+        # Rules had an options table that no rule ever declared an option for; saying so beats
+        # silently ignoring a setting the user believes is in force.
+        raise ConfigError(
+            f"`[tool.torchlint.rules]` in {where} is not supported: torchlint rules have no options; "
+            "remove the table (select, ignore and per-file-ignores choose rules)"
+        )
     unknown = sorted(set(table) - KNOWN_KEYS)
     if unknown:
         raise ConfigError(f"unknown key `{unknown[0]}` in [tool.torchlint] of {where}; known keys: {', '.join(sorted(KNOWN_KEYS))}")
@@ -212,26 +218,5 @@ def load_settings(
         force_exclude=_bool(table, "force-exclude", where, False) if force_exclude is None else force_exclude,
         project_root=os.path.dirname(os.path.abspath(config_path)) if config_path else os.path.abspath("."),
         config_path=config_path,
-        rule_options=_rule_options(table.get("rules", {}), where),
     )
 
-
-def _rule_options(table: Any, where: str) -> dict[str, dict[str, Any]]:
-    from torchlint.registry import lookup
-
-    if not isinstance(table, dict):
-        raise ConfigError(f"`rules` in {where} must be a table of rule tables")
-    options: dict[str, dict[str, Any]] = {}
-    for key, values in table.items():
-        rule = lookup(key)
-        if rule is None:
-            raise ConfigError(f"unknown rule `{key}` in [tool.torchlint.rules] of {where}")
-        if not isinstance(values, dict):
-            raise ConfigError(f"[tool.torchlint.rules.{key}] in {where} must be a table")
-        known = getattr(rule, "options", {}) or {}
-        for option in values:
-            if option not in known:
-                names = ", ".join(sorted(known)) or "none"
-                raise ConfigError(f"unknown option `{option}` for {rule.code} ({rule.name}) in {where}; options: {names}")
-        options[rule.code] = {**known, **values}
-    return options

@@ -15,11 +15,10 @@ class Severity(str, enum.Enum):
 
 
 class Applicability(str, enum.Enum):
-    """How safe it is to apply a fix without review (Ruff's levels)."""
+    """How safe it is to apply a fix without review (Ruff's safe and unsafe levels)."""
 
     SAFE = "safe"  # keeps the program's meaning; applied by `--fix`
     UNSAFE = "unsafe"  # may change behaviour; applied only with `--unsafe-fixes`
-    DISPLAY_ONLY = "display-only"  # shown as a suggestion, never applied
 
 
 @dataclass(frozen=True, order=True)

@@ -25,40 +25,23 @@ cst = lazy_module("libcst")
 
 # LibCST's visitors recurse once per tree level; deeply nested (but valid) code needs headroom.
 RECURSION_LIMIT = 20_000
-_METADATA_PROVIDERS = {
-    "position": "PositionProvider",
-    "parent": "ParentNodeProvider",
-    "scope": "ScopeProvider",
-    "expression_context": "ExpressionContextProvider",
-}
 
 
 class FileContext:
     """What a rule sees of the file being linted."""
 
-    def __init__(self, module, path: str, options: dict | None = None, enabled_codes: Iterable[str] = ()) -> None:
+    def __init__(self, module, path: str, enabled_codes: Iterable[str] = ()) -> None:
         from torchlint.facts import ModuleFacts
 
         self.module = module
         self.path = path
         self.enabled_codes = frozenset(enabled_codes)  # the rules run on this file, for precedence between rules
-        self._wrapper = None
-        self.facts = ModuleFacts(module, path=path, options=options)
+        self.facts = ModuleFacts(module, path=path)
         self.reports: list[Report] = []
         self._positions: dict = {}
 
-    @property
-    def wrapper(self):
-        if self._wrapper is None:
-            self._wrapper = cst.MetadataWrapper(self.module, unsafe_skip_copy=True)
-        return self._wrapper
-
     def add_report(self, report: Report) -> None:
         self.reports.append(report)
-
-    def metadata(self, name: str):
-        provider = getattr(cst.metadata, _METADATA_PROVIDERS[name])
-        return self.wrapper.resolve(provider)
 
     def locate(self, nodes: Iterable) -> None:
         """Compute the positions of these nodes in one pass (only files with findings pay for it)."""
@@ -78,7 +61,7 @@ class FileContext:
         )
 
 
-def lint_text(text: str, path: str, enabled: Iterable[type[Rule]], options: dict | None = None):
+def lint_text(text: str, path: str, enabled: Iterable[type[Rule]]):
     """Lint one program's text with the given rules: diagnostics in the text's own rows.
 
     Returns (diagnostics, parsed): `parsed` is False when the text is not valid Python.
@@ -93,7 +76,7 @@ def lint_text(text: str, path: str, enabled: Iterable[type[Rule]], options: dict
         module = _parse(blank_huge_literals(text))
     except _SyntaxProblem as problem:
         return [problem.diagnostic(path, text)], False
-    context = FileContext(module, path, options, enabled_codes=[rule.code for rule in rules])
+    context = FileContext(module, path, enabled_codes=[rule.code for rule in rules])
     crashed = _run_rules(context, rules)
     context.locate(_located_nodes(context.reports))
     diagnostics = [_to_diagnostic(context, report, path) for report in context.reports]
@@ -120,9 +103,6 @@ def _may_trigger(rule: type[Rule], text: str) -> bool:
 def _run_rules(context: FileContext, rules: list[type[Rule]]) -> list[tuple[type[Rule], BaseException]]:
     """One batched traversal; if anything raises, rerun rule by rule to isolate the culprit."""
     instances = [rule(context) for rule in rules]
-    needed = {name for rule in rules for name in rule.metadata}
-    for name in needed:
-        context.metadata(name)
     try:
         _visit(context, instances)
         return []
@@ -238,15 +218,35 @@ def _cpython_syntax_error(text: str) -> _SyntaxProblem | None:
     return None
 
 
+# Grammar newer than some supported CPython, by the version that introduced it. The patterns are
+# generous (an f-string prefix anywhere counts): a false match costs one LibCST parse.
+_NEWER_GRAMMAR = (
+    ((3, 11), r"\bexcept\s*\*|[\[:,]\s*\*"),  # except*; PEP 646 `*Ts` in subscripts and annotations
+    ((3, 12), r"(?m)^\s*type\s+\w|\b(?:def|class)\s+\w+\s*\[|\b(?i:[rb]?f[rb]?)['\"]"),  # PEP 695, 701
+    ((3, 14), r"\bexcept\s+[^:(\n]*,|\b(?i:[rb]?t[rb]?)['\"]"),  # PEP 758 unparenthesized except, PEP 750
+)
+
+
+def _may_be_valid_for_libcst(text: str, problem: _SyntaxProblem) -> bool:
+    """Whether CPython's rejection might not hold for LibCST: one of CPython's own limits ("too
+    many nested parentheses", "too many levels of indentation"), or grammar newer than its own."""
+    if re.search(r"\btoo (many|deeply)\b", problem.message):
+        return True
+    return any(sys.version_info < version and re.search(pattern, text) for version, pattern in _NEWER_GRAMMAR)
+
+
 def _syntax_error_without_libcst(text: str, path: str) -> Diagnostic | None:
     """Syntax check for a file no rule needs to parse: CPython's parser, LibCST only to confirm.
 
-    CPython's parser accepts only its own version's grammar; a newer construct it rejects is
-    re-checked with LibCST, which parses all supported versions.
+    CPython's parser accepts only its own version's grammar, within its own nesting limits; when
+    either may be the cause, its rejection is re-checked with LibCST, which parses all supported
+    versions.
     """
     problem = _cpython_syntax_error(text)
     if problem is None:
         return None
+    if not _may_be_valid_for_libcst(text, problem):
+        return problem.diagnostic(path, text)
     try:
         _parse(text)
     except _SyntaxProblem:
@@ -306,7 +306,7 @@ def _lint_program(text: str, path: str, settings: Settings, enabled_codes) -> li
     from torchlint.suppressions import apply_suppressions
 
     rules = [rule for rule in all_rules() if rule.code in enabled_codes and _visits(rule)]
-    diagnostics, parsed = lint_text(text, path, rules, settings.rule_options)
+    diagnostics, parsed = lint_text(text, path, rules)
     if parsed:
         diagnostics = apply_suppressions(text, diagnostics, enabled_codes, path)
     return diagnostics
@@ -378,8 +378,8 @@ def _cell_syntax_problem(text: str, cell) -> _SyntaxProblem | None:
     lines = text.splitlines(keepends=True)[cell.first_row - 1 : cell.first_row - 1 + cell.rows]
     code = "".join(lines)
     problem = _cpython_syntax_error(code)
-    if problem is None:
-        return None
+    if problem is None or not _may_be_valid_for_libcst(code, problem):
+        return problem
     try:
         _parse(code)
     except _SyntaxProblem:

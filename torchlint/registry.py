@@ -12,7 +12,7 @@ from torchlint.rule import Rule
 
 @lru_cache(maxsize=1)
 def all_rules() -> tuple[type[Rule], ...]:
-    """Every rule, sorted by code. Importing a rule module does not import LibCST."""
+    """Every rule (one per module of the package), sorted by code. Imports no LibCST."""
     import torchlint.rules as package
 
     found: list[type[Rule]] = []
@@ -34,10 +34,6 @@ def all_rules() -> tuple[type[Rule], ...]:
     if duplicates:
         raise RuntimeError(f"rule codes defined twice: {sorted(duplicates)}")
     return tuple(sorted(found, key=lambda rule: rule.code))
-
-
-def rule_by_code() -> dict[str, type[Rule]]:
-    return {rule.code: rule for rule in all_rules()}
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ rule are skipped, without paying for that import.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
 from torchlint.diagnostics import Applicability, Severity
@@ -31,7 +31,11 @@ DOC_SECTIONS = (
     "References",
 )
 
-DOCS_URL = "https://github.com/torchlint/torchlint/blob/main/docs/rules.md#{code}"
+# Where each rule's page is published: `docs/rules/<CODE>-<name>.md` of the repository, generated
+# from the catalogue by `python -m torchlint.rule_docs`. The one place that knows the repository.
+REPOSITORY_URL = "https://github.com/torchlint/torchlint"
+DOCS_DIR = "docs/rules"
+DOCS_BASE = f"{REPOSITORY_URL}/blob/main/{DOCS_DIR}"
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,6 @@ class Report:
     notes: Sequence[NodeNote] = ()
     help: str | None = None
     fix: FixSpec | None = None
-    extra: dict = field(default_factory=dict)
 
 
 class Rule:
@@ -82,10 +85,6 @@ class Rule:
     # Text prefilter: the rule can only fire on a file that contains one of these substrings.
     # An empty tuple means "any file".
     tokens: ClassVar[tuple[str, ...]] = ()
-    # LibCST metadata providers this rule needs, by short name: "position", "parent", "scope".
-    metadata: ClassVar[tuple[str, ...]] = ()
-    # Settings a user may give in [tool.torchlint.rules.<code or name>], with their defaults.
-    options: ClassVar[dict[str, Any]] = {}
     VALID: ClassVar[tuple[str, ...]] = ()
     INVALID: ClassVar[tuple[Invalid | str, ...]] = ()
 
@@ -132,8 +131,13 @@ class Rule:
         return sections
 
     @classmethod
+    def doc_file(cls) -> str:
+        """The rule's page, relative to `DOCS_DIR`: `TL101-repeat-could-be-expand.md`."""
+        return f"{cls.code}-{cls.name}.md"
+
+    @classmethod
     def url(cls) -> str:
-        return DOCS_URL.format(code=cls.code.lower())
+        return f"{DOCS_BASE}/{cls.doc_file()}"
 
 
 def code_blocks(markdown: str) -> list[str]:

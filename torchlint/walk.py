@@ -7,7 +7,8 @@ visits them, and never builds anything. Whitespace, comments, brackets and punct
 are skipped unless an enabled rule asks to visit such a node.
 
 Dispatch follows LibCST's batched visitors: `visit_<Class>` before the children, `leave_<Class>`
-after, `visit_<Class>_<field>` / `leave_<Class>_<field>` around one field; return values are ignored.
+after; return values are ignored. (LibCST's per-field `visit_<Class>_<field>` handlers are not
+supported: no rule needed them. A catalogue test checks every handler names a node class.)
 """
 
 from __future__ import annotations
@@ -52,33 +53,22 @@ def child_fields(cls: type) -> tuple[str, ...]:
 
 
 class Dispatch:
-    """The rules' handlers, grouped by node class name (and by field for attribute handlers)."""
+    """The rules' handlers, grouped by node class name."""
 
     def __init__(self, handlers: Iterable[tuple[str, Callable[[Any], Any]]]) -> None:
         self.enter: dict[str, list[Callable]] = {}
         self.leave: dict[str, list[Callable]] = {}
-        self.enter_field: dict[tuple[str, str], list[Callable]] = {}
-        self.leave_field: dict[tuple[str, str], list[Callable]] = {}
         for name, handler in handlers:
-            kind, _, rest = name.partition("_")
-            node, _, field = rest.partition("_")
-            if field:
-                table = self.enter_field if kind == "visit" else self.leave_field
-                table.setdefault((node, field), []).append(handler)
-            else:
-                table = self.enter if kind == "visit" else self.leave
-                table.setdefault(node, []).append(handler)
-        seen = {key for key in self.enter} | {key for key in self.leave}
-        seen |= {node for node, _ in self.enter_field} | {node for node, _ in self.leave_field}
-        self.skip = frozenset() if seen & TRIVIA else TRIVIA
+            kind, _, node = name.partition("_")
+            table = self.enter if kind == "visit" else self.leave
+            table.setdefault(node, []).append(handler)
+        self.skip = frozenset() if (set(self.enter) | set(self.leave)) & TRIVIA else TRIVIA
 
 
 def walk(module: Any, dispatch: Dispatch) -> None:
     """Visit `module` and every node below it once, in source order."""
     enter, leave = dispatch.enter, dispatch.leave
-    enter_field, leave_field = dispatch.enter_field, dispatch.leave_field
     skip = dispatch.skip
-    has_field_handlers = bool(enter_field or leave_field)
     fields_of = _FIELDS
     wanted: dict[type, bool] = {}
 
@@ -98,9 +88,6 @@ def walk(module: Any, dispatch: Dispatch) -> None:
         fields = fields_of.get(cls) or child_fields(cls)
         for field in fields:
             value = getattr(node, field)
-            if has_field_handlers:
-                for handler in enter_field.get((name, field), ()):
-                    handler(node)
             kind = type(value)
             if kind is list or kind is tuple:
                 for child in value:
@@ -109,9 +96,6 @@ def walk(module: Any, dispatch: Dispatch) -> None:
                         visit(child)
             elif wanted.get(kind) if kind in wanted else is_wanted(kind):
                 visit(value)
-            if has_field_handlers:
-                for handler in leave_field.get((name, field), ()):
-                    handler(node)
         handlers = leave.get(name)
         if handlers:
             for handler in handlers:
