@@ -10,7 +10,7 @@ from torchlint.registry import all_rules
 from torchlint.rule import Invalid
 from torchlint.testing import lint_snippet
 
-CODES = ("TL106", "TL107")
+CODES = ("TL106", "TL107", "TL402")
 
 
 def _fixable():
@@ -50,7 +50,7 @@ def test_create_then_move_without_a_fix_when_the_move_also_casts():
     assert [d.code for d in found] == ["TL106"] and found[0].fix is None
 
 
-@pytest.mark.parametrize("argument", ["x", "torch.float16", "dtype", "y.dtype", "'float32'"])
+@pytest.mark.parametrize("argument", ["x", "torch.float16", "dtype", "y.dtype", "'float32'", "get_dtype()"])
 def test_create_then_move_is_silent_when_the_argument_may_not_be_a_device(argument):
     assert codes(f"import torch\nx = torch.zeros(3).to({argument})\n", "TL106") == []
 
@@ -58,3 +58,44 @@ def test_create_then_move_is_silent_when_the_argument_may_not_be_a_device(argume
 def test_softmax_implicit_dim_has_no_fix_and_follows_star_imports():
     found = lint_snippet("from torch.nn.functional import *\ny = softmax(x)\n", select=["TL107"])
     assert [(d.code, d.fix) for d in found] == [("TL107", None)]
+
+
+def _modules_of(source: str):
+    import libcst as cst
+
+    from torchlint.facts import ModuleFacts
+    from torchlint.facts.modules import Modules
+
+    module = cst.parse_module(source)
+    facts = ModuleFacts(module)
+    return module, facts.get(Modules)
+
+
+def test_module_classes_are_found_through_aliases_and_same_module_bases():
+    from torchlint.facts.modules import Kind
+
+    module, modules = _modules_of(
+        "from torch import nn as tnn\nfrom lib import Mixin\n"
+        "class A(tnn.Module): pass\nclass B(A): pass\nclass C(Mixin): pass\nclass D: pass\nclass E(D, object): pass\n")
+    kinds = {node.name.value: modules.class_kind(node) for node in module.body if hasattr(node, "bases")}
+    assert kinds == {"A": Kind.MODULE, "B": Kind.MODULE, "C": Kind.UNKNOWN, "D": Kind.NOT_MODULE, "E": Kind.NOT_MODULE}
+
+
+@pytest.mark.parametrize("expression,builds", [
+    ("nn.Linear(2, 2)", True), ("torch.nn.modules.conv.Conv2d(1, 1, 3)", True), ("Block()", True),
+    ("nn.Parameter(w)", False), ("nn.functional.relu(x)", False), ("Plain()", False), ("nn.Linear", False),
+    ("nn.utils.spectral_norm(m)", False), ("Other()", False),
+])
+def test_builds_module(expression, builds):
+    module, modules = _modules_of(
+        "import torch\nimport torch.nn as nn\nfrom lib import Other\nclass Block(nn.Module): pass\nclass Plain: pass\n"
+        f"x = {expression}\n")
+    value = module.body[-1].body[0].value
+    assert modules.builds_module(value) is builds
+
+
+def test_unregistered_submodule_without_a_fix_when_torch_nn_is_not_importable_by_name():
+    source = ("from torch.nn import Module, Linear\nclass Net(Module):\n    def __init__(self):\n"
+              "        super().__init__()\n        self.blocks = [Linear(2, 2)]\n")
+    found = lint_snippet(source, select=["TL402"])
+    assert [(d.code, d.fix) for d in found] == [("TL402", None)]
