@@ -99,3 +99,23 @@ def test_unregistered_submodule_without_a_fix_when_torch_nn_is_not_importable_by
               "        super().__init__()\n        self.blocks = [Linear(2, 2)]\n")
     found = lint_snippet(source, select=["TL402"])
     assert [(d.code, d.fix) for d in found] == [("TL402", None)]
+
+
+@pytest.mark.parametrize("forward,expected", [
+    ("return F.softmax(x, 1)", "softmax"), ("return torch.sigmoid(x)", "sigmoid"),
+    ("y = x.log_softmax(-1)\n        return y", "log-softmax"), ("return self.act(x)", "softmax"),
+    ("return x", None), ("if x:\n            return F.softmax(x, 1)\n        return x", None),
+])
+def test_forward_output_says_what_every_return_is_normalised_into(forward, expected):
+    module, modules = _modules_of(
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nclass Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.act = nn.Softmax(1)\n"
+        f"    def forward(self, x):\n        {forward}\n")
+    output = modules.forward_output(module.body[-1])
+    assert (output.value if output else None) == expected
+
+
+def test_softmax_before_cross_entropy_follows_module_level_names_and_ignores_rebound_ones():
+    head = "import torch.nn as nn\nimport torch.nn.functional as F\ncriterion = nn.CrossEntropyLoss()\n"
+    assert codes(head + "p = F.softmax(z, 1)\nloss = criterion(p, y)\n", "TL204") == [5]
+    assert codes(head + "p = F.softmax(z, 1)\np = z\nloss = criterion(p, y)\n", "TL204") == []

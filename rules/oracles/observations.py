@@ -132,6 +132,15 @@ class DeviceMove(Observation):
 
 
 @dataclass
+class LossCall(Observation):
+    """`F.cross_entropy`/`F.binary_cross_entropy_with_logits` (also as made by the loss modules)."""
+
+    input: Any = None  # detached copies, as they were at the call
+    target: Any = None
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
 class RaisedError(Observation):
     """A statement of the program raised outside any watched call (`out=`, `inplace=True`...)."""
 

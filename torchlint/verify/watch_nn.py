@@ -6,6 +6,7 @@ the second wave of rules stay in one place:
 - `F.softmax`/`F.log_softmax`/`F.softmin`: the warnings the call raised (`SoftmaxCall`);
 - `nn.Module.__init__`: the module built and the module whose method was building it
   (`ModuleCreated`), attributed to the user's line that asked for it;
+- `F.cross_entropy`/`F.binary_cross_entropy_with_logits`: copies of the input and target (`LossCall`);
 - tensor factories (`torch.zeros`, ...): which tensors they made and whether `device=` was given,
   so that a later `.to(...)`/`.cuda()` on such a tensor is recorded as a `DeviceMove`.
 """
@@ -15,10 +16,11 @@ from __future__ import annotations
 import warnings
 import weakref
 
-from torchlint.rules.oracles.observations import DeviceMove, ModuleCreated, SoftmaxCall
+from torchlint.rules.oracles.observations import DeviceMove, LossCall, ModuleCreated, SoftmaxCall
 
 FACTORIES = ("zeros", "ones", "empty", "full", "rand", "randn", "randint", "arange", "eye", "tensor")
 SOFTMAX_FUNCTIONS = ("softmax", "log_softmax", "softmin")
+LOSSES = ("cross_entropy", "binary_cross_entropy_with_logits")
 _RECENT = 256  # factory results remembered (weakly) for a later move
 
 
@@ -28,6 +30,8 @@ def patch_nn(tracer) -> None:
 
     for name in SOFTMAX_FUNCTIONS:
         tracer._patch(F, name, _softmax_handler, kind="softmax")
+    for name in LOSSES:  # walked out of `CrossEntropyLoss.forward` to the user's line
+        tracer._patch(F, name, _loss_handler, walk_out=True, kind="loss")
     tracer._patch(torch.nn.Module, "__init__", _module_handler, walk_out=True, kind="module")
     for name in FACTORIES:
         tracer._patch(torch, name, _factory_handler, kind="factory")
@@ -99,3 +103,17 @@ def _move_handler(tracer, frame, original, name, args, kwargs):
         raise
     tracer.record(DeviceMove, name, frame, source=source, result=result, factory=entry[1], factory_device=entry[2])
     return result
+
+
+def _loss_handler(tracer, frame, original, name, args, kwargs):
+    with tracer.quiet():
+        given = list(args) + [kwargs.get("input"), kwargs.get("target")][len(args):]
+        copies = [value.detach().clone() if hasattr(value, "detach") else value for value in given[:2]]
+        options = {k: v for k, v in kwargs.items() if k not in ("input", "target")}
+    call = tracer.record(LossCall, name, frame, input=copies[0], target=copies[1] if len(copies) > 1 else None,
+                         kwargs=options)
+    try:
+        return original(*args, **kwargs)
+    except Exception as exc:
+        call.error = exc
+        raise
