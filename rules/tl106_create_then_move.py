@@ -7,7 +7,7 @@ from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
 cst = lazy_module("libcst")
 
 FACTORIES = frozenset(f"torch.{name}" for name in (
-    "zeros", "ones", "empty", "full", "rand", "randn", "randint", "arange", "eye", "tensor",
+    "zeros", "ones", "empty", "full", "rand", "randn", "randint", "arange", "eye",
 ))
 DEVICE_PREFIXES = ("cpu", "cuda", "mps", "xpu", "meta", "hpu", "xla", "npu", "privateuseone")
 # `.to(...)` keywords that the factory call can take over unchanged or that only concern the copy.
@@ -17,8 +17,11 @@ MOVE_ONLY_KEYWORDS = frozenset({"non_blocking"})
 class CreateThenMove(Rule):
     """## What it does
     Reports a tensor factory (`torch.zeros`, `ones`, `empty`, `full`, `rand`, `randn`, `randint`,
-    `arange`, `eye`, `tensor`) whose result is immediately moved with `.to(device)` or `.cuda()`:
+    `arange`, `eye`) whose result is immediately moved with `.to(device)` or `.cuda()`:
     `torch.zeros(n, m).to(device)`.
+
+    `torch.tensor(data).to(device)` is not reported: `torch.tensor` builds its data in CPU memory
+    and copies it to the device even when given `device=`, so nothing would be saved.
 
     Silent when the `.to` argument may be a dtype or a tensor (`.to(x)`, `.to(torch.float16)`,
     `.to(dtype=...)`), when the factory already has `device=` or takes `*args`/`**kwargs`, and
@@ -82,6 +85,7 @@ class CreateThenMove(Rule):
         "import torch\nx = torch.zeros(3, device='cpu').to(device)\n",
         "import torch\nx = torch.zeros(*shape, **options).to(device)\n",
         "import torch\nx = torch.zeros(3).to('cuda', copy=True)\n",
+        "import torch\nx = torch.tensor([1, 2]).to('cuda')\n",
         "def zeros(n):\n    return n\nx = zeros(3).to('cuda')\n",
     )
     INVALID = (
@@ -93,8 +97,8 @@ class CreateThenMove(Rule):
                  fixed="import torch\nx = torch.arange(5, device=torch.device('cuda', 1))  # expect: TL106\n"),
         Invalid("import torch\nx = torch.eye(3).to(y.device, non_blocking=True)  # expect: TL106\n",
                  fixed="import torch\nx = torch.eye(3, device=y.device)  # expect: TL106\n"),
-        Invalid("import torch\nx = torch.tensor([1, 2]).to(device)  # expect: TL106\n",
-                 unsafe_fixed="import torch\nx = torch.tensor([1, 2], device=device)  # expect: TL106\n"),
+        Invalid("import torch\nx = torch.full((2,), 1.0).to(device)  # expect: TL106\n",
+                 unsafe_fixed="import torch\nx = torch.full((2,), 1.0, device=device)  # expect: TL106\n"),
         "import torch\nx = torch.zeros(3).to(device, torch.float16)  # expect: TL106\n",
         Invalid("import torch\nx = torch.randn(4).to('cuda:0')  # expect: TL106\n",
                  unsafe_fixed="import torch\nx = torch.randn(4, device='cuda:0')  # expect: TL106\n"),
