@@ -24,7 +24,9 @@ class CreateThenMove(Rule):
     and copies it to the device even when given `device=`, so nothing would be saved.
 
     Silent when the `.to` argument may be a dtype or a tensor (`.to(x)`, `.to(torch.float16)`,
-    `.to(dtype=...)`), when the factory already has `device=` or takes `*args`/`**kwargs`, and
+    `.to(dtype=...)`), when the factory already has `device=` or takes `*args`/`**kwargs`, when a
+    random factory is given `generator=` (a CPU generator must draw on the CPU: `device="cuda"`
+    with it raises), and
     for data that comes from NumPy (`torch.from_numpy(a).to(device)`: the array lives on the CPU,
     so the copy cannot be avoided). Only the immediate chain is reported: a tensor that is
     filled on the CPU first and moved later is not.
@@ -86,6 +88,7 @@ class CreateThenMove(Rule):
         "import torch\nx = torch.zeros(*shape, **options).to(device)\n",
         "import torch\nx = torch.zeros(3).to('cuda', copy=True)\n",
         "import torch\nx = torch.tensor([1, 2]).to('cuda')\n",
+        "import torch\nx = torch.randn(3, generator=g).to('cuda')\n",
         "def zeros(n):\n    return n\nx = zeros(3).to('cuda')\n",
     )
     INVALID = (
@@ -137,8 +140,10 @@ class CreateThenMove(Rule):
 
 
 def _open_to_device(factory) -> bool:
-    """The factory call has no `device=` and no `*args`/`**kwargs` that could hold one."""
-    return all(not arg.star and not (arg.keyword is not None and arg.keyword.value == "device") for arg in factory.args)
+    """The factory call has no `device=`, no `generator=` (whose device decides where random
+    numbers are drawn) and no `*args`/`**kwargs` that could hold one."""
+    return all(not arg.star and not (arg.keyword is not None and arg.keyword.value in ("device", "generator"))
+               for arg in factory.args)
 
 
 def _target(node, method: str):

@@ -129,6 +129,7 @@ class DeviceMove(Observation):
     result: Any = None
     factory: str | None = None
     factory_device: bool = False  # the factory call was given `device=`
+    factory_generator: bool = False  # the factory call was given `generator=` (it decides the device)
 
 
 @dataclass

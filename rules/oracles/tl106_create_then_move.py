@@ -16,6 +16,8 @@ def judge(call: DeviceMove, run: Run) -> Verdict:
     if call.factory == "tensor":
         # torch.tensor(data, device=d) fills a CPU tensor and copies it too: the move is unavoidable.
         return Verdict(False, "torch.tensor builds its data on the CPU even with device=", evidence)
+    if call.factory_generator:
+        return Verdict(False, f"torch.{call.factory} drew from the given generator, which fixes the device", evidence)
     if call.factory_device:
         return Verdict(False, f"torch.{call.factory} was given device=; the move is another matter", evidence)
     if source.device.type != "cpu":

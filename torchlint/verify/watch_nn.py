@@ -87,7 +87,7 @@ def _factory_handler(tracer, frame, original, name, args, kwargs):
     made = _factories(tracer)
     if len(made) >= _RECENT:
         made.pop(next(iter(made)))
-    made[id(result)] = (reference, name, "device" in kwargs)
+    made[id(result)] = (reference, name, "device" in kwargs, kwargs.get("generator") is not None)
     return result
 
 
@@ -99,9 +99,11 @@ def _move_handler(tracer, frame, original, name, args, kwargs):
     try:
         result = original(*args, **kwargs)
     except Exception as exc:
-        tracer.record(DeviceMove, name, frame, source=source, factory=entry[1], factory_device=entry[2]).error = exc
+        tracer.record(DeviceMove, name, frame, source=source, factory=entry[1], factory_device=entry[2],
+                      factory_generator=entry[3]).error = exc
         raise
-    tracer.record(DeviceMove, name, frame, source=source, result=result, factory=entry[1], factory_device=entry[2])
+    tracer.record(DeviceMove, name, frame, source=source, result=result, factory=entry[1], factory_device=entry[2],
+                  factory_generator=entry[3])
     return result
 
 
