@@ -5,7 +5,7 @@ from torchlint.diagnostics import Severity
 from torchlint.facts.dataflow import Dataflow
 from torchlint.facts.modules import Modules, Normalised, normalising_call
 from torchlint.facts.program import Program
-from torchlint.facts.statements import iter_statements, small_statements
+from torchlint.facts.statements import iter_statements, small_statements, walk_nodes
 from torchlint.rule import NodeNote, Rule
 
 cst = lazy_module("libcst")
@@ -119,10 +119,30 @@ class SoftmaxBeforeCrossEntropy(Rule):
         qualified = names.qualified_name(node.func)
         if qualified in LOSS_FUNCTIONS:
             return LOSS_FUNCTIONS[qualified]
+        func = node.func
+        bound = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
+        if bound is not None and bound not in self._loss_names():
+            return None  # cheap: only names some assignment binds to a loss module are looked up
         for value in self._values_of(node.func, node):
             if isinstance(value, cst.Call) and names.qualified_name(value.func) in LOSS_MODULES:
                 return LOSS_MODULES[names.qualified_name(value.func)]
         return None
+
+    def _loss_names(self) -> frozenset:
+        """Names and attribute names that some assignment of the file binds to a loss module."""
+        found = getattr(self, "_loss_name_cache", None)
+        if found is None:
+            names, found = self.facts.names, set()
+            for node in walk_nodes(self.facts.module):
+                if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call) \
+                        and names.qualified_name(node.value.func) in LOSS_MODULES:
+                    for target in node.targets:
+                        if isinstance(target.target, cst.Name):
+                            found.add(target.target.value)
+                        elif isinstance(target.target, cst.Attribute):
+                            found.add(target.target.attr.value)
+            found = self._loss_name_cache = frozenset(found)
+        return found
 
     # --- what the input is ---------------------------------------------------------------------
 
