@@ -92,7 +92,7 @@ def test_resolve_enabled_layers_like_ruff():
     from torchlint.config import SelectionLayer, resolve_enabled
 
     config = SelectionLayer(select=["TL4"], ignore=[])
-    cli = SelectionLayer(ignore=["TL401"])
+    cli = SelectionLayer(ignore=["TL401", "TL402"])
     assert resolve_enabled([(config, "c"), (cli, "cli")]) == frozenset()
     cli = SelectionLayer(select=["TL401", "TL001"])
     assert resolve_enabled([(SelectionLayer(ignore=["TL401"]), "c"), (cli, "cli")]) == {"TL401", "TL001"}

@@ -107,6 +107,41 @@ class LoaderCreated(Observation):
 
 
 @dataclass
+class SoftmaxCall(Observation):
+    """`F.softmax`/`F.log_softmax`/`F.softmin` called by the program, with the warnings it raised."""
+
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class ModuleCreated(Observation):
+    """An `nn.Module` constructed by the program (recorded where the user's code asked for it)."""
+
+    module: Any = None
+    owner: Any = None  # the `nn.Module` whose method was running when it was built, if any
+
+
+@dataclass
+class DeviceMove(Observation):
+    """`Tensor.to`/`Tensor.cuda` on a tensor; `factory` names the torch factory that made the source."""
+
+    source: Any = None
+    result: Any = None
+    factory: str | None = None
+    factory_device: bool = False  # the factory call was given `device=`
+    factory_generator: bool = False  # the factory call was given `generator=` (it decides the device)
+
+
+@dataclass
+class LossCall(Observation):
+    """`F.cross_entropy`/`F.binary_cross_entropy_with_logits` (also as made by the loss modules)."""
+
+    input: Any = None  # detached copies, as they were at the call
+    target: Any = None
+    kwargs: dict = field(default_factory=dict)
+
+
+@dataclass
 class RaisedError(Observation):
     """A statement of the program raised outside any watched call (`out=`, `inplace=True`...)."""
 

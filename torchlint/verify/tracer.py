@@ -185,6 +185,9 @@ class Tracer:
                 vars(cls)["step"].hooked = True  # keep Optimizer.__init__ from wrapping ours again
         loader = torch.utils.data.DataLoader
         self._patch(loader, "__init__", _loader_handler, kind="loader")
+        from torchlint.verify.watch_nn import patch_nn
+
+        patch_nn(self)  # softmax functions, module construction, factories and device moves
 
     def _patch_sklearn(self) -> None:
         import sklearn.base
