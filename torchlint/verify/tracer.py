@@ -26,7 +26,7 @@ import re
 import sys
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from torchlint.rules.oracles.observations import (
