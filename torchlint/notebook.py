@@ -27,6 +27,7 @@ import codecs
 import dataclasses
 import json
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from json.decoder import scanstring
 from typing import Callable
@@ -281,6 +282,7 @@ class NotebookFile:
         self.newline = "\r\n" if b"\r\n" in data else "\n"
         self._stored: dict[int, _StoredSource] | None = None
         self._line_starts: list[int] | None = None
+        self._layouts: dict[int, tuple] = {}
 
     def code_sources(self) -> dict[int, str]:
         """{cell index (1-based over all cells): source text} of the code cells, in order."""
@@ -298,27 +300,54 @@ class NotebookFile:
 
     def file_lines(self, index: int, source: str) -> tuple[int, ...]:
         """Per row of cell `index` (whose text is `source`), the .ipynb line that stores it."""
-        stored = self.stored.get(index)
-        if stored is None:
+        if index not in self.stored:
             return ()
-        if self._line_starts is None:
-            self._line_starts = line_starts(self.text)
         rows = max(len(split_lines(source)), 1)
-        offsets = line_starts(source)[:rows]
-        if not stored.items:
-            return (self._line_of(stored.start),) * rows
-        lines = []
-        item, item_end = 0, len(stored.items[0][2])
-        for offset in offsets:
-            while offset >= item_end and item + 1 < len(stored.items):
-                item += 1
-                item_end += len(stored.items[item][2])
-            lines.append(self._line_of(stored.items[item][0]))
-        return tuple(lines)
+        return tuple(self.file_position(index, row, 1).row for row in range(1, rows + 1))
+
+    def file_position(self, index: int, row: int, column: int) -> Position | None:
+        """Where row `row`, column `column` of cell `index` is spelled in the `.ipynb` text: the
+        file's 1-based line, and the column there (an escape such as `\\u00e9` counts as spelled).
+        Rows and columns past the cell's end stay at its end; None for a cell with no `source`."""
+        layout = self._layout(index)
+        if layout is None:
+            return None
+        pieces, piece_starts, rows = layout
+        total = piece_starts[-1] + len(pieces[-1][1]) if pieces else 0
+        offset = min(rows[min(row, len(rows)) - 1] + column - 1, total)
+        if not pieces:  # `"source": []`: just inside the brackets
+            raw = self.stored[index].start + 1
+        else:
+            piece = max(bisect_right(piece_starts, offset) - 1, 0)
+            while piece > 0 and offset == piece_starts[piece] and not pieces[piece][1]:
+                piece -= 1  # an empty string at the end: stay on the last non-empty one
+            quote = pieces[piece][0]
+            raw = quote + 1 + _raw_length(self.text, quote + 1, offset - piece_starts[piece])
+        line = self._line_of(raw)
+        return Position(line, raw - self._line_starts[line - 1] + 1)
+
+    def _layout(self, index: int) -> tuple[tuple[tuple[int, str], ...], list[int], list[int]] | None:
+        """Cell `index`'s source strings as (opening quote offset, decoded text), the offset of
+        each in the joined source, and where each row of the joined source starts."""
+        if index not in self._layouts:
+            stored = self.stored.get(index)
+            if stored is None:
+                return None
+            if stored.items is None:
+                pieces: tuple[tuple[int, str], ...] = ((stored.start, scanstring(self.text, stored.start + 1)[0]),)
+            else:
+                pieces = tuple((start, value) for start, _, value in stored.items)
+            piece_starts = []
+            total = 0
+            for _, value in pieces:
+                piece_starts.append(total)
+                total += len(value)
+            self._layouts[index] = (pieces, piece_starts, line_starts("".join(value for _, value in pieces)))
+        return self._layouts[index]
 
     def _line_of(self, offset: int) -> int:
-        from bisect import bisect_right
-
+        if self._line_starts is None:
+            self._line_starts = line_starts(self.text)
         return bisect_right(self._line_starts, offset)
 
     def with_sources(self, sources: dict[int, str]) -> bytes:
@@ -371,6 +400,19 @@ def _render_source(text: str, stored: _StoredSource, source: str, ascii_only: bo
     return opening + separator.join(encoded) + closing
 
 
+def _raw_length(text: str, start: int, decoded: int) -> int:
+    """How many characters of the JSON string text from `start` spell `decoded` characters of it."""
+    position = start
+    for _ in range(decoded):
+        match = _RAW_CHAR.match(text, position)
+        if match is None or text[position] == '"':
+            break
+        position = match.end()
+    return position - start
+
+
+# One decoded character of a JSON string as spelled: a surrogate pair, an escape, or itself.
+_RAW_CHAR = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}|\\.|.", re.S)
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 
