@@ -424,3 +424,65 @@ def test_a_repeated_cells_key_is_fixed_where_json_readers_read_it():
     outcome = fixes.fix_bytes(text.encode(), "nb.ipynb", settings, unsafe=True)
     assert outcome.error is None
     assert outcome.fixed.decode() == text.replace(".view(6)", ".reshape(6)")
+
+
+def _spellings():
+    """One notebook, spelled the ways Jupyter, nbformat and other writers store it."""
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Title é\n"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+         "source": ["import torch\n", "name = 'café 😀'\n", "\n", "x = torch.ones(2)  # \"q\"\\\n", "", "y = x"]},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": "a = 'ü'\r\nb = 2\rc = 3\n"},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": ""},
+        {"cell_type": "raw", "metadata": {}, "source": "raw"},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": ["\n", "z = 1"]},
+    ]
+    document = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    indented = json.dumps(document, indent=1, ensure_ascii=False)
+    return {
+        "jupyter": indented.encode(),
+        "ascii-escaped": json.dumps(document, indent=1).encode(),  # \u00e9, \ud83d\ude00
+        "minified": json.dumps(document, separators=(",", ":")).encode(),
+        "crlf": indented.replace("\n", "\r\n").encode(),
+        "bom": b"\xef\xbb\xbf" + indented.encode(),
+        "lone-cr": indented.replace("\n", "\r").encode(),
+    }
+
+
+@pytest.mark.parametrize("spelling", ["jupyter", "ascii-escaped", "minified", "crlf", "bom", "lone-cr"])
+def test_file_positions_point_at_the_stored_spelling_of_each_row(spelling):
+    """Every (row, column) of every code cell maps to the `.ipynb` line `ipynb_line` names, and to
+    the column there where the JSON string spells that character (escapes counted as written)."""
+    from json.decoder import scanstring
+
+    from torchlint.notebook import NotebookFile, ipynb_line
+    from torchlint.positions import line_starts, split_lines
+
+    data = _spellings()[spelling]
+    notebook = NotebookFile(data)
+    file_lines = split_lines(data.decode("utf-8-sig"))
+    for cell, source in notebook.code_sources().items():
+        for row, start in enumerate(line_starts(source)[: max(len(split_lines(source)), 1)], start=1):
+            for column in range(1, len(split_lines(source + "\n")[row - 1]) + 2):
+                position = notebook.file_position(cell, row, column)
+                assert position.row == ipynb_line(data, cell, row)
+                line = file_lines[position.row - 1]
+                quote = line.rfind('"', 0, position.column - 1)
+                spelled_from = line[quote + 1 : position.column - 1]
+                rest, _ = scanstring(line, position.column - 1)
+                assert source[start + column - 1 :].startswith(rest), (row, column, rest)
+                assert '"' not in spelled_from.replace('\\"', "")  # still inside the same string
+
+
+def test_an_empty_source_list_maps_inside_its_brackets(tmp_path):
+    """`"source": []` stores no string: its findings point just inside the brackets (the output
+    formats' own scanner used to raise IndexError here)."""
+    from types import SimpleNamespace
+
+    from torchlint.diagnostics import Position
+    from torchlint.output.notebook_lines import file_position
+
+    path = tmp_path / "nb.ipynb"
+    path.write_text('{"cells": [\n {"cell_type": "code", "source": []}\n], "metadata": {}}')
+    result = SimpleNamespace(path=str(path), cell_sources={1: ""})
+    assert file_position(result, 1, Position(1, 1)) == Position(2, 35)  # the `[` is column 34

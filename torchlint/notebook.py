@@ -19,6 +19,8 @@ Public API (stable for the output formats and verify):
     NotebookSource.locate_diagnostic(diagnostic) -> Diagnostic   program -> cell coordinates,
                                                                  with `Diagnostic.ipynb_line` set
     ipynb_line(data, cell, row) -> int | None                    the same from the file's bytes
+    NotebookFile.file_position(cell, row, column) -> Position    cell -> .ipynb line and column
+                                                                 (the CI formats, via output/notebook_lines)
 """
 
 from __future__ import annotations
