@@ -298,7 +298,24 @@ def _changed_runs(before: str, after: str) -> list[tuple[int, int, str]]:
             runs[-1][1] = end
         else:
             runs.append([start, end, content])
-    return [tuple(run) for run in runs]
+    return [run for run in (_trimmed(before, *run) for run in runs) if run is not None]
+
+
+def _trimmed(before: str, start: int, end: int, content: str) -> tuple[int, int, str] | None:
+    """A merged run without the tokens it leaves as they were at either end (merging the runs
+    of a line can take in an unchanged token between them); None when nothing changes."""
+    old, new = _TOKEN.findall(before[start:end]), _TOKEN.findall(content)
+    head = 0
+    while head < min(len(old), len(new)) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    if head == len(old) == len(new):
+        return None
+    start += sum(map(len, old[:head]))
+    end -= sum(map(len, old[len(old) - tail :]))
+    return start, end, "".join(new[head : len(new) - tail])
 
 
 class _Located:
