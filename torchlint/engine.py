@@ -257,6 +257,11 @@ def _internal_error(path: str, message: str) -> Diagnostic:
     return make_diagnostic(codes.INTERNAL_ERROR, message, path)
 
 
+def internal_error_result(path: str, settings: Settings, message: str) -> FileResult:
+    """A file torchlint could not finish: one TL004 finding, its source kept for nothing else."""
+    return FileResult(path=path, diagnostics=[_internal_error(path, message)])
+
+
 def lint_file(path: str, settings: Settings, display_path: str | None = None, *, data: bytes | None = None) -> FileResult:
     """Lint one file. Never raises for a bad input: problems become diagnostics."""
     old_limit = sys.getrecursionlimit()
