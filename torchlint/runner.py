@@ -17,7 +17,7 @@ from torchlint.config import Settings
 from torchlint.diagnostics import FileResult
 from torchlint.discovery import discover
 from torchlint.engine import lint_file
-from torchlint.source import SourceError, read_bytes
+from torchlint.source import SourceError, read_bytes, read_limit
 
 if TYPE_CHECKING:
     from torchlint.cache import ResultCache
@@ -40,7 +40,7 @@ def check_paths(
     results up and store new ones (None: no cache).
     """
     candidates = sorted(discover(paths, settings), key=lambda c: c.path)
-    planned = [_look_up(candidate.path, cache) for candidate in candidates]
+    planned = [_look_up(candidate.path, cache, settings) for candidate in candidates]
     misses = [path for path, hit in planned if hit is None]
     linted = _lint_all(misses, settings, cache, jobs)
     try:
@@ -56,11 +56,11 @@ def check_paths(
         linted.close()
 
 
-def _look_up(path: str, cache: ResultCache | None) -> tuple[str, FileResult | None]:
+def _look_up(path: str, cache: ResultCache | None, settings: Settings) -> tuple[str, FileResult | None]:
     if cache is None:
         return path, None
     try:
-        data = read_bytes(path)
+        data = read_bytes(path, read_limit(path, settings.max_file_size))
     except SourceError:
         return path, None  # linted (and reported) as usual, never cached
     hit = cache.get(cache.key(path, data), path)
@@ -284,7 +284,7 @@ def _lint_one(path: str) -> tuple[str | None, FileResult]:
     """Lint one file; with a cache, also return the key of the bytes that were linted."""
     settings = _WORKER["settings"]
     try:
-        data = read_bytes(path)
+        data = read_bytes(path, read_limit(path, settings.max_file_size))
     except SourceError:
         return None, lint_file(path, settings)
     cache = _WORKER["cache"]
