@@ -125,3 +125,103 @@ def test_safe_sys_path_keeps_the_standard_library():
 
     stdlib = os.path.dirname(shutil.__file__)
     assert stdlib in safe_sys_path(sys.path)
+
+
+# --- Never read or write outside the project through a symlink -------------------------------
+
+DATASET = "from torch.utils.data import Dataset\nclass A(Dataset):\n    def __getitem__(self, i): return i\n"
+
+
+def _cli(*args, cwd):
+    env = {**_environment(), "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "torchlint", *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.fixture
+def linked_project(tmp_path):
+    """A project with symlinks out of it (a directory, a file, a secret) and one inside it."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "x.py").write_text(DATASET)
+    (outside / "secret.txt").write_text("root:SECRET-LINE:0:0\n")
+    project = tmp_path / "proj"
+    (project / "pkg").mkdir(parents=True)
+    (project / "pkg" / "real.py").write_text(DATASET)
+    os.symlink(outside, project / "linkdir")
+    os.symlink(outside / "x.py", project / "linkfile.py")
+    os.symlink(outside / "secret.txt", project / "leak.py")
+    os.symlink(project / "pkg" / "real.py", project / "alias.py")
+    return project
+
+
+def test_walking_never_follows_symlinks_out_of_the_project(linked_project, monkeypatch):
+    from torchlint.config import SelectionLayer, load_settings
+    from torchlint.discovery import discover
+
+    monkeypatch.chdir(linked_project)
+    settings = load_settings(None, SelectionLayer(), isolated=True)
+    found = {c.path: c for c in discover(["."], settings)}
+    assert sorted(found) == ["alias.py", os.path.join("pkg", "real.py")]
+    assert found["alias.py"].symlink and not found[os.path.join("pkg", "real.py")].symlink
+
+
+def test_a_symlink_to_a_file_outside_the_project_never_prints_it(linked_project):
+    result = _cli("check", "--no-cache", ".", cwd=linked_project)
+    assert "SECRET-LINE" not in result.stdout + result.stderr
+    assert "leak.py" not in result.stdout and "linkfile.py" not in result.stdout and "linkdir" not in result.stdout
+    assert "alias.py" in result.stdout and os.path.join("pkg", "real.py") in result.stdout
+
+
+def test_a_symlinked_file_named_on_the_command_line_is_checked(linked_project):
+    from torchlint.config import SelectionLayer, load_settings
+    from torchlint.discovery import discover
+
+    settings = load_settings(None, SelectionLayer(), isolated=True)
+    [candidate] = discover([str(linked_project / "linkfile.py")], settings)
+    assert candidate.explicit and candidate.symlink
+    result = _cli("check", "--no-cache", "--output-format", "concise", "linkfile.py", cwd=linked_project)
+    assert "linkfile.py:2:7: TL401" in result.stdout
+
+
+def test_a_symlinked_cache_dir_is_refused_and_nothing_is_written_through_it(tmp_path):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "a.py").write_text(DATASET)
+    target = tmp_path / "victim"
+    target.mkdir()
+    os.symlink(target, project / ".torchlint_cache")
+    result = _cli("check", ".", cwd=project)
+    assert result.returncode == 1
+    assert os.listdir(target) == []
+    assert "not caching" in result.stderr and "symlink" in result.stderr
+    # Named on purpose, the same folder is used.
+    named = _cli("check", "--cache-dir", ".torchlint_cache", ".", cwd=project)
+    assert named.returncode == 1 and "not caching" not in named.stderr
+    assert "CACHEDIR.TAG" in os.listdir(target)
+
+
+def test_a_cache_dir_outside_the_project_root_is_refused_unless_named(tmp_path):
+    from torchlint.cache import ResultCache
+    from torchlint.diagnostics import FileResult
+
+    project, outside = tmp_path / "proj", tmp_path / "out"
+    project.mkdir()
+    cache = ResultCache(str(project / ".." / "out"), "settings", "code", confined_to=str(project))
+    assert cache.refused and "outside the project root" in cache.refused
+    cache.put("ab" * 20, FileResult(path="a.py"))
+    assert not outside.exists()
+    inside = ResultCache(str(project / ".torchlint_cache"), "settings", "code", confined_to=str(project))
+    assert inside.refused is None
+
+
+def test_a_results_folder_symlinked_out_of_the_cache_gets_no_entries(tmp_path):
+    from torchlint.cache import ResultCache
+    from torchlint.diagnostics import FileResult
+
+    cache_dir, target = tmp_path / "cache", tmp_path / "victim"
+    cache_dir.mkdir()
+    target.mkdir()
+    os.symlink(target, cache_dir / "results")
+    cache = ResultCache(str(cache_dir), "settings", "code")
+    cache.put("ab" * 20, FileResult(path="a.py"))
+    assert not any(files for _, _, files in os.walk(target))

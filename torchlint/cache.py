@@ -33,12 +33,23 @@ CACHEDIR_TAG = (
 class ResultCache:
     """Read and write cached `FileResult`s for one run (one settings fingerprint)."""
 
-    def __init__(self, directory: str, settings_fingerprint: str, code_fingerprint: str | None = None) -> None:
+    def __init__(
+        self,
+        directory: str,
+        settings_fingerprint: str,
+        code_fingerprint: str | None = None,
+        *,
+        confined_to: str | None = None,
+    ) -> None:
+        """`confined_to`: the project root, for the default location (not one the user named):
+        a cache folder that is a symlink, or lies outside the root, is then refused (`refused`
+        says why) and the run goes on without a cache, writing nothing anywhere."""
         self.directory = directory
         self.results_dir = os.path.join(directory, "results")
         code = code_fingerprint if code_fingerprint is not None else torchlint_fingerprint()
         self._salt = f"{FORMAT}\0{code}\0{settings_fingerprint}\0".encode()
         self._prepared = False
+        self.refused = _refusal(directory, confined_to) if confined_to is not None else None
 
     def key(self, path: str, data: bytes) -> str:
         digest = hashlib.blake2b(self._salt, digest_size=20)
@@ -52,6 +63,8 @@ class ResultCache:
 
     def get(self, key: str, path: str) -> FileResult | None:
         """The cached result, or None on a miss or an unreadable/corrupted entry."""
+        if self.refused:
+            return None
         try:
             with open(self._entry(key), encoding="utf-8") as handle:
                 record = json.load(handle)
@@ -63,11 +76,15 @@ class ResultCache:
         """Store a result; failures (read-only disk, races) only cost the next run a miss."""
         import tempfile
 
+        if self.refused:
+            return
         try:
             self._prepare()
             target = self._entry(key)
             folder = os.path.dirname(target)
             os.makedirs(folder, exist_ok=True)
+            if not _inside(folder, self.directory):
+                return  # `results/` or a shard folder is a symlink out of the cache: write nothing
             handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
             try:
                 with os.fdopen(handle, "w", encoding="utf-8") as stream:
@@ -97,6 +114,21 @@ def ensure_cache_dir(directory: str) -> None:
                     handle.write(content)
             except FileExistsError:  # another run made it first
                 pass
+
+
+def _refusal(directory: str, root: str) -> str | None:
+    """Why the default cache folder must not be used, or None."""
+    if os.path.islink(directory):
+        return f"{directory} is a symlink"
+    if not _inside(directory, root):
+        return f"{directory} lies outside the project root {root}"
+    return None
+
+
+def _inside(path: str, root: str) -> bool:
+    """Does `path` resolve (all symlinks followed) to `root` or somewhere below it?"""
+    real, base = os.path.realpath(path), os.path.realpath(root)
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
 
 def clean(directory: str) -> bool:

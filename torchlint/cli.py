@@ -219,7 +219,11 @@ def _result_cache(settings, cache_dir: str | None, no_cache: bool):
         return None
     from torchlint.cache import DEFAULT_DIR, ResultCache
 
-    return ResultCache(cache_dir or os.path.join(settings.project_root, DEFAULT_DIR), settings.fingerprint())
+    cache = ResultCache(cache_dir or os.path.join(settings.project_root, DEFAULT_DIR), settings.fingerprint(),
+                        confined_to=None if cache_dir else settings.project_root)
+    if cache.refused:
+        click.echo(f"torchlint: warning: not caching: {cache.refused}; name it with --cache-dir to use it", err=True)
+    return cache
 
 
 def _body(rule) -> str:
