@@ -296,3 +296,29 @@ def test_compiler_warnings_about_the_checked_code_never_reach_stderr(tmp_path, r
     _write(tmp_path, "warns.py", 'import re\npattern = re.compile("\\d+")\nsame = 1 is 1\nassert (pattern, "message")\n')
     result = run_cli("check", "--no-cache", "warns.py", env={"PYTHONWARNINGS": "default"})
     assert result.stderr == ""
+
+
+# --- A bad configuration is one line and exit 2, never a traceback ------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, content, args, expected",
+    [
+        ("pyproject.toml", b"[tool.torchlint]\nselect = ['TL1']\n# caf\xe9\n", (), "not valid UTF-8"),
+        ("pyproject.toml", b"tool = 1\n[torchlint]\n", ("--config", "pyproject.toml"), "`tool`"),
+        ("t.toml", b"tool = 1\n", ("--config", "t.toml"), "`tool`"),
+        ("pyproject.toml", b"[tool.torchlint]\nselect = \"TL101\"\n", (), "`select`"),
+        ("pyproject.toml", b"[tool.torchlint]\nignore = \"TL101\"\n", (), "`ignore`"),
+        ("pyproject.toml", b"[tool.torchlint]\nmax-file-size = true\n", (), "`max-file-size`"),
+    ],
+    ids=["non-utf8-pyproject", "tool-is-an-integer", "config-file-tool-is-an-integer", "select-is-a-string",
+         "ignore-is-a-string", "size-is-a-boolean"],
+)
+def test_a_bad_configuration_is_one_line_and_exit_2(tmp_path, run_cli, name, content, args, expected):
+    _write(tmp_path, name, content)
+    _write(tmp_path, "a.py", DATASET)
+    result = run_cli("check", "--no-cache", *args, "a.py")
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("torchlint: error: "), result.stderr
+    assert expected in result.stderr

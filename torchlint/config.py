@@ -145,12 +145,17 @@ def load_table(path: str) -> dict[str, Any]:
             document = tomllib.load(handle)
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"invalid TOML in {path}: not valid UTF-8 (byte offset {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML in {path}: {exc}") from None
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"`tool` in {path} must be a table")
     if os.path.basename(path) == "pyproject.toml":
-        table = document.get("tool", {}).get("torchlint", {})
+        table = tool.get("torchlint", {})
     else:  # a dedicated torchlint.toml given with --config
-        table = document.get("tool", {}).get("torchlint", document)
+        table = tool.get("torchlint", document)
     if not isinstance(table, dict):
         raise ConfigError(f"[tool.torchlint] in {path} must be a table")
     return table
@@ -158,8 +163,6 @@ def load_table(path: str) -> dict[str, Any]:
 
 def _string_list(table: dict, key: str, path: str) -> list[str]:
     value = table.get(key, [])
-    if isinstance(value, str):
-        value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"`{key}` in {path} must be a list of strings")
     return value
