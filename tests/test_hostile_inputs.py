@@ -322,3 +322,53 @@ def test_a_bad_configuration_is_one_line_and_exit_2(tmp_path, run_cli, name, con
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("torchlint: error: "), result.stderr
     assert expected in result.stderr
+
+
+# --- A corrupted cache entry is a miss, and is rewritten -------------------------------------
+
+
+def _corruptions():
+    def set_field(name, value):
+        def corrupt(entry):
+            entry["diagnostics"][0][name] = value
+        return corrupt
+
+    def replace_entry(value):
+        def corrupt(entry):
+            entry.clear()
+            entry.update(value)
+        return corrupt
+
+    return {
+        "span-null": set_field("span", None),
+        "span-short": set_field("span", [1, 2]),
+        "span-strings": set_field("span", ["1", "2", "3", "4"]),
+        "span-booleans": set_field("span", [True, True, True, True]),
+        "severity-unknown": set_field("severity", "fatal"),
+        "code-number": set_field("code", 401),
+        "cell-text": set_field("cell", "one"),
+        "notes-not-triples": set_field("notes", [["message"]]),
+        "help-number": set_field("help", 3),
+        "fix-edits-null-span": set_field("fix", {"message": "m", "applicability": "safe", "edits": [[None, "x", None]]}),
+        "missing-field": lambda entry: entry["diagnostics"][0].pop("name"),
+        "extra-field": set_field("extra", 1),
+        "diagnostics-null": replace_entry({"diagnostics": None}),
+        "not-an-object": lambda entry: entry.update({"diagnostics": [1]}),
+    }
+
+
+@pytest.mark.parametrize("corruption", sorted(_corruptions()))
+def test_a_malformed_cache_entry_is_a_miss_and_is_rewritten(tmp_path, run_cli, corruption):
+    _write(tmp_path, "a.py", DATASET)
+    first = run_cli("check", "--output-format", "concise", "a.py")
+    [entry_path] = [os.path.join(root, name) for root, _, names in os.walk(tmp_path / ".torchlint_cache" / "results") for name in names]
+    with open(entry_path) as handle:
+        good = json.load(handle)
+    entry = json.loads(json.dumps(good))
+    _corruptions()[corruption](entry)
+    with open(entry_path, "w") as handle:
+        json.dump(entry, handle)
+    again = run_cli("check", "--output-format", "concise", "a.py")
+    assert (again.returncode, again.stdout, again.stderr) == (first.returncode, first.stdout, first.stderr) == (1, first.stdout, "")
+    with open(entry_path) as handle:
+        assert json.load(handle) == good

@@ -69,7 +69,7 @@ class ResultCache:
             with open(self._entry(key), encoding="utf-8") as handle:
                 record = json.load(handle)
             return _result_from_json(record, path)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return None
 
     def put(self, key: str, result: FileResult) -> None:
@@ -186,11 +186,47 @@ def _span_json(span: Span | None) -> list[int] | None:
     return [span.start.row, span.start.column, span.end.row, span.end.column]
 
 
-def _span_back(value: list[int] | None) -> Span | None:
-    if value is None:
-        return None
-    a, b, c, d = (int(v) for v in value)
+def _span_back(value: Any) -> Span:
+    if not (isinstance(value, list) and len(value) == 4 and all(_is_int(v) and v >= 0 for v in value)):
+        raise ValueError(f"bad span: {value!r}")
+    a, b, c, d = value
     return Span(Position(a, b), Position(c, d))
+
+
+def _optional_span_back(value: Any) -> Span | None:
+    return None if value is None else _span_back(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string: {value!r}")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _cell(value: Any) -> int | None:
+    if value is None or (_is_int(value) and value >= 0):
+        return value
+    raise ValueError(f"bad cell: {value!r}")
+
+
+def _fields(value: Any, names: tuple[str, ...]) -> dict:
+    if not (isinstance(value, dict) and set(value) == set(names)):
+        raise ValueError(f"expected an object with {names}")
+    return value
+
+
+def _triples(value: Any) -> list:
+    if not (isinstance(value, list) and all(isinstance(v, list) and len(v) == 3 for v in value)):
+        raise ValueError("expected a list of triples")
+    return value
 
 
 def _result_to_json(result: FileResult) -> dict[str, Any]:
@@ -218,28 +254,37 @@ def _diagnostic_json(d: Diagnostic) -> dict[str, Any]:
     }
 
 
-def _result_from_json(record: dict[str, Any], path: str) -> FileResult:
-    diagnostics = [_diagnostic_back(item, path) for item in record["diagnostics"]]
-    return FileResult(path=path, diagnostics=diagnostics)
+def _result_from_json(record: Any, path: str) -> FileResult:
+    """Every field is checked: an entry that is not exactly what `_result_to_json` writes raises
+    ValueError, and the caller treats it as a miss (the file is linted again and the entry rewritten)."""
+    record = _fields(record, ("diagnostics",))
+    if not isinstance(record["diagnostics"], list):
+        raise ValueError("diagnostics must be a list")
+    return FileResult(path=path, diagnostics=[_diagnostic_back(item, path) for item in record["diagnostics"]])
 
 
-def _diagnostic_back(item: dict[str, Any], path: str) -> Diagnostic:
+_DIAGNOSTIC_FIELDS = ("code", "name", "message", "severity", "span", "cell", "notes", "help", "fix")
+
+
+def _diagnostic_back(item: Any, path: str) -> Diagnostic:
+    item = _fields(item, _DIAGNOSTIC_FIELDS)
     fix = item["fix"]
     if fix is not None:
+        fix = _fields(fix, ("message", "applicability", "edits"))
         fix = Fix(
-            str(fix["message"]),
+            _text(fix["message"]),
             Applicability(fix["applicability"]),
-            tuple(Edit(_span_back(span), str(content), cell) for span, content, cell in fix["edits"]),
+            tuple(Edit(_span_back(span), _text(content), _cell(cell)) for span, content, cell in _triples(fix["edits"])),
         )
     return Diagnostic(
-        code=str(item["code"]),
-        name=str(item["name"]),
-        message=str(item["message"]),
+        code=_text(item["code"]),
+        name=_text(item["name"]),
+        message=_text(item["message"]),
         severity=Severity(item["severity"]),
         path=path,
         span=_span_back(item["span"]),
-        cell=item["cell"],
-        notes=tuple(Note(str(message), _span_back(span), cell) for message, span, cell in item["notes"]),
-        help=item["help"],
+        cell=_cell(item["cell"]),
+        notes=tuple(Note(_text(message), _optional_span_back(span), _cell(cell)) for message, span, cell in _triples(item["notes"])),
+        help=_optional_text(item["help"]),
         fix=fix,
     )
