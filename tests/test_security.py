@@ -225,3 +225,54 @@ def test_a_results_folder_symlinked_out_of_the_cache_gets_no_entries(tmp_path):
     cache = ResultCache(str(cache_dir), "settings", "code")
     cache.put("ab" * 20, FileResult(path="a.py"))
     assert not any(files for _, _, files in os.walk(target))
+
+
+# --- Nothing in a checked file's name or text drives the terminal or forges output -----------
+
+FORGED = "\nforged.py:1:1: TL401 forged finding\n"
+
+
+@pytest.fixture
+def hostile_names(tmp_path):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / f"a{FORGED}b.py").write_text(DATASET)
+    (project / "osc\x1b]8;;http:x\x07link\x1b[2J.py").write_text(DATASET)
+    # ESC and a right-to-left override inside the quoted source line of a finding.
+    (project / "source.py").write_text(
+        "from torch.utils.data import Dataset\nclass A(Dataset):  # \x1b[31mred\x1b[0m \u202e\n    def __getitem__(self, i): return i\n"
+    )
+    (project / "syntax.py").write_text("x = '\x1b]0;title\x07'\ny = \x1b\n")
+    return project
+
+
+@pytest.mark.parametrize("fmt", ["concise", "full"])
+def test_names_and_source_never_forge_lines_or_reach_the_terminal(hostile_names, fmt):
+    result = _cli("check", "--no-cache", "--output-format", fmt, ".", cwd=hostile_names)
+    assert result.returncode == 1, result.stderr
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout and "\u202e" not in result.stdout
+    lines = result.stdout.splitlines()
+    assert not any(line.startswith("forged.py") for line in lines)
+    assert "a\\nforged.py:1:1: TL401 forged finding\\nb.py" in result.stdout
+    assert "\\x1b]8;;http:x\\x07link\\x1b[2J.py" in result.stdout
+    if fmt == "full":
+        assert "# \\x1b[31mred\\x1b[0m \\u202e" in result.stdout
+
+
+def test_full_output_underline_stays_under_the_span_after_escaping(tmp_path):
+    from torchlint.output.full import _escaped
+
+    line, start, end = _escaped("x = '\x1b' + foo", 11, 14)
+    assert line == "x = '\\x1b' + foo"
+    assert line[start - 1 : end - 1] == "foo"
+
+
+def test_junit_output_is_valid_xml_with_control_characters(hostile_names):
+    import xml.etree.ElementTree as ET
+
+    result = _cli("check", "--no-cache", "--output-format", "junit", ".", cwd=hostile_names)
+    assert result.returncode == 1, result.stderr
+    root = ET.fromstring(result.stdout)
+    names = {suite.get("name") for suite in root.iter("testsuite")}
+    assert "a\\nforged.py:1:1: TL401 forged finding\\nb.py" in names
+    assert int(root.get("failures")) >= 4
