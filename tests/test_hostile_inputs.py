@@ -372,3 +372,23 @@ def test_a_malformed_cache_entry_is_a_miss_and_is_rewritten(tmp_path, run_cli, c
     assert (again.returncode, again.stdout, again.stderr) == (first.returncode, first.stdout, first.stderr) == (1, first.stdout, "")
     with open(entry_path) as handle:
         assert json.load(handle) == good
+
+
+# --- A short fuzz run: generated programs and mutants never crash, hang or raise --------------
+
+
+def test_short_fuzz_run_has_no_crash_hang_or_traceback(tmp_path):
+    import subprocess
+
+    pytest.importorskip("hypothesmith")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run(
+        [sys.executable, os.path.join(root, "bench", "fuzz.py"), "--inputs", "300", "--corpus", os.path.join(root, "tests", "fixtures"),
+         "--seed", "7", "--program-share", "0.05", "--time-limit", "40", "--hang-after", "60", "--cli-sample", "40"],
+        capture_output=True, text=True, timeout=300,
+    )
+    result = done.stdout.strip().splitlines()[-1]
+    assert done.returncode == 0, done.stdout + done.stderr
+    fields = dict(part.split("=") for part in result.split()[1:])
+    assert int(fields["inputs"]) >= 50
+    assert (fields["crashes"], fields["hangs"], fields["tracebacks"], fields["cli"]) == ("0", "0", "0", "ok")
