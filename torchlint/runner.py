@@ -277,7 +277,15 @@ def _init_pool_worker(settings: Settings, cache: ResultCache | None) -> None:
 
 
 def _lint_chunk(paths: list[str]) -> list[tuple[str | None, FileResult]]:
-    return [_lint_one(path) for path in paths]
+    outcomes = []
+    for path in paths:
+        try:
+            outcomes.append(_lint_one(path))
+        except Exception as exc:  # lint_file never raises; should the rest, this file alone pays
+            from torchlint.engine import internal_error_result
+
+            outcomes.append((None, internal_error_result(path, _WORKER["settings"], f"internal error: {exc!r}")))
+    return outcomes
 
 
 def _lint_one(path: str) -> tuple[str | None, FileResult]:
