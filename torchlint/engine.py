@@ -301,7 +301,10 @@ def _cpython_verdict(text: str):
     import warnings
 
     old_limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(CPYTHON_RECURSION_LIMIT)
+    try:
+        sys.setrecursionlimit(CPYTHON_RECURSION_LIMIT)
+    except RecursionError:  # called from deeper than the default limit: judge under the current one
+        pass
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
