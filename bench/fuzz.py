@@ -173,8 +173,11 @@ def _deep_blocks(text, lines, rng):
     return ".py", (text + "\n" + block).encode()
 
 
+LARGE_SIZE = 150_000  # `--large-size`: the huge-file mutant that is still analysed
+
+
 def _huge_file(text, lines, rng):
-    target = rng.choice([150_000, 3_000_000, 8_000_000])  # analysed, and over the 2 MB default limit
+    target = rng.choice([LARGE_SIZE, 3_000_000, 8_000_000])  # analysed, and over the 2 MB default limit
     repeated = (text + "\n") * (target // max(1, len(text) + 1) + 1)
     return ".py", repeated[:target].encode()
 
@@ -367,6 +370,7 @@ def run_cli_sample(samples: list[tuple[int, str, bytes]], folder: str) -> tuple[
 
 
 def main() -> int:
+    global LARGE_SIZE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", type=int, default=1000)
     parser.add_argument("--corpus", help="a folder of real .py files to mutate")
@@ -375,7 +379,9 @@ def main() -> int:
     parser.add_argument("--time-limit", type=float, default=None, help="stop generating new inputs after this many seconds")
     parser.add_argument("--program-share", type=float, default=0.15, help="share of hypothesmith programs (the rest: mutants)")
     parser.add_argument("--cli-sample", type=int, default=200, help="inputs also checked together by the real command")
+    parser.add_argument("--large-size", type=int, default=LARGE_SIZE, help="bytes of the huge-file mutant that is still analysed")
     args = parser.parse_args()
+    LARGE_SIZE = args.large_size
 
     corpus = corpus_files(args.corpus)
     rows: dict[str, dict] = defaultdict(lambda: defaultdict(float))

@@ -384,7 +384,8 @@ def test_short_fuzz_run_has_no_crash_hang_or_traceback(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     done = subprocess.run(
         [sys.executable, os.path.join(root, "bench", "fuzz.py"), "--inputs", "300", "--corpus", os.path.join(root, "tests", "fixtures"),
-         "--seed", "7", "--program-share", "0.05", "--time-limit", "40", "--hang-after", "60", "--cli-sample", "30"],
+         "--seed", "7", "--program-share", "0.05", "--time-limit", "40", "--hang-after", "60", "--cli-sample", "30",
+         "--large-size", "20000"],
         capture_output=True, text=True, timeout=300,
     )
     result = done.stdout.strip().splitlines()[-1]
