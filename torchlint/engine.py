@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
+import warnings
 from typing import TYPE_CHECKING, Iterable
 
 from torchlint import codes
@@ -102,8 +103,11 @@ def lint_text(text: str, path: str, enabled: Iterable[type[Rule]], options: dict
         depth = nesting_depth(tree)
         if depth > MAX_NESTING_DEPTH:
             return [_too_deep(path, depth)], False
+    with warnings.catch_warnings():  # it compiles the text too: CPython's warnings are not ours to print
+        warnings.simplefilter("ignore")
+        folded = blank_huge_literals(text)
     try:
-        module = _parse(blank_huge_literals(text))
+        module = _parse(folded)
     except _SyntaxProblem as found:
         return [(problem or found).diagnostic(path, text)], False
     context = FileContext(module, path, options)
