@@ -393,3 +393,13 @@ def test_short_fuzz_run_has_no_crash_hang_or_traceback(tmp_path):
     fields = dict(part.split("=") for part in result.split()[1:])
     assert int(fields["inputs"]) >= 20  # a loaded machine gets through fewer in the time limit
     assert (fields["crashes"], fields["hangs"], fields["tracebacks"], fields["cli"]) == ("0", "0", "0", "ok")
+
+
+def test_a_long_and_chain_is_reported_not_a_segfault(tmp_path, run_cli):
+    """CPython's tree keeps `a and a and …` flat; LibCST nests it pairwise: 10,000 terms overflowed the stack."""
+    _write(tmp_path, "chain.py", DATASET + "z = " + " and ".join(["a"] * 10_000) + "\n")
+    result = run_cli("check", "--no-cache", "--output-format", "concise", "chain.py")
+    assert result.returncode == 1, result.stderr  # not 139
+    assert _concise(result) == [
+        "chain.py:1:1: TL002 not analysed: the code is nested 10,004 levels deep, deeper than torchlint's limit of 1,000"
+    ]

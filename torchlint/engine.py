@@ -130,7 +130,9 @@ def nesting_depth(tree) -> int:
         node, depth = stack.pop()
         if depth > deepest:
             deepest = depth
-        stack.extend((child, depth + 1) for child in children(node))
+        # `a and b and c` is one flat BoolOp here, but nested pairs in LibCST: count them.
+        step = len(node.values) if isinstance(node, ast.BoolOp) else 1
+        stack.extend((child, depth + step) for child in children(node))
     return deepest
 
 
