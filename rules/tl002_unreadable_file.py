@@ -6,8 +6,10 @@ class UnreadableFile(Rule):
     """## What it does
     Reports a file that cannot be read or decoded: bytes that are not valid in the file's
     encoding (UTF-8 unless a PEP 263 coding cookie says otherwise), NUL bytes, invalid notebook
-    JSON, a JSON file named `.ipynb` that is no notebook, a dangling symlink, a symlink loop, or a
-    file that vanished or cannot be opened.
+    JSON, a JSON file named `.ipynb` that is no notebook, a dangling symlink, a symlink loop, a
+    file that vanished or cannot be opened, or something that is not a regular file (a FIFO, a
+    device). Also reports, without analysing it, a file larger than `max-file-size` (2 MB by
+    default) or code nested more than 1,000 syntax-tree levels deep.
 
     ## Why is this bad?
     torchlint cannot check what it cannot read, and Python cannot import it either. Reporting the

@@ -4,8 +4,9 @@ from torchlint.rule import Rule
 
 class InternalError(Rule):
     """## What it does
-    Reports that torchlint itself failed on a file: a rule raised an exception. The other rules
-    still ran on that file, and the other files were still checked, but the run exits with
+    Reports that torchlint itself failed on a file: a rule raised an exception, or the worker
+    process linting it died (a crash in a native parser, the out-of-memory killer). The other
+    rules still ran on that file, and the other files were still checked, but the run exits with
     status 2 so that CI does not mistake it for a clean result.
 
     ## Why is this bad?

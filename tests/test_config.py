@@ -68,7 +68,7 @@ def test_unknown_code_in_config_is_exit_2(tmp_path, run_cli):
 
 
 def test_bad_types_and_bad_toml_are_exit_2(tmp_path, run_cli):
-    _project(tmp_path, 'ignore = "TL401"\nrespect-gitignore = "yes"\n')
+    _project(tmp_path, 'ignore = ["TL401"]\nrespect-gitignore = "yes"\n')
     result = run_cli("check", ".")
     assert result.returncode == 2 and "respect-gitignore" in result.stderr
     (tmp_path / "pyproject.toml").write_text("[tool.torchlint\nselect = [")

@@ -33,12 +33,23 @@ CACHEDIR_TAG = (
 class ResultCache:
     """Read and write cached `FileResult`s for one run (one settings fingerprint)."""
 
-    def __init__(self, directory: str, settings_fingerprint: str, code_fingerprint: str | None = None) -> None:
+    def __init__(
+        self,
+        directory: str,
+        settings_fingerprint: str,
+        code_fingerprint: str | None = None,
+        *,
+        confined_to: str | None = None,
+    ) -> None:
+        """`confined_to`: the project root, for the default location (not one the user named):
+        a cache folder that is a symlink, or lies outside the root, is then refused (`refused`
+        says why) and the run goes on without a cache, writing nothing anywhere."""
         self.directory = directory
         self.results_dir = os.path.join(directory, "results")
         code = code_fingerprint if code_fingerprint is not None else torchlint_fingerprint()
         self._salt = f"{FORMAT}\0{code}\0{settings_fingerprint}\0".encode()
         self._prepared = False
+        self.refused = _refusal(directory, confined_to) if confined_to is not None else None
 
     def key(self, path: str, data: bytes) -> str:
         digest = hashlib.blake2b(self._salt, digest_size=20)
@@ -52,22 +63,28 @@ class ResultCache:
 
     def get(self, key: str, path: str) -> FileResult | None:
         """The cached result, or None on a miss or an unreadable/corrupted entry."""
+        if self.refused:
+            return None
         try:
             with open(self._entry(key), encoding="utf-8") as handle:
                 record = json.load(handle)
             return _result_from_json(record, path)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return None
 
     def put(self, key: str, result: FileResult) -> None:
         """Store a result; failures (read-only disk, races) only cost the next run a miss."""
         import tempfile
 
+        if self.refused:
+            return
         try:
             self._prepare()
             target = self._entry(key)
             folder = os.path.dirname(target)
             os.makedirs(folder, exist_ok=True)
+            if not _inside(folder, self.directory):
+                return  # `results/` or a shard folder is a symlink out of the cache: write nothing
             handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
             try:
                 with os.fdopen(handle, "w", encoding="utf-8") as stream:
@@ -97,6 +114,21 @@ def ensure_cache_dir(directory: str) -> None:
                     handle.write(content)
             except FileExistsError:  # another run made it first
                 pass
+
+
+def _refusal(directory: str, root: str) -> str | None:
+    """Why the default cache folder must not be used, or None."""
+    if os.path.islink(directory):
+        return f"{directory} is a symlink"
+    if not _inside(directory, root):
+        return f"{directory} lies outside the project root {root}"
+    return None
+
+
+def _inside(path: str, root: str) -> bool:
+    """Does `path` resolve (all symlinks followed) to `root` or somewhere below it?"""
+    real, base = os.path.realpath(path), os.path.realpath(root)
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
 
 def clean(directory: str) -> bool:
@@ -154,11 +186,47 @@ def _span_json(span: Span | None) -> list[int] | None:
     return [span.start.row, span.start.column, span.end.row, span.end.column]
 
 
-def _span_back(value: list[int] | None) -> Span | None:
-    if value is None:
-        return None
-    a, b, c, d = (int(v) for v in value)
+def _span_back(value: Any) -> Span:
+    if not (isinstance(value, list) and len(value) == 4 and all(_is_int(v) and v >= 0 for v in value)):
+        raise ValueError(f"bad span: {value!r}")
+    a, b, c, d = value
     return Span(Position(a, b), Position(c, d))
+
+
+def _optional_span_back(value: Any) -> Span | None:
+    return None if value is None else _span_back(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string: {value!r}")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _cell(value: Any) -> int | None:
+    if value is None or (_is_int(value) and value >= 0):
+        return value
+    raise ValueError(f"bad cell: {value!r}")
+
+
+def _fields(value: Any, names: tuple[str, ...]) -> dict:
+    if not (isinstance(value, dict) and set(value) == set(names)):
+        raise ValueError(f"expected an object with {names}")
+    return value
+
+
+def _triples(value: Any) -> list:
+    if not (isinstance(value, list) and all(isinstance(v, list) and len(v) == 3 for v in value)):
+        raise ValueError("expected a list of triples")
+    return value
 
 
 def _result_to_json(result: FileResult) -> dict[str, Any]:
@@ -187,29 +255,38 @@ def _diagnostic_json(d: Diagnostic) -> dict[str, Any]:
     }
 
 
-def _result_from_json(record: dict[str, Any], path: str) -> FileResult:
-    diagnostics = [_diagnostic_back(item, path) for item in record["diagnostics"]]
-    return FileResult(path=path, diagnostics=diagnostics)
+def _result_from_json(record: Any, path: str) -> FileResult:
+    """Every field is checked: an entry that is not exactly what `_result_to_json` writes raises
+    ValueError, and the caller treats it as a miss (the file is linted again and the entry rewritten)."""
+    record = _fields(record, ("diagnostics",))
+    if not isinstance(record["diagnostics"], list):
+        raise ValueError("diagnostics must be a list")
+    return FileResult(path=path, diagnostics=[_diagnostic_back(item, path) for item in record["diagnostics"]])
 
 
-def _diagnostic_back(item: dict[str, Any], path: str) -> Diagnostic:
+_DIAGNOSTIC_FIELDS = ("code", "name", "message", "severity", "span", "cell", "notes", "help", "fix")
+
+
+def _diagnostic_back(item: Any, path: str) -> Diagnostic:
+    item = _fields(item, _DIAGNOSTIC_FIELDS)
     fix = item["fix"]
     if fix is not None:
+        fix = _fields(fix, ("message", "applicability", "edits"))
         fix = Fix(
-            str(fix["message"]),
+            _text(fix["message"]),
             Applicability(fix["applicability"]),
-            tuple(Edit(_span_back(span), str(content), cell) for span, content, cell in fix["edits"]),
+            tuple(Edit(_span_back(span), _text(content), _cell(cell)) for span, content, cell in _triples(fix["edits"])),
         )
     return Diagnostic(
-        code=str(item["code"]),
-        name=str(item["name"]),
-        message=str(item["message"]),
+        code=_text(item["code"]),
+        name=_text(item["name"]),
+        message=_text(item["message"]),
         severity=Severity(item["severity"]),
         path=path,
         span=_span_back(item["span"]),
-        cell=item["cell"],
-        notes=tuple(Note(str(message), _span_back(span), cell) for message, span, cell in item["notes"]),
-        help=item["help"],
+        cell=_cell(item["cell"]),
+        notes=tuple(Note(_text(message), _optional_span_back(span), _cell(cell)) for message, span, cell in _triples(item["notes"])),
+        help=_optional_text(item["help"]),
         fix=fix,
         ipynb_line=item.get("ipynb_line"),
     )

@@ -73,9 +73,10 @@ def main() -> None:
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores; one file runs in-process].")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=str), envvar="TORCHLINT_CACHE_DIR", default=None, help="Where results are cached [default: .torchlint_cache in the project root].")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the result cache.")
+@click.option("--max-file-size", default=None, metavar="SIZE", help="Report larger files (TL002) instead of analysing them, e.g. 4MB; 0: no limit [default: 2MB].")
 def check(paths, select, extend_select, ignore, output_format, config_path, isolated, exclude, extend_exclude,
           force_exclude, respect_gitignore, exit_zero, statistics, color, fix, unsafe_fixes, diff, show_fixes,
-          add_noqa, stdin_filename, jobs, cache_dir, no_cache) -> None:
+          add_noqa, stdin_filename, jobs, cache_dir, no_cache, max_file_size) -> None:
     """Lint PATHS (files or directories; default: the current directory; `-`: stdin)."""
     from torchlint.config import ConfigError, SelectionLayer, load_settings
     from torchlint.output import RenderOptions, render
@@ -104,6 +105,7 @@ def check(paths, select, extend_select, ignore, output_format, config_path, isol
             force_exclude=force_exclude,
             respect_gitignore=respect_gitignore,
             isolated=isolated,
+            max_file_size=max_file_size,
         )
     except ConfigError as exc:
         _fail(str(exc))
@@ -261,7 +263,11 @@ def _result_cache(settings, cache_dir: str | None, no_cache: bool):
         return None
     from torchlint.cache import DEFAULT_DIR, ResultCache
 
-    return ResultCache(cache_dir or os.path.join(settings.project_root, DEFAULT_DIR), settings.fingerprint())
+    cache = ResultCache(cache_dir or os.path.join(settings.project_root, DEFAULT_DIR), settings.fingerprint(),
+                        confined_to=None if cache_dir else settings.project_root)
+    if cache.refused:
+        click.echo(f"torchlint: warning: not caching: {cache.refused}; name it with --cache-dir to use it", err=True)
+    return cache
 
 
 def _body(rule) -> str:

@@ -1,7 +1,10 @@
 """Which files a run checks: walk the given paths, honouring excludes and .gitignore files.
 
-Directories are walked without following a symlink into a directory already visited (no loops);
-files named explicitly are always checked unless `force-exclude` is set.
+Directories are walked without following symlinked directories (as git and Ruff do), and a
+symlinked file found while walking is checked only when it resolves inside the project root or
+the walked directory: a `leak.py -> /etc/passwd` is never read. Files named explicitly are always
+checked unless `force-exclude` is set; a candidate that is a symlink says so (`symlink`), so that
+fixes never write through it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ SOURCE_SUFFIXES = (".py", ".pyi", ".ipynb")
 class Candidate:
     path: str  # as shown to the user
     explicit: bool
+    symlink: bool = False  # the path is a symbolic link (to a file inside the project, or named explicitly)
 
 
 class _Excluder:
@@ -98,18 +102,24 @@ def discover(paths: list[str], settings: Settings) -> Iterator[Candidate]:
             # A directory named explicitly is walked even when excluded, as Ruff does: patterns
             # then apply to what lies below it, not to the directory itself.
             anchor = os.path.abspath(given) if top_excluded else None
-            yield from _walk(given, excluder, gitignores, seen_files, anchor)
+            roots = (os.path.realpath(settings.project_root), os.path.realpath(given))
+            yield from _walk(given, excluder, gitignores, seen_files, anchor, roots)
         else:
             if settings.force_exclude and (excluder.excluded(given, False) or (gitignores and gitignores.ignored(given, False))):
                 continue
             key = os.path.abspath(given)
             if key not in seen_files:
                 seen_files.add(key)
-                yield Candidate(_shown(given), explicit=True)
+                yield Candidate(_shown(given), explicit=True, symlink=os.path.islink(given))
 
 
 def _walk(
-    top: str, excluder: _Excluder, gitignores: _GitIgnores | None, seen_files: set[str], anchor: str | None
+    top: str,
+    excluder: _Excluder,
+    gitignores: _GitIgnores | None,
+    seen_files: set[str],
+    anchor: str | None,
+    roots: tuple[str, ...],
 ) -> Iterator[Candidate]:
     visited_dirs: set[tuple[int, int]] = set()
     stack = [top]
@@ -121,7 +131,7 @@ def _walk(
             continue
         identity = (stat.st_dev, stat.st_ino)
         if identity in visited_dirs:
-            continue  # a symlink loop, or a second link to a directory already walked
+            continue  # a second hard link to a directory already walked (bind mounts)
         visited_dirs.add(identity)
         try:
             entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
@@ -130,19 +140,35 @@ def _walk(
         subdirs = []
         for entry in entries:
             try:
-                is_dir = entry.is_dir()  # follows symlinks; False for a dangling one
+                is_link = entry.is_symlink()
+                is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
-                is_dir = False
+                is_link, is_dir = False, False
+            if is_link and os.path.isdir(entry.path):
+                continue  # a symlinked directory is never walked: it may lead anywhere
             if excluder.excluded(entry.path, is_dir, anchor) or (gitignores and gitignores.ignored(entry.path, is_dir, anchor)):
                 continue
             if is_dir:
                 subdirs.append(entry.path)
             elif entry.name.endswith(SOURCE_SUFFIXES):
+                if is_link and not _resolves_inside(entry.path, roots):
+                    continue  # `leak.py -> /etc/passwd`; a dangling link is still reported (TL002)
                 key = os.path.abspath(entry.path)
                 if key not in seen_files:
                     seen_files.add(key)
-                    yield Candidate(_shown(entry.path), explicit=False)
+                    yield Candidate(_shown(entry.path), explicit=False, symlink=is_link)
         stack.extend(reversed(subdirs))
+
+
+def _resolves_inside(path: str, roots: tuple[str, ...]) -> bool:
+    """Does this symlink's final target lie inside one of the (real) root directories?
+
+    A dangling link or a loop counts as inside: nothing outside is read, and it is reported.
+    """
+    if not os.path.exists(path):
+        return True
+    target = os.path.realpath(path)
+    return any(target == root or target.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
 def _shown(path: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sys
+import warnings
 from typing import TYPE_CHECKING, Iterable
 
 from torchlint import codes
@@ -15,7 +16,7 @@ from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Diagnostic, FileResult, Fix, Note, Position, Span
 from torchlint.registry import make_diagnostic
 from torchlint.rule import Report, Rule
-from torchlint.source import SourceError, decode_python, read_bytes
+from torchlint.source import SourceError, TooLarge, check_size, decode_python, read_bytes, read_limit
 
 if TYPE_CHECKING:
     from torchlint.config import Settings
@@ -25,6 +26,11 @@ cst = lazy_module("libcst")
 
 # LibCST's visitors recurse once per tree level; deeply nested (but valid) code needs headroom.
 RECURSION_LIMIT = 20_000
+# CPython's verdict is taken under its default limit, as `python` would compile the file.
+CPYTHON_RECURSION_LIMIT = 1_000
+# Deeper syntax trees are not given to LibCST: 2,000 chained calls (a tree 4,000 deep) take it
+# minutes. Real code stays below 100; 500 chained calls (1,000 deep) take about a second.
+MAX_NESTING_DEPTH = 1_000
 
 
 class FileContext:
@@ -76,7 +82,9 @@ def _span(code_range) -> Span:
 def lint_text(text: str, path: str, enabled: Iterable[type[Rule]]):
     """Lint one program's text with the given rules: diagnostics in the text's own rows.
 
-    Returns (diagnostics, parsed): `parsed` is False when the text is not valid Python.
+    Returns (diagnostics, parsed): `parsed` is False when the text is not valid Python, or is
+    too deeply nested to analyse. CPython's parser judges first: LibCST never sees code that
+    CPython rejects for its nesting, nor code nested deeper than `MAX_NESTING_DEPTH`.
     """
     rules = [rule for rule in enabled if _may_trigger(rule, text)]
     if not rules:
@@ -84,18 +92,78 @@ def lint_text(text: str, path: str, enabled: Iterable[type[Rule]]):
         return ([error] if error else []), error is None
     from torchlint.literals import blank_huge_literals
 
-    parsed_text = blank_huge_literals(text)
-    try:
-        module = _parse(parsed_text)
-    except _SyntaxProblem as problem:
+    problem, tree = _cpython_verdict(text)
+    if problem is not None and (problem.final or _too_complex_to_confirm(text)):
         return [problem.diagnostic(path, text)], False
-    context = FileContext(module, path, parsed_text, enabled_codes=[rule.code for rule in rules])
+    if tree is not None:
+        depth = nesting_depth(tree)
+        if depth > MAX_NESTING_DEPTH:
+            return [_too_deep(path, depth)], False
+    with warnings.catch_warnings():  # it compiles the text too: CPython's warnings are not ours to print
+        warnings.simplefilter("ignore")
+        folded = blank_huge_literals(text)
+    try:
+        module = _parse(folded)
+    except _SyntaxProblem as found:
+        return [(problem or found).diagnostic(path, text)], False
+    context = FileContext(module, path, folded, enabled_codes=[rule.code for rule in rules])
     crashed = _run_rules(context, rules)
     context.locate(_located_nodes(context.reports))
     diagnostics = [_to_diagnostic(context, report, path) for report in context.reports]
     for rule, exc in crashed:
         diagnostics.append(_internal_error(path, f"rule {rule.code} ({rule.name}) crashed: {exc!r}"))
     return diagnostics, True
+
+
+def nesting_depth(tree) -> int:
+    """The depth of a CPython syntax tree: how deep LibCST's parser and visitors would recurse."""
+    import ast
+
+    deepest = 0
+    stack = [(tree, 1)]
+    children = ast.iter_child_nodes
+    while stack:
+        node, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+        # `a and b and c` is one flat BoolOp here, but nested pairs in LibCST: count them.
+        step = len(node.values) if isinstance(node, ast.BoolOp) else 1
+        stack.extend((child, depth + step) for child in children(node))
+    return deepest
+
+
+def _too_deep(path: str, depth: int) -> Diagnostic:
+    return make_diagnostic(
+        codes.UNREADABLE_FILE,
+        f"not analysed: the code is nested {depth:,} levels deep, deeper than torchlint's limit of {MAX_NESTING_DEPTH:,}",
+        path,
+    )
+
+
+def _too_complex_to_confirm(text: str) -> bool:
+    """Could a statement of this (CPython-rejected) text nest deeper than `MAX_NESTING_DEPTH`?
+
+    Without a syntax tree, the operators and keywords of each logical line bound its depth from
+    above; LibCST is asked to confirm CPython's verdict only below that bound.
+    """
+    import io
+    import tokenize
+
+    count = 0
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.NEWLINE:
+                count = 0
+            elif token.type == tokenize.OP or (token.type == tokenize.NAME and token.string in _NESTING_KEYWORDS):
+                count += 1
+                if count > MAX_NESTING_DEPTH:
+                    return True
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass
+    return False
+
+
+_NESTING_KEYWORDS = frozenset({"not", "lambda", "if", "else", "await", "and", "or", "yield", "for", "in", "is"})
 
 
 def _located_nodes(reports: list[Report]) -> list:
@@ -185,9 +253,10 @@ def _to_diagnostic(context: FileContext, report: Report, path: str) -> Diagnosti
 
 
 class _SyntaxProblem(Exception):
-    def __init__(self, message: str, row: int, column: int) -> None:
+    def __init__(self, message: str, row: int, column: int, *, final: bool = False) -> None:
         super().__init__(message)
         self.message, self.row, self.column = message, row, column
+        self.final = final  # CPython's limits, not its grammar: no other parser is asked to confirm
 
     def diagnostic(self, path: str, text: str) -> Diagnostic:
         return make_diagnostic(codes.SYNTAX_ERROR, f"syntax error: {self.message}", path, self.row, self.column)
@@ -217,18 +286,40 @@ def _syntax_problem(text: str, exc) -> _SyntaxProblem:
 
 
 def _cpython_syntax_error(text: str) -> _SyntaxProblem | None:
-    import ast
+    return _cpython_verdict(text)[0]
 
+
+def _cpython_verdict(text: str):
+    """(problem, None) if CPython rejects the text, else (None, its syntax tree).
+
+    Judged under CPython's default recursion limit, as `python` itself would compile the file;
+    the compiler's warnings about the checked code (invalid escapes, `is` with a literal) are
+    not torchlint's to print.
+    """
+    import ast
+    import warnings
+
+    old_limit = sys.getrecursionlimit()
     try:
-        ast.parse(text)
+        sys.setrecursionlimit(CPYTHON_RECURSION_LIMIT)
+    except RecursionError:  # called from deeper than the default limit: judge under the current one
+        pass
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return None, ast.parse(text)
     except SyntaxError as exc:  # includes IndentationError and TabError
-        message = exc.msg
-        return _SyntaxProblem(message, exc.lineno or 1, max(exc.offset or 1, 1))
+        final = any(limit in exc.msg for limit in _CPYTHON_LIMITS)
+        return _SyntaxProblem(exc.msg, exc.lineno or 1, max(exc.offset or 1, 1), final=final), None
     except (RecursionError, MemoryError):
-        return _SyntaxProblem("code is nested too deeply to parse", 1, 1)
+        return _SyntaxProblem("code is nested too deeply for CPython to compile", 1, 1, final=True), None
     except ValueError as exc:
-        return _SyntaxProblem(str(exc), 1, 1)
-    return None
+        return _SyntaxProblem(str(exc), 1, 1), None
+    finally:
+        sys.setrecursionlimit(old_limit)
+
+
+_CPYTHON_LIMITS = ("too many nested parentheses", "too many levels of indentation", "too complex", "too many statically nested blocks")
 
 
 # Grammar newer than some supported CPython, by the version that introduced it. The patterns are
@@ -240,35 +331,41 @@ _NEWER_GRAMMAR = (
 )
 
 
-def _may_be_valid_for_libcst(text: str, problem: _SyntaxProblem) -> bool:
-    """Whether CPython's rejection might not hold for LibCST: one of CPython's own limits ("too
-    many nested parentheses", "too many levels of indentation"), or grammar newer than its own."""
-    if re.search(r"\btoo (many|deeply)\b", problem.message):
-        return True
+def _may_be_newer_grammar(text: str) -> bool:
+    """Whether CPython's rejection might be of grammar newer than its own, which LibCST parses."""
     return any(sys.version_info < version and re.search(pattern, text) for version, pattern in _NEWER_GRAMMAR)
 
 
 def _syntax_error_without_libcst(text: str, path: str) -> Diagnostic | None:
-    """Syntax check for a file no rule needs to parse: CPython's parser, LibCST only to confirm.
+    """Syntax check for a file no rule needs to parse: CPython's parser, LibCST only to confirm."""
+    problem = _confirmed_syntax_problem(text)
+    return problem.diagnostic(path, text) if problem is not None else None
 
-    CPython's parser accepts only its own version's grammar, within its own nesting limits; when
-    either may be the cause, its rejection is re-checked with LibCST, which parses all supported
-    versions.
+
+def _confirmed_syntax_problem(code: str) -> _SyntaxProblem | None:
+    """CPython's verdict; a rejection is re-checked with LibCST only where the text may hold
+    grammar newer than this CPython's (so an ordinary syntax error never imports LibCST).
+
+    Not when CPython hit one of its limits (LibCST's parser overflows its stack on 1,500 nested
+    parentheses), nor when a statement could nest deeper than LibCST parses in reasonable time.
     """
-    problem = _cpython_syntax_error(text)
-    if problem is None:
-        return None
-    if not _may_be_valid_for_libcst(text, problem):
-        return problem.diagnostic(path, text)
+    problem = _cpython_syntax_error(code)
+    if problem is None or problem.final or not _may_be_newer_grammar(code) or _too_complex_to_confirm(code):
+        return problem
     try:
-        _parse(text)
+        _parse(code)
     except _SyntaxProblem:
-        return problem.diagnostic(path, text)
+        return problem
     return None
 
 
 def _internal_error(path: str, message: str) -> Diagnostic:
     return make_diagnostic(codes.INTERNAL_ERROR, message, path)
+
+
+def internal_error_result(path: str, settings: Settings, message: str) -> FileResult:
+    """A file torchlint could not finish: one TL004 finding, its source kept for nothing else."""
+    return FileResult(path=path, diagnostics=[_internal_error(path, message)])
 
 
 def lint_file(path: str, settings: Settings, display_path: str | None = None, *, data: bytes | None = None) -> FileResult:
@@ -287,13 +384,15 @@ def _lint_file(path: str, settings: Settings, display_path: str | None, data: by
     result = FileResult(path=shown)
     try:
         if data is None:
-            data = read_bytes(path)
+            data = read_bytes(path, read_limit(path, settings.max_file_size))
+        check_size(len(data), read_limit(path, settings.max_file_size))
         if path.endswith(".ipynb"):
             from torchlint.notebook import load_notebook
 
             notebook = load_notebook(data)
             if notebook is None:
                 return result
+            check_size(len(notebook.text.encode("utf-8", "surrogatepass")), settings.max_file_size)
             diagnostics = _lint_notebook(notebook, shown, settings, enabled_codes)
             result.cell_sources = {cell.index: cell.source for cell in notebook.cells}
             result.source = notebook.text
@@ -301,6 +400,8 @@ def _lint_file(path: str, settings: Settings, display_path: str | None, data: by
             text = decode_python(data).text
             diagnostics = _lint_program(text, shown, settings, enabled_codes)
             result.source = text
+    except TooLarge as exc:
+        diagnostics = [make_diagnostic(codes.UNREADABLE_FILE, str(exc), shown)]
     except SourceError as exc:
         diagnostics = [make_diagnostic(codes.UNREADABLE_FILE, f"cannot read file: {exc}", shown)]
     except RecursionError:

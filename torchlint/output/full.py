@@ -1,8 +1,13 @@
-"""Human-readable reports: the finding, a code frame with the span underlined, evidence, help."""
+"""Human-readable reports: the finding, a code frame with the span underlined, evidence, help.
+
+File names, messages and quoted source lines are printed with unprintable characters escaped
+(`\\x1b`, `\\u202e`), the underline shifted to match: the checked files never drive the terminal.
+"""
 
 from __future__ import annotations
 
 from torchlint.diagnostics import Diagnostic, FileResult, Span
+from torchlint.output import printable
 from torchlint.output.summary import summary_lines
 
 _MAX_WIDTH = 160  # long lines (minified code) are cut around the span
@@ -43,32 +48,32 @@ def _diagnostic_lines(diagnostic: Diagnostic, result: FileResult):
     header = Text()
     header.append(f"{diagnostic.severity.value}[{diagnostic.code}]", style=style)
     header.append(f" {diagnostic.name}: ", style="bold")
-    header.append(diagnostic.message, style="bold")
+    header.append(printable(diagnostic.message), style="bold")
     yield header
     cell = f"cell {diagnostic.cell}:" if diagnostic.cell is not None else ""
     start = diagnostic.span.start
-    yield Text(f"  --> {diagnostic.path}:{cell}{start.row}:{start.column}", style="blue")
+    yield Text(f"  --> {printable(diagnostic.path)}:{cell}{start.row}:{start.column}", style="blue")
     lines = _lines_of(result, diagnostic.cell)
     yield from _frame(lines, diagnostic.span, "^", style, context=1)
     for note in diagnostic.notes:
         label = Text("   = ", style="blue")
         label.append("note: ", style="bold")
-        label.append(note.message)
+        label.append(printable(note.message))
         yield label
         if note.span is not None:
             note_lines = _lines_of(result, note.cell if note.cell is not None else diagnostic.cell)
             note_cell = f"cell {note.cell}:" if note.cell is not None else ""
-            yield Text(f"     ::: {diagnostic.path}:{note_cell}{note.span.start.row}:{note.span.start.column}", style="blue")
+            yield Text(f"     ::: {printable(diagnostic.path)}:{note_cell}{note.span.start.row}:{note.span.start.column}", style="blue")
             yield from _frame(note_lines, note.span, "-", "cyan", context=0)
     if diagnostic.help:
         text = Text("   = ", style="blue")
         text.append("help: ", style="bold")
-        text.append(diagnostic.help)
+        text.append(printable(diagnostic.help))
         yield text
     if diagnostic.fix is not None:
         text = Text("   = ", style="blue")
         text.append(f"fix ({diagnostic.fix.applicability.value}): ", style="bold green")
-        text.append(diagnostic.fix.message)
+        text.append(printable(diagnostic.fix.message))
         yield text
     yield Text("")
 
@@ -86,6 +91,7 @@ def _frame(lines: list[str], span: Span, mark: str, style: str, context: int):
         raw = lines[row - 1].expandtabs(4)
         start_col = span.start.column if row == span.start.row else len(raw) - len(raw.lstrip()) + 1
         end_col = span.end.column if row == span.end.row else len(raw) + 1
+        raw, start_col, end_col = _escaped(raw, start_col, end_col)
         offset = 0
         if len(raw) > _MAX_WIDTH:
             offset = max(0, start_col - 40)
@@ -100,3 +106,18 @@ def _frame(lines: list[str], span: Span, mark: str, style: str, context: int):
             underline.append(" " * (start_col - 1) + mark * width, style=style)
             yield underline
     yield Text(" " * (gutter + 1) + "|", style="blue")
+
+
+def _escaped(raw: str, start_col: int, end_col: int) -> tuple[str, int, int]:
+    """The line with unprintable characters escaped, and the 1-based columns moved to match."""
+    if printable(raw) == raw:
+        return raw, start_col, end_col
+    pieces, start_shift, end_shift = [], 0, 0
+    for column, char in enumerate(raw, start=1):
+        piece = printable(char)
+        pieces.append(piece)
+        if column < start_col:
+            start_shift += len(piece) - 1
+        if column < end_col:
+            end_shift += len(piece) - 1
+    return "".join(pieces), start_col + start_shift, end_col + end_shift

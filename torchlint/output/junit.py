@@ -1,13 +1,14 @@
 """JUnit XML for CI dashboards: a test suite per file, a failing test case per finding.
 
-A file with no findings is one passing test case, so dashboards count the files checked.
+A file with no findings is one passing test case, so dashboards count the files checked. Control
+characters, which XML 1.0 cannot carry, are written escaped (`\\x1b`) in names and messages.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from torchlint.output import location_text
+from torchlint.output import location_text, printable
 from torchlint.output.notebook_lines import file_span
 
 
@@ -15,7 +16,8 @@ def render(results, stream, options) -> None:
     root = ET.Element("testsuites", name="torchlint")
     total = failures = 0
     for result in results:
-        suite = ET.SubElement(root, "testsuite", name=result.path)
+        path = printable(result.path)
+        suite = ET.SubElement(root, "testsuite", name=path)
         cases = failing = 0
         for diagnostic in result.diagnostics:
             cases += 1
@@ -26,14 +28,15 @@ def render(results, stream, options) -> None:
             line = (file_span(result, diagnostic.cell, diagnostic.span) or diagnostic.span).start.row
             case = ET.SubElement(
                 suite, "testcase", name=f"{diagnostic.code} {diagnostic.name} at {cell}{start.row}:{start.column}",
-                classname=result.path, file=result.path, line=str(line),
+                classname=path, file=path, line=str(line),
             )
-            failure = ET.SubElement(case, "failure", message=diagnostic.message, type=diagnostic.code)
-            failure.text = f"{location_text(diagnostic)}: {diagnostic.code} {diagnostic.message}" + (
-                f"\nhelp: {diagnostic.help}" if diagnostic.help else ""
+            message = printable(diagnostic.message)
+            failure = ET.SubElement(case, "failure", message=message, type=diagnostic.code)
+            failure.text = f"{location_text(diagnostic)}: {diagnostic.code} {message}" + (
+                f"\nhelp: {printable(diagnostic.help)}" if diagnostic.help else ""
             )
         if not cases:
-            ET.SubElement(suite, "testcase", name="no findings", classname=result.path, file=result.path)
+            ET.SubElement(suite, "testcase", name="no findings", classname=path, file=path)
             cases = 1
         suite.set("tests", str(cases))
         suite.set("failures", str(failing))
