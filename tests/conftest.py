@@ -3,6 +3,10 @@ import sys
 
 import pytest
 
+# A user's project, tested by running it as a project of its own (test_verify_user.py): never
+# collected here, and its conftest.py never loaded (it would shadow this module as `conftest`).
+collect_ignore = ["user_project"]
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 

@@ -217,6 +217,12 @@ def _cell(value: Any) -> int | None:
     raise ValueError(f"bad cell: {value!r}")
 
 
+def _line(value: Any) -> int | None:
+    if value is None or (_is_int(value) and value >= 1):
+        return value
+    raise ValueError(f"bad line: {value!r}")
+
+
 def _fields(value: Any, names: tuple[str, ...]) -> dict:
     if not (isinstance(value, dict) and set(value) == set(names)):
         raise ValueError(f"expected an object with {names}")
@@ -264,7 +270,7 @@ def _result_from_json(record: Any, path: str) -> FileResult:
     return FileResult(path=path, diagnostics=[_diagnostic_back(item, path) for item in record["diagnostics"]])
 
 
-_DIAGNOSTIC_FIELDS = ("code", "name", "message", "severity", "span", "cell", "notes", "help", "fix")
+_DIAGNOSTIC_FIELDS = ("code", "name", "message", "severity", "span", "cell", "notes", "help", "fix", "ipynb_line")
 
 
 def _diagnostic_back(item: Any, path: str) -> Diagnostic:
@@ -288,5 +294,5 @@ def _diagnostic_back(item: Any, path: str) -> Diagnostic:
         notes=tuple(Note(_text(message), _optional_span_back(span), _cell(cell)) for message, span, cell in _triples(item["notes"])),
         help=_optional_text(item["help"]),
         fix=fix,
-        ipynb_line=item.get("ipynb_line"),
+        ipynb_line=_line(item["ipynb_line"]),
     )
