@@ -16,6 +16,8 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 
+from torchlint.verify.worker import jsonable
+
 _NOT_USER_PARTS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep, os.sep + ".venv" + os.sep,
                    os.sep + "venv" + os.sep, os.sep + ".tox" + os.sep, os.sep + ".nox" + os.sep)
 _SETTLE_EVERY = 256
@@ -139,7 +141,7 @@ class TraceSession:
             if site is None:
                 site = self.sites[(path, call.line, code)] = Site(path, call.line, code, call.name)
             site.calls += 1
-            example = {"observed": verdict.observed, "evidence": _jsonable(verdict.evidence)}
+            example = {"observed": verdict.observed, "evidence": jsonable(verdict.evidence)}
             if verdict.holds:
                 site.held += 1
                 site.holds_example = site.holds_example or example
@@ -169,18 +171,3 @@ class TraceSession:
         observation = RaisedError(type(error).__name__, where[0], where[1], 0, error=error, index=-1, test=test)
         with self.tracer.quiet():
             self.judge(observation, self.tracer)
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else None
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return str(value)

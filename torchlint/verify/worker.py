@@ -108,11 +108,13 @@ def _seed() -> None:
             target(0)
 
 
-def _jsonable(value):
+def jsonable(value):
+    """A JSON-safe copy of an oracle's evidence: non-finite floats become null, objects their
+    float value or their text."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if value is None or isinstance(value, (bool, int, str)):
@@ -230,7 +232,7 @@ class FixtureRun:
         return re.sub(r"\bline (\d+)", cell_row, text)
 
     def _verdicts(self, found: dict) -> dict:
-        return {code: {"holds": v.holds, "observed": self._where(v.observed), "evidence": _jsonable(v.evidence)}
+        return {code: {"holds": v.holds, "observed": self._where(v.observed), "evidence": jsonable(v.evidence)}
                 for code, v in found.items()}
 
     def _collect(self, case: str, device: str, tracer, error) -> None:
