@@ -18,6 +18,8 @@ import tempfile
 
 import libcst as cst
 
+from torchlint.facts.names import dotted_name
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FUNCTIONS = ("softmax", "log_softmax", "softmin")
 MODULES = ("Softmax", "LogSoftmax", "Softmin")
@@ -32,17 +34,6 @@ def _ecosystem():
     return module
 
 
-def _dotted(expr) -> str | None:
-    parts = []
-    while isinstance(expr, cst.Attribute):
-        parts.append(expr.attr.value)
-        expr = expr.value
-    if not isinstance(expr, cst.Name):
-        return None
-    parts.append(expr.value)
-    return ".".join(reversed(parts))
-
-
 class Mutate(cst.CSTTransformer):
     """Drop the dimension argument of every softmax call spelled the usual way."""
 
@@ -50,7 +41,7 @@ class Mutate(cst.CSTTransformer):
         self.mutated = 0
 
     def leave_Call(self, original, updated):
-        name = _dotted(updated.func)
+        name = dotted_name(updated.func)
         if name is None or "." not in name:
             return updated
         owner, _, last = name.rpartition(".")
@@ -75,14 +66,15 @@ class Mutate(cst.CSTTransformer):
         return updated.with_changes(args=args)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def run_recall(description: str, code: str, wanted, score) -> int:
+    """The mutation-recall driver both mutation scripts share: for each pinned repository of the
+    ecosystem check, every `.py` file for which `wanted(text)` holds is given to `score(text)`,
+    which answers (rows of its mutants, rows the rule reported) or None; recall is printed."""
+    parser = argparse.ArgumentParser(description=description.splitlines()[0])
     parser.add_argument("--mirror-root", required=True, help="a folder of local git mirrors named owner+name")
     parser.add_argument("--family", default="all")
     args = parser.parse_args()
     eco = _ecosystem()
-    from torchlint.testing import lint_snippet
-
     repos, _ = eco.load_family(args.family)
     unique = {(r["name"], r.get("commit")): r for r in repos}
     total = found = 0
@@ -96,29 +88,39 @@ def main() -> int:
                         continue
                     with open(os.path.join(root, name), encoding="utf-8", errors="replace") as handle:
                         text = handle.read()
-                    if "oftm" not in text:
-                        continue
-                    try:
-                        module = cst.parse_module(text)
-                    except Exception:
-                        continue
-                    # One mutant per call: mutate all, then map each mutated call to its row.
-                    mutator = Mutate()
-                    wrapper = cst.MetadataWrapper(module.visit(mutator), unsafe_skip_copy=True)
-                    if not mutator.mutated:
-                        continue
-                    # Calls that had no dimension before the mutation are not mutants.
-                    rows = _mutated_rows(wrapper) - _mutated_rows(cst.MetadataWrapper(module, unsafe_skip_copy=True))
-                    reported = {d.span.start.row for d in lint_snippet(wrapper.module.code, select=["TL107"])}
-                    repo_total += len(rows)
-                    repo_found += len(rows & reported)
+                    scored = score(text) if wanted(text) else None
+                    if scored is not None:
+                        rows, reported = scored
+                        repo_total += len(rows)
+                        repo_found += len(rows & reported)
             if repo_total:
                 print(f"{repo['name']:45} mutants {repo_total:4}  reported {repo_found:4}")
             total += repo_total
             found += repo_found
     recall = found / total if total else float("nan")
-    print(f"TL107 mutation recall: {found}/{total} = {recall:.3f}")
+    print(f"{code} mutation recall: {found}/{total} = {recall:.3f}")
     return 0
+
+
+def _score(text: str):
+    from torchlint.testing import lint_snippet
+
+    try:
+        module = cst.parse_module(text)
+    except Exception:
+        return None
+    # One mutant per call: mutate all, then map each mutated call to its row.
+    mutator = Mutate()
+    wrapper = cst.MetadataWrapper(module.visit(mutator), unsafe_skip_copy=True)
+    if not mutator.mutated:
+        return None
+    # Calls that had no dimension before the mutation are not mutants.
+    rows = _mutated_rows(wrapper) - _mutated_rows(cst.MetadataWrapper(module, unsafe_skip_copy=True))
+    return rows, {d.span.start.row for d in lint_snippet(wrapper.module.code, select=["TL107"])}
+
+
+def main() -> int:
+    return run_recall(__doc__, "TL107", lambda text: "oftm" in text, _score)
 
 
 def _mutated_rows(wrapper) -> set[int]:
@@ -129,7 +131,7 @@ def _mutated_rows(wrapper) -> set[int]:
     rows = set()
     for node, position in positions.items():
         if isinstance(node, cst.Call):
-            name = _dotted(node.func)
+            name = dotted_name(node.func)
             if name is None or "." not in name:
                 continue
             owner, _, last = name.rpartition(".")
