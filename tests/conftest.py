@@ -10,6 +10,14 @@ collect_ignore = ["user_project"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures")
 
+try:  # property tests judge behaviour, not speed: a loaded CI machine must not fail them
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("torchlint", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("torchlint")
+except ImportError:  # hypothesis is a test extra; the tests that need it import it themselves
+    pass
+
 
 def fixture_files():
     """Every rule fixture file: tests/fixtures/<CODE>_<name>/*.py|*.ipynb."""
