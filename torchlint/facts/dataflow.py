@@ -1,9 +1,15 @@
-"""Local dataflow inside one function: bindings, uses, aliases, in-place writes and escapes.
+"""Local dataflow inside one scope: bindings, uses, aliases, in-place writes and escapes.
 
 A fact kind for every rule that asks "what is this name at this point, and what happens to the
 value afterwards?". It is intraprocedural and syntactic: no types, no imports of user code.
 
-    flow = self.facts.get(Dataflow).function_of(node)   # FunctionFlow of the enclosing def, or None
+Scopes are the module, each class body and each function (`Scope`). Lambda and comprehension
+bodies are read inside their enclosing scope's flow with their parameters and targets hidden (a
+load of one is not local), and a class body hides its bindings from the lambdas, comprehensions
+and methods inside it, as Python does.
+
+    flow = self.facts.get(Dataflow).flow_of(node)       # Flow of the innermost scope, never None
+    flow = self.facts.get(Dataflow).function_of(node)   # Flow of the enclosing def, or None
     flow.bindings_at(name_node)         # frozenset[Binding] that may reach this load
     flow.binding_at(name_node)          # the one Binding that reaches it, or None when ambiguous
     flow.uses(binding)                  # Name nodes that read this binding (in statement order)
@@ -42,6 +48,14 @@ ALIAS_ATTRIBUTES = frozenset({"T", "mT", "H", "mH", "data", "real", "imag"})
 NON_WRITING_INPLACE = frozenset({"requires_grad_", "share_memory_", "retain_grad", "squeeze_", "unsqueeze_", "resize_", "rename_"})
 
 
+class Scope(enum.Enum):
+    """What kind of scope a flow covers."""
+
+    MODULE = enum.auto()  # a module (script or notebook) body
+    CLASS = enum.auto()  # a class body (its methods are scopes of their own)
+    FUNCTION = enum.auto()  # a function body with its parameters
+
+
 @dataclass(eq=False)
 class Binding:
     """One binding of a local name: `name = value`, a parameter, a loop target, ...
@@ -51,7 +65,7 @@ class Binding:
     """
 
     name: str
-    kind: str  # "assign", "unpack", "param", "for", "with", "augassign", "other"
+    kind: str  # "assign", "unpack", "param", "for", "with", "def", "class", "other"
     node: object  # the target Name (or Param) node
     statement: object
     value: object = None
@@ -100,17 +114,28 @@ class Escape:
 
 
 @dataclass
-class FunctionFlow:
-    """The dataflow of one function body (parameters, statements, nested blocks)."""
+class Flow:
+    """The dataflow of one scope: a function (parameters, body), a class body or the module."""
 
-    function: object
+    scope: object  # the FunctionDef, ClassDef or Module
     dataflow: Dataflow
     bindings: list[Binding] = field(default_factory=list)
     _reaching: dict[int, frozenset] = field(default_factory=dict)  # id(Name load) -> bindings
     _uses: dict[int, list] = field(default_factory=dict)  # id(Binding) -> Name loads
     _order: dict[int, int] = field(default_factory=dict)  # id(statement) -> order
     _statement_of: dict[int, object] = field(default_factory=dict)  # id(Name load) -> statement
-    captured: set[str] = field(default_factory=set)  # names read by nested functions/lambdas
+    captured: set[str] = field(default_factory=set)  # names read by nested functions/classes
+
+    @property
+    def kind(self) -> Scope:
+        if isinstance(self.scope, cst.FunctionDef):
+            return Scope.FUNCTION
+        return Scope.CLASS if isinstance(self.scope, cst.ClassDef) else Scope.MODULE
+
+    @property
+    def function(self):
+        """The scope node (kept for callers written when only functions had a flow)."""
+        return self.scope
 
     def bindings_at(self, name_node) -> frozenset:
         """Bindings that may reach this load of a name (empty: global, builtin or unknown)."""
@@ -197,14 +222,17 @@ class FunctionFlow:
         return self._order.get(id(statement), -1)
 
 
+FunctionFlow = Flow  # the name from when only functions had a flow
+
+
 class Dataflow:
-    """Fact kind: dataflow for every function of the module, built on first use."""
+    """Fact kind: dataflow for every scope of the module, each built on first use."""
 
     def __init__(self, facts) -> None:
         self.facts = facts
         self._parents: dict[int, object] = {}
-        self._function_of: dict[int, object] = {}
-        self._flows: dict[int, FunctionFlow] = {}
+        self._scope_of: dict[int, object] = {}  # id(node) -> innermost FunctionDef/ClassDef
+        self._flows: dict[int, Flow] = {}
         self._index()
 
     @classmethod
@@ -215,24 +243,28 @@ class Dataflow:
 
     def _index(self) -> None:
         stack = [(self.facts.module, None)]
-        parents, function_of = self._parents, self._function_of
+        parents, scope_of = self._parents, self._scope_of
         while stack:
-            node, function = stack.pop()
-            if type(node) is cst.FunctionDef:
-                function = node
+            node, scope = stack.pop()
+            if type(node) is cst.FunctionDef or type(node) is cst.ClassDef:
+                scope = node
             for child in children(node):
                 if type(child).__name__ in TRIVIA:
                     continue  # whitespace and punctuation: no rule asks about them
                 parents[id(child)] = node
-                if function is not None:
-                    function_of[id(child)] = function
-                stack.append((child, function))
+                if scope is not None:
+                    scope_of[id(child)] = scope
+                stack.append((child, scope))
 
     def parent(self, node):
         return self._parents.get(id(node))
 
     def enclosing_function(self, node):
-        return self._function_of.get(id(node))
+        """The innermost def around `node` (its decorators and defaults included), or None."""
+        scope = self._scope_of.get(id(node))
+        while type(scope) is cst.ClassDef:
+            scope = self._scope_of.get(id(scope))
+        return scope
 
     def enclosing_class(self, node):
         current = self.parent(node)
@@ -240,15 +272,50 @@ class Dataflow:
             current = self.parent(current)
         return current
 
-    def function_of(self, node) -> FunctionFlow | None:
+    def function_of(self, node) -> Flow | None:
+        """The flow of the def around `node` (or of `node`, a def), None outside every def."""
         function = node if isinstance(node, cst.FunctionDef) else self.enclosing_function(node)
-        if function is None:
-            return None
-        flow = self._flows.get(id(function))
+        return None if function is None else self._flow(function)
+
+    def flow_of(self, node) -> Flow:
+        """The flow of the innermost scope that `node` is evaluated in (a scope node: its own).
+
+        A def's decorators, defaults and annotations, and a class's bases, are evaluated in the
+        enclosing scope; a parameter and the body belong to the def.
+        """
+        if isinstance(node, (cst.Module, cst.FunctionDef, cst.ClassDef)):
+            return self._flow(node)
+        scope = self._scope_of.get(id(node))
+        while scope is not None and not self._inside(node, scope):
+            scope = self._scope_of.get(id(scope))
+        return self._flow(self.facts.module if scope is None else scope)
+
+    def _inside(self, node, scope) -> bool:
+        """Is `node` (somewhere under the def or class `scope`) evaluated in that scope?"""
+        path = [node]
+        while path[-1] is not scope:
+            parent = self.parent(path[-1])
+            if parent is None:
+                return False
+            path.append(parent)
+        below = path[-2] if len(path) > 1 else None
+        if below is scope.body:
+            return True
+        if not isinstance(scope, cst.FunctionDef) or below is not scope.params:
+            return False
+        # inside the signature: a parameter's own name binds in the def, its default and
+        # annotation are evaluated outside it
+        if len(path) < 4:
+            return True
+        param, under = path[-3], path[-4]
+        return not isinstance(param, cst.Param) or under is param.name
+
+    def _flow(self, scope) -> Flow:
+        flow = self._flows.get(id(scope))
         if flow is None:
             from torchlint.facts.reaching import Builder
 
-            flow = self._flows[id(function)] = Builder(self, function).build()
+            flow = self._flows[id(scope)] = Builder(self, scope).build()
         return flow
 
     def alias_top(self, node, methods: frozenset = ALIAS_METHODS):
