@@ -405,33 +405,13 @@ class Dataflow:
         is_function = isinstance(func, cst.Name) or self.facts.names.qualified_name(func) is not None
         if name and is_function and _is_inplace_name(name) and call.args and call.args[0] is arg:
             return How.FUNCTION, name
-        if depth > 0:
-            callee = self._local_callee(call)
-            if callee is not None:
-                param = _parameter_for(callee, call, arg)
-                if param is not None:
-                    flow = self.function_of(callee)
-                    binding = next((b for b in flow.bindings if b.kind == "param" and b.name == param), None)
-                    if binding is not None and flow.writes(binding, depth - 1):
-                        return How.FUNCTION, callee.name.value
-        return None
+        if depth > 0:  # a same-module helper that writes the parameter the argument binds
+            from torchlint.facts.summaries import Summaries
 
-    def _local_callee(self, call):
-        """A function of this module that `call` calls: `f(...)` or `self.method(...)`."""
-        names = self.facts.names
-        func = call.func
-        if isinstance(func, cst.Name):
-            if names.qualified_name(func) is not None:
-                return None
-            candidates = names.functions.get(func.value, [])
-            return candidates[0] if len(candidates) == 1 else None
-        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
-            cls = self.enclosing_class(call)
-            if cls is None:
-                return None
-            for statement in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
-                if isinstance(statement, cst.FunctionDef) and statement.name.value == func.attr.value:
-                    return statement
+            summaries = self.facts.get(Summaries)
+            callee = summaries.callee(call)
+            if callee is not None and summaries.parameter_of(call, callee, arg) in summaries.of(callee).writes:
+                return How.FUNCTION, callee.name.value
         return None
 
     def escape_at(self, use, is_pure_call: Callable | None = None) -> Escape | None:
@@ -459,17 +439,3 @@ class Dataflow:
 
 def _is_inplace_name(name: str) -> bool:
     return name.endswith("_") and not name.startswith("_") and name not in NON_WRITING_INPLACE
-
-
-def _parameter_for(function, call, arg) -> str | None:
-    """The parameter name of `function` that `arg` of `call` binds (skipping `self`)."""
-    params = list(function.params.posonly_params) + list(function.params.params)
-    if params and params[0].name.value in ("self", "cls") and isinstance(call.func, cst.Attribute):
-        params = params[1:]
-    if arg.keyword is not None:
-        return arg.keyword.value
-    if arg.star:
-        return None
-    positional = [a for a in call.args if a.keyword is None]
-    index = next(i for i, a in enumerate(positional) if a is arg)
-    return params[index].name.value if index < len(params) else None

@@ -144,7 +144,6 @@ class LoopFacts:
         self.instances: dict[str, Any] = {}  # name -> ClassDef of a same-module class it holds
         self.built: set[str] = set()  # names bound to the result of some call
         self.aliases: dict[str, set[str]] = {}  # name -> the names it was bound to (`a = b`)
-        self.functions: dict[str, Any] = {}  # module-level functions
         self.classes: dict[str, Any] = {}
         self.loops: list[LoopInfo] = []
         # A trainer module may import nothing from torch (it receives model and optimizer), but
@@ -157,9 +156,7 @@ class LoopFacts:
         self = cls(facts)
         module = facts.module
         for statement in iter_statements(module.body, into_functions=False, into_classes=False):
-            if isinstance(statement, cst.FunctionDef):
-                self.functions.setdefault(statement.name.value, statement)
-            elif isinstance(statement, cst.ClassDef):
+            if isinstance(statement, cst.ClassDef):
                 self.classes.setdefault(statement.name.value, statement)
         self._collect_bindings(module)
         if not self.trains:
