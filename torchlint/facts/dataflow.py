@@ -56,6 +56,19 @@ class Scope(enum.Enum):
     FUNCTION = enum.auto()  # a function body with its parameters
 
 
+class BindingKind(str, enum.Enum):
+    """How a name is bound (a `str` enum: it equals its old spelling, `"param"`)."""
+
+    ASSIGN = "assign"  # `y = value`, `y: T = value`
+    UNPACK = "unpack"  # `a, b = value` (`index` says which)
+    PARAM = "param"
+    FOR = "for"  # a loop target
+    WITH = "with"  # `with ... as y`
+    DEF = "def"
+    CLASS = "class"
+    OTHER = "other"  # `except E as y`, a starred target, a nested target
+
+
 @dataclass(eq=False)
 class Binding:
     """One binding of a local name: `name = value`, a parameter, a loop target, ...
@@ -65,7 +78,7 @@ class Binding:
     """
 
     name: str
-    kind: str  # "assign", "unpack", "param", "for", "with", "def", "class", "other"
+    kind: BindingKind
     node: object  # the target Name (or Param) node
     statement: object
     value: object = None
@@ -318,25 +331,26 @@ class Dataflow:
             flow = self._flows[id(scope)] = Builder(self, scope).build()
         return flow
 
+    def alias_step(self, node, methods: frozenset = ALIAS_METHODS):
+        """The expression just above `node` when it returns (a view of) the same memory
+        (`node.view(...)`, `node.T`, `node[i]`), else None. `methods`: the calls that count."""
+        parent = self.parent(node)
+        if isinstance(parent, cst.Attribute) and parent.value is node:
+            if parent.attr.value in ALIAS_ATTRIBUTES:
+                return parent
+            grand = self.parent(parent)
+            if isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in methods:
+                return grand
+            return None
+        if isinstance(parent, cst.Subscript) and parent.value is node:
+            return parent
+        return None  # `a, b = x.chunk(2)` (an Element) is left to callers
+
     def alias_top(self, node, methods: frozenset = ALIAS_METHODS):
         """Climb from `node` through expressions that return (a view of) the same memory."""
-        while True:
-            parent = self.parent(node)
-            if isinstance(parent, cst.Attribute) and parent.value is node:
-                if parent.attr.value in ALIAS_ATTRIBUTES:
-                    node = parent
-                    continue
-                grand = self.parent(parent)
-                if isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in methods:
-                    node = grand
-                    continue
-                return node
-            if isinstance(parent, cst.Subscript) and parent.value is node:
-                node = parent
-                continue
-            if isinstance(parent, cst.Element):  # `a, b = x.chunk(2)` handled by callers
-                return node
-            return node
+        while (above := self.alias_step(node, methods)) is not None:
+            node = above
+        return node
 
     # --- what a use does --------------------------------------------------------------------
 
@@ -366,7 +380,7 @@ class Dataflow:
         if isinstance(parent, cst.Attribute) and parent.value is top:
             method = parent.attr.value
             grand = self.parent(parent)
-            if isinstance(grand, cst.Call) and grand.func is parent and _is_inplace_name(method):
+            if isinstance(grand, cst.Call) and grand.func is parent and is_inplace_name(method):
                 return Write(grand, How.METHOD, binding, method)
         # `f(y, out=...)`, `torch.add(a, b, out=y)`, `F.relu(y, inplace=True)`, `nn.init.zeros_(y)`
         arg = parent if isinstance(parent, cst.Arg) and parent.value is top else None
@@ -403,7 +417,7 @@ class Dataflow:
         # `nn.init.zeros_(w)`, `torch.relu_(x)`: a function writes its first argument; a method
         # `a.mul_(b)` writes its receiver, not `b`
         is_function = isinstance(func, cst.Name) or self.facts.names.qualified_name(func) is not None
-        if name and is_function and _is_inplace_name(name) and call.args and call.args[0] is arg:
+        if name and is_function and is_inplace_name(name) and call.args and call.args[0] is arg:
             return How.FUNCTION, name
         if depth > 0:  # a same-module helper that writes the parameter the argument binds
             from torchlint.facts.summaries import Summaries
@@ -437,5 +451,6 @@ class Dataflow:
         return None
 
 
-def _is_inplace_name(name: str) -> bool:
+def is_inplace_name(name: str) -> bool:
+    """A method or function named like an in-place op that writes elements (`add_`, `zero_`)."""
     return name.endswith("_") and not name.startswith("_") and name not in NON_WRITING_INPLACE

@@ -14,6 +14,8 @@ from torchlint.facts.loops import (
     _HARMLESS_CALLS,
     BACKWARD,
     FRESH,
+    Constructed,
+    EventKind,
     INLINE_DEPTH,
     MAX_PATHS,
     OPAQUE,
@@ -24,6 +26,7 @@ from torchlint.facts.loops import (
     IterationPath,
     LoopFacts,
     LoopInfo,
+    PathEnd,
     _calls,
 )
 from torchlint.facts.names import dotted_name
@@ -325,7 +328,7 @@ class Paths:
         return [("inline", body)] if body else []
 
     def _opaque(self, call, name: str, context: _Context) -> list:
-        if name in _HARMLESS_CALLS or self.facts.constructor_kind(call) == "other":
+        if name in _HARMLESS_CALLS or self.facts.constructor_kind(call) is Constructed.OTHER:
             return []
         items = []
         for arg in call.args:
@@ -336,7 +339,7 @@ class Paths:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def event(self, kind: str, key, node, context: _Context, *, has_args: bool = False) -> tuple:
+    def event(self, kind: EventKind, key, node, context: _Context, *, has_args: bool = False) -> tuple:
         return ("event", Event(kind, key, node, context.guards, has_args, context.via))
 
     def _bind_loopvar(self, node, context: _Context) -> _Context:
@@ -433,8 +436,8 @@ def _decide(decisions: tuple, key: str, value: bool) -> tuple:
     return decisions + ((key, value),)
 
 
-def _end(jump: str | None) -> str:
-    return "next" if jump in (None, "continue") else jump
+def _end(jump: str | None) -> PathEnd:
+    return PathEnd.NEXT if jump in (None, "continue") else PathEnd(jump)
 
 
 _GRADIENT_WORK = re.compile(r"zero|reset|clear|optim|step|update|grad", re.I)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from torchlint._lazy import lazy_module
-from torchlint.facts.dataflow import Binding, Dataflow, Flow
+from torchlint.facts.dataflow import Binding, BindingKind, Dataflow, Flow
 from torchlint.facts.statements import body_of, parameters, walk_nodes
 from torchlint.walk import children
 
@@ -33,7 +33,7 @@ class Builder:
         env: dict[str, frozenset] = {}
         if isinstance(scope, cst.FunctionDef):
             for param in parameters(scope.params):
-                binding = self._bind(param.name.value, "param", param, scope, annotation=param.annotation)
+                binding = self._bind(param.name.value, BindingKind.PARAM, param, scope, annotation=param.annotation)
                 env[param.name.value] = frozenset({binding})
         self._block(scope.body if isinstance(scope, cst.Module) else body_of(scope.body), env)
         for uses in self.flow._uses.values():
@@ -82,7 +82,7 @@ class Builder:
             for item in statement.items:
                 self._loads(item.item, statement, env)
                 if item.asname is not None:
-                    self._bind_target(item.asname.name, "with", statement, None, env)
+                    self._bind_target(item.asname.name, BindingKind.WITH, statement, None, env)
             return self._block(body_of(statement.body), env)
         if isinstance(statement, cst.Try) or type(statement).__name__ == "TryStar":
             body_env = self._block(body_of(statement.body), dict(env))
@@ -91,7 +91,7 @@ class Builder:
             for handler in statement.handlers:
                 handler_env = dict(merged)
                 if handler.name is not None:
-                    self._bind_target(handler.name.name, "other", statement, None, handler_env)
+                    self._bind_target(handler.name.name, BindingKind.OTHER, statement, None, handler_env)
                 result = _merge(result, self._block(body_of(handler.body), handler_env))
             if statement.orelse is not None:
                 result = _merge(result, self._block(body_of(statement.orelse.body), dict(body_env)))
@@ -101,7 +101,7 @@ class Builder:
         if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
             self._definition(statement, env)
             env = dict(env)
-            kind = "def" if isinstance(statement, cst.FunctionDef) else "class"
+            kind = BindingKind.DEF if isinstance(statement, cst.FunctionDef) else BindingKind.CLASS
             env[statement.name.value] = frozenset({self._bind(statement.name.value, kind, statement.name, statement)})
             return env
         if type(statement).__name__ == "Match":
@@ -120,7 +120,7 @@ class Builder:
         for _ in range(2):  # twice: bindings late in the body reach loads at its top
             loop_env = dict(loop_env)
             if isinstance(statement, cst.For):
-                self._bind_target(statement.target, "for", statement, None, loop_env)
+                self._bind_target(statement.target, BindingKind.FOR, statement, None, loop_env)
             else:
                 self._loads(statement.test, statement, loop_env)
             loop_env = _merge(before, self._block(body_of(statement.body), loop_env))
@@ -135,7 +135,7 @@ class Builder:
                 self._target_loads(target.target, small, env)
             env = dict(env)
             for target in small.targets:
-                self._bind_target(target.target, "assign", small, small.value, env)
+                self._bind_target(target.target, BindingKind.ASSIGN, small, small.value, env)
             return env
         if isinstance(small, cst.AnnAssign):
             if small.value is not None:
@@ -143,7 +143,7 @@ class Builder:
             self._target_loads(small.target, small, env)
             env = dict(env)
             if small.value is not None or isinstance(small.target, cst.Name):
-                self._bind_target(small.target, "assign", small, small.value, env, annotation=small.annotation)
+                self._bind_target(small.target, BindingKind.ASSIGN, small, small.value, env, annotation=small.annotation)
             return env
         if isinstance(small, cst.AugAssign):
             # `y += v` on a tensor writes y in place; the name keeps its binding and is a load
@@ -173,14 +173,14 @@ class Builder:
                 inner = element.value
                 if isinstance(element, cst.StarredElement):
                     if isinstance(inner, cst.Name):
-                        env[inner.value] = frozenset({self._bind(inner.value, "other", inner, statement)})
+                        env[inner.value] = frozenset({self._bind(inner.value, BindingKind.OTHER, inner, statement)})
                     continue
                 if isinstance(inner, cst.Name):
-                    binding = self._bind(inner.value, "unpack" if value is not None else kind, inner, statement,
+                    binding = self._bind(inner.value, BindingKind.UNPACK if value is not None else kind, inner, statement,
                                          value=value, index=index)
                     env[inner.value] = frozenset({binding})
                 else:
-                    self._bind_target(inner, "other", statement, None, env)
+                    self._bind_target(inner, BindingKind.OTHER, statement, None, env)
 
     def _target_loads(self, target, statement, env) -> None:
         """Loads inside an assignment target: `y[i] = v` reads y; `a.b = v` reads a."""

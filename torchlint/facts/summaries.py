@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from torchlint._lazy import lazy_module
-from torchlint.facts.dataflow import Away, Dataflow
+from torchlint.facts.dataflow import Away, BindingKind, Dataflow
 from torchlint.facts.names import dotted_name
 from torchlint.facts.program import Program
 from torchlint.facts.statements import parameters
@@ -116,10 +116,10 @@ class Summaries:
         bindings = self.dataflow.flow_of(name).bindings_at(name)
         found = set()
         for binding in bindings:
-            value = binding.value if binding.kind == "assign" else None
+            value = binding.value if binding.kind is BindingKind.ASSIGN else None
             if not isinstance(value, cst.Call) or not isinstance(value.func, cst.Name):
                 return None
-            classes = [b.statement for b in self._bindings_named(value.func, self.names.classes) if b.kind == "class"]
+            classes = [b.statement for b in self._bindings_named(value.func, self.names.classes) if b.kind is BindingKind.CLASS]
             if len(classes) != 1:
                 return None
             found.add(classes[0])
@@ -137,7 +137,7 @@ class Summaries:
         return found[0]
 
     def _defs_named(self, name) -> list:
-        defs = [b for b in self._bindings_named(name) if b.kind == "def"]
+        defs = [b for b in self._bindings_named(name) if b.kind is BindingKind.DEF]
         return [b.statement for b in sorted(defs, key=lambda b: b.order)]
 
     def _bindings_named(self, name, defined=None) -> frozenset:
@@ -221,7 +221,7 @@ class Summaries:
         flow = self.dataflow.function_of(function)
         returns, writes, stores = set(), set(), set()
         for binding in flow.bindings:
-            if binding.kind != "param":
+            if binding.kind is not BindingKind.PARAM:
                 continue
             if flow.writes(binding):
                 writes.add(binding.name)
