@@ -16,7 +16,8 @@ and methods inside it, as Python does.
     flow.aliases(binding)               # bindings that may share its memory (views, `a = b`)
     flow.writes(binding)                # in-place writes to the value or an alias: [Write]
     flow.escapes(binding, is_pure_call) # where the value leaves the function's sight: [Escape]
-    dataflow.parent(node)               # syntactic parent of any node inside a function
+    dataflow.parent(node)               # syntactic parent of any node (layout skipped)
+    dataflow.alias_step(node)           # the expression above when it returns the same memory
 
 Branches are merged conservatively (a load after `if` sees the bindings of both arms) and loop
 bodies are walked twice, so a binding made late in a loop reaches the loads at its top.
@@ -29,8 +30,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from torchlint._lazy import lazy_module
-from torchlint.facts.statements import is_true
-from torchlint.walk import TRIVIA, children
+from torchlint.facts.statements import code_children, is_true
 
 cst = lazy_module("libcst")
 
@@ -137,13 +137,24 @@ class Flow:
     _uses: dict[int, list] = field(default_factory=dict)  # id(Binding) -> Name loads
     _order: dict[int, int] = field(default_factory=dict)  # id(statement) -> order
     _statement_of: dict[int, object] = field(default_factory=dict)  # id(Name load) -> statement
-    captured: set[str] = field(default_factory=set)  # names read by nested functions/classes
+    _nested: list = field(default_factory=list)  # defs and classes whose bodies read this scope
+    _captured: frozenset | None = None
 
     @property
     def kind(self) -> Scope:
         if isinstance(self.scope, cst.FunctionDef):
             return Scope.FUNCTION
         return Scope.CLASS if isinstance(self.scope, cst.ClassDef) else Scope.MODULE
+
+    @property
+    def captured(self) -> frozenset:
+        """Names read (or rebound) by the nested defs and classes: they may change or keep
+        a value whenever they run. Computed on first use."""
+        if self._captured is None:
+            from torchlint.facts.reaching import names_in_definitions
+
+            self._captured = names_in_definitions(self._nested)
+        return self._captured
 
     @property
     def function(self):
@@ -261,9 +272,7 @@ class Dataflow:
             node, scope = stack.pop()
             if type(node) is cst.FunctionDef or type(node) is cst.ClassDef:
                 scope = node
-            for child in children(node):
-                if type(child).__name__ in TRIVIA:
-                    continue  # whitespace and punctuation: no rule asks about them
+            for child in code_children(node):  # whitespace and punctuation: no rule asks
                 parents[id(child)] = node
                 if scope is not None:
                     scope_of[id(child)] = scope

@@ -206,10 +206,8 @@ class Builder:
         else:
             for arg in (*definition.bases, *definition.keywords):
                 self._loads(arg.value, definition, env)
-        if self.in_class:
-            return  # a method or nested class cannot see the class body's names
-        for name in _load_names(definition, into_scopes=True):
-            self.flow.captured.add(name.value)
+        if not self.in_class:  # a method or nested class cannot see the class body's names
+            self.flow._nested.append(definition)
 
     def _loads(self, expr, statement, env) -> None:
         for name in _load_names(expr, in_class=self.in_class):
@@ -222,6 +220,11 @@ class Builder:
                 uses = self.flow._uses.setdefault(id(binding), [])
                 if not any(u is name for u in uses):
                     uses.append(name)
+
+
+def names_in_definitions(definitions) -> frozenset:
+    """Every name read or bound anywhere inside these defs and classes."""
+    return frozenset(name.value for definition in definitions for name in _load_names(definition, into_scopes=True))
 
 
 def _load_names(expr, into_scopes: bool = False, in_class: bool = False) -> Iterator:
