@@ -4,7 +4,7 @@ from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
 from torchlint.facts.modules import Kind, Modules
 from torchlint.facts.program import Program
-from torchlint.facts.statements import body_of, walk_nodes
+from torchlint.facts.statements import body_of, iter_statements, small_statements, walk_nodes
 from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
 
 cst = lazy_module("libcst")
@@ -106,18 +106,24 @@ class UnregisteredSubmodule(Rule):
         if modules.class_kind(node) is not Kind.MODULE:
             return
         init = next((s for s in body_of(node.body) if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
-        if init is None or _registers_itself(init):
+        if init is None:
+            return
+        candidates = []
+        for line in iter_statements(body_of(init.body)):
+            for statement in small_statements(line):
+                if isinstance(statement, cst.Assign) and len(statement.targets) == 1:
+                    target, value = statement.targets[0].target, statement.value
+                elif isinstance(statement, cst.AnnAssign) and statement.value is not None:
+                    target, value = statement.target, statement.value
+                else:
+                    continue
+                if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self" \
+                        and isinstance(value, (cst.List, cst.Tuple, cst.Dict, cst.ListComp, cst.DictComp)):
+                    candidates.append((statement, target, value))
+        if not candidates or _registers_itself(init):
             return
         attributes = self.facts.get(Program).self_attributes(node)
-        for statement in walk_nodes(init.body):
-            if isinstance(statement, cst.Assign) and len(statement.targets) == 1:
-                target, value = statement.targets[0].target, statement.value
-            elif isinstance(statement, cst.AnnAssign) and statement.value is not None:
-                target, value = statement.target, statement.value
-            else:
-                continue
-            if not (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self"):
-                continue
+        for statement, target, value in candidates:
             if len(attributes.get(target.attr.value, ())) != (2 if isinstance(statement, cst.AnnAssign) else 1):
                 continue  # assigned again somewhere (wrapped later, or replaced)
             built = _built_modules(value, modules)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from torchlint._lazy import lazy_module
-from torchlint.facts.statements import body_of, walk_nodes
+from torchlint.facts.statements import body_of, iter_statements, small_statements
 
 cst = lazy_module("libcst")
 
@@ -88,20 +88,27 @@ class Program:
         if found is not None:
             return found
         found = {}
-        for node in walk_nodes(class_node.body):
-            if isinstance(node, cst.Assign):
-                for target in node.targets:
-                    if _is_self_attribute(target.target):
-                        found.setdefault(target.target.attr.value, []).append(node.value)
-            elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
-                if _is_self_attribute(node.target):
-                    found.setdefault(node.target.attr.value, []).extend([node.value, node.value] if node.value is not None else [None, None])
-            elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "register_buffer":
-                args = node.args
-                if len(args) >= 2 and isinstance(args[0].value, cst.SimpleString):
-                    found.setdefault(args[0].value.evaluated_value, []).append(args[1].value)
+        for statement in iter_statements(body_of(class_node.body)):
+            for small in small_statements(statement):
+                if isinstance(small, cst.Assign):
+                    for target in small.targets:
+                        if _is_self_attribute(target.target):
+                            found.setdefault(target.target.attr.value, []).append(small.value)
+                elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
+                    if _is_self_attribute(small.target):
+                        found.setdefault(small.target.attr.value, []).extend([small.value, small.value])
+                elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                    self._registered_buffer(small.value, found)
         self._attributes[id(class_node)] = found
         return found
+
+    @staticmethod
+    def _registered_buffer(call, found: dict) -> None:
+        """`self.register_buffer("name", value)` binds `self.name`."""
+        func, args = call.func, call.args
+        if isinstance(func, cst.Attribute) and func.attr.value == "register_buffer" and len(args) >= 2 \
+                and isinstance(args[0].value, cst.SimpleString):
+            found.setdefault(args[0].value.evaluated_value, []).append(args[1].value)
 
     def method_names(self, class_node) -> set[str]:
         """Names of the methods defined directly in the class body."""

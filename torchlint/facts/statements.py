@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from torchlint._lazy import lazy_module
-from torchlint.walk import children
+from torchlint.walk import child_fields
 
 cst = lazy_module("libcst")
 
@@ -77,13 +77,41 @@ def parameters(params) -> list:
     return found
 
 
+# Fields that hold only layout (whitespace, brackets, commas, colons...): never code.
+_LAYOUT_FIELDS = frozenset({
+    "lpar", "rpar", "lbracket", "rbracket", "lbrace", "rbrace", "comma", "semicolon", "colon",
+    "equal", "dot", "leading_lines", "lines_after_decorators", "header", "footer", "newline",
+    "trailing_whitespace", "asynchronous", "relative", "first_colon", "second_colon",
+    "leading_whitespace", "first_line", "empty_lines", "last_line", "comment",
+})
+_CODE_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def code_children(node) -> list:
+    """A node's children without layout (whitespace, punctuation), in source order."""
+    cls = type(node)
+    fields = _CODE_FIELDS.get(cls)
+    if fields is None:
+        fields = _CODE_FIELDS[cls] = tuple(
+            f for f in child_fields(cls) if f not in _LAYOUT_FIELDS and not f.startswith("whitespace"))
+    base = cst.CSTNode
+    found: list = []
+    for name in fields:
+        value = getattr(node, name)
+        if type(value) is list or type(value) is tuple:
+            found.extend(child for child in value if isinstance(child, base))
+        elif isinstance(value, base):
+            found.append(value)
+    return found
+
+
 def walk_nodes(node) -> Iterator:
-    """Every node under `node` (itself included), depth first, trivia skipped."""
+    """Every node under `node` (itself included), depth first, layout skipped."""
     stack = [node]
     while stack:
         current = stack.pop()
         yield current
-        stack.extend(children(current))
+        stack.extend(code_children(current))
 
 
 def is_true(expr) -> bool:
