@@ -93,9 +93,9 @@ class CatInLoop(Rule):
                 continue
             short = growth.function.replace("numpy.", "np.")
             once = "np.concatenate" if short == "np.append" else short
-            loop_kind = "for" if growth.loop.__class__.__name__ == "For" else "while"
-            notes = [NodeNote(growth.loop, f"the `{loop_kind}` loop runs it on every iteration; "
-                                           f"`{growth.accumulator}` is read nowhere else inside it")]
+            header = growth.loop.iter if hasattr(growth.loop, "iter") else growth.loop.test
+            notes = [NodeNote(header, f"this loop runs it on every iteration; "
+                                      f"`{growth.accumulator}` is read nowhere else inside it")]
             if growth.read_after is not None:
                 notes.append(NodeNote(growth.read_after, f"`{growth.accumulator}` is read only after the loop, here"))
             self.report(

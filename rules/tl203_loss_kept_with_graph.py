@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
-from torchlint.facts.accumulation import Accumulation, GradMode, Into, Origin
+from torchlint.facts.accumulation import Accumulation, AfterUse, GradMode, Into, Origin
 from torchlint.facts.statements import snippet
 from torchlint.rule import FixSpec, NodeNote, Rule
 
@@ -20,11 +20,18 @@ class LossKeptWithGraph(Rule):
     Silent when the value is detached first (`loss.item()`, `loss.detach()`, `float(loss)`,
     `loss.data`); when the accumulation runs under `torch.no_grad()`/`inference_mode()`/
     `set_grad_enabled(False)` (a `with` block, a decorator, or every same-module caller of the
-    function); for a criterion output in a function that no code of the file calls (its caller
-    may disable gradients), or in Lightning's `validation_step`/`test_step`; and when the
-    accumulated value is back-propagated itself or handed on (`total.backward()`,
-    `scaler.scale(total)`, `return total`): summing losses to back-propagate their sum is
-    deliberate. A `.backward(retain_graph=True)` in the loop silences the finding too.
+    function); with a `.backward(retain_graph=True)`; and when the accumulator is back-propagated
+    inside the loop (`if step % k == 0: total.backward()`). A loss that was back-propagated in the
+    loop is reported whatever happens to the total afterwards: its graph is spent, so the total
+    cannot be back-propagated again.
+
+    For a criterion output that no `backward()` in the loop consumes, summing is how a loss is
+    usually built (`loss += F.l1_loss(pred[t], y[t])` over time steps or feature levels, then
+    `loss.backward()`), so the finding needs more: gradients certainly on (module level, or a
+    function every same-module caller runs with gradients; not Lightning's `validation_step`),
+    and the total used afterwards only through `float()`, `.item()`, `.detach()`, printing,
+    logging or formatting. A total returned, back-propagated, or combined into another value is
+    left alone.
 
     ## Why is this bad?
     A loss tensor holds its autograd graph. Adding it to a running total makes the total's graph
@@ -102,7 +109,7 @@ class LossKeptWithGraph(Rule):
             expression = snippet(found.expression)
             origin = ("back-propagated here" if found.origin is Origin.BACKWARD
                       else "computed here, with gradients recorded")
-            notes = [NodeNote(found.origin_node, f"the loss is {origin}; its graph is attached to `{expression}`")]
+            notes = [NodeNote(found.origin_node, f"the loss is {origin}")]
             what = "adds" if found.into is Into.SUM else "collects"
             fix = None
             if isinstance(found.expression, cst.Name):
@@ -113,8 +120,8 @@ class LossKeptWithGraph(Rule):
                 f"`{found.accumulator}` {what} `{expression}` with its autograd graph on every iteration: "
                 "the graphs of all iterations stay alive",
                 notes=notes,
-                help=f"accumulate `{_detached_text(found.expression)}` (a number) or "
-                     f"`{expression}.detach()` instead",
+                help=f"accumulate `{_atom(found.expression)}.item()` (a number) or "
+                     f"`{_atom(found.expression)}.detach()` instead",
                 fix=fix,
             )
 
@@ -127,7 +134,9 @@ def _kept(found) -> bool:
         # Each graph was freed by its own backward(): back-propagating the total would raise, so
         # handing the total on is no excuse; a backward() of the total inside the loop is.
         return found.back_propagated is None or not _inside(found.back_propagated, found.loop)
-    return found.grad_mode is GradMode.ENABLED and found.back_propagated is None
+    # Summing criterion outputs is how a loss is built: only a total that is merely printed,
+    # logged or converted to a number afterwards is certainly kept for nothing.
+    return found.grad_mode is GradMode.ENABLED and found.after_use is AfterUse.DETACHED
 
 
 def _inside(node, loop) -> bool:
@@ -136,8 +145,7 @@ def _inside(node, loop) -> bool:
     return any(inner is node for inner in walk_nodes(loop))
 
 
-def _detached_text(expression) -> str:
+def _atom(expression) -> str:
+    """The expression's text, parenthesised unless a method can be called on it as it is."""
     text = snippet(expression)
-    if isinstance(expression, (cst.Name, cst.Attribute, cst.Call)):
-        return f"{text}.item()"
-    return f"({text}).item()"
+    return text if isinstance(expression, (cst.Name, cst.Attribute, cst.Call)) else f"({text})"

@@ -19,6 +19,7 @@ rules judge and word them.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -56,6 +57,8 @@ NO_GRAD_CONTEXTS = frozenset({
 })
 # Calls that back-propagate through (or hand on for back-propagation) what they are given.
 _GRADIENT_CALLS = frozenset({"backward", "grad", "scale", "manual_backward"})
+# Calls that only print, log or format what they are given.
+_LOGGING = re.compile(r"print|log|scalar|format|write|set_postfix|set_description|display", re.I)
 # Methods run without gradients by the frameworks that call them.
 _FRAMEWORK_NO_GRAD = frozenset({"validation_step", "test_step", "predict_step", "validation_epoch_end",
                                 "test_epoch_end", "on_validation_batch_end"})
@@ -73,6 +76,15 @@ class Into(enum.Enum):
 
     SUM = enum.auto()  # `total += loss`, `total = total + loss`
     LIST = enum.auto()  # `losses.append(loss)`, `losses += [loss]`
+
+
+class AfterUse(enum.Enum):
+    """What the code does with an accumulator besides accumulating (in the loop and after it)."""
+
+    NONE = enum.auto()  # nothing: never read
+    DETACHED = enum.auto()  # only through `float()`, `.item()`, `.detach()`, printing, logging or formatting
+    GRADIENT = enum.auto()  # back-propagated, handed to a gradient call, returned or yielded
+    OTHER = enum.auto()  # read some other way (arithmetic into another value, passed to a call...)
 
 
 class GradMode(enum.Enum):
@@ -110,6 +122,7 @@ class LossAccumulation:
     grad_mode: GradMode
     retains_graph: bool  # the `.backward()` is given `retain_graph=`/`create_graph=`
     back_propagated: Any = None  # where the accumulator itself is back-propagated or handed on
+    after_use: AfterUse = AfterUse.NONE
 
 
 @dataclass
@@ -372,7 +385,8 @@ class Accumulation:
         if self._under_no_grad(loop.node, small):
             mode = GradMode.DISABLED
         return LossAccumulation(loop.node, small, expression, accumulator, into, origin, origin_node, mode, retains,
-                                self._back_propagated(loop, accumulator, small))
+                                self._back_propagated(loop, accumulator, small),
+                                self._after_use(loop, accumulator, small))
 
     def _persists(self, loop, accumulator: str, statement) -> bool:
         """Is the accumulator carried over from one iteration to the next (not rebuilt in the loop)?
@@ -411,13 +425,30 @@ class Accumulation:
 
         return bool(search(body_of(loop.body), False))
 
-    def _back_propagated(self, loop: _Loop, accumulator: str, statement):
-        """A statement in the loop or after it that back-propagates the accumulator or hands it on."""
-        candidates = [node for node in _loop_nodes(loop.node) if node is not statement and _is_small(node)]
+    def _uses(self, loop: _Loop, statement) -> list:
+        """The small statements of the loop (but `statement`) and of the scope after it, in order."""
+        found = [node for node in _loop_nodes(loop.node) if node is not statement and _is_small(node)]
         for body, index in reversed(loop.body_after):
             for following in body[index + 1:]:
-                candidates.extend(n for n in walk_nodes(following) if _is_small(n))
-        for node in candidates:
+                found.extend(n for n in walk_nodes(following) if _is_small(n))
+        return found
+
+    def _after_use(self, loop: _Loop, accumulator: str, statement) -> AfterUse:
+        if self._back_propagated(loop, accumulator, statement) is not None:
+            return AfterUse.GRADIENT
+        contexts = []
+        for node in self._uses(loop, statement):
+            if isinstance(node, cst.Assign) and len(node.targets) == 1 and dotted_name(node.targets[0].target) == accumulator \
+                    and isinstance(node.value, (cst.Integer, cst.Float, cst.List)):
+                continue  # a reset
+            contexts.extend(_read_contexts(node, accumulator))
+        if not contexts:
+            return AfterUse.NONE
+        return AfterUse.DETACHED if all(contexts) else AfterUse.OTHER
+
+    def _back_propagated(self, loop: _Loop, accumulator: str, statement):
+        """A statement in the loop or after it that back-propagates the accumulator or hands it on."""
+        for node in self._uses(loop, statement):
             if not any(True for _ in _reads(node, accumulator, whole=True)):
                 continue
             if (isinstance(node, cst.Return) or _yields(node)) and _attached_read(node, accumulator):
@@ -580,6 +611,31 @@ def _attached_read(node, key: str) -> bool:
         if isinstance(func, cst.Attribute) and func.attr.value in DETACHING_METHODS:
             return any(_attached_read(arg, key) for arg in node.args)
     return any(_attached_read(child, key) for child in children(node))
+
+
+def _read_contexts(node, key: str, detached: bool = False) -> Iterator[bool]:
+    """For each read of `key` under `node`: is it through a detaching, printing or logging call?"""
+    if isinstance(node, (cst.Name, cst.Attribute)) and dotted_name(node) == key:
+        yield detached
+        return
+    if isinstance(node, cst.Call):
+        func = node.func
+        name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else ""
+        if name in DETACHING_FUNCTIONS or _LOGGING.search(name):
+            for arg in node.args:
+                yield from _read_contexts(arg, key, True)
+            if isinstance(func, cst.Attribute):
+                yield from _read_contexts(func.value, key, detached)
+            return
+        if isinstance(func, cst.Attribute) and name in DETACHING_METHODS:
+            yield from _read_contexts(func.value, key, True)
+            for arg in node.args:
+                yield from _read_contexts(arg, key, detached)
+            return
+    if isinstance(node, cst.FormattedStringExpression):
+        detached = True
+    for child in children(node):
+        yield from _read_contexts(child, key, detached)
 
 
 def _is_small(node) -> bool:
