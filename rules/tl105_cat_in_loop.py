@@ -19,7 +19,8 @@ class CatInLoop(Rule):
     after `logits = model(idx)`, nanoGPT's and minGPT's `generate`), or DenseNet's
     `x = torch.cat([x, layer(x)], 1)`, every intermediate result is needed and the rule stays
     silent, even though the copying is just as quadratic there. Loops over a literal of at most
-    four items (or `range(4)`) are not reported. `torch.stack`/`np.stack` cannot re-grow an
+    four items (or `range(4)`), or over a configuration's option list (`self.config.types`,
+    `args.scales`), are not reported: a handful of iterations copies next to nothing. `torch.stack`/`np.stack` cannot re-grow an
     accumulator (each call adds a dimension), so they are not concerned.
 
     ## Why is this bad?

@@ -34,6 +34,16 @@ def test_regrowth_lists_reads_inside_the_loop_but_not_none_checks_or_the_regrowi
     """).regrowths()
     assert (growth.accumulator, growth.function, growth.reads_in_loop, growth.small_loop) == ("acc", "torch.cat", (), False)
     assert growth.read_after is not None
+    (branches,) = _facts("""
+        import torch
+        acc = None
+        for x in xs:
+            if acc is None:
+                acc = x
+            else:
+                acc = torch.cat([acc, x])
+    """).regrowths()
+    assert branches.reads_in_loop == ()
     (decoding,) = _facts("""
         import torch
         while idx.size(1) < n:
@@ -43,7 +53,8 @@ def test_regrowth_lists_reads_inside_the_loop_but_not_none_checks_or_the_regrowi
 
 
 @pytest.mark.parametrize("header,small", [("for k in range(4):", True), ("for k in (a, b):", True),
-                                          ("for k in range(5):", False), ("for k in items:", False)])
+                                          ("for k in range(5):", False), ("for k in items:", False),
+                                          ("for k in self.config.kinds:", True), ("for k in self.kinds:", False)])
 def test_small_literal_loops_are_marked(header, small):
     (growth,) = _facts(f"import numpy as np\n{header}\n    x = np.append(x, k)\n").regrowths()
     assert growth.small_loop is small

@@ -59,6 +59,7 @@ NO_GRAD_CONTEXTS = frozenset({
 _GRADIENT_CALLS = frozenset({"backward", "grad", "scale", "manual_backward"})
 # Calls that only print, log or format what they are given.
 _LOGGING = re.compile(r"print|log|scalar|format|write|set_postfix|set_description|display", re.I)
+_CONFIG_PARTS = frozenset({"config", "cfg", "conf", "hparams", "args", "opt", "opts", "options", "settings"})
 # Methods run without gradients by the frameworks that call them.
 _FRAMEWORK_NO_GRAD = frozenset({"validation_step", "test_step", "predict_step", "validation_epoch_end",
                                 "test_epoch_end", "on_validation_batch_end"})
@@ -104,7 +105,7 @@ class Regrowth:
     function: str  # its qualified name, e.g. "torch.cat"
     accumulator: str  # the name or dotted attribute regrown
     reads_in_loop: tuple  # other reads of the accumulator inside the loop (besides `is None` checks)
-    small_loop: bool  # the loop runs over a literal of at most 4 items, or `range(<= 4>)`
+    small_loop: bool  # over a literal of at most 4 items, `range(<= 4)`, or a configuration's option list
     read_after: Any = None  # the first read after the loop in the same scope, if any
 
 
@@ -558,9 +559,13 @@ def _is_none_check(node, loop) -> bool:
 
 
 def _small_loop(loop) -> bool:
+    """A loop over a literal of at most 4 items, `range(<= 4)`, or a configuration's list of options."""
     if not isinstance(loop, cst.For):
         return False
     iterable = loop.iter
+    parts = (dotted_name(iterable) or "").lower().split(".")
+    if len(parts) > 1 and any(part in _CONFIG_PARTS for part in parts[:-1]):
+        return True  # `self.config.conditioning_types`: a handful of options, not data
     if isinstance(iterable, (cst.List, cst.Tuple, cst.Set)):
         return len(iterable.elements) <= 4
     if isinstance(iterable, cst.Call) and isinstance(iterable.func, cst.Name) and iterable.func.value == "range":
