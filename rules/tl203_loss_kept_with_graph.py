@@ -20,8 +20,8 @@ class LossKeptWithGraph(Rule):
     Silent when the value is detached first (`loss.item()`, `loss.detach()`, `float(loss)`,
     `loss.data`); when the accumulation runs under `torch.no_grad()`/`inference_mode()`/
     `set_grad_enabled(False)` (a `with` block, a decorator, or every same-module caller of the
-    function); with a `.backward(retain_graph=True)`; and when the accumulator is back-propagated
-    inside the loop (`if step % k == 0: total.backward()`). A loss that was back-propagated in the
+    function); and when the accumulator is back-propagated inside the loop
+    (`if step % k == 0: total.backward()`), or anywhere after a `.backward(retain_graph=True)`. A loss that was back-propagated in the
     loop is reported whatever happens to the total afterwards: its graph is spent, so the total
     cannot be back-propagated again.
 
@@ -128,8 +128,10 @@ class LossKeptWithGraph(Rule):
 
 def _kept(found) -> bool:
     """Does the accumulation keep graphs for nothing (not deliberately, not without gradients)?"""
-    if found.retains_graph or found.grad_mode is GradMode.DISABLED:
+    if found.grad_mode is GradMode.DISABLED:
         return False
+    if found.origin is Origin.BACKWARD and found.retains_graph:
+        return found.back_propagated is None  # a retained graph may be meant for the total's backward
     if found.origin is Origin.BACKWARD:
         # Each graph was freed by its own backward(): back-propagating the total would raise, so
         # handing the total on is no excuse; a backward() of the total inside the loop is.

@@ -65,6 +65,7 @@ def test_only_known_concatenations_of_the_accumulator_itself_are_regrowths():
     assert _facts("for x in xs:\n    y = cat([y, x])\n").regrowths() == []
     assert _facts("import torch\nfor x in xs:\n    y = torch.stack([y, x])\n").regrowths() == []
     assert _facts("import torch\nfor x in xs:\n    y = torch.cat([y, y])\n").regrowths() == []
+    assert _facts("import torch\nfor r in regions:\n    r.emb = torch.cat([u, r.emb])\n").regrowths() == []
 
 
 def test_loss_accumulation_origins_and_grad_modes():
@@ -146,8 +147,10 @@ def test_criterion_sum_only_logged_is_reported_and_per_iteration_backward_is_nev
     assert rows(returned, "TL203") == [6]
 
 
-def test_backward_with_retain_graph_and_sums_under_no_grad_are_silent():
-    assert rows("for x in xs:\n    loss = f(x)\n    loss.backward(retain_graph=True)\n    total += loss\n", "TL203") == []
+def test_retained_graphs_are_reported_unless_the_total_is_back_propagated_and_no_grad_sums_are_silent():
+    retained = "for x in xs:\n    loss = f(x)\n    loss.backward(retain_graph=True)\n    total += loss\n"
+    assert rows(retained, "TL203") == [4]  # the retained graphs, saved tensors included, pile up
+    assert rows(retained + "total.backward()\n", "TL203") == []
     assert rows("import torch\nfor x in xs:\n    loss = f(x)\n    loss.backward()\n    with torch.no_grad():\n"
                 "        total += loss\n", "TL203") == []
 

@@ -248,8 +248,8 @@ class Accumulation:
         if qualified not in CONCATENATIONS:
             return None
         element = _accumulator_element(call, key, qualified)
-        if element is None:
-            return None
+        if element is None or ("." in key and _binds(loop.node, key.split(".")[0])):
+            return None  # `region.prompt = cat([e, region.prompt])` over regions: another object each time
         ignored = {id(element)} | {id(n) for n in allowed}
         reads = tuple(node for node in _reads(loop.node, key) if id(node) not in ignored and not _is_none_check(node, loop.node))
         return Regrowth(loop.node, call, qualified, key, reads, _small_loop(loop.node),
@@ -501,6 +501,16 @@ def _reads(root, key: str, whole: bool = False) -> Iterator:
     for node in nodes:
         if isinstance(node, (cst.Name, cst.Attribute)) and dotted_name(node) == key and id(node) not in stores:
             yield node
+
+
+def _binds(loop, name: str) -> bool:
+    """Does the loop (its target or a statement in it) bind `name`?"""
+    for node in _loop_nodes(loop):
+        targets = [t.target for t in node.targets] if isinstance(node, cst.Assign) else \
+            [node.target] if isinstance(node, (cst.For, cst.AugAssign, cst.AnnAssign, cst.NamedExpr)) else []
+        if any(name in _bound_names(t) for t in targets):
+            return True
+    return False
 
 
 def _bound_names(target) -> Iterator[str]:
