@@ -175,3 +175,28 @@ class Run(Protocol):
     splits: list[Split]
 
     def quiet(self): ...  # a context in which the program's calls are not recorded
+
+
+@dataclass
+class CatCall(Observation):
+    """`torch.cat`/`np.concatenate`-like call; `chain` counts the calls of this line that took the
+    previous one's result as an input (1: none did)."""
+
+    library: str = "torch"
+    output_bytes: int = 0
+    chain: int = 1
+    chain_bytes: int = 0  # bytes written by every call of the chain so far, this one included
+    growing: bool = True  # every call of the chain wrote more bytes than the one before
+    read_between: bool | None = None  # an intermediate result was used by another operation (None: not observed)
+
+
+@dataclass
+class LossGraph(Observation):
+    """A loss computed (by a loss module or function) or back-propagated, with the fate of the graph
+    made at the same line two calls earlier."""
+
+    graph: bool = False  # the loss has an autograd graph
+    earlier: Any = None  # that earlier graph's backward-pass counter (`.passes`), None: no such call
+    earlier_alive: bool = False  # whether that graph was still alive at this call
+    earlier_passes: int = 0  # backward passes through it counted at this call
+    alive_graphs: int = 0  # graphs made earlier at this line still alive at this call

@@ -103,6 +103,10 @@ class Tracer:
     def __exit__(self, *exc_info) -> None:
         global _ACTIVE
         _ACTIVE = None
+        if self._torch_patched:
+            from torchlint.verify.watch_accumulation import finish
+
+            finish(self)
         self._rebind_namespaces(to_wrapper=False)
         for owner, name, original, owned in reversed(self._patches):
             if owned:
@@ -188,6 +192,9 @@ class Tracer:
         from torchlint.verify.watch_nn import patch_nn
 
         patch_nn(self)  # softmax functions, module construction, factories and device moves
+        from torchlint.verify.watch_accumulation import patch_accumulation
+
+        patch_accumulation(self)  # concatenation chains and loss graphs
 
     def _patch_sklearn(self) -> None:
         import sklearn.base
@@ -541,6 +548,9 @@ def _inplace_handler(tracer: Tracer, frame, original, name, args, kwargs):
 
 
 def _backward_handler(tracer: Tracer, frame, original, name, args, kwargs):
+    from torchlint.verify.watch_accumulation import note_backward
+
+    note_backward(tracer, frame, args[0])
     with tracer.quiet():
         watched = []
         for optimizer, state in tracer.optimizers():

@@ -115,7 +115,11 @@ def _loss_handler(tracer, frame, original, name, args, kwargs):
     call = tracer.record(LossCall, name, frame, input=copies[0], target=copies[1] if len(copies) > 1 else None,
                          kwargs=options)
     try:
-        return original(*args, **kwargs)
+        result = original(*args, **kwargs)
     except Exception as exc:
         call.error = exc
         raise
+    from torchlint.verify.watch_accumulation import note_loss
+
+    note_loss(tracer, frame, name, result)  # TL203: the loss's graph
+    return result
