@@ -4,7 +4,7 @@ from torchlint.rules._tensor_wording import escape_text, layout_label, product_t
 
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
-from torchlint.facts.dataflow import Dataflow
+from torchlint.facts.shape_scope import ScopedDataflow
 from torchlint.facts.fate import Fate, fate_of
 from torchlint.facts.layout import Layouts
 from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
@@ -106,9 +106,9 @@ class RepeatCouldBeExpand(Rule):
         receiver = func.value
         if self.facts.names.qualified_name(receiver) is not None:
             return  # `einops.repeat`, `itertools.repeat`, `np.repeat`: a module's function
-        dataflow = self.facts.get(Dataflow)
-        if dataflow.enclosing_function(node) is None:
-            return
+        dataflow = self.facts.get(ScopedDataflow)
+        if dataflow.function_of(node) is None:
+            return  # a class body outside methods
         layout = self.facts.get(Layouts).of(receiver)
         if layout is None or not (layout.tensor or (layout.tensor is None and len(factors) >= 3)):
             return

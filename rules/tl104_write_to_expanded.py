@@ -4,7 +4,8 @@ from torchlint.rules._tensor_wording import write_text
 
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Severity
-from torchlint.facts.dataflow import ALIAS_METHODS, Dataflow
+from torchlint.facts.dataflow import ALIAS_METHODS
+from torchlint.facts.shape_scope import ScopedDataflow
 from torchlint.facts.layout import Layouts
 from torchlint.rule import NodeNote, Rule
 
@@ -88,7 +89,7 @@ class WriteToExpanded(Rule):
         func = node.func
         if not (isinstance(func, cst.Attribute) and func.attr.value in ("expand", "expand_as")):
             return
-        dataflow = self.facts.get(Dataflow)
+        dataflow = self.facts.get(ScopedDataflow)
         flow = dataflow.function_of(node)
         if flow is None:
             return

@@ -3,8 +3,9 @@
     layouts = self.facts.get(Layouts)
     layout = layouts.of(expr)      # Layout, or None when `expr` is known not to be a tensor
 
-A `Layout` is evaluated along method chains (`x.unsqueeze(0).transpose(1, 2)`), through local
-assignments (via `Dataflow`), through `self.<attr>` set once in the class (`nn.Parameter(...)`,
+A `Layout` is evaluated along method chains (`x.unsqueeze(0).transpose(1, 2)`), through
+assignments (via `ScopedDataflow`: in functions and at module level, so scripts and notebook
+cells too), through `self.<attr>` set once in the class (`nn.Parameter(...)`,
 `register_buffer`), and from constructors. Values count as tensors only on evidence
 (`tensor=True`): torch constructors and functions, `nn.Parameter`, tensor-only methods, a
 `Tensor` annotation. Values of unknown origin (parameters, module calls) are `tensor=None` and
@@ -31,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from torchlint._lazy import lazy_module
-from torchlint.facts.dataflow import Dataflow
+from torchlint.facts.shape_scope import ScopedDataflow
 from torchlint.facts.evidence import Evidence
 from torchlint.facts.layout_ops import (
     _code,
@@ -94,7 +95,7 @@ class Layouts:
     def __init__(self, facts) -> None:
         self.facts = facts
         self.names = facts.names
-        self.dataflow: Dataflow = facts.get(Dataflow)
+        self.dataflow: ScopedDataflow = facts.get(ScopedDataflow)
         self._memo: dict[int, object] = {}
         self._active: set[int] = set()
         
@@ -336,6 +337,8 @@ class Layouts:
             return _tensor(inner)
         if qualified in SIZE_CONSTRUCTORS:
             return self._constructor(call, args, qualified)
+        if qualified in ("torch.tensor", "torch.as_tensor") and args and isinstance(args[0].value, (cst.List, cst.Tuple)):
+            return _literal_tensor(args[0].value, call, _code(self, args[0].value))
         if qualified in LIKE_CONSTRUCTORS and args:
             source = self._eval(args[0].value)
             dims = source.dims if isinstance(source, Layout) else None
@@ -383,8 +386,10 @@ class Layouts:
             size_args = args[:1]
         if len(size_args) == 1 and isinstance(size_args[0].value, (cst.Tuple, cst.List)):
             elements = [e.value for e in size_args[0].value.elements]
-        elif len(size_args) == 1:
+        elif len(size_args) == 1 and not (_looks_like_size(size_args[0].value) and self._size(size_args[0].value, 0)):
             return Layout(tensor=True, contiguous=True)  # `torch.zeros(shape)`: ndim unknown
+        elif len(size_args) == 1:
+            elements = [size_args[0].value]  # `torch.zeros(3)`, `torch.zeros(x.size(0))`: 1-D
         else:
             elements = [a.value for a in size_args]
         if any(isinstance(e, cst.StarredElement) for e in elements) or any(a.star for a in size_args):
@@ -619,3 +624,30 @@ def copying_reshape(layouts: Layouts, call) -> CopyingReshape | None:
     if merge is None or not merge.copies:
         return None
     return CopyingReshape(layout, merge.positions)
+
+
+def _literal_tensor(value, call, shown) -> Layout:
+    """`torch.tensor([[a, b]])`: the nesting of list literals gives the leading sizes.
+
+    Exact dims when every leaf is a number literal; otherwise (leaves may be sequences) only
+    the size-1 dims of the known prefix, counted from the left.
+    """
+    sizes, level, exact = [], [value], True
+    while True:
+        lengths = {len(item.elements) for item in level}
+        if len(lengths) != 1 or any(isinstance(e, cst.StarredElement) for item in level for e in item.elements):
+            return Layout(tensor=True, contiguous=True)
+        sizes.append(str(lengths.pop()))
+        inner = [e.value for item in level for e in item.elements]
+        if inner and all(isinstance(e, (cst.List, cst.Tuple)) for e in inner):
+            level = inner
+            continue
+        if any(isinstance(e, (cst.List, cst.Tuple)) for e in inner):
+            return Layout(tensor=True, contiguous=True)  # ragged: torch raises
+        exact = all(_int(e) is not None or isinstance(e, cst.Float) for e in inner)
+        break
+    notes = [Evidence(call, Shows.SIZE_ONE_BY, f"torch.tensor({shown})", dim=i) if size == "1" else None
+             for i, size in enumerate(sizes)]
+    if exact:
+        return Layout(tensor=True, dims=_ranked(sizes, notes), contiguous=True)
+    return Layout(tensor=True, ones_left=tuple((i, n) for i, n in enumerate(notes) if n is not None), contiguous=True)
