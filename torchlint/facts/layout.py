@@ -39,6 +39,7 @@ from torchlint.facts.layout_ops import (
     _dim_argument,
     _elementwise,
     _expand,
+    _first_operand,
     _flattened,
     _fresh,
     _has_ones,
@@ -52,7 +53,9 @@ from torchlint.facts.layout_ops import (
     _sliced,
     _split_element,
     _tensor,
+    _topk,
     _transpose,
+    _two_dims,
     _unknown_ranks,
     _unsqueeze,
 )
@@ -60,12 +63,14 @@ from torchlint.facts.program import Program
 from torchlint.facts.tensors import (
     ELEMENTWISE_FUNCTIONS,
     ELEMENTWISE_METHODS,
+    FEATURE_MODULES,
     FRESH_FUNCTIONS,
     FRESH_METHODS,
     KEEPDIM_REDUCTIONS,
     LIKE_CONSTRUCTORS,
     NOT_TENSOR_ROOTS,
     OPAQUE,
+    BINARY_METHODS,
     PAIR_REDUCTIONS,
     PARAMETER,
     SHAPE_PRESERVING_MODULES,
@@ -223,7 +228,7 @@ class Layouts:
             return UNKNOWN
         source = self._eval(value)
         if isinstance(source, _Pair):
-            return source.values if index == 0 else UNKNOWN
+            return source.values if index in (0, 1) else UNKNOWN
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
             method = value.func.attr.value
             receiver = self._eval(value.func.value)
@@ -244,7 +249,7 @@ class Layouts:
             return None  # `torch.float32`, `np.pi`, a module attribute
         receiver = self._eval(expr.value)
         if isinstance(receiver, _Pair):
-            return receiver.values if attr == "values" else UNKNOWN
+            return receiver.values if attr in ("values", "indices") else UNKNOWN
         if receiver is None:
             return None
         if attr in ("T", "mT") and receiver is not None:
@@ -285,6 +290,29 @@ class Layouts:
         cls = self.dataflow.enclosing_class(node)
         return self.facts.get(Program).method_names(cls) if cls is not None else set()
 
+    def _feature_module(self, module, call, argument):
+        """`self.fc(x)`, `self.embed(ids)`, `self.norm(x)`: fresh contiguous memory whatever the
+        input's strides (checked with `stride()` on permuted, sliced and expanded inputs).
+
+        Linear replaces the last size with its `out_features`, Embedding appends its
+        `embedding_dim`, LayerNorm keeps the sizes.
+        """
+        source = self._eval(argument)
+        if not isinstance(source, Layout) or source.dims is None:
+            return Layout(tensor=True, contiguous=True)
+        sizes = [d.size for d in source.dims]
+        if module in ("torch.nn.Linear", "torch.nn.Embedding"):
+            constructor = self._module_constructor(call)
+            width = _constructor_argument(constructor, 1, ("out_features", "embedding_dim"))
+            token = self._size(width, 0) if width is not None else None
+            sizes = sizes[:-1] + [token] if module == "torch.nn.Linear" else sizes + [token]
+        return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
+
+    def _module_constructor(self, call):
+        cls = self.dataflow.enclosing_class(call)
+        values = self._attributes_of(cls).get(call.func.attr.value) if cls is not None else None
+        return values[0] if values and len(values) == 1 and isinstance(values[0], cst.Call) else None
+
     def module_kind(self, call) -> str | None:
         """For `self.drop(x)`: the qualified class of `self.drop` when set once in the class."""
         func = call.func
@@ -311,7 +339,9 @@ class Layouts:
             if module in SHAPE_PRESERVING_MODULES and len(args) == 1:
                 source = self._eval(args[0].value)
                 return _elementwise(source) if isinstance(source, Layout) else UNKNOWN
-            return OPAQUE  # a layer's output (Linear, Conv...): fresh memory, assumed contiguous
+            if module in FEATURE_MODULES and len(args) == 1 and not any(a.keyword for a in call.args):
+                return self._feature_module(module, call, args[0].value)
+            return OPAQUE  # a layer's output (Conv...): fresh memory, assumed contiguous
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self" \
                 and self.dataflow.enclosing_class(call) is not None and func.attr.value not in self._methods_of(call):
             return OPAQUE  # `self.proj(x)`: a submodule set up elsewhere
@@ -422,7 +452,9 @@ class Layouts:
             tensor = receiver.tensor if method == "transpose" and {a, b} == {0, 1} else True
             return _transpose(receiver, a, b, call, f"{method}({a}, {b})", tensor_only=tensor)
         if method == "t" and not args:
-            return _transpose(receiver, 0, 1, call, "t()", tensor_only=True)
+            return _transpose(_two_dims(receiver, call), 0, 1, call, "t()", tensor_only=True)
+        if method == "topk" and args:
+            return _Pair(_topk(receiver, call, args, self))
         if method == "permute":
             order = _int_list(args)
             return _permute(receiver, order, call, self) if order is not None else Layout(tensor=True)
@@ -438,7 +470,15 @@ class Layouts:
         if method in ("expand", "broadcast_to"):
             return _expand(receiver, self._target_tokens(call), call, self)
         if method == "expand_as":
-            return Layout(tensor=True, expanded=Evidence(call, Shows.EXPANDED_AS), contiguous=False) if _has_ones(receiver) else Layout(tensor=True)
+            other = self._eval(args[0].value) if len(args) == 1 else None
+            dims = _unknown_ranks(other.dims) if isinstance(other, Layout) else None
+            if _has_ones(receiver):
+                return Layout(tensor=True, dims=dims, expanded=Evidence(call, Shows.EXPANDED_AS), contiguous=False)
+            return Layout(tensor=True, dims=dims)
+        if method in BINARY_METHODS and len(args) == 1 and not any(a.keyword for a in call.args):
+            other = self._eval(args[0].value)
+            if isinstance(other, Layout) and (other.tensor or not _is_scalar_like(args[0].value)):
+                return _first_operand(replace(receiver, tensor=tensor), other)
         if method == "repeat":
             return Layout(tensor=True, dims=None, contiguous=True) if receiver.tensor else UNKNOWN
         if method in KEEPDIM_REDUCTIONS or method in PAIR_REDUCTIONS:
@@ -484,7 +524,7 @@ class Layouts:
         receiver = self._eval(expr.value)
         if isinstance(receiver, _Pair):
             index = _int(expr.slice[0].slice.value) if len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index) else None
-            return receiver.values if index == 0 else UNKNOWN
+            return receiver.values if index in (0, 1) else UNKNOWN
         if receiver is None:
             return None
         return _index(receiver, expr, self)
@@ -504,7 +544,7 @@ class Layouts:
         if right is None or _is_scalar_like(expr.right):
             return _elementwise(left) if left.tensor else UNKNOWN
         if left.tensor or right.tensor:
-            return Layout(tensor=True)
+            return _first_operand(replace(left, tensor=True), right)
         return UNKNOWN
 
     def _matmul(self, left, right):
@@ -651,3 +691,16 @@ def _literal_tensor(value, call, shown) -> Layout:
     if exact:
         return Layout(tensor=True, dims=_ranked(sizes, notes), contiguous=True)
     return Layout(tensor=True, ones_left=tuple((i, n) for i, n in enumerate(notes) if n is not None), contiguous=True)
+
+
+def _constructor_argument(constructor, position, keywords):
+    """The argument at `position` (or one of `keywords`) of a module's constructor call."""
+    if constructor is None:
+        return None
+    for argument in constructor.args:
+        if argument.keyword is not None and argument.keyword.value in keywords:
+            return argument.value
+    positional = [a for a in constructor.args if a.keyword is None]
+    if len(positional) > position and not any(a.star for a in positional[: position + 1]):
+        return positional[position].value
+    return None

@@ -460,3 +460,46 @@ def _split_element(receiver: Layout, method, call, layouts) -> Layout:
 
 def _code(layouts, node) -> str:
     return layouts.facts.module.code_for_node(node)
+
+
+def _two_dims(layout: Layout, call) -> Layout:
+    """`x.t()` raises on more than 2 dims: a receiver known to have at least 2 has exactly 2."""
+    if layout.dims is not None or layout.at_least < 2:
+        return layout
+    sizes = [f"{id(call)}:{i}" for i in range(2)]
+    dims = tuple(Dim(size, i if layout.contiguous else None) for i, size in enumerate(sizes))
+    return replace(layout, dims=dims, at_least=0)
+
+
+def _topk(receiver: Layout, call, args, layouts) -> Layout:
+    """`x.topk(k, dim)`: fresh contiguous memory (checked with `stride()`), dim `dim` of size k."""
+    dim_value = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "dim"), None)
+    if dim_value is None:
+        dim_value = args[1].value if len(args) > 1 else cst.Integer("-1")
+    dim = _int(dim_value)
+    if dim is None:
+        return Layout(tensor=True, contiguous=True)
+    k = layouts.size_token(args[0].value)
+    if receiver.dims is None:
+        return Layout(tensor=True, contiguous=True, at_least=dim + 1 if dim >= 0 else -dim)
+    d = _normalize(dim, len(receiver.dims))
+    if d is None:
+        return Layout(tensor=True)
+    sizes = [k if i == d else dim.size for i, dim in enumerate(receiver.dims)]
+    return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
+
+
+def _first_operand(first: Layout, second: Layout) -> Layout:
+    """The result of an elementwise op of two tensors: `first`'s memory order when `first` is
+    dense, not expanded, and not broadcast by `second` (every dim of `second` aligned from the
+    right is size 1 or the same size); otherwise a tensor of unknown layout."""
+    unknown = Layout(tensor=first.tensor or second.tensor)
+    if first.dims is None or second.dims is None or len(second.dims) > len(first.dims):
+        return unknown
+    if first.expanded is not None or first.cuts or any(d.rank is None and d.size != "1" for d in first.dims):
+        return unknown
+    for mine, other in zip(reversed(first.dims), reversed(second.dims)):
+        if other.size == "1" or (other.size is not None and other.size == mine.size):
+            continue
+        return unknown
+    return replace(first, tensor=first.tensor or second.tensor, view_of=None)
