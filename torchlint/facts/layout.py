@@ -49,6 +49,7 @@ from torchlint.facts.layout_ops import (
     _movedim,
     _permute,
     _ranked,
+    _repeated,
     _reshaped,
     _sliced,
     _split_element,
@@ -76,6 +77,7 @@ from torchlint.facts.tensors import (
     SHAPE_PRESERVING_MODULES,
     SIZE_CONSTRUCTORS,
     TENSOR_ANNOTATIONS,
+    TENSOR_EVIDENCE_METHODS,
     TENSOR_ONLY_METHODS,
     UNKNOWN,
     Dim,
@@ -176,6 +178,8 @@ class Layouts:
         if binding.kind == "param":
             layout = self._annotation(binding.annotation)
             if isinstance(layout, Layout):
+                if layout.tensor is None and self._used_as_tensor(binding, flow):
+                    layout = replace(layout, tensor=True)
                 return self._with_shape_unpack(layout, binding, flow)
             return layout
         if binding.kind == "assign" and binding.value is not None:
@@ -188,6 +192,29 @@ class Layouts:
         if binding.kind == "unpack" and binding.value is not None:
             return self._unpacked(binding.value, binding.index)
         return OPAQUE if binding.kind in ("for", "with") else UNKNOWN
+
+    def _used_as_tensor(self, binding, flow) -> bool:
+        """Torch-only signatures on a value are evidence that it is a tensor, in a module that
+        imports torch: `.permute`, `.expand`, `.unsqueeze`, `.contiguous()`, `.view(<ints>)`,
+        in-place `*_` methods, `dim=`/`keepdim=` keywords (NumPy spells them `axis`/`keepdims`).
+        `.repeat`, `.reshape`, `.transpose` exist in NumPy with other meanings: no evidence."""
+        if not self.names.imports_from("torch"):
+            return False
+        for use in flow.uses(binding):
+            attribute = self.dataflow.parent(use)
+            if not (isinstance(attribute, cst.Attribute) and attribute.value is use):
+                continue
+            call = self.dataflow.parent(attribute)
+            if not (isinstance(call, cst.Call) and call.func is attribute):
+                continue
+            method = attribute.attr.value
+            if method in TENSOR_EVIDENCE_METHODS or (method.endswith("_") and not method.startswith("_")):
+                return True
+            if method == "view" and call.args and all(_int(a.value) is not None for a in call.args):
+                return True
+            if any(a.keyword is not None and a.keyword.value in ("dim", "keepdim") for a in call.args):
+                return True
+        return False
 
     def _annotation(self, annotation):
         if annotation is None:
@@ -480,7 +507,7 @@ class Layouts:
             if isinstance(other, Layout) and (other.tensor or not _is_scalar_like(args[0].value)):
                 return _first_operand(replace(receiver, tensor=tensor), other)
         if method == "repeat":
-            return Layout(tensor=True, dims=None, contiguous=True) if receiver.tensor else UNKNOWN
+            return _repeated(receiver, self._target_tokens(call)) if receiver.tensor else UNKNOWN
         if method in KEEPDIM_REDUCTIONS or method in PAIR_REDUCTIONS:
             reduced = _keepdim(receiver, method, call, args, self)
             if method in PAIR_REDUCTIONS and _dim_argument(call, args) is not None:

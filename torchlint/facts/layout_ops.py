@@ -503,3 +503,21 @@ def _first_operand(first: Layout, second: Layout) -> Layout:
             continue
         return unknown
     return replace(first, tensor=first.tensor or second.tensor, view_of=None)
+
+
+def _repeated(receiver: Layout, factors) -> Layout:
+    """`x.repeat(*factors)`: fresh contiguous memory; missing leading dims count as size 1."""
+    if receiver.dims is None or factors is None or len(factors) < len(receiver.dims) or "-1" in factors:
+        return Layout(tensor=True, contiguous=True)
+    padded = ["1"] * (len(factors) - len(receiver.dims)) + [d.size for d in receiver.dims]
+    sizes = []
+    for factor, size in zip(factors, padded):
+        if factor == "1":
+            sizes.append(size)
+        elif size == "1":
+            sizes.append(factor)
+        elif factor is not None and size is not None:
+            sizes.append("*".join(sorted(factor.split("*") + size.split("*"))))
+        else:
+            sizes.append(None)
+    return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)

@@ -93,6 +93,11 @@ TENSOR_ONLY_METHODS = frozenset({
     "masked_fill", "softmax", "log_softmax", "sigmoid", "new_zeros", "new_ones", "new_empty",
     "new_full", "type_as", "is_contiguous", "cuda", "amax", "amin", "logsumexp", "unbind",
 })
+# A call of one of these on a value of unknown type is evidence that it is a tensor.
+TENSOR_EVIDENCE_METHODS = frozenset({
+    "permute", "expand", "expand_as", "unsqueeze", "contiguous", "masked_fill", "new_zeros",
+    "new_ones", "new_empty", "new_full", "type_as", "view_as", "reshape_as",
+})
 KEEPDIM_REDUCTIONS = frozenset({
     "sum", "mean", "amax", "amin", "norm", "prod", "std", "var", "logsumexp", "any", "all",
     "nansum", "nanmean", "count_nonzero",
