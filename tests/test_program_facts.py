@@ -70,3 +70,133 @@ def test_shared_syntax_helpers():
     [statement] = body_of(function.body)
     assert is_true(statement.body[0].value)
     assert any(isinstance(node, cst.Return) for node in walk_nodes(function))
+
+
+# --- scopes: module, class and function flows ---------------------------------------------------
+
+
+def _scoped(source: str):
+    from torchlint.facts.dataflow import Dataflow
+
+    module = cst.parse_module(source)
+    return module, ModuleFacts(module).get(Dataflow)
+
+
+def _loads_of(module, name: str) -> list:
+    """Every Name node spelled `name`, in source order (load or store)."""
+    found = [n for n in walk_nodes(module) if isinstance(n, cst.Name) and n.value == name]
+    positions = {id(n): i for i, n in enumerate(_source_order(module))}
+    return sorted(found, key=lambda n: positions[id(n)])
+
+
+def _source_order(module) -> list:
+    order = []
+
+    class Visitor(cst.CSTVisitor):
+        def on_visit(self, node):
+            order.append(node)
+            return True
+
+    module.visit(Visitor())
+    return order
+
+
+def _reaching_values(module, dataflow, name_node) -> list[str]:
+    return sorted(module.code_for_node(b.value) if b.value is not None else b.kind for b in dataflow.flow_of(name_node).bindings_at(name_node))
+
+
+def test_module_level_code_has_a_flow_with_reaching_definitions():
+    from torchlint.facts.dataflow import Scope
+
+    module, dataflow = _scoped(
+        "import torch\n"
+        "x = torch.zeros(3)\n"
+        "if c:\n    x = torch.ones(3)\n"
+        "y = x.view(3)\n"
+        "x = 5\n"
+        "print(x)\n"
+    )
+    loads = _loads_of(module, "x")
+    flow = dataflow.flow_of(loads[2])
+    assert flow.kind is Scope.MODULE and flow is dataflow.flow_of(module)
+    assert _reaching_values(module, dataflow, loads[2]) == ["torch.ones(3)", "torch.zeros(3)"]
+    assert _reaching_values(module, dataflow, loads[4]) == ["5"]
+    [y] = flow.bindings_of("y")
+    assert [module.code_for_node(dataflow.parent(dataflow.parent(u))) for u in flow.uses(flow.bindings_of("x")[0])] == ["x.view(3)"]
+    assert y in flow.aliases(flow.bindings_of("x")[1])
+    assert dataflow.function_of(loads[2]) is None  # function_of keeps answering for defs only
+
+
+def test_defs_and_classes_bind_their_names_and_their_bodies_are_scopes_of_their_own():
+    from torchlint.facts.dataflow import Scope
+
+    module, dataflow = _scoped(
+        "def helper(a):\n    return a\n"
+        "class Model:\n    pass\n"
+        "out = helper(Model())\n"
+    )
+    flow = dataflow.flow_of(module)
+    assert {(b.name, b.kind) for b in flow.bindings} == {("helper", "def"), ("Model", "class"), ("out", "assign")}
+    helper_load, model_load = _loads_of(module, "helper")[1], _loads_of(module, "Model")[1]
+    assert [b.kind for b in flow.bindings_at(helper_load)] == ["def"]
+    assert [b.kind for b in flow.bindings_at(model_load)] == ["class"]
+    a_load = _loads_of(module, "a")[1]
+    assert dataflow.flow_of(a_load).kind is Scope.FUNCTION
+    assert [b.kind for b in dataflow.flow_of(a_load).bindings_at(a_load)] == ["param"]
+    assert dataflow.flow_of(module.body[1].body).kind is Scope.CLASS
+
+
+def test_a_class_body_is_a_flow_whose_names_its_methods_lambdas_and_comprehensions_do_not_see():
+    from torchlint.facts.dataflow import Scope
+
+    module, dataflow = _scoped(
+        "class C:\n"
+        "    z = make()\n"
+        "    first = z.view(3)\n"
+        "    each = [z for _ in range(3)]\n"
+        "    over = [q for q in z]\n"
+        "    later = lambda: z\n"
+        "    def method(self):\n        return z\n"
+    )
+    z_loads = _loads_of(module, "z")[1:]
+    assert dataflow.flow_of(z_loads[0]).kind is Scope.CLASS
+    seen = [bool(dataflow.flow_of(n).bindings_at(n)) for n in z_loads]
+    # read in the body; the comprehension element, the first iterable, the lambda, the method
+    assert seen == [True, False, True, False, False]
+    assert dataflow.flow_of(z_loads[-1]).kind is Scope.FUNCTION
+
+
+def test_comprehension_and_lambda_names_are_hidden_but_the_first_iterable_is_read_outside():
+    module, dataflow = _scoped(
+        "def f(x, k):\n"
+        "    ys = [x for x in x]\n"
+        "    g = lambda k=k: k + x\n"
+        "    return x\n"
+    )
+    xs = _loads_of(module, "x")
+    # the param; the element and target (hidden); the iterable (the param); the lambda body;
+    # the return
+    kinds = [[b.kind for b in dataflow.flow_of(n).bindings_at(n)] for n in xs[1:]]
+    assert kinds == [[], [], ["param"], ["param"], ["param"]]
+    ks = _loads_of(module, "k")
+    assert [[b.kind for b in dataflow.flow_of(n).bindings_at(n)] for n in ks[1:]] == [[], ["param"], []]
+
+
+def test_a_defs_defaults_and_decorators_are_read_in_the_enclosing_scope():
+    from torchlint.facts.dataflow import Scope
+
+    module, dataflow = _scoped(
+        "scale = 2.0\n"
+        "deco = make()\n"
+        "@deco\n"
+        "def f(a=scale, *, b: int = 1):\n    return a\n"
+    )
+    default = _loads_of(module, "scale")[1]
+    assert dataflow.flow_of(default).kind is Scope.MODULE
+    assert [b.kind for b in dataflow.flow_of(default).bindings_at(default)] == ["assign"]
+    decorator = _loads_of(module, "deco")[1]
+    assert [b.kind for b in dataflow.flow_of(decorator).bindings_at(decorator)] == ["assign"]
+    param = module.body[2].params.params[0]
+    assert dataflow.flow_of(param.name).kind is Scope.FUNCTION
+    # a module-level value read by a function may be changed by a call to it: captured
+    assert "scale" in dataflow.flow_of(module).captured

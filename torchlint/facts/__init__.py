@@ -8,8 +8,9 @@ The program model (structure every domain shares):
     statements   syntax helpers: statement bodies, parameters, walking nodes and statements
     names        imports and aliases: what a name or attribute chain refers to
     program      the same-module class hierarchy, methods through bases, `self.<attr>` bindings
-    dataflow     per function: bindings, uses, aliases, in-place writes (`How`), escapes (`Away`)
-    reaching     per function: reaching definitions (branches merged, loops to a fixpoint)
+    dataflow     per scope (module, class body, function): bindings, uses, aliases, in-place
+                 writes (`How`), escapes (`Away`); `flow_of(node)` gives the innermost scope's
+    reaching     per scope: reaching definitions (branches merged, loops to a fixpoint)
     evidence     the one evidence type: a node and a domain's reason enum, never a sentence
 Domain facts (what a value is):
     tensors, layout, layout_ops, fate     tensors: rank, sizes, memory layout; a value's fate

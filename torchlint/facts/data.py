@@ -112,7 +112,7 @@ class CallSite:
 
     function: Any  # the FunctionDef
     call: Any
-    arguments: list  # (Arg node, Value) in order
+    arguments: dict[str, Any]  # parameter name -> the Value the call passes for it
 
 
 @dataclass
@@ -185,8 +185,8 @@ class DataRoles:
         self.objects: list[Fitted] = []
         self.one_d_inputs: list[OneDInput] = []
         self.calls: list[CallSite] = []
-        # source id of a parameter's value -> (FunctionDef, position, name)
-        self.parameters: dict[int, tuple[Any, int, str]] = {}
+        # source id of a parameter's value -> (FunctionDef, parameter name)
+        self.parameters: dict[int, tuple[Any, str]] = {}
         self._values: dict[Any, Value] = {}
         self._fit_calls: dict[int, FitEvent] | None = None
         self._one_d_calls: dict[int, OneDInput] | None = None
@@ -197,7 +197,7 @@ class DataRoles:
 
         roles = cls()
         try:
-            Interpreter(roles, facts.names).run(facts.module)
+            Interpreter(roles, facts).run(facts.module)
         except RecursionError:
             return cls()  # an absurdly nested expression: know nothing rather than guess
         return roles
@@ -282,21 +282,7 @@ class DataRoles:
         for source in sorted(fit.data.sources):
             if source not in self.parameters:
                 continue
-            function, position, name = self.parameters[source]
+            function, name = self.parameters[source]
             for site in self.calls:
-                if site.function is not function:
-                    continue
-                value = _argument(site, position, name)
-                if value is not None:
-                    yield site, value
-
-
-def _argument(site: CallSite, position: int, name: str) -> Value | None:
-    """The value a call passes for a parameter, by keyword or by position."""
-    positional = [value for arg, value in site.arguments if arg.keyword is None and not arg.star]
-    for arg, value in site.arguments:
-        if arg.keyword is not None and arg.keyword.value == name:
-            return value
-    if any(arg.star for arg, _ in site.arguments):
-        return None  # `f(*args)`: positions unknown
-    return positional[position] if position < len(positional) else None
+                if site.function is function and name in site.arguments:
+                    yield site, site.arguments[name]

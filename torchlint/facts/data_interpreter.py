@@ -57,7 +57,9 @@ from torchlint.facts.data_words import (
     roles_of_name,
     split_words,
 )
+from torchlint.facts.dataflow import Dataflow
 from torchlint.facts.names import dotted_name
+from torchlint.facts.summaries import Summaries
 from torchlint.facts.statements import body_of, parameters
 from torchlint.walk import children
 
@@ -67,13 +69,13 @@ cst = lazy_module("libcst")
 class Interpreter:
     """Evaluates a module's statements in order, recording into a `DataRoles`."""
 
-    def __init__(self, result: DataRoles, names) -> None:
+    def __init__(self, result: DataRoles, facts) -> None:
         self.result = result
-        self.names = names
+        self.facts = facts
+        self.names = facts.names
         self.order = 0
         self.next_source = 0
         self.conditional = 0  # depth of conditional blocks inside the current function
-        self.functions: dict[str, Any] = {}  # module-level functions defined so far
         self.current_function = None  # the FunctionDef being evaluated, None at module level
 
     # --- statements ---------------------------------------------------------------------------
@@ -128,7 +130,7 @@ class Interpreter:
     def function(self, node, scope: Scope) -> None:
         inner = Scope(scope)
         module_level = scope.parent is None
-        for position, param in enumerate(parameters(node.params)):
+        for param in parameters(node.params):
             name = param.name.value
             roles = roles_of_name(name)
             if roles and not is_bare_role_name(name):
@@ -139,13 +141,11 @@ class Interpreter:
                 source = self.new_source()
                 inner.bindings[name] = self.annotated(param, Value(sources=frozenset({source})))
                 if module_level:
-                    self.result.parameters[source] = (node, position, name)
+                    self.result.parameters[source] = (node, name)
         outer = self.conditional, self.current_function
         self.conditional, self.current_function = 0, node
         self.block(body_of(node.body), inner)
         self.conditional, self.current_function = outer
-        if module_level:
-            self.functions[node.name.value] = node
 
     def annotated(self, param, value: Value) -> Value:
         """A parameter's annotation is evidence of what it holds: a frame, a 1-D Series, an array."""
@@ -583,8 +583,8 @@ class Interpreter:
         return merged
 
     def eval_plain_call(self, node, func, args, scope: Scope) -> Value:
-        if isinstance(func, cst.Name) and func.value in self.functions and scope.lookup(func.value) is None:
-            self.result.calls.append(CallSite(self.functions[func.value], node, list(zip(node.args, args))))
+        if isinstance(func, cst.Name) and func.value in self.names.functions:
+            self.record_call(node, args)
         merged = union(args)
         name = (
             func.value if isinstance(func, cst.Name) else (func.attr.value if isinstance(func, cst.Attribute) else "")
@@ -602,6 +602,16 @@ class Interpreter:
             merged.sources = frozenset({self.new_source()})
         merged.data = True
         return merged
+
+    def record_call(self, node, args: list[Value]) -> None:
+        """A call of a module-level function of the file: what it passes for each parameter."""
+        summaries = self.facts.get(Summaries)
+        function = summaries.callee(node)
+        if function is None or self.facts.get(Dataflow).enclosing_function(function) is not None:
+            return
+        values = {id(arg.value): value for arg, value in zip(node.args, args)}
+        passed = {name: values[id(expr)] for name, expr in summaries.arguments(node, function).items() if id(expr) in values}
+        self.result.calls.append(CallSite(function, node, passed))
 
     def guess_fitted(self, receiver_node, method: str, scope: Scope) -> Fitted | None:
         """An unresolved `scaler.fit_transform(...)`: a transformer by its name alone."""

@@ -1,9 +1,15 @@
-"""Local dataflow inside one function: bindings, uses, aliases, in-place writes and escapes.
+"""Local dataflow inside one scope: bindings, uses, aliases, in-place writes and escapes.
 
 A fact kind for every rule that asks "what is this name at this point, and what happens to the
 value afterwards?". It is intraprocedural and syntactic: no types, no imports of user code.
 
-    flow = self.facts.get(Dataflow).function_of(node)   # FunctionFlow of the enclosing def, or None
+Scopes are the module, each class body and each function (`Scope`). Lambda and comprehension
+bodies are read inside their enclosing scope's flow with their parameters and targets hidden (a
+load of one is not local), and a class body hides its bindings from the lambdas, comprehensions
+and methods inside it, as Python does.
+
+    flow = self.facts.get(Dataflow).flow_of(node)       # Flow of the innermost scope, never None
+    flow = self.facts.get(Dataflow).function_of(node)   # Flow of the enclosing def, or None
     flow.bindings_at(name_node)         # frozenset[Binding] that may reach this load
     flow.binding_at(name_node)          # the one Binding that reaches it, or None when ambiguous
     flow.uses(binding)                  # Name nodes that read this binding (in statement order)
@@ -42,6 +48,27 @@ ALIAS_ATTRIBUTES = frozenset({"T", "mT", "H", "mH", "data", "real", "imag"})
 NON_WRITING_INPLACE = frozenset({"requires_grad_", "share_memory_", "retain_grad", "squeeze_", "unsqueeze_", "resize_", "rename_"})
 
 
+class Scope(enum.Enum):
+    """What kind of scope a flow covers."""
+
+    MODULE = enum.auto()  # a module (script or notebook) body
+    CLASS = enum.auto()  # a class body (its methods are scopes of their own)
+    FUNCTION = enum.auto()  # a function body with its parameters
+
+
+class BindingKind(str, enum.Enum):
+    """How a name is bound (a `str` enum: it equals its old spelling, `"param"`)."""
+
+    ASSIGN = "assign"  # `y = value`, `y: T = value`
+    UNPACK = "unpack"  # `a, b = value` (`index` says which)
+    PARAM = "param"
+    FOR = "for"  # a loop target
+    WITH = "with"  # `with ... as y`
+    DEF = "def"
+    CLASS = "class"
+    OTHER = "other"  # `except E as y`, a starred target, a nested target
+
+
 @dataclass(eq=False)
 class Binding:
     """One binding of a local name: `name = value`, a parameter, a loop target, ...
@@ -51,7 +78,7 @@ class Binding:
     """
 
     name: str
-    kind: str  # "assign", "unpack", "param", "for", "with", "augassign", "other"
+    kind: BindingKind
     node: object  # the target Name (or Param) node
     statement: object
     value: object = None
@@ -100,17 +127,28 @@ class Escape:
 
 
 @dataclass
-class FunctionFlow:
-    """The dataflow of one function body (parameters, statements, nested blocks)."""
+class Flow:
+    """The dataflow of one scope: a function (parameters, body), a class body or the module."""
 
-    function: object
+    scope: object  # the FunctionDef, ClassDef or Module
     dataflow: Dataflow
     bindings: list[Binding] = field(default_factory=list)
     _reaching: dict[int, frozenset] = field(default_factory=dict)  # id(Name load) -> bindings
     _uses: dict[int, list] = field(default_factory=dict)  # id(Binding) -> Name loads
     _order: dict[int, int] = field(default_factory=dict)  # id(statement) -> order
     _statement_of: dict[int, object] = field(default_factory=dict)  # id(Name load) -> statement
-    captured: set[str] = field(default_factory=set)  # names read by nested functions/lambdas
+    captured: set[str] = field(default_factory=set)  # names read by nested functions/classes
+
+    @property
+    def kind(self) -> Scope:
+        if isinstance(self.scope, cst.FunctionDef):
+            return Scope.FUNCTION
+        return Scope.CLASS if isinstance(self.scope, cst.ClassDef) else Scope.MODULE
+
+    @property
+    def function(self):
+        """The scope node (kept for callers written when only functions had a flow)."""
+        return self.scope
 
     def bindings_at(self, name_node) -> frozenset:
         """Bindings that may reach this load of a name (empty: global, builtin or unknown)."""
@@ -197,14 +235,17 @@ class FunctionFlow:
         return self._order.get(id(statement), -1)
 
 
+FunctionFlow = Flow  # the name from when only functions had a flow
+
+
 class Dataflow:
-    """Fact kind: dataflow for every function of the module, built on first use."""
+    """Fact kind: dataflow for every scope of the module, each built on first use."""
 
     def __init__(self, facts) -> None:
         self.facts = facts
         self._parents: dict[int, object] = {}
-        self._function_of: dict[int, object] = {}
-        self._flows: dict[int, FunctionFlow] = {}
+        self._scope_of: dict[int, object] = {}  # id(node) -> innermost FunctionDef/ClassDef
+        self._flows: dict[int, Flow] = {}
         self._index()
 
     @classmethod
@@ -215,24 +256,28 @@ class Dataflow:
 
     def _index(self) -> None:
         stack = [(self.facts.module, None)]
-        parents, function_of = self._parents, self._function_of
+        parents, scope_of = self._parents, self._scope_of
         while stack:
-            node, function = stack.pop()
-            if type(node) is cst.FunctionDef:
-                function = node
+            node, scope = stack.pop()
+            if type(node) is cst.FunctionDef or type(node) is cst.ClassDef:
+                scope = node
             for child in children(node):
                 if type(child).__name__ in TRIVIA:
                     continue  # whitespace and punctuation: no rule asks about them
                 parents[id(child)] = node
-                if function is not None:
-                    function_of[id(child)] = function
-                stack.append((child, function))
+                if scope is not None:
+                    scope_of[id(child)] = scope
+                stack.append((child, scope))
 
     def parent(self, node):
         return self._parents.get(id(node))
 
     def enclosing_function(self, node):
-        return self._function_of.get(id(node))
+        """The innermost def around `node` (its decorators and defaults included), or None."""
+        scope = self._scope_of.get(id(node))
+        while type(scope) is cst.ClassDef:
+            scope = self._scope_of.get(id(scope))
+        return scope
 
     def enclosing_class(self, node):
         current = self.parent(node)
@@ -240,36 +285,72 @@ class Dataflow:
             current = self.parent(current)
         return current
 
-    def function_of(self, node) -> FunctionFlow | None:
+    def function_of(self, node) -> Flow | None:
+        """The flow of the def around `node` (or of `node`, a def), None outside every def."""
         function = node if isinstance(node, cst.FunctionDef) else self.enclosing_function(node)
-        if function is None:
-            return None
-        flow = self._flows.get(id(function))
+        return None if function is None else self._flow(function)
+
+    def flow_of(self, node) -> Flow:
+        """The flow of the innermost scope that `node` is evaluated in (a scope node: its own).
+
+        A def's decorators, defaults and annotations, and a class's bases, are evaluated in the
+        enclosing scope; a parameter and the body belong to the def.
+        """
+        if isinstance(node, (cst.Module, cst.FunctionDef, cst.ClassDef)):
+            return self._flow(node)
+        scope = self._scope_of.get(id(node))
+        while scope is not None and not self._inside(node, scope):
+            scope = self._scope_of.get(id(scope))
+        return self._flow(self.facts.module if scope is None else scope)
+
+    def _inside(self, node, scope) -> bool:
+        """Is `node` (somewhere under the def or class `scope`) evaluated in that scope?"""
+        path = [node]
+        while path[-1] is not scope:
+            parent = self.parent(path[-1])
+            if parent is None:
+                return False
+            path.append(parent)
+        below = path[-2] if len(path) > 1 else None
+        if below is scope.body:
+            return True
+        if not isinstance(scope, cst.FunctionDef) or below is not scope.params:
+            return False
+        # inside the signature: a parameter's own name binds in the def, its default and
+        # annotation are evaluated outside it
+        if len(path) < 4:
+            return True
+        param, under = path[-3], path[-4]
+        return not isinstance(param, cst.Param) or under is param.name
+
+    def _flow(self, scope) -> Flow:
+        flow = self._flows.get(id(scope))
         if flow is None:
             from torchlint.facts.reaching import Builder
 
-            flow = self._flows[id(function)] = Builder(self, function).build()
+            flow = self._flows[id(scope)] = Builder(self, scope).build()
         return flow
+
+    def alias_step(self, node, methods: frozenset = ALIAS_METHODS):
+        """The expression just above `node` when it returns (a view of) the same memory
+        (`node.view(...)`, `node.T`, `node[i]`), else None. `methods`: the calls that count."""
+        parent = self.parent(node)
+        if isinstance(parent, cst.Attribute) and parent.value is node:
+            if parent.attr.value in ALIAS_ATTRIBUTES:
+                return parent
+            grand = self.parent(parent)
+            if isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in methods:
+                return grand
+            return None
+        if isinstance(parent, cst.Subscript) and parent.value is node:
+            return parent
+        return None  # `a, b = x.chunk(2)` (an Element) is left to callers
 
     def alias_top(self, node, methods: frozenset = ALIAS_METHODS):
         """Climb from `node` through expressions that return (a view of) the same memory."""
-        while True:
-            parent = self.parent(node)
-            if isinstance(parent, cst.Attribute) and parent.value is node:
-                if parent.attr.value in ALIAS_ATTRIBUTES:
-                    node = parent
-                    continue
-                grand = self.parent(parent)
-                if isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in methods:
-                    node = grand
-                    continue
-                return node
-            if isinstance(parent, cst.Subscript) and parent.value is node:
-                node = parent
-                continue
-            if isinstance(parent, cst.Element):  # `a, b = x.chunk(2)` handled by callers
-                return node
-            return node
+        while (above := self.alias_step(node, methods)) is not None:
+            node = above
+        return node
 
     # --- what a use does --------------------------------------------------------------------
 
@@ -299,7 +380,7 @@ class Dataflow:
         if isinstance(parent, cst.Attribute) and parent.value is top:
             method = parent.attr.value
             grand = self.parent(parent)
-            if isinstance(grand, cst.Call) and grand.func is parent and _is_inplace_name(method):
+            if isinstance(grand, cst.Call) and grand.func is parent and is_inplace_name(method):
                 return Write(grand, How.METHOD, binding, method)
         # `f(y, out=...)`, `torch.add(a, b, out=y)`, `F.relu(y, inplace=True)`, `nn.init.zeros_(y)`
         arg = parent if isinstance(parent, cst.Arg) and parent.value is top else None
@@ -336,35 +417,15 @@ class Dataflow:
         # `nn.init.zeros_(w)`, `torch.relu_(x)`: a function writes its first argument; a method
         # `a.mul_(b)` writes its receiver, not `b`
         is_function = isinstance(func, cst.Name) or self.facts.names.qualified_name(func) is not None
-        if name and is_function and _is_inplace_name(name) and call.args and call.args[0] is arg:
+        if name and is_function and is_inplace_name(name) and call.args and call.args[0] is arg:
             return How.FUNCTION, name
-        if depth > 0:
-            callee = self._local_callee(call)
-            if callee is not None:
-                param = _parameter_for(callee, call, arg)
-                if param is not None:
-                    flow = self.function_of(callee)
-                    binding = next((b for b in flow.bindings if b.kind == "param" and b.name == param), None)
-                    if binding is not None and flow.writes(binding, depth - 1):
-                        return How.FUNCTION, callee.name.value
-        return None
+        if depth > 0:  # a same-module helper that writes the parameter the argument binds
+            from torchlint.facts.summaries import Summaries
 
-    def _local_callee(self, call):
-        """A function of this module that `call` calls: `f(...)` or `self.method(...)`."""
-        names = self.facts.names
-        func = call.func
-        if isinstance(func, cst.Name):
-            if names.qualified_name(func) is not None:
-                return None
-            candidates = names.functions.get(func.value, [])
-            return candidates[0] if len(candidates) == 1 else None
-        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self":
-            cls = self.enclosing_class(call)
-            if cls is None:
-                return None
-            for statement in cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ():
-                if isinstance(statement, cst.FunctionDef) and statement.name.value == func.attr.value:
-                    return statement
+            summaries = self.facts.get(Summaries)
+            callee = summaries.callee(call)
+            if callee is not None and summaries.parameter_of(call, callee, arg) in summaries.of(callee).writes:
+                return How.FUNCTION, callee.name.value
         return None
 
     def escape_at(self, use, is_pure_call: Callable | None = None) -> Escape | None:
@@ -390,19 +451,6 @@ class Dataflow:
         return None
 
 
-def _is_inplace_name(name: str) -> bool:
+def is_inplace_name(name: str) -> bool:
+    """A method or function named like an in-place op that writes elements (`add_`, `zero_`)."""
     return name.endswith("_") and not name.startswith("_") and name not in NON_WRITING_INPLACE
-
-
-def _parameter_for(function, call, arg) -> str | None:
-    """The parameter name of `function` that `arg` of `call` binds (skipping `self`)."""
-    params = list(function.params.posonly_params) + list(function.params.params)
-    if params and params[0].name.value in ("self", "cls") and isinstance(call.func, cst.Attribute):
-        params = params[1:]
-    if arg.keyword is not None:
-        return arg.keyword.value
-    if arg.star:
-        return None
-    positional = [a for a in call.args if a.keyword is None]
-    index = next(i for i, a in enumerate(positional) if a is arg)
-    return params[index].name.value if index < len(params) else None

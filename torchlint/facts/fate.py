@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 
 from torchlint._lazy import lazy_module
-from torchlint.facts.dataflow import Away, Escape
+from torchlint.facts.dataflow import Away, Escape, is_inplace_name
 from torchlint.walk import children
 
 cst = lazy_module("libcst")
@@ -46,28 +46,17 @@ def fate_of(call, dataflow, facts) -> Fated:
     node = call
     while True:
         parent = dataflow.parent(node)
-        if isinstance(parent, cst.Attribute) and parent.value is node:
-            attr = parent.attr.value
-            if attr in COPYING_OR_VIEWING:
-                return Fated(Fate.VIEWED)
-            grand = dataflow.parent(parent)
-            if isinstance(grand, cst.Call) and grand.func is parent:
-                if attr.endswith("_") and not attr.startswith("_"):
-                    return Fated(Fate.WRITTEN)
-                if attr in ("to", "cuda", "cpu", "float", "half", "double", "detach", "type", "type_as",
-                            "transpose", "permute", "t", "unsqueeze", "squeeze", "narrow", "select",
-                            "expand", "expand_as", "movedim", "swapaxes", "diagonal", "chunk", "split", "unbind"):
-                    node = grand
-                    continue
-                return Fated(Fate.READ_ONLY)  # a method that reads and returns new memory
-            if attr in ("T", "mT", "data"):
-                node = parent
-                continue
-            return Fated(Fate.READ_ONLY)
-        if isinstance(parent, cst.Subscript) and parent.value is node:
-            node = parent
-            continue
-        break
+        method = isinstance(parent, cst.Attribute) and parent.value is node
+        if method and parent.attr.value in COPYING_OR_VIEWING:
+            return Fated(Fate.VIEWED)
+        if method and is_inplace_name(parent.attr.value) and _is_called(parent, dataflow):
+            return Fated(Fate.WRITTEN)
+        above = dataflow.alias_step(node)
+        if above is None:
+            if method:
+                return Fated(Fate.READ_ONLY)  # a method or attribute that reads and returns new memory
+            break
+        node = above
     if dataflow.write_at(node, None) is not None:
         return Fated(Fate.WRITTEN)
     if _becomes_state(node, dataflow, facts):
@@ -123,24 +112,24 @@ def _viewed_or_copied(use, dataflow) -> bool:
     node = use
     while True:
         parent = dataflow.parent(node)
-        if isinstance(parent, cst.Attribute) and parent.value is node:
-            if parent.attr.value in COPYING_OR_VIEWING:
-                return True
-            grand = dataflow.parent(parent)
-            if isinstance(grand, cst.Call) and grand.func is parent and parent.attr.value in (
-                "to", "cuda", "float", "half", "detach", "transpose", "permute", "unsqueeze", "squeeze"):
-                node = grand
-                continue
-            return False
-        if isinstance(parent, cst.Subscript) and parent.value is node:
-            node = parent
-            continue
-        if isinstance(parent, cst.Arg):
-            call = dataflow.parent(parent)
-            func = call.func if isinstance(call, cst.Call) else None
-            name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
-            return name in ("flatten", "reshape", "view", "rearrange")
-        return False
+        if isinstance(parent, cst.Attribute) and parent.value is node and parent.attr.value in COPYING_OR_VIEWING:
+            return True
+        above = dataflow.alias_step(node)
+        if above is None:
+            break
+        node = above
+    parent = dataflow.parent(node)
+    if isinstance(parent, cst.Arg):
+        call = dataflow.parent(parent)
+        func = call.func if isinstance(call, cst.Call) else None
+        name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+        return name in ("flatten", "reshape", "view", "rearrange")
+    return False
+
+
+def _is_called(attribute, dataflow) -> bool:
+    call = dataflow.parent(attribute)
+    return isinstance(call, cst.Call) and call.func is attribute
 
 
 def _is_pure_call(call, facts) -> bool:

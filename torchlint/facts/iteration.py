@@ -14,6 +14,8 @@ from torchlint.facts.loops import (
     _HARMLESS_CALLS,
     BACKWARD,
     FRESH,
+    Constructed,
+    EventKind,
     INLINE_DEPTH,
     MAX_PATHS,
     OPAQUE,
@@ -24,11 +26,13 @@ from torchlint.facts.loops import (
     IterationPath,
     LoopFacts,
     LoopInfo,
+    PathEnd,
     _calls,
 )
 from torchlint.facts.names import dotted_name
 from torchlint.facts.program import Program
-from torchlint.facts.statements import body_of, iter_statements, small_statements
+from torchlint.facts.statements import body_of, iter_statements, parameters, small_statements
+from torchlint.facts.summaries import Summaries
 
 cst = lazy_module("libcst")
 
@@ -84,12 +88,7 @@ class Paths:
         self.names = loop_facts.names
         self.module = loop_facts.facts.module
         self.loop = loop
-        # Helpers the loop can call by name: the module's, and those nested in its function.
-        self.functions = dict(loop_facts.functions)
-        if loop.function is not None:
-            for statement in iter_statements(body_of(loop.function.body), into_functions=False, into_classes=False):
-                if isinstance(statement, cst.FunctionDef):
-                    self.functions[statement.name.value] = statement
+        self.summaries: Summaries = loop_facts.facts.get(Summaries)
 
     def expand(self) -> tuple[IterationPath, ...] | None:
         if _skipped_scope(self.loop, self.names):
@@ -261,7 +260,7 @@ class Paths:
             owner = self._local_class_of(receiver, context)
             if owner is not None:
                 # A user-defined `backward` on a same-module class: look inside instead.
-                return self._inline_method(call, owner, "backward", receiver, context) or []
+                return self._inline_method(call, owner, "backward", context) or []
         return [self.event(BACKWARD, None, call, context)]
 
     def _step(self, call, receiver, context: _Context) -> list:
@@ -274,9 +273,10 @@ class Paths:
         return []
 
     def _call_function(self, call, name: str, context: _Context) -> list:
-        function = self.functions.get(name)
-        if function is not None and name not in self.names.aliases:
-            inlined = self._inline(call, function, None, context, method=False)
+        # a helper defined twice (`if`/`else`) is followed in its first spelling
+        function = next(iter(self.summaries.callees(call)), None)
+        if function is not None:
+            inlined = self._inline(call, function, context)
             if inlined is not None:
                 return inlined
             if self._may_reset(function):
@@ -292,7 +292,7 @@ class Paths:
         owner = self._local_class_of(receiver, context)
         if owner is None:
             return None
-        inlined = self._inline_method(call, owner, attr, receiver, context)
+        inlined = self._inline_method(call, owner, attr, context)
         if inlined is None and attr not in ("zero_grad", "step") and _GRADIENT_WORK.search(attr):
             program = self.facts.facts.get(Program)
             if program.method(owner, attr) is None and program.has_unseen_base(owner):
@@ -300,11 +300,11 @@ class Paths:
                 return [self.event(RESET, None, call, context)]
         return inlined
 
-    def _inline_method(self, call, class_node, attr: str, receiver, context: _Context) -> list | None:
+    def _inline_method(self, call, class_node, attr: str, context: _Context) -> list | None:
         method = self.facts.facts.get(Program).method(class_node, attr)
         if method is None:
             return None
-        inlined = self._inline(call, method, receiver, context.but(class_=class_node), method=True)
+        inlined = self._inline(call, method, context.but(class_=class_node))
         if inlined is None and self._may_reset(method):
             return [self.event(RESET, None, call, context)]
         return inlined
@@ -314,21 +314,21 @@ class Paths:
         text = self.module.code_for_node(function)
         return ".grad" in text or bool(_RESETISH.search(text))
 
-    def _inline(self, call, function, receiver, context: _Context, *, method: bool) -> list | None:
+    def _inline(self, call, function, context: _Context) -> list | None:
         """The helper's body as one tree item, its parameters renamed to the caller's arguments."""
         if context.depth >= INLINE_DEPTH or function in context.active:
             return None
-        rename = _rename_for_call(call, function, receiver if method else None, context)
-        if rename is None:
-            return None
-        inner = context.but(rename=rename, loopvars={}, depth=context.depth + 1,
+        if any(arg.star for arg in call.args):
+            return None  # `f(*args)`: which parameter gets what is unknown
+        bound = self.summaries.arguments(call, function)
+        inner = context.but(rename=_rename_for_call(bound, function, context), loopvars={}, depth=context.depth + 1,
                             active=context.active + (function,), via=context.via or call,
-                            constants=_constant_arguments(call, function, receiver if method else None))
+                            constants=_constant_arguments(bound, function))
         body = self.block(body_of(function.body), inner)
         return [("inline", body)] if body else []
 
     def _opaque(self, call, name: str, context: _Context) -> list:
-        if name in _HARMLESS_CALLS or self.facts.constructor_kind(call) == "other":
+        if name in _HARMLESS_CALLS or self.facts.constructor_kind(call) is Constructed.OTHER:
             return []
         items = []
         for arg in call.args:
@@ -339,7 +339,7 @@ class Paths:
 
     # --- helpers ------------------------------------------------------------------------------
 
-    def event(self, kind: str, key, node, context: _Context, *, has_args: bool = False) -> tuple:
+    def event(self, kind: EventKind, key, node, context: _Context, *, has_args: bool = False) -> tuple:
         return ("event", Event(kind, key, node, context.guards, has_args, context.via))
 
     def _bind_loopvar(self, node, context: _Context) -> _Context:
@@ -436,8 +436,8 @@ def _decide(decisions: tuple, key: str, value: bool) -> tuple:
     return decisions + ((key, value),)
 
 
-def _end(jump: str | None) -> str:
-    return "next" if jump in (None, "continue") else jump
+def _end(jump: str | None) -> PathEnd:
+    return PathEnd.NEXT if jump in (None, "continue") else PathEnd(jump)
 
 
 _GRADIENT_WORK = re.compile(r"zero|reset|clear|optim|step|update|grad", re.I)
@@ -457,59 +457,27 @@ def _normalized(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def _rename_for_call(call, function, receiver, context: _Context) -> dict[str, str | None] | None:
-    """Each parameter of `function` -> the caller's name for its argument (None: not a name).
-
-    With a `receiver` (a method call), the first parameter stands for it. None when the call
-    passes `*args`/`**kwargs`, which cannot be matched to parameters.
-    """
-    params = function.params
-    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
-    rename: dict[str, str | None] = {}
-    if receiver is not None and not _is_static(function):
-        if not positional:
-            return None
-        rename[positional[0]] = context.key(receiver)
-        positional = positional[1:]
-    for index, arg in enumerate(call.args):
-        if arg.star:
-            return None
-        if arg.keyword is not None:
-            name = arg.keyword.value
-        else:
-            name = positional[index] if index < len(positional) else None
-        if name is not None:
-            rename[name] = context.key(arg.value) if dotted_name(arg.value) else None
-    for name in positional + [p.name.value for p in params.kwonly_params]:
-        rename.setdefault(name, None)  # defaults: objects we know nothing about
+def _rename_for_call(bound: dict, function, context: _Context) -> dict[str, str | None]:
+    """Each parameter of `function` -> the caller's name for its argument (None: not a name)."""
+    rename = {name: context.key(value) if dotted_name(value) else None for name, value in bound.items()}
+    for param in parameters(function.params):
+        rename.setdefault(param.name.value, None)  # defaults: objects we know nothing about
     return rename
 
 
-def _constant_arguments(call, function, receiver) -> dict[str, bool]:
-    """Parameters that this call (or their defaults) fixes to `True`, `False` or `None`."""
+def _constant_arguments(bound: dict, function) -> dict[str, bool]:
+    """Parameters that the call (or their defaults) fixes to `True`, `False` or `None`."""
     truth = {"True": True, "False": False, "None": False}
-    params = function.params
-    ordered = [*params.posonly_params, *params.params]
-    if receiver is not None and not _is_static(function):
-        ordered = ordered[1:]
     constants = {}
-    for param in [*ordered, *params.kwonly_params]:
-        if param.default is not None and isinstance(param.default, cst.Name) and param.default.value in truth:
+    for param in parameters(function.params):
+        if isinstance(param.default, cst.Name) and param.default.value in truth:
             constants[param.name.value] = truth[param.default.value]
-    for index, arg in enumerate(call.args):
-        name = arg.keyword.value if arg.keyword is not None else (
-            ordered[index].name.value if index < len(ordered) else None)
-        if name is None:
-            continue
-        if isinstance(arg.value, cst.Name) and arg.value.value in truth:
-            constants[name] = truth[arg.value.value]
+    for name, value in bound.items():
+        if isinstance(value, cst.Name) and value.value in truth:
+            constants[name] = truth[value.value]
         else:
             constants.pop(name, None)
     return constants
-
-
-def _is_static(function) -> bool:
-    return any(getattr(d.decorator, "value", None) == "staticmethod" for d in function.decorators)
 
 
 def _is_grad(node) -> bool:

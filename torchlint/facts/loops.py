@@ -17,6 +17,7 @@ own parameters, `model.zero_grad()` those of optimizers built from `model.parame
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -28,11 +29,34 @@ from torchlint.walk import children
 
 cst = lazy_module("libcst")
 
-BACKWARD = "backward"
-STEP = "step"
-RESET = "reset"
-FRESH = "fresh"  # an optimizer or a model rebuilt inside the loop
-OPAQUE = "opaque"  # an optimizer passed to code we cannot see, which may reset it
+class EventKind(str, enum.Enum):
+    """What a gradient event is (a `str` enum: it equals its old spelling, `"step"`)."""
+
+    BACKWARD = "backward"
+    STEP = "step"  # an optimizer update (directly, or `scaler.step(opt)`)
+    RESET = "reset"  # gradients cleared: `zero_grad()`, `p.grad = None`, ...
+    FRESH = "fresh"  # an optimizer or a model rebuilt inside the loop
+    OPAQUE = "opaque"  # an optimizer passed to code we cannot see, which may reset it
+
+
+BACKWARD, STEP, RESET, FRESH, OPAQUE = EventKind
+
+
+class PathEnd(str, enum.Enum):
+    """How one iteration path ends."""
+
+    NEXT = "next"  # falls through or `continue`: the loop goes on
+    BREAK = "break"
+    RETURN = "return"
+    RAISE = "raise"
+
+
+class Constructed(str, enum.Enum):
+    """What a constructor call builds, for the training domain."""
+
+    OPTIMIZER = "optimizer"
+    SCALER = "scaler"
+    OTHER = "other"  # a known non-optimizer (a scheduler, a torch object)
 
 MAX_PATHS = 512  # beyond this a loop is too branchy to judge: no facts, no findings
 INLINE_DEPTH = 3
@@ -85,7 +109,7 @@ class Guard:
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # BACKWARD, STEP, RESET, FRESH, OPAQUE
+    kind: EventKind
     key: str | None  # the optimizer (STEP, OPAQUE), the reset target, the rebuilt name; None: unknown
     node: Any = field(compare=False, hash=False)
     guards: tuple[Guard, ...] = ()
@@ -99,12 +123,12 @@ class IterationPath:
     """One way through one iteration of a loop: its events in execution order, and how it ends."""
 
     events: tuple[Event, ...]
-    end: str  # "next" (falls through or `continue`), "break", "return", "raise"
+    end: PathEnd
 
     @property
     def continues(self) -> bool:
         """Does the loop go on to another iteration after this path?"""
-        return self.end == "next"
+        return self.end is PathEnd.NEXT
 
 
 @dataclass(frozen=True)
@@ -123,7 +147,7 @@ class LoopInfo:
     scope_body: Any  # the statements of the function or module that holds the loop
     paths: tuple[IterationPath, ...] | None = None  # None: too many paths to judge
 
-    def events(self, kind: str | None = None) -> Iterator[Event]:
+    def events(self, kind: EventKind | None = None) -> Iterator[Event]:
         seen = set()
         for path in self.paths or ():
             for event in path.events:
@@ -144,7 +168,6 @@ class LoopFacts:
         self.instances: dict[str, Any] = {}  # name -> ClassDef of a same-module class it holds
         self.built: set[str] = set()  # names bound to the result of some call
         self.aliases: dict[str, set[str]] = {}  # name -> the names it was bound to (`a = b`)
-        self.functions: dict[str, Any] = {}  # module-level functions
         self.classes: dict[str, Any] = {}
         self.loops: list[LoopInfo] = []
         # A trainer module may import nothing from torch (it receives model and optimizer), but
@@ -157,9 +180,7 @@ class LoopFacts:
         self = cls(facts)
         module = facts.module
         for statement in iter_statements(module.body, into_functions=False, into_classes=False):
-            if isinstance(statement, cst.FunctionDef):
-                self.functions.setdefault(statement.name.value, statement)
-            elif isinstance(statement, cst.ClassDef):
+            if isinstance(statement, cst.ClassDef):
                 self.classes.setdefault(statement.name.value, statement)
         self._collect_bindings(module)
         if not self.trains:
@@ -213,16 +234,16 @@ class LoopFacts:
             self.not_optimizers.add(key)
             return
         kind = self.constructor_kind(value)
-        if kind == "optimizer":
+        if kind is Constructed.OPTIMIZER:
             models = frozenset(_parameter_owners(value))
             previous = self.optimizers.get(key)
             if previous is not None and previous.models != models:
                 models = previous.models | models
             self.optimizers[key] = Optimizer(key, models, value)
-        elif kind == "scaler":
+        elif kind is Constructed.SCALER:
             self.scalers.add(key)
             self.not_optimizers.add(key)
-        elif kind == "other":
+        elif kind is Constructed.OTHER:
             self.not_optimizers.add(key)
 
     def _annotated(self, key: str, annotation, node) -> None:
@@ -240,26 +261,26 @@ class LoopFacts:
         elif qualified.startswith(_OPTIMIZER_PREFIXES) and qualified.rsplit(".", 1)[-1][:1].isupper():
             self.optimizers[key] = Optimizer(key, frozenset(), node)  # built elsewhere: models unknown
 
-    def constructor_kind(self, call) -> str | None:
-        """"optimizer", "scaler", "other" (a known non-optimizer) or None (unknown) for a call."""
+    def constructor_kind(self, call) -> Constructed | None:
+        """What a call builds: an optimizer, a scaler, another known object; None: unknown."""
         func = call.func
         if isinstance(func, cst.Call) and isinstance(func.func, cst.Name) and func.func.value == "getattr":
             # getattr(torch.optim, name)(params)
             if func.args and self.names.qualified_name(func.args[0].value) == "torch.optim":
-                return "optimizer"
+                return Constructed.OPTIMIZER
         qualified = self.names.qualified_name(func)
         if qualified is None:
             return None
         if qualified in _SCALERS:
-            return "scaler"
+            return Constructed.SCALER
         if any(part in qualified for part in _NOT_OPTIMIZER_PARTS):
-            return "other"
+            return Constructed.OTHER
         if qualified.startswith(_OPTIMIZER_PREFIXES):
             last = qualified.rsplit(".", 1)[-1]
             if last[:1].isupper() or last.startswith("create_optimizer"):
-                return "optimizer"
+                return Constructed.OPTIMIZER
         if qualified.startswith(("torch.", "torch_xla.")):
-            return "other"
+            return Constructed.OTHER
         return None
 
     def is_optimizer(self, key: str | None) -> bool:

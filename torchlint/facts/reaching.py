@@ -1,7 +1,9 @@
-"""Reaching definitions inside one function: which bindings of a name may reach each load.
+"""Reaching definitions inside one scope: which bindings of a name may reach each load.
 
-Branches are merged, loops run to a fixpoint, `try`/`with`/`match` and comprehensions are
-followed; the result is a `FunctionFlow` (see `dataflow`), built once per function on demand.
+A scope is a function (parameters and body), a class body or the module. Branches are merged,
+loops run to a fixpoint, `try`/`with`/`match` are followed; lambda and comprehension bodies are
+read in place with their own names hidden. The result is a `Flow` (see `dataflow`), built once
+per scope on demand.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from torchlint._lazy import lazy_module
-from torchlint.facts.dataflow import Binding, Dataflow, FunctionFlow
+from torchlint.facts.dataflow import Binding, BindingKind, Dataflow, Flow
 from torchlint.facts.statements import body_of, parameters, walk_nodes
 from torchlint.walk import children
 
@@ -17,21 +19,23 @@ cst = lazy_module("libcst")
 
 
 class Builder:
-    """Walks one function's statements in order, tracking which bindings reach each load."""
+    """Walks one scope's statements in order, tracking which bindings reach each load."""
 
-    def __init__(self, dataflow: Dataflow, function) -> None:
-        self.flow = FunctionFlow(function, dataflow)
+    def __init__(self, dataflow: Dataflow, scope) -> None:
+        self.flow = Flow(scope, dataflow)
         self.counter = 0
         self.by_node: dict[int, Binding] = {}
+        # a class body's names are invisible to the lambdas, comprehensions and defs inside it
+        self.in_class = isinstance(scope, cst.ClassDef)
 
-    def build(self) -> FunctionFlow:
-        function = self.flow.function
+    def build(self) -> Flow:
+        scope = self.flow.scope
         env: dict[str, frozenset] = {}
-        for param in parameters(function.params):
-            binding = self._bind(param.name.value, "param", param, function, annotation=param.annotation)
-            env[param.name.value] = frozenset({binding})
-        body = function.body.body if isinstance(function.body, cst.IndentedBlock) else [function.body]
-        self._block(body, env)
+        if isinstance(scope, cst.FunctionDef):
+            for param in parameters(scope.params):
+                binding = self._bind(param.name.value, BindingKind.PARAM, param, scope, annotation=param.annotation)
+                env[param.name.value] = frozenset({binding})
+        self._block(scope.body if isinstance(scope, cst.Module) else body_of(scope.body), env)
         for uses in self.flow._uses.values():
             uses.sort(key=lambda n: self.flow._order.get(id(self.flow._statement_of.get(id(n))), 0))
         return self.flow
@@ -78,7 +82,7 @@ class Builder:
             for item in statement.items:
                 self._loads(item.item, statement, env)
                 if item.asname is not None:
-                    self._bind_target(item.asname.name, "with", statement, None, env)
+                    self._bind_target(item.asname.name, BindingKind.WITH, statement, None, env)
             return self._block(body_of(statement.body), env)
         if isinstance(statement, cst.Try) or type(statement).__name__ == "TryStar":
             body_env = self._block(body_of(statement.body), dict(env))
@@ -87,7 +91,7 @@ class Builder:
             for handler in statement.handlers:
                 handler_env = dict(merged)
                 if handler.name is not None:
-                    self._bind_target(handler.name.name, "other", statement, None, handler_env)
+                    self._bind_target(handler.name.name, BindingKind.OTHER, statement, None, handler_env)
                 result = _merge(result, self._block(body_of(handler.body), handler_env))
             if statement.orelse is not None:
                 result = _merge(result, self._block(body_of(statement.orelse.body), dict(body_env)))
@@ -95,9 +99,10 @@ class Builder:
                 result = self._block(body_of(statement.finalbody.body), result)
             return result
         if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-            self._captured(statement)
+            self._definition(statement, env)
             env = dict(env)
-            env[statement.name.value] = frozenset({self._bind(statement.name.value, "other", statement.name, statement)})
+            kind = BindingKind.DEF if isinstance(statement, cst.FunctionDef) else BindingKind.CLASS
+            env[statement.name.value] = frozenset({self._bind(statement.name.value, kind, statement.name, statement)})
             return env
         if type(statement).__name__ == "Match":
             self._loads(statement.subject, statement, env)
@@ -115,7 +120,7 @@ class Builder:
         for _ in range(2):  # twice: bindings late in the body reach loads at its top
             loop_env = dict(loop_env)
             if isinstance(statement, cst.For):
-                self._bind_target(statement.target, "for", statement, None, loop_env)
+                self._bind_target(statement.target, BindingKind.FOR, statement, None, loop_env)
             else:
                 self._loads(statement.test, statement, loop_env)
             loop_env = _merge(before, self._block(body_of(statement.body), loop_env))
@@ -130,7 +135,7 @@ class Builder:
                 self._target_loads(target.target, small, env)
             env = dict(env)
             for target in small.targets:
-                self._bind_target(target.target, "assign", small, small.value, env)
+                self._bind_target(target.target, BindingKind.ASSIGN, small, small.value, env)
             return env
         if isinstance(small, cst.AnnAssign):
             if small.value is not None:
@@ -138,7 +143,7 @@ class Builder:
             self._target_loads(small.target, small, env)
             env = dict(env)
             if small.value is not None or isinstance(small.target, cst.Name):
-                self._bind_target(small.target, "assign", small, small.value, env, annotation=small.annotation)
+                self._bind_target(small.target, BindingKind.ASSIGN, small, small.value, env, annotation=small.annotation)
             return env
         if isinstance(small, cst.AugAssign):
             # `y += v` on a tensor writes y in place; the name keeps its binding and is a load
@@ -168,14 +173,14 @@ class Builder:
                 inner = element.value
                 if isinstance(element, cst.StarredElement):
                     if isinstance(inner, cst.Name):
-                        env[inner.value] = frozenset({self._bind(inner.value, "other", inner, statement)})
+                        env[inner.value] = frozenset({self._bind(inner.value, BindingKind.OTHER, inner, statement)})
                     continue
                 if isinstance(inner, cst.Name):
-                    binding = self._bind(inner.value, "unpack" if value is not None else kind, inner, statement,
+                    binding = self._bind(inner.value, BindingKind.UNPACK if value is not None else kind, inner, statement,
                                          value=value, index=index)
                     env[inner.value] = frozenset({binding})
                 else:
-                    self._bind_target(inner, "other", statement, None, env)
+                    self._bind_target(inner, BindingKind.OTHER, statement, None, env)
 
     def _target_loads(self, target, statement, env) -> None:
         """Loads inside an assignment target: `y[i] = v` reads y; `a.b = v` reads a."""
@@ -187,8 +192,27 @@ class Builder:
 
     # --- expressions ------------------------------------------------------------------------
 
+    def _definition(self, definition, env) -> None:
+        """A nested def or class: what it reads here, and what its body may read later."""
+        for decorator in definition.decorators:
+            self._loads(decorator.decorator, definition, env)
+        if isinstance(definition, cst.FunctionDef):
+            for param in parameters(definition.params):
+                for part in (param.default, param.annotation):
+                    if part is not None:
+                        self._loads(part, definition, env)
+            if definition.returns is not None:
+                self._loads(definition.returns, definition, env)
+        else:
+            for arg in (*definition.bases, *definition.keywords):
+                self._loads(arg.value, definition, env)
+        if self.in_class:
+            return  # a method or nested class cannot see the class body's names
+        for name in _load_names(definition, into_scopes=True):
+            self.flow.captured.add(name.value)
+
     def _loads(self, expr, statement, env) -> None:
-        for name in _load_names(expr):
+        for name in _load_names(expr, in_class=self.in_class):
             reaching = env.get(name.value)
             if reaching is None:
                 continue
@@ -199,13 +223,13 @@ class Builder:
                 if not any(u is name for u in uses):
                     uses.append(name)
 
-    def _captured(self, definition) -> None:
-        for name in _load_names(definition, into_scopes=True):
-            self.flow.captured.add(name.value)
 
+def _load_names(expr, into_scopes: bool = False, in_class: bool = False) -> Iterator:
+    """Name nodes read by an expression (not attribute names, keywords or comprehension targets).
 
-def _load_names(expr, into_scopes: bool = False) -> Iterator:
-    """Name nodes read by an expression (not attribute names, keywords or comprehension targets)."""
+    `in_class`: the expression stands in a class body, whose names a lambda or comprehension
+    cannot see (except the first iterable, evaluated in place).
+    """
     stack = [(expr, frozenset())]
     while stack:
         node, hidden = stack.pop()
@@ -219,13 +243,23 @@ def _load_names(expr, into_scopes: bool = False) -> Iterator:
         if isinstance(node, cst.Arg):
             stack.append((node.value, hidden))
             continue
-        if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)) and not into_scopes and node is not expr:
+        if isinstance(node, cst.Lambda) or (isinstance(node, (cst.FunctionDef, cst.ClassDef)) and not into_scopes):
             if isinstance(node, cst.Lambda):
-                params = {p.name.value for p in parameters(node.params)}
-                stack.append((node.body, hidden | params))
+                params = parameters(node.params)
+                stack.extend((p.default, hidden) for p in params if p.default is not None)
+                if not in_class:
+                    stack.append((node.body, hidden | {p.name.value for p in params}))
             continue
         if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
-            hidden = hidden | _comprehension_targets(node.for_in)
+            stack.append((node.for_in.iter, hidden))  # the first iterable is evaluated outside
+            if in_class:
+                continue
+            inner = hidden | _comprehension_targets(node.for_in)
+            stack.extend((child, inner) for child in node.for_in.ifs)
+            if node.for_in.inner_for_in is not None:
+                stack.append((node.for_in.inner_for_in, inner))
+            stack.extend((child, inner) for child in children(node) if child is not node.for_in)
+            continue
         if isinstance(node, cst.Param):
             if node.default is not None:
                 stack.append((node.default, hidden))

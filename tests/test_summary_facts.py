@@ -1,0 +1,173 @@
+"""Same-module function summaries: which def a call runs, its arguments, what running it does."""
+
+import textwrap
+
+import libcst as cst
+
+from torchlint.facts import ModuleFacts
+from torchlint.facts.dataflow import Dataflow, How
+from torchlint.facts.statements import walk_nodes
+from torchlint.facts.summaries import Act, Summaries
+
+
+def _setup(source: str):
+    module = cst.parse_module(textwrap.dedent(source))
+    facts = ModuleFacts(module)
+    return module, facts, facts.get(Summaries)
+
+
+def _call(module, text: str):
+    found = [n for n in walk_nodes(module) if isinstance(n, cst.Call) and module.code_for_node(n) == text]
+    assert found, text
+    return found[0]
+
+
+def _def_line(module, function) -> str:
+    return module.code_for_node(function).splitlines()[0].strip()
+
+
+def test_a_call_runs_the_nearest_def_of_its_name_and_an_import_wins():
+    module, _, summaries = _setup("""
+        from lib import imported
+        def helper(x):
+            return x
+        def imported(x):
+            return x
+        def outer(y):
+            def helper(z):
+                return z
+            return helper(y)
+        def caller(y):
+            return helper(y) + imported(y)
+    """)
+    calls = [n for n in walk_nodes(module) if isinstance(n, cst.Call) and module.code_for_node(n) == "helper(y)"]
+    # in `outer` its own nested helper, in `caller` the module's
+    assert sorted(_def_line(module, summaries.callee(c)) for c in calls) == ["def helper(x):", "def helper(z):"]
+    assert {summaries.facts.get(Dataflow).enclosing_function(c).name.value: _def_line(module, summaries.callee(c)) for c in calls} == {
+        "outer": "def helper(z):", "caller": "def helper(x):"}
+    assert summaries.callee(_call(module, "imported(y)")) is None
+
+
+def test_a_def_spelled_twice_is_ambiguous_but_both_are_candidates():
+    module, _, summaries = _setup("""
+        if fast:
+            def step(m):
+                m.a()
+        else:
+            def step(m):
+                m.b()
+        step(model)
+    """)
+    call = _call(module, "step(model)")
+    assert summaries.callee(call) is None
+    assert [_def_line(module, f) for f in summaries.callees(call)] == ["def step(m):", "def step(m):"]
+
+
+def test_methods_are_found_through_same_module_bases_for_self_and_for_instances():
+    module, _, summaries = _setup("""
+        class Base:
+            def reset(self, opt):
+                opt.zero_grad()
+        class Trainer(Base):
+            def run(self, opt):
+                self.reset(opt)
+        trainer = Trainer()
+        trainer.reset(sgd)
+        other = make()
+        other.reset(sgd)
+    """)
+    for text in ("self.reset(opt)", "trainer.reset(sgd)"):
+        assert _def_line(module, summaries.callee(_call(module, text))) == "def reset(self, opt):"
+    assert summaries.callee(_call(module, "other.reset(sgd)")) is None
+
+
+def test_arguments_bind_the_receiver_keywords_and_positions_before_a_star():
+    module, _, summaries = _setup("""
+        class M:
+            def f(self, a, b, *, c=1):
+                pass
+            @staticmethod
+            def g(a, b):
+                pass
+            def run(self):
+                self.f(1, c=3, b=2)
+                self.g(4, 5)
+                self.f(*xs, b=6)
+    """)
+    function = summaries.callee(_call(module, "self.f(1, c=3, b=2)"))
+
+    def bound(text, f):
+        return {k: module.code_for_node(v) for k, v in summaries.arguments(_call(module, text), f).items()}
+
+    assert bound("self.f(1, c=3, b=2)", function) == {"self": "self", "a": "1", "b": "2", "c": "3"}
+    assert bound("self.g(4, 5)", summaries.callee(_call(module, "self.g(4, 5)"))) == {"a": "4", "b": "5"}
+    assert bound("self.f(*xs, b=6)", function) == {"self": "self", "b": "6"}
+
+
+def test_a_summary_says_which_parameters_are_returned_written_and_stored():
+    module, _, summaries = _setup("""
+        def touch(t):
+            t.add_(1)
+        def f(a, b, c, d, e):
+            v = a.view(-1)
+            v[0] = 1
+            touch(b)
+            self.kept = c
+            return d.t(), len(e)
+    """)
+    summary = summaries.of(module.body[1])
+    assert summary.params == ("a", "b", "c", "d", "e")
+    assert summary.writes == {"a", "b"}
+    assert summary.returns == {"d"}
+    assert summary.stores == {"c"}
+
+
+def test_recursion_is_cut():
+    module, _, summaries = _setup("""
+        def f(x, n):
+            if n:
+                return f(x, n - 1)
+            x.zero_()
+    """)
+    summary = summaries.of(module.body[0])
+    assert summary.writes == {"x"}
+
+
+def test_actions_of_a_call_are_in_the_callers_terms_helpers_followed():
+    module, _, summaries = _setup("""
+        def update(optimizer, scheduler):
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+        def epoch_end(net, opt, sched):
+            update(opt, sched)
+            net.train(False)
+            local = make()
+            local.eval()
+            MODEL.train()
+        update_all = None
+        epoch_end(model, sgd, None)
+    """)
+    actions = summaries.actions(_call(module, "epoch_end(model, sgd, None)"))
+    assert [(a.act, a.target) for a in actions] == [
+        (Act.STEP, "sgd"), (Act.STEP, None), (Act.ZERO_GRAD, "sgd"), (Act.EVAL, "model"), (Act.EVAL, None), (Act.TRAIN, "MODEL"),
+    ]
+    assert all(module.code_for_node(a.via) == "epoch_end(model, sgd, None)" for a in actions)
+
+
+def test_dataflow_follows_helpers_through_summaries():
+    module, facts, _ = _setup("""
+        class Base:
+            def fill(self, t):
+                t.fill_(0)
+        class Net(Base):
+            def forward(self, x):
+                y = x.expand(4, 3)
+                self.fill(y)
+                return y
+    """)
+    dataflow = facts.get(Dataflow)
+    flow = dataflow.function_of(_call(module, "x.expand(4, 3)"))
+    [y] = flow.bindings_of("y")
+    [write] = flow.writes(y)
+    assert write.how is How.FUNCTION and write.name == "fill"
