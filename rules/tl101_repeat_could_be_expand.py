@@ -106,15 +106,15 @@ class RepeatCouldBeExpand(Rule):
         receiver = func.value
         if self.facts.names.qualified_name(receiver) is not None:
             return  # `einops.repeat`, `itertools.repeat`, `np.repeat`: a module's function
-        dataflow = self.facts.get(ScopedDataflow)
-        if dataflow.function_of(node) is None:
-            return  # a class body outside methods
+        dataflow = self.facts.get(ScopedDataflow)  # functions, class bodies and module-level code
         layout = self.facts.get(Layouts).of(receiver)
         if layout is None or not (layout.tensor or (layout.tensor is None and len(factors) >= 3)):
             return
         evidence = _grown_dims(layout, factors, _index_gives_ndim(receiver, len(factors)))
         if evidence is None:
             return
+        if isinstance(dataflow.function_of(node).scope, cst.ClassDef) and _bound(node, dataflow):
+            return  # a class attribute: any method, any instance may write it
         fated = fate_of(node, dataflow, self.facts)
         if fated.fate is Fate.READ_ONLY:
             self._report(node, layout, factors, evidence, False)
@@ -146,6 +146,12 @@ class RepeatCouldBeExpand(Rule):
         if escape:
             help_text += f"; the result is {escape}, so check that nothing writes to it in place"
         self.report(node, message, notes=notes, help=help_text, fix=fix)
+
+
+def _bound(node, dataflow) -> bool:
+    """Is the value of `node` (through views of it) bound to a name?"""
+    parent = dataflow.parent(dataflow.alias_top(node))
+    return isinstance(parent, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.NamedExpr))
 
 
 def _factors(call) -> list | None:
