@@ -18,8 +18,17 @@ class RepeatCouldBeExpand(Rule):
     Reports `x.repeat(...)` when every factor other than 1 lands on a dimension of `x` known to
     have size 1 (from `unsqueeze`, `None` indexing, a length-1 slice, a `keepdim=True`
     reduction, `view`/`reshape` with a literal 1, a constructor such as `torch.zeros(1, n)` or a
-    parameter created that way in `__init__`) or on a new leading dimension, and the result is
-    only read afterwards.
+    parameter created that way in `__init__`, a nested literal such as `torch.tensor([[a, b]])`,
+    `unsqueeze` of an `nn.Embedding` output) or on a new leading dimension (more factors than
+    the input has dims, also in the tuple form `repeat((n, 1, 1))`), and the result is only read
+    afterwards. Module-level code (scripts, notebook cells) is checked like a function body;
+    a repeat bound as a class attribute is not reported (any method may write it).
+
+    A receiver without an annotation counts as a tensor when the module imports torch and the
+    value is used with a torch-only signature: `.permute`, `.expand`, `.unsqueeze`,
+    `.contiguous()`, `.view(<ints>)`, an in-place `*_` method, or a `dim=`/`keepdim=` keyword.
+    `.repeat`, `.reshape` and `.transpose` alone are no evidence: NumPy has them with other
+    meanings.
 
     Factors align with the trailing dimensions (torch pads missing leading ones), so positions
     are mapped from the right. Silent when a repeated dimension is not known to be 1, when the

@@ -22,7 +22,9 @@ class WriteToExpanded(Rule):
     `inplace=True`, or a function of the same module that writes its argument) into a tensor
     produced by `.expand` on a dimension known to have size 1 (or a new leading dimension), or
     into a view or alias of it. Copies (`.contiguous()`, `.clone()`, `.reshape`) end the
-    tracking.
+    tracking. New leading dimensions count when the input's number of dims is known
+    (`torch.zeros(3).expand(4, -1)`), and module-level code (scripts, notebook cells) is checked
+    like a function body.
 
     ## Why is this bad?
     `expand` does not allocate: every element along a grown dimension is the same memory
