@@ -127,7 +127,8 @@ class ReshapeCopies(Rule):
         copied = f"all `{count}` elements are copied" if count else "the whole tensor is copied"
         message = f"`.reshape({shape})` hides a copy: {merge_explanation(found)}, so {copied} into new memory"
         notes = cause_notes(found)
-        explicit = f".contiguous().view({shape})"
+        # `view` takes the shape positionally (`reshape(shape=...)` has no `view(shape=...)`)
+        explicit = f".contiguous().view({', '.join(module.code_for_node(a.value) for a in node.args)})"
         fix = None
         if not any(argument.keyword is not None for argument in node.args):
             # Only the method's name changes: `reshape` -> `contiguous().view`, arguments as written.

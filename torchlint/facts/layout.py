@@ -32,7 +32,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from torchlint._lazy import lazy_module
+from torchlint.facts.shape_modules import ModuleValues
 from torchlint.facts.shape_scope import ScopedDataflow
+from torchlint.facts.shape_sizes import SizeTokens, _einsum_permutation, _literal_tensor
 from torchlint.facts.evidence import Evidence
 from torchlint.facts.layout_ops import (
     _code,
@@ -53,6 +55,7 @@ from torchlint.facts.layout_ops import (
     _reshaped,
     _sliced,
     _split_element,
+    _squeezed,
     _tensor,
     _topk,
     _transpose,
@@ -60,7 +63,6 @@ from torchlint.facts.layout_ops import (
     _unknown_ranks,
     _unsqueeze,
 )
-from torchlint.facts.program import Program
 from torchlint.facts.tensors import (
     ELEMENTWISE_FUNCTIONS,
     ELEMENTWISE_METHODS,
@@ -86,17 +88,15 @@ from torchlint.facts.tensors import (
     _int,
     _int_list,
     _is_scalar_like,
-    _is_self,
     _looks_like_size,
     _Pair,
-    _single_int,
     view_merge,
 )
 
 cst = lazy_module("libcst")
 
 
-class Layouts:
+class Layouts(ModuleValues, SizeTokens):
     """Fact kind: `of(expr)` gives the abstract layout of an expression inside a function."""
 
     def __init__(self, facts) -> None:
@@ -265,94 +265,6 @@ class Layouts:
             return None  # a size, not a tensor
         return UNKNOWN if source is not None else None
 
-    # --- attributes -----------------------------------------------------------------------
-
-    def _attribute(self, expr):
-        attr = expr.attr.value
-        if isinstance(expr.value, cst.Name) and expr.value.value == "self":
-            return self._self_attribute(expr)
-        qualified = self.names.qualified_name(expr)
-        if qualified is not None:
-            return None  # `torch.float32`, `np.pi`, a module attribute
-        receiver = self._eval(expr.value)
-        if isinstance(receiver, _Pair):
-            return receiver.values if attr in ("values", "indices") else UNKNOWN
-        if receiver is None:
-            return None
-        if attr in ("T", "mT") and receiver is not None:
-            if attr == "T" and receiver.ndim not in (None, 2):
-                return UNKNOWN
-            return _transpose(receiver, -2, -1, expr, f".{attr}", tensor_only=attr == "mT")
-        if attr == "data":
-            return receiver
-        if attr == "weight" and isinstance(expr.value, cst.Attribute) and _is_self(expr.value.value):
-            kind = self._module_class(expr.value)
-            if kind in ("torch.nn.Embedding", "torch.nn.Linear"):
-                return Layout(tensor=True, dims=_ranked([None, None]), contiguous=True)
-        if attr in ("shape", "dtype", "device", "ndim", "grad_fn", "is_cuda"):
-            return None
-        return UNKNOWN
-
-    def _module_class(self, attribute) -> str | None:
-        """The qualified class of `self.<name>` when the class sets it once to a constructor call."""
-        cls = self.dataflow.enclosing_class(attribute)
-        values = self._attributes_of(cls).get(attribute.attr.value) if cls is not None else None
-        if not values or len(values) != 1 or not isinstance(values[0], cst.Call):
-            return None
-        return self.names.qualified_name(values[0].func)
-
-    def _self_attribute(self, expr):
-        cls = self.dataflow.enclosing_class(expr)
-        if cls is None:
-            return UNKNOWN
-        values = self._attributes_of(cls).get(expr.attr.value)
-        if not values or len(values) != 1:
-            return UNKNOWN
-        return self._eval(values[0])
-
-    def _attributes_of(self, cls) -> dict:
-        return self.facts.get(Program).self_attributes(cls)
-
-    def _methods_of(self, node) -> set:
-        cls = self.dataflow.enclosing_class(node)
-        return self.facts.get(Program).method_names(cls) if cls is not None else set()
-
-    def _feature_module(self, module, call, argument):
-        """`self.fc(x)`, `self.embed(ids)`, `self.norm(x)`: fresh contiguous memory whatever the
-        input's strides (checked with `stride()` on permuted, sliced and expanded inputs).
-
-        Linear replaces the last size with its `out_features`, Embedding appends its
-        `embedding_dim`, LayerNorm keeps the sizes.
-        """
-        source = self._eval(argument)
-        if not isinstance(source, Layout) or source.dims is None:
-            return Layout(tensor=True, contiguous=True)
-        sizes = [d.size for d in source.dims]
-        if module in ("torch.nn.Linear", "torch.nn.Embedding"):
-            constructor = self._module_constructor(call)
-            width = _constructor_argument(constructor, 1, ("out_features", "embedding_dim"))
-            token = self._size(width, 0) if width is not None else None
-            sizes = sizes[:-1] + [token] if module == "torch.nn.Linear" else sizes + [token]
-        return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
-
-    def _module_constructor(self, call):
-        cls = self.dataflow.enclosing_class(call)
-        values = self._attributes_of(cls).get(call.func.attr.value) if cls is not None else None
-        return values[0] if values and len(values) == 1 and isinstance(values[0], cst.Call) else None
-
-    def module_kind(self, call) -> str | None:
-        """For `self.drop(x)`: the qualified class of `self.drop` when set once in the class."""
-        func = call.func
-        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self"):
-            return None
-        cls = self.dataflow.enclosing_class(call)
-        if cls is None:
-            return None
-        values = self._attributes_of(cls).get(func.attr.value)
-        if not values or len(values) != 1 or not isinstance(values[0], cst.Call):
-            return None
-        return self.names.qualified_name(values[0].func)
-
     # --- calls ----------------------------------------------------------------------------
 
     def _call(self, call):
@@ -402,6 +314,11 @@ class Layouts:
             if dims is not None:
                 dims = _ranked([d.size for d in dims], [d.note for d in dims])
             return Layout(tensor=True, dims=dims, contiguous=True)
+        if qualified == "torch.einsum" and len(args) == 2:
+            order = _einsum_permutation(args[0].value)
+            source = self._eval(args[1].value)
+            if order is not None and isinstance(source, Layout):
+                return _permute(source, order, call, self, shown=f"einsum({_code(self, args[0].value)}, ...)")
         if qualified in ("torch.matmul", "torch.bmm") and len(args) == 2:
             return self._matmul(self._eval(args[0].value), self._eval(args[1].value))
         if qualified in FRESH_FUNCTIONS and args:
@@ -478,6 +395,8 @@ class Layouts:
             # numpy's transpose(1, 0) is a permutation too; other pairs exist only on tensors
             tensor = receiver.tensor if method == "transpose" and {a, b} == {0, 1} else True
             return _transpose(receiver, a, b, call, f"{method}({a}, {b})", tensor_only=tensor)
+        if method == "squeeze" and len(args) <= 1:
+            return _squeezed(replace(receiver, tensor=tensor), _int(args[0].value) if args else None, bool(args))
         if method == "t" and not args:
             return _transpose(_two_dims(receiver, call), 0, 1, call, "t()", tensor_only=True)
         if method == "topk" and args:
@@ -530,21 +449,6 @@ class Layouts:
             return Layout(tensor=True)  # some other tensor method
         return UNKNOWN
 
-    def _target_tokens(self, call):
-        """Sizes passed to view/reshape/expand: a list of tokens ("-1" kept), or None."""
-        args = [a for a in call.args if a.keyword is None]
-        if any(a.star for a in args):
-            return None
-        if len(args) == 1 and isinstance(args[0].value, (cst.Tuple, cst.List)):
-            values = [e.value for e in args[0].value.elements]
-            if any(isinstance(e, cst.StarredElement) for e in args[0].value.elements):
-                return None
-        elif len(args) == 1 and (not _looks_like_size(args[0].value) or self._size(args[0].value, 0) is None):
-            return None  # `view(shape)`, `view(torch.float16)`, `reshape((n, -1) + x.shape[2:])`
-        else:
-            values = [a.value for a in args]
-        return [self._size(v, 0) for v in values]
-
     # --- indexing ---------------------------------------------------------------------------
 
     def _subscript(self, expr):
@@ -585,72 +489,6 @@ class Layouts:
         sizes = [d.size for d in batch] + [left.dims[-2].size, right.dims[-1].size]
         return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
 
-    # --- sizes ------------------------------------------------------------------------------
-
-    def _size(self, expr, depth):
-        if depth > 8:
-            return None
-        if isinstance(expr, cst.Integer):
-            return str(int(expr.evaluated_value))
-        if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus) and isinstance(expr.expression, cst.Integer):
-            return "-" + expr.expression.value
-        if isinstance(expr, cst.Name):
-            return self._size_of_name(expr, depth)
-        if isinstance(expr, cst.Subscript) and isinstance(expr.value, cst.Attribute) and expr.value.attr.value == "shape":
-            index = _single_int(expr)
-            return self._dim_token(expr.value.value, index) if index is not None else None
-        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "size":
-            args = [a for a in expr.args if a.keyword is None]
-            index = _int(args[0].value) if len(args) == 1 else None
-            return self._dim_token(expr.func.value, index) if index is not None else None
-        if isinstance(expr, cst.BinaryOperation):
-            left, right = self._size(expr.left, depth + 1), self._size(expr.right, depth + 1)
-            if left is None or right is None:
-                return None
-            op = type(expr.operator).__name__
-            if op == "Multiply":
-                return "*".join(sorted(left.split("*") + right.split("*")))
-            return f"({left} {op} {right})"
-        if isinstance(expr, cst.Attribute):
-            return _code(self, expr)  # `self.num_heads`: the same text means the same size
-        if isinstance(expr, cst.Subscript) and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index):
-            # `window_size[0]`: an item of a local (or attribute) sequence, keyed by its binding
-            index = _int(expr.slice[0].slice.value)
-            base = expr.value
-            if index is None:
-                return None
-            if isinstance(base, cst.Attribute):
-                return f"{_code(self, base)}[{index}]"
-            if isinstance(base, cst.Name):
-                flow = self.dataflow.function_of(base)
-                binding = flow.binding_at(base) if flow is not None else None
-                if binding is not None:
-                    return f"binding:{id(binding)}[{index}]"
-                if flow is None or not flow.is_local_load(base):
-                    return f"name:{base.value}[{index}]"
-        return None
-
-    def _size_of_name(self, name, depth):
-        flow = self.dataflow.function_of(name)
-        binding = flow.binding_at(name) if flow is not None else None
-        if binding is None:
-            return f"name:{name.value}" if flow is None or not flow.is_local_load(name) else None
-        if binding.kind == "unpack" and isinstance(binding.value, cst.Attribute) and binding.value.attr.value == "shape":
-            return self._dim_token(binding.value.value, binding.index)
-        if binding.kind == "unpack" and isinstance(binding.value, cst.Call) and isinstance(binding.value.func, cst.Attribute) and binding.value.func.attr.value == "size" and not binding.value.args:
-            return self._dim_token(binding.value.func.value, binding.index)
-        if binding.kind == "assign" and binding.value is not None:
-            token = self._size(binding.value, depth + 1)
-            return token if token is not None else f"binding:{id(binding)}"
-        return f"binding:{id(binding)}"
-
-    def _dim_token(self, tensor_expr, index):
-        layout = self._eval(tensor_expr)
-        if isinstance(layout, Layout) and layout.dims is not None and -len(layout.dims) <= index < len(layout.dims):
-            return layout.dims[index].size
-        return None
-
-
 @dataclass(frozen=True)
 class CopyingReshape:
     """A `.view`/`.reshape` call whose new shape merges dims that are not adjacent in memory."""
@@ -666,8 +504,11 @@ class CopyingReshape:
 
 
 def call_arguments(module, call) -> str:
-    """The source text of a call's arguments, `B, -1` for `x.view(B, -1)`."""
-    return ", ".join(module.code_for_node(argument.value) for argument in call.args)
+    """The source text of a call's arguments, `B, -1` for `x.view(B, -1)`, `shape=(B, -1)`."""
+    return ", ".join(
+        (f"{argument.keyword.value}=" if argument.keyword is not None else "") + module.code_for_node(argument.value)
+        for argument in call.args
+    )
 
 
 def copying_reshape(layouts: Layouts, call) -> CopyingReshape | None:
@@ -691,43 +532,3 @@ def copying_reshape(layouts: Layouts, call) -> CopyingReshape | None:
     if merge is None or not merge.copies:
         return None
     return CopyingReshape(layout, merge.positions)
-
-
-def _literal_tensor(value, call, shown) -> Layout:
-    """`torch.tensor([[a, b]])`: the nesting of list literals gives the leading sizes.
-
-    Exact dims when every leaf is a number literal; otherwise (leaves may be sequences) only
-    the size-1 dims of the known prefix, counted from the left.
-    """
-    sizes, level, exact = [], [value], True
-    while True:
-        lengths = {len(item.elements) for item in level}
-        if len(lengths) != 1 or any(isinstance(e, cst.StarredElement) for item in level for e in item.elements):
-            return Layout(tensor=True, contiguous=True)
-        sizes.append(str(lengths.pop()))
-        inner = [e.value for item in level for e in item.elements]
-        if inner and all(isinstance(e, (cst.List, cst.Tuple)) for e in inner):
-            level = inner
-            continue
-        if any(isinstance(e, (cst.List, cst.Tuple)) for e in inner):
-            return Layout(tensor=True, contiguous=True)  # ragged: torch raises
-        exact = all(_int(e) is not None or isinstance(e, cst.Float) for e in inner)
-        break
-    notes = [Evidence(call, Shows.SIZE_ONE_BY, f"torch.tensor({shown})", dim=i) if size == "1" else None
-             for i, size in enumerate(sizes)]
-    if exact:
-        return Layout(tensor=True, dims=_ranked(sizes, notes), contiguous=True)
-    return Layout(tensor=True, ones_left=tuple((i, n) for i, n in enumerate(notes) if n is not None), contiguous=True)
-
-
-def _constructor_argument(constructor, position, keywords):
-    """The argument at `position` (or one of `keywords`) of a module's constructor call."""
-    if constructor is None:
-        return None
-    for argument in constructor.args:
-        if argument.keyword is not None and argument.keyword.value in keywords:
-            return argument.value
-    positional = [a for a in constructor.args if a.keyword is None]
-    if len(positional) > position and not any(a.star for a in positional[: position + 1]):
-        return positional[position].value
-    return None

@@ -138,8 +138,8 @@ def _dense_in_order(dims, cuts) -> bool:
     return all(b == a + 1 and b not in cuts for a, b in zip(ranks, ranks[1:]))
 
 
-def _permute(layout: Layout, order, node, layouts) -> Layout:
-    shown = f"permute({', '.join(map(str, order))})"
+def _permute(layout: Layout, order, node, layouts, shown: str | None = None) -> Layout:
+    shown = shown or f"permute({', '.join(map(str, order))})"
     if layout.dims is None:
         if layout.contiguous and layout.tensor is not False:
             # an input of unknown ndim assumed contiguous: ranks are the source positions
@@ -521,3 +521,21 @@ def _repeated(receiver: Layout, factors) -> Layout:
         else:
             sizes.append(None)
     return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
+
+
+def _squeezed(receiver: Layout, dim, has_dim: bool) -> Layout:
+    """`squeeze(dim)` drops size-1 dims: a contiguous tensor stays contiguous, ranks stay in order.
+
+    Dims are known only when each squeezed dim is known to be size 1 or not."""
+    if receiver.contiguous is not True:
+        return Layout(tensor=receiver.tensor)
+    dims = receiver.dims
+    if dims is not None and has_dim:
+        d = None if dim is None else _normalize(dim, len(dims))
+        if d is None or dims[d].size is None:
+            dims = None
+        elif dims[d].size == "1":
+            dims = dims[:d] + dims[d + 1:]
+    elif dims is not None:
+        dims = None if any(x.size is None for x in dims) else tuple(x for x in dims if x.size != "1")
+    return Layout(tensor=receiver.tensor, dims=dims, contiguous=True)
