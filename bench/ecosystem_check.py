@@ -18,10 +18,22 @@ Repositories are listed per rule family in `bench/ecosystem/<family>.toml`:
     verdict = "tp"                # or "fp"
     why = "dim 1 is unsqueezed on line 118"
 
+    [[site]]                      # a labelled call site, found or not: gives recall
+    repo = "ultralytics/yolov5"
+    path = "utils/loss.py"
+    line = 193
+    code = "TL101"
+    truth = true                  # true: the rule should fire here; false: it must stay silent
+    why = "targets is 2-D: repeat(na, 1, 1) only adds a leading dim, torch.cat reads it"
+
 Each repository is fetched with plain `git` into a temporary folder (or its Python files and
 notebooks are exported from a local mirror, `--mirror-root DIR` holding git directories named
 `owner+name`) and never kept. The
 summary counts findings per rule per repository, and how many of them were judged true or false.
+Every labelled site counts per rule: a true site (a `tp` review, or a `[[site]]` with
+`truth = true`) is found or missed, a false site (an `fp` review, or `truth = false`) that fires is
+a false finding; the last table gives precision (tp / judged findings) and recall (found / true
+sites) per rule, over the repositories linted.
 """
 
 from __future__ import annotations
@@ -51,6 +63,7 @@ def load_family(family: str) -> tuple[list[dict], list[dict]]:
             document = tomllib.load(handle)
         repos += [dict(r, family=name) for r in document.get("repo", [])]
         reviews += document.get("review", [])
+        reviews += [dict(s, verdict="tp" if s["truth"] else "fp", site=True) for s in document.get("site", [])]
     return repos, reviews
 
 
@@ -150,6 +163,7 @@ def main() -> int:
         repos = [r for r in repos if r["name"] in args.repo]
     verdicts = {(r["repo"], r["path"], int(r["line"]), r["code"]): r["verdict"] for r in reviews}
     per_rule_repo: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    fired: set[tuple] = set()
     with tempfile.TemporaryDirectory(prefix="torchlint-eco-") as dest:
         for repo in repos:
             print(f"== {repo['name']} @ {repo.get('commit', 'HEAD')[:12]}")
@@ -164,6 +178,7 @@ def main() -> int:
                     continue
                 path = os.path.relpath(finding["filename"], tree)
                 row = finding["location"]["row"]
+                fired.add((repo["name"], path, row, finding["code"]))
                 verdict = verdicts.get((repo["name"], path, row, finding["code"]), "unreviewed")
                 counts = per_rule_repo[(finding["code"], repo["name"])]
                 counts["findings"] += 1
@@ -180,7 +195,36 @@ def main() -> int:
         judged = counts["tp"] + counts["fp"]
         precision = f"{counts['tp'] / judged:.2f}" if judged else "n/a"
         print(f"{code}: {counts['findings']} findings, {counts['tp']} true, {counts['fp']} false, precision {precision}")
+    print_recall(reviews, fired, {r["name"] for r in repos}, args.select)
     return 0
+
+
+def print_recall(reviews: list[dict], fired: set, linted: set, select: str | None) -> None:
+    """Labelled sites per rule: true sites found or missed, false sites that fired."""
+    table: dict[str, Counter] = defaultdict(Counter)
+    for review in reviews:
+        key = (review["repo"], review["path"], int(review["line"]), review["code"])
+        if review["repo"] not in linted or (select and not any(review["code"].startswith(p) for p in select.split(","))):
+            continue
+        counts = table[review["code"]]
+        if review["verdict"] == "tp":
+            counts["found" if key in fired else "missed"] += 1
+            if key not in fired:
+                print(f"  [missed] {review['repo']} {review['path']}:{review['line']}: {review['code']} {review.get('why', '')}")
+        elif key in fired:
+            counts["false"] += 1
+        else:
+            counts["silent"] += 1
+    if not table:
+        return
+    print("\nlabelled sites per rule (true sites: found / missed; false sites: fired / silent)")
+    print(f"{'rule':6} {'found':>6} {'missed':>6} {'false':>6} {'silent':>6} {'precision':>9} {'recall':>6}")
+    for code, counts in sorted(table.items()):
+        true_sites = counts["found"] + counts["missed"]
+        flagged = counts["found"] + counts["false"]
+        precision = f"{counts['found'] / flagged:.2f}" if flagged else "n/a"
+        recall = f"{counts['found'] / true_sites:.2f}" if true_sites else "n/a"
+        print(f"{code:6} {counts['found']:>6} {counts['missed']:>6} {counts['false']:>6} {counts['silent']:>6} {precision:>9} {recall:>6}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from torchlint.rules._tensor_wording import escape_text, layout_label, product_t
 
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
-from torchlint.facts.dataflow import Dataflow
+from torchlint.facts.shape_scope import ScopedDataflow
 from torchlint.facts.fate import Fate, fate_of
 from torchlint.facts.layout import Layouts
 from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
@@ -18,8 +18,17 @@ class RepeatCouldBeExpand(Rule):
     Reports `x.repeat(...)` when every factor other than 1 lands on a dimension of `x` known to
     have size 1 (from `unsqueeze`, `None` indexing, a length-1 slice, a `keepdim=True`
     reduction, `view`/`reshape` with a literal 1, a constructor such as `torch.zeros(1, n)` or a
-    parameter created that way in `__init__`) or on a new leading dimension, and the result is
-    only read afterwards.
+    parameter created that way in `__init__`, a nested literal such as `torch.tensor([[a, b]])`,
+    `unsqueeze` of an `nn.Embedding` output) or on a new leading dimension (more factors than
+    the input has dims, also in the tuple form `repeat((n, 1, 1))`), and the result is only read
+    afterwards. Module-level code (scripts, notebook cells) is checked like a function body;
+    a repeat bound as a class attribute is not reported (any method may write it).
+
+    A receiver without an annotation counts as a tensor when the module imports torch and the
+    value is used with a torch-only signature: `.permute`, `.expand`, `.unsqueeze`,
+    `.contiguous()`, `.view(<ints>)`, an in-place `*_` method, or a `dim=`/`keepdim=` keyword.
+    `.repeat`, `.reshape` and `.transpose` alone are no evidence: NumPy has them with other
+    meanings.
 
     Factors align with the trailing dimensions (torch pads missing leading ones), so positions
     are mapped from the right. Silent when a repeated dimension is not known to be 1, when the
@@ -106,15 +115,15 @@ class RepeatCouldBeExpand(Rule):
         receiver = func.value
         if self.facts.names.qualified_name(receiver) is not None:
             return  # `einops.repeat`, `itertools.repeat`, `np.repeat`: a module's function
-        dataflow = self.facts.get(Dataflow)
-        if dataflow.enclosing_function(node) is None:
-            return
+        dataflow = self.facts.get(ScopedDataflow)  # functions, class bodies and module-level code
         layout = self.facts.get(Layouts).of(receiver)
         if layout is None or not (layout.tensor or (layout.tensor is None and len(factors) >= 3)):
             return
         evidence = _grown_dims(layout, factors, _index_gives_ndim(receiver, len(factors)))
         if evidence is None:
             return
+        if isinstance(dataflow.function_of(node).scope, cst.ClassDef) and _bound(node, dataflow):
+            return  # a class attribute: any method, any instance may write it
         fated = fate_of(node, dataflow, self.facts)
         if fated.fate is Fate.READ_ONLY:
             self._report(node, layout, factors, evidence, False)
@@ -146,6 +155,12 @@ class RepeatCouldBeExpand(Rule):
         if escape:
             help_text += f"; the result is {escape}, so check that nothing writes to it in place"
         self.report(node, message, notes=notes, help=help_text, fix=fix)
+
+
+def _bound(node, dataflow) -> bool:
+    """Is the value of `node` (through views of it) bound to a name?"""
+    parent = dataflow.parent(dataflow.alias_top(node))
+    return isinstance(parent, (cst.Assign, cst.AnnAssign, cst.AugAssign, cst.NamedExpr))
 
 
 def _factors(call) -> list | None:

@@ -25,6 +25,15 @@ class ReshapeCopies(Rule):
     symbolically (`B, C, H, W = x.shape`, `x.size(0)`, `H * W`); when torchlint cannot tell
     which dims merge, it stays silent.
 
+    Layouts follow the code wherever it runs: inside functions and methods, at module level
+    (scripts, notebook cells) and in class bodies. Sizes and memory order flow through
+    assignments, tuple unpacking, `self.<attr>` set in `__init__`, `nn.Linear`, `nn.Embedding`
+    and `nn.LayerNorm` outputs (fresh contiguous memory of known sizes), shape-preserving layers
+    (`nn.Dropout`, activations), `unbind`/`chunk`/`split`, `@`/`matmul`, and elementwise ops,
+    which keep their first operand's memory order when it is dense and not broadcast (so
+    `pred.t().eq(...)[:k]` stays transposed, as in the usual top-k accuracy helper).
+    `F.scaled_dot_product_attention`'s output layout depends on the backend: not judged.
+
     ## Why is this bad?
     `reshape` returns a view when it can and a copy when it cannot, and the line reads the same
     either way. The copy costs memory and bandwidth for the whole tensor (in the backward pass
@@ -118,7 +127,8 @@ class ReshapeCopies(Rule):
         copied = f"all `{count}` elements are copied" if count else "the whole tensor is copied"
         message = f"`.reshape({shape})` hides a copy: {merge_explanation(found)}, so {copied} into new memory"
         notes = cause_notes(found)
-        explicit = f".contiguous().view({shape})"
+        # `view` takes the shape positionally (`reshape(shape=...)` has no `view(shape=...)`)
+        explicit = f".contiguous().view({', '.join(module.code_for_node(a.value) for a in node.args)})"
         fix = None
         if not any(argument.keyword is not None for argument in node.args):
             # Only the method's name changes: `reshape` -> `contiguous().view`, arguments as written.

@@ -21,6 +21,15 @@ class ViewNonContiguous(Rule):
     adjacent and in order in memory (`x.permute(0, 2, 3, 1).view(B, H * W, C)` on a contiguous
     `(B, C, H, W)` tensor works). When torchlint cannot tell which dims merge, it stays silent.
 
+    Layouts follow the code wherever it runs: inside functions and methods, at module level
+    (scripts, notebook cells) and in class bodies. Sizes and memory order flow through
+    assignments, tuple unpacking, `self.<attr>` set in `__init__`, `nn.Linear`, `nn.Embedding`
+    and `nn.LayerNorm` outputs (fresh contiguous memory of known sizes), shape-preserving layers
+    (`nn.Dropout`, activations), `unbind`/`chunk`/`split`, `@`/`matmul`, and elementwise ops,
+    which keep their first operand's memory order when it is dense and not broadcast (so
+    `pred.t().eq(...)[:k]` stays transposed, as in the usual top-k accuracy helper).
+    `F.scaled_dot_product_attention`'s output layout depends on the backend: not judged.
+
     ## Why is this bad?
     `view` never copies: when the strides do not allow the new shape it raises
     `RuntimeError: view size is not compatible with input tensor's size and stride (at least one

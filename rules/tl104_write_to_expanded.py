@@ -4,7 +4,8 @@ from torchlint.rules._tensor_wording import write_text
 
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Severity
-from torchlint.facts.dataflow import ALIAS_METHODS, Dataflow
+from torchlint.facts.dataflow import ALIAS_METHODS
+from torchlint.facts.shape_scope import ScopedDataflow
 from torchlint.facts.layout import Layouts
 from torchlint.rule import NodeNote, Rule
 
@@ -21,7 +22,9 @@ class WriteToExpanded(Rule):
     `inplace=True`, or a function of the same module that writes its argument) into a tensor
     produced by `.expand` on a dimension known to have size 1 (or a new leading dimension), or
     into a view or alias of it. Copies (`.contiguous()`, `.clone()`, `.reshape`) end the
-    tracking.
+    tracking. New leading dimensions count when the input's number of dims is known
+    (`torch.zeros(3).expand(4, -1)`), and module-level code (scripts, notebook cells) is checked
+    like a function body.
 
     ## Why is this bad?
     `expand` does not allocate: every element along a grown dimension is the same memory
@@ -88,7 +91,7 @@ class WriteToExpanded(Rule):
         func = node.func
         if not (isinstance(func, cst.Attribute) and func.attr.value in ("expand", "expand_as")):
             return
-        dataflow = self.facts.get(Dataflow)
+        dataflow = self.facts.get(ScopedDataflow)
         flow = dataflow.function_of(node)
         if flow is None:
             return

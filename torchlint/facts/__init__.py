@@ -16,6 +16,8 @@ The program model (structure every domain shares):
     evidence     the one evidence type: a node and a domain's reason enum, never a sentence
 Domain facts (what a value is):
     tensors, layout, layout_ops, fate     tensors: rank, sizes, memory layout; a value's fate
+    shape_scope, shape_sizes, shape_modules
+                                          tensors at every scope, symbolic sizes, layer outputs
     loops, iteration                      training objects, and what one loop iteration does
     accumulation                          values a loop grows or sums across its iterations
     data, data_interpreter, data_words, data_shapes

@@ -3,8 +3,9 @@
     layouts = self.facts.get(Layouts)
     layout = layouts.of(expr)      # Layout, or None when `expr` is known not to be a tensor
 
-A `Layout` is evaluated along method chains (`x.unsqueeze(0).transpose(1, 2)`), through local
-assignments (via `Dataflow`), through `self.<attr>` set once in the class (`nn.Parameter(...)`,
+A `Layout` is evaluated along method chains (`x.unsqueeze(0).transpose(1, 2)`), through
+assignments (via `ScopedDataflow`: in functions and at module level, so scripts and notebook
+cells too), through `self.<attr>` set once in the class (`nn.Parameter(...)`,
 `register_buffer`), and from constructors. Values count as tensors only on evidence
 (`tensor=True`): torch constructors and functions, `nn.Parameter`, tensor-only methods, a
 `Tensor` annotation. Values of unknown origin (parameters, module calls) are `tensor=None` and
@@ -31,13 +32,16 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from torchlint._lazy import lazy_module
-from torchlint.facts.dataflow import Dataflow
+from torchlint.facts.shape_modules import ModuleValues
+from torchlint.facts.shape_scope import ScopedDataflow
+from torchlint.facts.shape_sizes import SizeTokens, _einsum_permutation, _literal_tensor
 from torchlint.facts.evidence import Evidence
 from torchlint.facts.layout_ops import (
     _code,
     _dim_argument,
     _elementwise,
     _expand,
+    _first_operand,
     _flattened,
     _fresh,
     _has_ones,
@@ -47,29 +51,35 @@ from torchlint.facts.layout_ops import (
     _movedim,
     _permute,
     _ranked,
+    _repeated,
     _reshaped,
     _sliced,
     _split_element,
+    _squeezed,
     _tensor,
+    _topk,
     _transpose,
+    _two_dims,
     _unknown_ranks,
     _unsqueeze,
 )
-from torchlint.facts.program import Program
 from torchlint.facts.tensors import (
     ELEMENTWISE_FUNCTIONS,
     ELEMENTWISE_METHODS,
+    FEATURE_MODULES,
     FRESH_FUNCTIONS,
     FRESH_METHODS,
     KEEPDIM_REDUCTIONS,
     LIKE_CONSTRUCTORS,
     NOT_TENSOR_ROOTS,
     OPAQUE,
+    BINARY_METHODS,
     PAIR_REDUCTIONS,
     PARAMETER,
     SHAPE_PRESERVING_MODULES,
     SIZE_CONSTRUCTORS,
     TENSOR_ANNOTATIONS,
+    TENSOR_EVIDENCE_METHODS,
     TENSOR_ONLY_METHODS,
     UNKNOWN,
     Dim,
@@ -78,23 +88,21 @@ from torchlint.facts.tensors import (
     _int,
     _int_list,
     _is_scalar_like,
-    _is_self,
     _looks_like_size,
     _Pair,
-    _single_int,
     view_merge,
 )
 
 cst = lazy_module("libcst")
 
 
-class Layouts:
+class Layouts(ModuleValues, SizeTokens):
     """Fact kind: `of(expr)` gives the abstract layout of an expression inside a function."""
 
     def __init__(self, facts) -> None:
         self.facts = facts
         self.names = facts.names
-        self.dataflow: Dataflow = facts.get(Dataflow)
+        self.dataflow: ScopedDataflow = facts.get(ScopedDataflow)
         self._memo: dict[int, object] = {}
         self._active: set[int] = set()
         
@@ -170,6 +178,8 @@ class Layouts:
         if binding.kind == "param":
             layout = self._annotation(binding.annotation)
             if isinstance(layout, Layout):
+                if layout.tensor is None and self._used_as_tensor(binding, flow):
+                    layout = replace(layout, tensor=True)
                 return self._with_shape_unpack(layout, binding, flow)
             return layout
         if binding.kind == "assign" and binding.value is not None:
@@ -182,6 +192,29 @@ class Layouts:
         if binding.kind == "unpack" and binding.value is not None:
             return self._unpacked(binding.value, binding.index)
         return OPAQUE if binding.kind in ("for", "with") else UNKNOWN
+
+    def _used_as_tensor(self, binding, flow) -> bool:
+        """Torch-only signatures on a value are evidence that it is a tensor, in a module that
+        imports torch: `.permute`, `.expand`, `.unsqueeze`, `.contiguous()`, `.view(<ints>)`,
+        in-place `*_` methods, `dim=`/`keepdim=` keywords (NumPy spells them `axis`/`keepdims`).
+        `.repeat`, `.reshape`, `.transpose` exist in NumPy with other meanings: no evidence."""
+        if not self.names.imports_from("torch"):
+            return False
+        for use in flow.uses(binding):
+            attribute = self.dataflow.parent(use)
+            if not (isinstance(attribute, cst.Attribute) and attribute.value is use):
+                continue
+            call = self.dataflow.parent(attribute)
+            if not (isinstance(call, cst.Call) and call.func is attribute):
+                continue
+            method = attribute.attr.value
+            if method in TENSOR_EVIDENCE_METHODS or (method.endswith("_") and not method.startswith("_")):
+                return True
+            if method == "view" and call.args and all(_int(a.value) is not None for a in call.args):
+                return True
+            if any(a.keyword is not None and a.keyword.value in ("dim", "keepdim") for a in call.args):
+                return True
+        return False
 
     def _annotation(self, annotation):
         if annotation is None:
@@ -222,7 +255,7 @@ class Layouts:
             return UNKNOWN
         source = self._eval(value)
         if isinstance(source, _Pair):
-            return source.values if index == 0 else UNKNOWN
+            return source.values if index in (0, 1) else UNKNOWN
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
             method = value.func.attr.value
             receiver = self._eval(value.func.value)
@@ -231,71 +264,6 @@ class Layouts:
         if isinstance(value, cst.Attribute) and value.attr.value == "shape":
             return None  # a size, not a tensor
         return UNKNOWN if source is not None else None
-
-    # --- attributes -----------------------------------------------------------------------
-
-    def _attribute(self, expr):
-        attr = expr.attr.value
-        if isinstance(expr.value, cst.Name) and expr.value.value == "self":
-            return self._self_attribute(expr)
-        qualified = self.names.qualified_name(expr)
-        if qualified is not None:
-            return None  # `torch.float32`, `np.pi`, a module attribute
-        receiver = self._eval(expr.value)
-        if isinstance(receiver, _Pair):
-            return receiver.values if attr == "values" else UNKNOWN
-        if receiver is None:
-            return None
-        if attr in ("T", "mT") and receiver is not None:
-            if attr == "T" and receiver.ndim not in (None, 2):
-                return UNKNOWN
-            return _transpose(receiver, -2, -1, expr, f".{attr}", tensor_only=attr == "mT")
-        if attr == "data":
-            return receiver
-        if attr == "weight" and isinstance(expr.value, cst.Attribute) and _is_self(expr.value.value):
-            kind = self._module_class(expr.value)
-            if kind in ("torch.nn.Embedding", "torch.nn.Linear"):
-                return Layout(tensor=True, dims=_ranked([None, None]), contiguous=True)
-        if attr in ("shape", "dtype", "device", "ndim", "grad_fn", "is_cuda"):
-            return None
-        return UNKNOWN
-
-    def _module_class(self, attribute) -> str | None:
-        """The qualified class of `self.<name>` when the class sets it once to a constructor call."""
-        cls = self.dataflow.enclosing_class(attribute)
-        values = self._attributes_of(cls).get(attribute.attr.value) if cls is not None else None
-        if not values or len(values) != 1 or not isinstance(values[0], cst.Call):
-            return None
-        return self.names.qualified_name(values[0].func)
-
-    def _self_attribute(self, expr):
-        cls = self.dataflow.enclosing_class(expr)
-        if cls is None:
-            return UNKNOWN
-        values = self._attributes_of(cls).get(expr.attr.value)
-        if not values or len(values) != 1:
-            return UNKNOWN
-        return self._eval(values[0])
-
-    def _attributes_of(self, cls) -> dict:
-        return self.facts.get(Program).self_attributes(cls)
-
-    def _methods_of(self, node) -> set:
-        cls = self.dataflow.enclosing_class(node)
-        return self.facts.get(Program).method_names(cls) if cls is not None else set()
-
-    def module_kind(self, call) -> str | None:
-        """For `self.drop(x)`: the qualified class of `self.drop` when set once in the class."""
-        func = call.func
-        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self"):
-            return None
-        cls = self.dataflow.enclosing_class(call)
-        if cls is None:
-            return None
-        values = self._attributes_of(cls).get(func.attr.value)
-        if not values or len(values) != 1 or not isinstance(values[0], cst.Call):
-            return None
-        return self.names.qualified_name(values[0].func)
 
     # --- calls ----------------------------------------------------------------------------
 
@@ -310,7 +278,9 @@ class Layouts:
             if module in SHAPE_PRESERVING_MODULES and len(args) == 1:
                 source = self._eval(args[0].value)
                 return _elementwise(source) if isinstance(source, Layout) else UNKNOWN
-            return OPAQUE  # a layer's output (Linear, Conv...): fresh memory, assumed contiguous
+            if module in FEATURE_MODULES and len(args) == 1 and not any(a.keyword for a in call.args):
+                return self._feature_module(module, call, args[0].value)
+            return OPAQUE  # a layer's output (Conv...): fresh memory, assumed contiguous
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self" \
                 and self.dataflow.enclosing_class(call) is not None and func.attr.value not in self._methods_of(call):
             return OPAQUE  # `self.proj(x)`: a submodule set up elsewhere
@@ -336,12 +306,19 @@ class Layouts:
             return _tensor(inner)
         if qualified in SIZE_CONSTRUCTORS:
             return self._constructor(call, args, qualified)
+        if qualified in ("torch.tensor", "torch.as_tensor") and args and isinstance(args[0].value, (cst.List, cst.Tuple)):
+            return _literal_tensor(args[0].value, call, _code(self, args[0].value))
         if qualified in LIKE_CONSTRUCTORS and args:
             source = self._eval(args[0].value)
             dims = source.dims if isinstance(source, Layout) else None
             if dims is not None:
                 dims = _ranked([d.size for d in dims], [d.note for d in dims])
             return Layout(tensor=True, dims=dims, contiguous=True)
+        if qualified == "torch.einsum" and len(args) == 2:
+            order = _einsum_permutation(args[0].value)
+            source = self._eval(args[1].value)
+            if order is not None and isinstance(source, Layout):
+                return _permute(source, order, call, self, shown=f"einsum({_code(self, args[0].value)}, ...)")
         if qualified in ("torch.matmul", "torch.bmm") and len(args) == 2:
             return self._matmul(self._eval(args[0].value), self._eval(args[1].value))
         if qualified in FRESH_FUNCTIONS and args:
@@ -383,8 +360,10 @@ class Layouts:
             size_args = args[:1]
         if len(size_args) == 1 and isinstance(size_args[0].value, (cst.Tuple, cst.List)):
             elements = [e.value for e in size_args[0].value.elements]
-        elif len(size_args) == 1:
+        elif len(size_args) == 1 and not (_looks_like_size(size_args[0].value) and self._size(size_args[0].value, 0)):
             return Layout(tensor=True, contiguous=True)  # `torch.zeros(shape)`: ndim unknown
+        elif len(size_args) == 1:
+            elements = [size_args[0].value]  # `torch.zeros(3)`, `torch.zeros(x.size(0))`: 1-D
         else:
             elements = [a.value for a in size_args]
         if any(isinstance(e, cst.StarredElement) for e in elements) or any(a.star for a in size_args):
@@ -416,8 +395,12 @@ class Layouts:
             # numpy's transpose(1, 0) is a permutation too; other pairs exist only on tensors
             tensor = receiver.tensor if method == "transpose" and {a, b} == {0, 1} else True
             return _transpose(receiver, a, b, call, f"{method}({a}, {b})", tensor_only=tensor)
+        if method == "squeeze" and len(args) <= 1:
+            return _squeezed(replace(receiver, tensor=tensor), _int(args[0].value) if args else None, bool(args))
         if method == "t" and not args:
-            return _transpose(receiver, 0, 1, call, "t()", tensor_only=True)
+            return _transpose(_two_dims(receiver, call), 0, 1, call, "t()", tensor_only=True)
+        if method == "topk" and args:
+            return _Pair(_topk(receiver, call, args, self))
         if method == "permute":
             order = _int_list(args)
             return _permute(receiver, order, call, self) if order is not None else Layout(tensor=True)
@@ -433,9 +416,17 @@ class Layouts:
         if method in ("expand", "broadcast_to"):
             return _expand(receiver, self._target_tokens(call), call, self)
         if method == "expand_as":
-            return Layout(tensor=True, expanded=Evidence(call, Shows.EXPANDED_AS), contiguous=False) if _has_ones(receiver) else Layout(tensor=True)
+            other = self._eval(args[0].value) if len(args) == 1 else None
+            dims = _unknown_ranks(other.dims) if isinstance(other, Layout) else None
+            if _has_ones(receiver):
+                return Layout(tensor=True, dims=dims, expanded=Evidence(call, Shows.EXPANDED_AS), contiguous=False)
+            return Layout(tensor=True, dims=dims)
+        if method in BINARY_METHODS and len(args) == 1 and not any(a.keyword for a in call.args):
+            other = self._eval(args[0].value)
+            if isinstance(other, Layout) and (other.tensor or not _is_scalar_like(args[0].value)):
+                return _first_operand(replace(receiver, tensor=tensor), other)
         if method == "repeat":
-            return Layout(tensor=True, dims=None, contiguous=True) if receiver.tensor else UNKNOWN
+            return _repeated(receiver, self._target_tokens(call)) if receiver.tensor else UNKNOWN
         if method in KEEPDIM_REDUCTIONS or method in PAIR_REDUCTIONS:
             reduced = _keepdim(receiver, method, call, args, self)
             if method in PAIR_REDUCTIONS and _dim_argument(call, args) is not None:
@@ -458,28 +449,13 @@ class Layouts:
             return Layout(tensor=True)  # some other tensor method
         return UNKNOWN
 
-    def _target_tokens(self, call):
-        """Sizes passed to view/reshape/expand: a list of tokens ("-1" kept), or None."""
-        args = [a for a in call.args if a.keyword is None]
-        if any(a.star for a in args):
-            return None
-        if len(args) == 1 and isinstance(args[0].value, (cst.Tuple, cst.List)):
-            values = [e.value for e in args[0].value.elements]
-            if any(isinstance(e, cst.StarredElement) for e in args[0].value.elements):
-                return None
-        elif len(args) == 1 and (not _looks_like_size(args[0].value) or self._size(args[0].value, 0) is None):
-            return None  # `view(shape)`, `view(torch.float16)`, `reshape((n, -1) + x.shape[2:])`
-        else:
-            values = [a.value for a in args]
-        return [self._size(v, 0) for v in values]
-
     # --- indexing ---------------------------------------------------------------------------
 
     def _subscript(self, expr):
         receiver = self._eval(expr.value)
         if isinstance(receiver, _Pair):
             index = _int(expr.slice[0].slice.value) if len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index) else None
-            return receiver.values if index == 0 else UNKNOWN
+            return receiver.values if index in (0, 1) else UNKNOWN
         if receiver is None:
             return None
         return _index(receiver, expr, self)
@@ -499,7 +475,7 @@ class Layouts:
         if right is None or _is_scalar_like(expr.right):
             return _elementwise(left) if left.tensor else UNKNOWN
         if left.tensor or right.tensor:
-            return Layout(tensor=True)
+            return _first_operand(replace(left, tensor=True), right)
         return UNKNOWN
 
     def _matmul(self, left, right):
@@ -512,72 +488,6 @@ class Layouts:
         batch = left.dims[:-2] if len(left.dims) >= len(right.dims) else right.dims[:-2]
         sizes = [d.size for d in batch] + [left.dims[-2].size, right.dims[-1].size]
         return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
-
-    # --- sizes ------------------------------------------------------------------------------
-
-    def _size(self, expr, depth):
-        if depth > 8:
-            return None
-        if isinstance(expr, cst.Integer):
-            return str(int(expr.evaluated_value))
-        if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus) and isinstance(expr.expression, cst.Integer):
-            return "-" + expr.expression.value
-        if isinstance(expr, cst.Name):
-            return self._size_of_name(expr, depth)
-        if isinstance(expr, cst.Subscript) and isinstance(expr.value, cst.Attribute) and expr.value.attr.value == "shape":
-            index = _single_int(expr)
-            return self._dim_token(expr.value.value, index) if index is not None else None
-        if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value == "size":
-            args = [a for a in expr.args if a.keyword is None]
-            index = _int(args[0].value) if len(args) == 1 else None
-            return self._dim_token(expr.func.value, index) if index is not None else None
-        if isinstance(expr, cst.BinaryOperation):
-            left, right = self._size(expr.left, depth + 1), self._size(expr.right, depth + 1)
-            if left is None or right is None:
-                return None
-            op = type(expr.operator).__name__
-            if op == "Multiply":
-                return "*".join(sorted(left.split("*") + right.split("*")))
-            return f"({left} {op} {right})"
-        if isinstance(expr, cst.Attribute):
-            return _code(self, expr)  # `self.num_heads`: the same text means the same size
-        if isinstance(expr, cst.Subscript) and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index):
-            # `window_size[0]`: an item of a local (or attribute) sequence, keyed by its binding
-            index = _int(expr.slice[0].slice.value)
-            base = expr.value
-            if index is None:
-                return None
-            if isinstance(base, cst.Attribute):
-                return f"{_code(self, base)}[{index}]"
-            if isinstance(base, cst.Name):
-                flow = self.dataflow.function_of(base)
-                binding = flow.binding_at(base) if flow is not None else None
-                if binding is not None:
-                    return f"binding:{id(binding)}[{index}]"
-                if flow is None or not flow.is_local_load(base):
-                    return f"name:{base.value}[{index}]"
-        return None
-
-    def _size_of_name(self, name, depth):
-        flow = self.dataflow.function_of(name)
-        binding = flow.binding_at(name) if flow is not None else None
-        if binding is None:
-            return f"name:{name.value}" if flow is None or not flow.is_local_load(name) else None
-        if binding.kind == "unpack" and isinstance(binding.value, cst.Attribute) and binding.value.attr.value == "shape":
-            return self._dim_token(binding.value.value, binding.index)
-        if binding.kind == "unpack" and isinstance(binding.value, cst.Call) and isinstance(binding.value.func, cst.Attribute) and binding.value.func.attr.value == "size" and not binding.value.args:
-            return self._dim_token(binding.value.func.value, binding.index)
-        if binding.kind == "assign" and binding.value is not None:
-            token = self._size(binding.value, depth + 1)
-            return token if token is not None else f"binding:{id(binding)}"
-        return f"binding:{id(binding)}"
-
-    def _dim_token(self, tensor_expr, index):
-        layout = self._eval(tensor_expr)
-        if isinstance(layout, Layout) and layout.dims is not None and -len(layout.dims) <= index < len(layout.dims):
-            return layout.dims[index].size
-        return None
-
 
 @dataclass(frozen=True)
 class CopyingReshape:
@@ -594,8 +504,11 @@ class CopyingReshape:
 
 
 def call_arguments(module, call) -> str:
-    """The source text of a call's arguments, `B, -1` for `x.view(B, -1)`."""
-    return ", ".join(module.code_for_node(argument.value) for argument in call.args)
+    """The source text of a call's arguments, `B, -1` for `x.view(B, -1)`, `shape=(B, -1)`."""
+    return ", ".join(
+        (f"{argument.keyword.value}=" if argument.keyword is not None else "") + module.code_for_node(argument.value)
+        for argument in call.args
+    )
 
 
 def copying_reshape(layouts: Layouts, call) -> CopyingReshape | None:

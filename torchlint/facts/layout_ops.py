@@ -138,8 +138,8 @@ def _dense_in_order(dims, cuts) -> bool:
     return all(b == a + 1 and b not in cuts for a, b in zip(ranks, ranks[1:]))
 
 
-def _permute(layout: Layout, order, node, layouts) -> Layout:
-    shown = f"permute({', '.join(map(str, order))})"
+def _permute(layout: Layout, order, node, layouts, shown: str | None = None) -> Layout:
+    shown = shown or f"permute({', '.join(map(str, order))})"
     if layout.dims is None:
         if layout.contiguous and layout.tensor is not False:
             # an input of unknown ndim assumed contiguous: ranks are the source positions
@@ -460,3 +460,82 @@ def _split_element(receiver: Layout, method, call, layouts) -> Layout:
 
 def _code(layouts, node) -> str:
     return layouts.facts.module.code_for_node(node)
+
+
+def _two_dims(layout: Layout, call) -> Layout:
+    """`x.t()` raises on more than 2 dims: a receiver known to have at least 2 has exactly 2."""
+    if layout.dims is not None or layout.at_least < 2:
+        return layout
+    sizes = [f"{id(call)}:{i}" for i in range(2)]
+    dims = tuple(Dim(size, i if layout.contiguous else None) for i, size in enumerate(sizes))
+    return replace(layout, dims=dims, at_least=0)
+
+
+def _topk(receiver: Layout, call, args, layouts) -> Layout:
+    """`x.topk(k, dim)`: fresh contiguous memory (checked with `stride()`), dim `dim` of size k."""
+    dim_value = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "dim"), None)
+    if dim_value is None:
+        dim_value = args[1].value if len(args) > 1 else cst.Integer("-1")
+    dim = _int(dim_value)
+    if dim is None:
+        return Layout(tensor=True, contiguous=True)
+    k = layouts.size_token(args[0].value)
+    if receiver.dims is None:
+        return Layout(tensor=True, contiguous=True, at_least=dim + 1 if dim >= 0 else -dim)
+    d = _normalize(dim, len(receiver.dims))
+    if d is None:
+        return Layout(tensor=True)
+    sizes = [k if i == d else dim.size for i, dim in enumerate(receiver.dims)]
+    return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
+
+
+def _first_operand(first: Layout, second: Layout) -> Layout:
+    """The result of an elementwise op of two tensors: `first`'s memory order when `first` is
+    dense, not expanded, and not broadcast by `second` (every dim of `second` aligned from the
+    right is size 1 or the same size); otherwise a tensor of unknown layout."""
+    unknown = Layout(tensor=first.tensor or second.tensor)
+    if first.dims is None or second.dims is None or len(second.dims) > len(first.dims):
+        return unknown
+    if first.expanded is not None or first.cuts or any(d.rank is None and d.size != "1" for d in first.dims):
+        return unknown
+    for mine, other in zip(reversed(first.dims), reversed(second.dims)):
+        if other.size == "1" or (other.size is not None and other.size == mine.size):
+            continue
+        return unknown
+    return replace(first, tensor=first.tensor or second.tensor, view_of=None)
+
+
+def _repeated(receiver: Layout, factors) -> Layout:
+    """`x.repeat(*factors)`: fresh contiguous memory; missing leading dims count as size 1."""
+    if receiver.dims is None or factors is None or len(factors) < len(receiver.dims) or "-1" in factors:
+        return Layout(tensor=True, contiguous=True)
+    padded = ["1"] * (len(factors) - len(receiver.dims)) + [d.size for d in receiver.dims]
+    sizes = []
+    for factor, size in zip(factors, padded):
+        if factor == "1":
+            sizes.append(size)
+        elif size == "1":
+            sizes.append(factor)
+        elif factor is not None and size is not None:
+            sizes.append("*".join(sorted(factor.split("*") + size.split("*"))))
+        else:
+            sizes.append(None)
+    return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
+
+
+def _squeezed(receiver: Layout, dim, has_dim: bool) -> Layout:
+    """`squeeze(dim)` drops size-1 dims: a contiguous tensor stays contiguous, ranks stay in order.
+
+    Dims are known only when each squeezed dim is known to be size 1 or not."""
+    if receiver.contiguous is not True:
+        return Layout(tensor=receiver.tensor)
+    dims = receiver.dims
+    if dims is not None and has_dim:
+        d = None if dim is None else _normalize(dim, len(dims))
+        if d is None or dims[d].size is None:
+            dims = None
+        elif dims[d].size == "1":
+            dims = dims[:d] + dims[d + 1:]
+    elif dims is not None:
+        dims = None if any(x.size is None for x in dims) else tuple(x for x in dims if x.size != "1")
+    return Layout(tensor=receiver.tensor, dims=dims, contiguous=True)

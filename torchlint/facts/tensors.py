@@ -55,6 +55,7 @@ class Layout:
     expanded: Evidence | None = None  # the `.expand` that gave some dim stride 0
     noncontig: Evidence | None = None  # the op that made the tensor non-contiguous
     view_of: object = field(default=None, repr=False, compare=False)  # the expression whose memory this is a view of
+    at_least: int = 0  # a lower bound on ndim when `dims` is unknown (`x.topk(k, 1)`: at least 2)
 
     @property
     def ndim(self) -> int | None:
@@ -77,7 +78,8 @@ class Layout:
 
 @dataclass(frozen=True)
 class _Pair:
-    """`(values, indices)` of `max(dim)`-style reductions: `[0]` / `.values` give the layout."""
+    """`(values, indices)` of `max(dim)`-style reductions and `topk`: both parts have the layout
+    `values` (fresh contiguous memory, checked with `stride()`)."""
 
     values: Layout
 
@@ -90,6 +92,11 @@ TENSOR_ONLY_METHODS = frozenset({
     "unfold", "movedim", "swapdims", "mT", "t", "clone", "detach", "float", "half", "bfloat16",
     "masked_fill", "softmax", "log_softmax", "sigmoid", "new_zeros", "new_ones", "new_empty",
     "new_full", "type_as", "is_contiguous", "cuda", "amax", "amin", "logsumexp", "unbind",
+})
+# A call of one of these on a value of unknown type is evidence that it is a tensor.
+TENSOR_EVIDENCE_METHODS = frozenset({
+    "permute", "expand", "expand_as", "unsqueeze", "contiguous", "masked_fill", "new_zeros",
+    "new_ones", "new_empty", "new_full", "type_as", "view_as", "reshape_as",
 })
 KEEPDIM_REDUCTIONS = frozenset({
     "sum", "mean", "amax", "amin", "norm", "prod", "std", "var", "logsumexp", "any", "all",
@@ -113,6 +120,12 @@ ELEMENTWISE_FUNCTIONS = frozenset({
     "torch.nn.functional.leaky_relu", "torch.nn.functional.elu", "torch.clamp", "torch.sin",
     "torch.cos", "torch.nn.functional.normalize",
 })
+# Elementwise methods of two operands: TensorIterator gives the result the memory order of the
+# first operand when it is dense and not broadcast (`a.t() + b` has `a.t()`'s strides, `b + a.t()` b's).
+BINARY_METHODS = frozenset({
+    "eq", "ne", "lt", "le", "gt", "ge", "mul", "add", "sub", "div", "logical_and", "logical_or",
+    "maximum", "minimum", "pow", "fmod", "remainder",
+})
 # Results in fresh contiguous memory whatever the input's strides (checked with is_contiguous()).
 FRESH_METHODS = frozenset({"softmax", "log_softmax", "masked_fill"})
 FRESH_FUNCTIONS = frozenset({
@@ -124,6 +137,8 @@ SHAPE_PRESERVING_MODULES = frozenset({
     "torch.nn.Tanh", "torch.nn.Sigmoid", "torch.nn.LeakyReLU", "torch.nn.ELU",
     "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Hardswish", "torch.nn.Mish",
 })
+# Layers whose output is fresh contiguous memory with known sizes (see `Layouts._feature_module`).
+FEATURE_MODULES = frozenset({"torch.nn.Linear", "torch.nn.Embedding", "torch.nn.LayerNorm"})
 SIZE_CONSTRUCTORS = frozenset({
     "torch.zeros", "torch.ones", "torch.empty", "torch.rand", "torch.randn", "torch.full",
 })
