@@ -1,0 +1,844 @@
+"""Runtime census of the tensor rules: run real model code, record what torch did per source line, and
+compare with the static findings of TL101-TL104 on the same lines.
+
+    python bench/tensor_census.py --mirror-root ~/mirrors --out census/
+    python bench/tensor_census.py --mirror-root ~/mirrors --target timm --models vit_tiny_patch16_224,resnet18
+    python bench/tensor_census.py --list
+
+Each target is a public repository at a pinned commit (exported from `--mirror-root DIR`, a folder of
+bare git mirrors named `owner+name`, or fetched with plain `git` when absent) and a list of model
+snippets. Every target runs in its own subprocess (this script with `--worker`), which puts the
+exported tree on `sys.path`, builds each model on CPU and runs its forward on a tiny input (batch 2,
+small resolution) under two tracers:
+
+- a `TorchFunctionMode` sees every torch call whose immediate Python caller is a file of the exported
+  tree (torch's own files are not the model's code). It records per call site (file, line of the
+  method name, call kind): `repeat` (the input shape, the sizes, whether `expand` gives equal values,
+  whether the result is later reshaped or made contiguous in a way that would copy the expanded
+  tensor too), `reshape`/`flatten`/`reshape_as` (whether the output shares the input's storage), and
+  `view`/`view_as` (whether it raised; the error is re-raised and the model stops there). Outputs of
+  `expand`/`expand_as`/`broadcast_to`, and views of them, are followed to in-place writes.
+- a `TorchDispatchMode` sees every aten op, including those inside torch's Python code: a write
+  (an argument the op's schema marks as written) into the storage of a `repeat` result marks that
+  result as written, and a write into a tensor with internal overlap (stride 0 on a dimension
+  larger than 1) is a write to expanded memory, attributed to the innermost model line on the stack.
+
+Runtime truth per site: TL101 every call's sizes grow only size-1 or new leading dims, the result
+is never written and never needs a copy later; TL102 some call copied; TL103 some call raised;
+TL104 some write touched expanded memory. The parent then lints the traced files with
+`python -m torchlint check --output-format json` (torchlint is never imported by the traced process)
+and joins the findings by (file, line, rule): found, missed (runtime positive, no finding) and
+false (a finding on a traced line where runtime saw no positive). Findings on lines no traced call
+reached are counted as not exercised.
+
+With `--out DIR` it writes `summary.json` (the table), `sites.json` (every traced site with its
+observations and findings), `missed.txt` and `false.txt` (file, line, source text, observation), and
+`models.txt` (each model's status and time). Models that need torchvision get a stub module (its
+classes are placeholders), so only models whose forward does not use torchvision run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+RULES = {"repeat": "TL101", "reshape": "TL102", "view": "TL103", "expanded_write": "TL104"}
+KIND_OF_CALL = {"repeat": "repeat", "reshape": "reshape", "flatten": "flatten", "reshape_as": "reshape",
+                "view": "view", "view_as": "view"}
+
+
+@dataclass
+class Target:
+    """One repository at a pinned commit, the folders to export and put on sys.path, and its models."""
+
+    name: str  # census id
+    repo: str
+    commit: str
+    paths: list[str]  # exported folders (relative to the repository root)
+    sys_paths: list[str] = field(default_factory=lambda: [""])
+    stubs: list[str] = field(default_factory=lambda: ["torchvision", "PIL"])
+    models: dict[str, str] = field(default_factory=dict)  # id -> snippet defining run()
+    extra: list[str] = field(default_factory=list)  # other targets whose trees go on sys.path too
+
+
+TIMM_COMMIT = "aa4b5850c1543fa488abf260f18390eda46cf85d"
+TIMM_MODELS = [
+    "vit_tiny_patch16_224", "deit_tiny_distilled_patch16_224", "swin_tiny_patch4_window7_224",
+    "swinv2_cr_tiny_ns_224", "convnext_atto", "resnet18", "efficientnet_b0", "beit_base_patch16_224",
+    "maxvit_nano_rw_256", "coatnet_nano_rw_224", "coat_tiny", "cait_xxs24_224", "xcit_nano_12_p16_224",
+    "pvt_v2_b0", "twins_svt_small", "levit_128s", "mobilevit_xxs", "crossvit_tiny_240", "tnt_s_patch16_224",
+    "focalnet_tiny_srf", "nest_tiny", "poolformer_s12", "gcvit_xxtiny", "efficientformer_l1",
+    "efficientvit_b0", "davit_tiny", "edgenext_xx_small", "hiera_tiny_224", "eva02_tiny_patch14_224",
+    "volo_d1_224", "mvitv2_tiny", "fastvit_t8", "regnetx_002", "mixer_s16_224", "convmixer_768_32",
+    "mobilenetv3_small_100", "ghostnet_100", "vit_small_patch16_rope_224", "vitamin_small_224",
+    "tiny_vit_5m_224", "nextvit_small", "inception_next_tiny", "rdnet_tiny", "mambaout_femto",
+    "vit_relpos_small_patch16_224", "flexivit_small", "sequencer2d_s", "res2net50_14w_8s", "sknet18",
+    "dla34", "densenet121", "hrnet_w18_small", "cspdarknet53", "botnet26t_256", "halonet26t",
+    "lambda_resnet26t", "visformer_tiny", "pit_ti_224", "convit_tiny", "deit3_small_patch16_224",
+]
+TIMM_SNIPPET = """
+import timm, torch
+def run():
+    model = timm.create_model({name!r}, pretrained=False, num_classes=10).eval()
+    cfg = model.pretrained_cfg
+    c, h, w = cfg.get("input_size", (3, 224, 224))
+    if not cfg.get("fixed_input_size", False) and min(h, w) > 64:
+        h = w = 64 if {name!r} not in SMALLEST else 128
+    with torch.no_grad():
+        model(torch.randn(2, c, h, w))
+SMALLEST = {{"hrnet_w18_small", "cspdarknet53"}}
+"""
+
+TARGETS = [
+    Target("timm", "huggingface/pytorch-image-models", TIMM_COMMIT, ["timm"],
+           models={n: TIMM_SNIPPET.format(name=n) for n in TIMM_MODELS}),
+    Target("dit", "facebookresearch/DiT", "ed81ce2229091fd4ecc9a223645f95cf379d582b", ["models.py"],
+           extra=["timm"], models={"DiT-S/8": """
+import torch
+from models import DiT_models
+def run():
+    model = DiT_models["DiT-S/8"](input_size=16, num_classes=10).eval()
+    with torch.no_grad():
+        model(torch.randn(2, 4, 16, 16), torch.tensor([1, 5]), torch.tensor([3, 7]))
+        model.forward_with_cfg(torch.randn(2, 4, 16, 16), torch.tensor([1, 5]), torch.tensor([3, 10]), 4.0)
+"""}),
+    Target("dinov2", "facebookresearch/dinov2", "b8931f7bf91576930313be2c6d6af376033b35f0", ["dinov2"],
+           models={"vit_small_14": """
+import torch
+from dinov2.models.vision_transformer import vit_small
+def run():
+    model = vit_small(patch_size=14, img_size=56, num_register_tokens=4, block_chunks=0).eval()
+    with torch.no_grad():
+        model(torch.randn(2, 3, 56, 56))
+        model(torch.randn(2, 3, 70, 42))  # interpolated position embeddings
+        model.get_intermediate_layers(torch.randn(2, 3, 56, 56), n=2, reshape=True)
+"""}),
+    Target("nanogpt", "karpathy/nanoGPT", "3adf61e154c3fe3fca428ad6bc3818b27a3b8291", ["model.py"],
+           models={"gpt": """
+import torch
+from model import GPT, GPTConfig
+def run():
+    model = GPT(GPTConfig(block_size=32, vocab_size=100, n_layer=2, n_head=4, n_embd=32, dropout=0.0))
+    idx = torch.randint(0, 100, (2, 16))
+    model(idx, idx)
+    model.eval()
+    with torch.no_grad():
+        model.generate(idx, 3, top_k=5)
+"""}),
+    Target("mingpt", "karpathy/minGPT", "37baab71b9abea1b76ab957409a1cc2fbfba8a26", ["mingpt"],
+           models={"gpt-nano": """
+import torch
+from mingpt.model import GPT
+def run():
+    config = GPT.get_default_config()
+    config.model_type = "gpt-nano"
+    config.vocab_size = 100
+    config.block_size = 32
+    model = GPT(config)
+    idx = torch.randint(0, 100, (2, 16))
+    model(idx, idx)
+    model.eval()
+    with torch.no_grad():
+        model.generate(idx, 3, do_sample=True, top_k=5)
+"""}),
+    Target("vit-pytorch", "lucidrains/vit-pytorch", "69d24fe9e3024c0d4b02761123b8583a24ebed1e", ["vit_pytorch"],
+           models={
+               "vit": "from vit_pytorch.vit import ViT\nMODEL = lambda: ViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64)",
+               "simple_vit": "from vit_pytorch.simple_vit import SimpleViT\nMODEL = lambda: SimpleViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64)",
+               "cait": "from vit_pytorch.cait import CaiT\nMODEL = lambda: CaiT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, cls_depth=1, heads=4, mlp_dim=64)",
+               "cross_vit": "from vit_pytorch.cross_vit import CrossViT\nMODEL = lambda: CrossViT(image_size=32, num_classes=10, depth=1, sm_dim=32, sm_patch_size=8, sm_enc_depth=1, sm_enc_heads=2, sm_enc_mlp_dim=64, lg_dim=32, lg_patch_size=16, lg_enc_depth=1, lg_enc_heads=2, lg_enc_mlp_dim=64, cross_attn_depth=1, cross_attn_heads=2)",
+               "t2t": "from vit_pytorch.t2t import T2TViT\nMODEL = lambda: T2TViT(dim=32, image_size=64, depth=2, heads=2, mlp_dim=64, num_classes=10, t2t_layers=((7, 4), (3, 2), (3, 2)))",
+               "cvt": "from vit_pytorch.cvt import CvT\nMODEL = lambda: CvT(num_classes=10)\nSIZE = 64",
+               "max_vit": "from vit_pytorch.max_vit import MaxViT\nMODEL = lambda: MaxViT(num_classes=10, dim_conv_stem=16, dim=16, dim_head=8, depth=(1, 1), window_size=4)",
+               "nest": "from vit_pytorch.nest import NesT\nMODEL = lambda: NesT(image_size=32, patch_size=4, dim=32, heads=2, num_hierarchies=2, block_repeats=(1, 1), num_classes=10)",
+               "twins_svt": "from vit_pytorch.twins_svt import TwinsSVT\nMODEL = lambda: TwinsSVT(num_classes=10)\nSIZE = 64",
+               "regionvit": "from vit_pytorch.regionvit import RegionViT\nMODEL = lambda: RegionViT(dim=(16, 32, 64, 128), depth=(1, 1, 1, 1), window_size=2, num_classes=10)\nSIZE = 64",
+               "crossformer": "from vit_pytorch.crossformer import CrossFormer\nMODEL = lambda: CrossFormer(num_classes=10, dim=(16, 32, 64, 128), depth=(1, 1, 1, 1), global_window_size=(4, 2, 1, 1), local_window_size=2)\nSIZE = 64",
+               "sep_vit": "from vit_pytorch.sep_vit import SepViT\nMODEL = lambda: SepViT(num_classes=10, dim=16, dim_head=8, heads=(1, 2, 4, 8), depth=(1, 1, 1, 1), window_size=2)\nSIZE = 64",
+               "xcit": "from vit_pytorch.xcit import XCiT\nMODEL = lambda: XCiT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, cls_depth=1, heads=4, mlp_dim=64, local_patch_kernel_size=3)",
+               "mobile_vit": "from vit_pytorch.mobile_vit import MobileViT\nMODEL = lambda: MobileViT(image_size=(64, 64), dims=[16, 24, 32], channels=[8, 8, 12, 12, 16, 16, 24, 24, 32, 32, 64], num_classes=10)\nSIZE = 64",
+               "levit": "from vit_pytorch.levit import LeViT\nMODEL = lambda: LeViT(image_size=64, num_classes=10, stages=3, dim=(32, 48, 64), depth=1, heads=(2, 2, 2), mlp_mult=2)\nSIZE = 64",
+               "pit": "from vit_pytorch.pit import PiT\nMODEL = lambda: PiT(image_size=32, patch_size=4, dim=32, num_classes=10, depth=(1, 1, 1), heads=2, mlp_dim=64)",
+               "deepvit": "from vit_pytorch.deepvit import DeepViT\nMODEL = lambda: DeepViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64)",
+               "local_vit": "from vit_pytorch.local_vit import LocalViT\nMODEL = lambda: LocalViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64)",
+               "cct": "from vit_pytorch.cct import CCT\nMODEL = lambda: CCT(img_size=32, embedding_dim=32, n_conv_layers=1, kernel_size=3, stride=2, padding=1, pooling_kernel_size=3, pooling_stride=2, pooling_padding=1, num_layers=2, num_heads=2, mlp_ratio=2., num_classes=10)",
+               "scalable_vit": "from vit_pytorch.scalable_vit import ScalableViT\nMODEL = lambda: ScalableViT(num_classes=10, dim=16, heads=(1, 2, 4, 8), depth=(1, 1, 1, 1), ssa_dim_key=(8, 8, 8, 8), reduction_factor=(4, 2, 1, 1), window_size=(2, 2, None, None))\nSIZE = 64",
+               "rvt": "from vit_pytorch.rvt import RvT\nMODEL = lambda: RvT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64)",
+               "vit_with_patch_merger": "from vit_pytorch.vit_with_patch_merger import ViT\nMODEL = lambda: ViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64, patch_merge_layer=1, patch_merge_num_tokens=4)",
+               "na_vit": "from vit_pytorch.na_vit import NaViT\nMODEL = lambda: NaViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64)\nBATCH = lambda torch: [[torch.randn(3, 32, 32), torch.randn(3, 16, 24)], [torch.randn(3, 24, 16)]]",
+               "mae": "import torch\nfrom vit_pytorch.vit import ViT\nfrom vit_pytorch.mae import MAE\nMODEL = lambda: MAE(encoder=ViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64), masking_ratio=0.5, decoder_dim=32, decoder_depth=1)",
+           }),
+    Target("guided-diffusion", "openai/guided-diffusion", "22e0df8183507e13a7813f8d38d51b072ca1e67c",
+           ["guided_diffusion"], stubs=["torchvision", "PIL", "mpi4py", "blobfile"], models={"unet": """
+import torch
+from guided_diffusion.unet import UNetModel, EncoderUNetModel
+def run():
+    model = UNetModel(image_size=16, in_channels=3, model_channels=32, out_channels=6, num_res_blocks=1,
+                      attention_resolutions=(2, 4), channel_mult=(1, 2, 2), num_heads=2, num_classes=10,
+                      resblock_updown=True, use_scale_shift_norm=True).eval()
+    with torch.no_grad():
+        model(torch.randn(2, 3, 16, 16), torch.tensor([3, 7]), y=torch.tensor([1, 2]))
+    legacy = UNetModel(image_size=16, in_channels=3, model_channels=32, out_channels=3, num_res_blocks=1,
+                       attention_resolutions=(2,), channel_mult=(1, 2), num_head_channels=16,
+                       use_new_attention_order=True).eval()
+    with torch.no_grad():
+        legacy(torch.randn(2, 3, 16, 16), torch.tensor([3, 7]))
+    enc = EncoderUNetModel(image_size=16, in_channels=3, model_channels=32, out_channels=5, num_res_blocks=1,
+                           attention_resolutions=(2,), channel_mult=(1, 2), pool="attention").eval()
+    with torch.no_grad():
+        enc(torch.randn(2, 3, 16, 16), torch.tensor([3, 7]))
+"""}),
+    Target("clip", "openai/CLIP", "d05afc436d78f1c48dc0dbf8e5980a9d471f35f6", ["clip"],
+           sys_paths=["clip"], models={"clip-vit": """
+import torch
+from model import CLIP
+def run():
+    for layers in (2, (1, 1, 1, 1)):
+        model = CLIP(embed_dim=32, image_resolution=64 if layers != 2 else 32, vision_layers=layers, vision_width=64,
+                     vision_patch_size=8, context_length=16, vocab_size=100, transformer_width=32,
+                     transformer_heads=2, transformer_layers=2).eval()
+        with torch.no_grad():
+            model(torch.randn(2, 3, 64 if layers != 2 else 32, 64 if layers != 2 else 32), torch.randint(0, 100, (2, 16)))
+"""}),
+]
+
+VIT_PYTORCH_RUN = """
+import torch
+def run():
+    model = MODEL().eval()
+    size = globals().get("SIZE", 32)
+    batch = globals()["BATCH"](torch) if "BATCH" in globals() else torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        model(batch)
+"""
+for _target in TARGETS:
+    if _target.name == "vit-pytorch":
+        _target.models = {k: v + VIT_PYTORCH_RUN for k, v in _target.models.items()}
+
+
+# ---------------------------------------------------------------------------------------------------
+# The traced side (runs in the worker subprocess; imports torch, never torchlint)
+# ---------------------------------------------------------------------------------------------------
+
+_NOT_DATA_WRITES = {"requires_grad_", "share_memory_", "set_", "resize_", "resize_as_", "as_strided_",
+                    "squeeze_", "unsqueeze_", "transpose_", "t_", "swapaxes_", "swapdims_", "detach_",
+                    "retain_grad", "record_stream"}
+_INPLACE_DUNDERS = {"__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ifloordiv__",
+                    "__imod__", "__ipow__", "__iand__", "__ior__", "__ixor__", "__ilshift__", "__irshift__"}
+_EXPANDERS = {"expand", "expand_as", "broadcast_to"}
+
+
+def _is_inplace_name(name: str) -> bool:
+    return (name.endswith("_") and not name.startswith("_") and name not in _NOT_DATA_WRITES) or (
+        name in _INPLACE_DUNDERS)
+
+
+class CallSites:
+    """Map a caller frame to (file, line, column) of the called method's name, from the bytecode."""
+
+    def __init__(self, root: str) -> None:
+        self.root = os.path.realpath(root) + os.sep
+        self._code: dict = {}
+        self._files: dict[str, str | None] = {}
+
+    def relpath(self, filename: str) -> str | None:
+        cached = self._files.get(filename)
+        if cached is None and filename not in self._files:
+            real = os.path.realpath(filename)
+            cached = real[len(self.root):] if real.startswith(self.root) else None
+            self._files[filename] = cached
+        return cached
+
+    def site(self, frame, name: str) -> tuple[int, int, int, int]:
+        """(line, column, call start line, call end line) of the call now executing in `frame`."""
+        import dis
+
+        code = frame.f_code
+        table = self._code.get(code)
+        if table is None:
+            table = [(i.offset, i.opname, i.argval, i.positions) for i in dis.get_instructions(code)]
+            self._code[code] = table = (table, [entry[0] for entry in table])
+        table, offsets = table
+        index = min(bisect.bisect_left(offsets, frame.f_lasti), len(table) - 1)
+        positions = table[index][3]
+        start = positions.lineno or frame.f_lineno
+        end = positions.end_lineno or start
+        for offset, opname, argval, pos in reversed(table[:index]):
+            if pos.lineno is None or pos.lineno < start:
+                break
+            if opname in ("LOAD_METHOD", "LOAD_ATTR") and argval == name and pos.end_lineno <= end:
+                return pos.end_lineno, pos.end_col_offset - len(name), start, end
+        return frame.f_lineno, positions.col_offset or 0, start, end
+
+
+@dataclass
+class RepeatObs:
+    site: tuple
+    in_shape: tuple
+    sizes: tuple
+    expandable: bool
+    equal: bool | None
+    expanded: object = None  # the expand() equivalent, to replay later reshapes on
+    written: bool = False
+    later_copy: str | None = None  # the later call that would copy (or raise) on the expanded tensor
+
+
+class Census:
+    """Per-site counters for one worker, filled by the two modes below."""
+
+    def __init__(self, root: str) -> None:
+        self.calls = CallSites(root)
+        self.sites: dict[tuple, dict] = {}
+        self.repeats: list[RepeatObs] = []
+        self.busy = 0  # >0 while the tracer measures: its own ops are not the program's
+        self.repeat_storages: dict[int, list] = defaultdict(list)  # data_ptr -> [(weakref, RepeatObs)]
+        self.repeat_outputs: dict[int, tuple] = {}  # id(out) -> (weakref(out), RepeatObs)
+        self.expanded: dict[int, tuple] = {}  # id(t) -> (weakref(t), expand site)
+
+    def entry(self, site: tuple, kind: str) -> dict:
+        key = (site[0], site[1], kind)
+        record = self.sites.get(key)
+        if record is None:
+            record = self.sites[key] = {"path": site[0], "line": site[1], "col": site[2] + 1,
+                                        "span": [site[3], site[4]], "kind": kind, "calls": 0,
+                                        "positives": 0, "examples": []}
+        return record
+
+    def note(self, record: dict, positive: bool, example: str | None = None) -> None:
+        record["calls"] += 1
+        record["positives"] += int(positive)
+        if example and len(record["examples"]) < 3 and example not in record["examples"]:
+            record["examples"].append(example)
+
+    def settle_repeats(self) -> None:
+        """Judge the repeat calls of the model just run (their results are no longer used)."""
+        for obs in self.repeats:
+            record = self.entry(obs.site, "repeat")
+            clean = obs.expandable and not obs.written and obs.later_copy is None
+            why = ("expand-equivalent" if clean else "not expandable" if not obs.expandable
+                   else "result written in place" if obs.written else f"later {obs.later_copy} copies")
+            self.note(record, clean, f"{list(obs.in_shape)}.repeat{tuple(obs.sizes)}: {why}")
+            record.setdefault("not_expandable", 0)
+            record["not_expandable"] += int(not obs.expandable)
+            record.setdefault("written", 0)
+            record["written"] += int(obs.expandable and obs.written)
+            record.setdefault("later_copy", 0)
+            record["later_copy"] += int(obs.expandable and not obs.written and obs.later_copy is not None)
+            record.setdefault("unequal", 0)
+            record["unequal"] += int(obs.equal is False)
+        self.repeats.clear()
+        self.repeat_storages.clear()
+        self.repeat_outputs.clear()
+        self.expanded.clear()
+
+
+def _storage_ptr(tensor) -> int | None:
+    try:
+        return tensor.untyped_storage().data_ptr()
+    except Exception:  # sparse, meta, tensor subclasses without storage
+        return None
+
+
+def _make_modes(census: Census):
+    import weakref
+
+    import torch
+    from torch.overrides import TorchFunctionMode
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    torch_dir = os.path.dirname(torch.__file__) + os.sep
+    this_file = os.path.realpath(__file__)
+
+    def caller(depth: int):
+        """The innermost frame that is neither torch's nor this file's, and its path in the tree."""
+        frame = sys._getframe(depth)
+        while frame is not None:
+            filename = frame.f_code.co_filename
+            if not filename.startswith(torch_dir) and os.path.realpath(filename) != this_file:
+                return frame, census.calls.relpath(filename)
+            frame = frame.f_back
+        return None, None
+
+    def immediate_caller(depth: int):
+        """The frame that called torch (skipping torch's dispatch plumbing only), if it is the model's."""
+        frame = sys._getframe(depth)
+        while frame is not None and frame.f_code.co_filename.endswith(("overrides.py", "_python_dispatch.py")):
+            frame = frame.f_back
+        if frame is None:
+            return None, None
+        if frame.f_code.co_filename.startswith(torch_dir):
+            return None, None
+        return frame, census.calls.relpath(frame.f_code.co_filename)
+
+    def tracked_expanded(tensors):
+        for t in tensors:
+            entry = census.expanded.get(id(t))
+            if entry is not None and entry[0]() is t:
+                return entry[1]
+        return None
+
+    class FunctionTracer(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            name = getattr(func, "__name__", "")
+            if census.busy:
+                return func(*args, **kwargs)
+            frame, path = immediate_caller(2)
+            kind = KIND_OF_CALL.get(name)
+            site = None
+            if path is not None:
+                line, col, start, end = census.calls.site(frame, name)
+                site = (path, line, col, start, end)
+            tensors = [a for a in args if isinstance(a, torch.Tensor)]
+            receiver = tensors[0] if tensors else None
+            if census.expanded and site is not None and receiver is not None:
+                origin = tracked_expanded([receiver])
+                out_kw = kwargs.get("out")
+                if origin is None and isinstance(out_kw, torch.Tensor):
+                    origin = tracked_expanded([out_kw])
+                written = _is_inplace_name(name) or kwargs.get("inplace") is True or isinstance(out_kw, torch.Tensor)
+                if origin is not None and written:
+                    census.note(census.entry(site, "expanded_write"), True,
+                                f"{name} into a tensor expanded at line {origin[1]}")
+            if census.repeat_outputs and receiver is not None and name in (
+                    "view", "reshape", "flatten", "contiguous", "view_as", "reshape_as"):
+                self._replay_on_expanded(receiver, func, args[1:], kwargs, name)
+            try:
+                out = func(*args, **kwargs)
+            except Exception as error:
+                if kind == "view" and site is not None:
+                    census.note(census.entry(site, "view"), True,
+                                f"{_describe(receiver)}.view raised: {str(error).splitlines()[0][:160]}")
+                raise
+            if site is None or not isinstance(out, torch.Tensor):
+                if census.expanded and isinstance(out, (tuple, list)) and receiver is not None:
+                    origin = tracked_expanded([receiver])
+                    if origin is not None:
+                        for item in out:
+                            self._track_view(item, receiver, origin)
+                return out
+            census.busy += 1
+            try:
+                if kind == "reshape" or kind == "flatten":
+                    copied = receiver is not None and receiver.numel() > 0 and (
+                        _storage_ptr(out) != _storage_ptr(receiver))
+                    census.note(census.entry(site, kind), copied,
+                                f"{_describe(receiver)} -> {list(out.shape)}" if copied else None)
+                elif kind == "view":
+                    contiguous = receiver is None or receiver.is_contiguous()
+                    census.note(census.entry(site, "view"), False,
+                                None if contiguous else f"{_describe(receiver)}.view ok (non-contiguous input)")
+                elif name == "repeat" and receiver is not None:
+                    self._record_repeat(site, receiver, out, args[1:], kwargs)
+                elif name in _EXPANDERS and receiver is not None:
+                    census.expanded[id(out)] = (weakref.ref(out), site)
+                if census.expanded and receiver is not None and name not in _EXPANDERS:
+                    origin = tracked_expanded(tensors)
+                    if origin is not None:
+                        self._track_view(out, receiver, origin)
+            finally:
+                census.busy -= 1
+            return out
+
+        @staticmethod
+        def _track_view(out, receiver, origin) -> None:
+            if isinstance(out, torch.Tensor) and out._base is not None and _storage_ptr(out) == _storage_ptr(receiver):
+                census.expanded[id(out)] = (weakref.ref(out), origin)
+
+        @staticmethod
+        def _record_repeat(site, receiver, out, sizes, kwargs) -> None:
+            if len(sizes) == 1 and isinstance(sizes[0], (tuple, list, torch.Size)):
+                sizes = tuple(sizes[0])
+            sizes = tuple(int(s) for s in (sizes or kwargs.get("repeats", ())))
+            shape = (1,) * (len(sizes) - receiver.dim()) + tuple(receiver.shape)
+            expandable = all(s == 1 or d == 1 for s, d in zip(sizes, shape))
+            obs = RepeatObs(site, tuple(receiver.shape), sizes, expandable, None)
+            if expandable:
+                expanded = receiver.reshape(shape).expand(tuple(out.shape))
+                obs.equal = bool(torch.equal(expanded, out))
+                obs.expanded = expanded
+            census.repeats.append(obs)
+            census.repeat_outputs[id(out)] = (weakref.ref(out), obs)
+            ptr = _storage_ptr(out)
+            if ptr is not None and out.numel() > 0:
+                census.repeat_storages[ptr].append((weakref.ref(out.untyped_storage()), obs))
+
+        @staticmethod
+        def _replay_on_expanded(receiver, func, rest, kwargs, name) -> None:
+            entry = census.repeat_outputs.get(id(receiver))
+            if entry is None or entry[0]() is not receiver or not entry[1].expandable:
+                return
+            obs = entry[1]
+            if obs.later_copy is not None or obs.expanded is None:
+                return
+            census.busy += 1
+            try:
+                result = func(obs.expanded, *rest, **kwargs)
+                if isinstance(result, torch.Tensor) and result.numel() > 1 and (
+                        _storage_ptr(result) != _storage_ptr(obs.expanded)):
+                    obs.later_copy = name
+            except Exception:
+                obs.later_copy = name
+            finally:
+                census.busy -= 1
+
+    class DispatchWatcher(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if not census.busy and func._schema.is_mutable:
+                self._check_writes(func, args, kwargs)
+            return func(*args, **kwargs)
+
+        @staticmethod
+        def _check_writes(func, args, kwargs) -> None:
+            op = func._schema.name.split("::")[-1]
+            if op.rstrip("_") in ("set", "resize", "resize_as", "as_strided", "detach", "squeeze", "unsqueeze",
+                                  "transpose", "t", "swapaxes", "swapdims", "requires_grad", "record_stream"):
+                return
+            schema_args = func._schema.arguments
+            written = []
+            for index, argument in enumerate(schema_args):
+                if argument.alias_info is None or not argument.alias_info.is_write:
+                    continue
+                value = args[index] if index < len(args) else kwargs.get(argument.name)
+                if isinstance(value, torch.Tensor):
+                    written.append(value)
+            census.busy += 1
+            try:
+                for tensor in written:
+                    ptr = _storage_ptr(tensor)
+                    for ref, obs in census.repeat_storages.get(ptr, ()):
+                        if ref() is not None:
+                            obs.written = True
+                    if tensor.numel() > 1 and torch._debug_has_internal_overlap(tensor) == 1:
+                        frame, path = caller(3)
+                        if path is not None:
+                            line, col, start, end = frame.f_lineno, 0, frame.f_lineno, frame.f_lineno
+                            census.note(census.entry((path, line, col, start, end), "expanded_write"), True,
+                                        f"aten.{op} writes a tensor with internal overlap {_describe(tensor)}")
+            finally:
+                census.busy -= 1
+
+    return FunctionTracer, DispatchWatcher
+
+
+def _describe(tensor) -> str:
+    if tensor is None:
+        return "?"
+    return f"{list(tensor.shape)}/stride{tuple(tensor.stride())}"
+
+
+def install_stubs(names: list[str]) -> None:
+    """Make `import name` (and its submodules) succeed with placeholder classes, for unused imports."""
+    import importlib.abc
+    import importlib.machinery
+    import types
+
+    class _Meta(type):
+        def __getattr__(cls, attr):
+            if attr.startswith("__"):
+                raise AttributeError(attr)
+            return _placeholder(attr)
+
+    def _placeholder(attr):
+        return _Meta(attr, (), {"__init__": lambda self, *a, **k: None, "__call__": lambda self, *a, **k: None})
+
+    class _StubModule(types.ModuleType):
+        def __getattr__(self, attr):
+            if attr.startswith("__"):
+                raise AttributeError(attr)
+            return _placeholder(attr)
+
+    class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+        def find_spec(self, fullname, path=None, target=None):
+            if fullname.split(".")[0] in names:
+                return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+            return None
+
+        def create_module(self, spec):
+            module = _StubModule(spec.name)
+            module.__path__ = []
+            module.__version__ = "0.0.0"
+            return module
+
+        def exec_module(self, module):
+            pass
+
+    sys.meta_path.insert(0, _Finder())
+
+
+def worker(spec_path: str, result_path: str) -> None:
+    with open(spec_path) as handle:
+        spec = json.load(handle)
+    install_stubs(spec["stubs"])
+    for entry in reversed(spec["sys_path"]):
+        sys.path.insert(0, entry)
+    import torch
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    census = Census(spec["root"])
+    FunctionTracer, DispatchWatcher = _make_modes(census)
+    statuses = []
+
+    def dump() -> None:
+        with open(result_path + ".tmp", "w") as handle:
+            json.dump({"sites": list(census.sites.values()), "models": statuses}, handle)
+        os.replace(result_path + ".tmp", result_path)
+
+    for model_id, snippet in spec["models"].items():
+        started = time.perf_counter()
+        namespace: dict = {"__name__": f"census_{model_id}"}
+        status = "ok"
+        try:
+            with DispatchWatcher(), FunctionTracer():
+                exec(compile(snippet, f"<census {model_id}>", "exec"), namespace)
+                namespace["run"]()
+        except Exception as error:  # the model's failure is a result, never the census's
+            status = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+        census.settle_repeats()
+        statuses.append({"model": model_id, "status": status, "seconds": round(time.perf_counter() - started, 2)})
+        print(f"  {model_id:40s} {statuses[-1]['seconds']:6.1f}s  {status}", flush=True)
+        dump()
+    dump()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The parent: export trees, run workers, lint, join, report
+# ---------------------------------------------------------------------------------------------------
+
+def find_git_dir(root: str, repo: str) -> str | None:
+    base = os.path.join(root, repo.replace("/", "+"))
+    for directory, subdirs, files in os.walk(base):
+        if "HEAD" in files and "objects" in subdirs:
+            return directory
+    return None
+
+
+def export(target: Target, dest: str, mirror_root: str | None) -> str:
+    tree = os.path.join(dest, target.name)
+    if os.path.isdir(tree):
+        return tree
+    os.makedirs(tree)
+    git_dir = find_git_dir(mirror_root, target.repo) if mirror_root else None
+    if git_dir is None:
+        git_dir = os.path.join(dest, target.name + ".git")
+        subprocess.run(["git", "init", "-q", "--bare", git_dir], check=True)
+        subprocess.run(["git", f"--git-dir={git_dir}", "fetch", "-q", "--depth", "1",
+                        f"https://github.com/{target.repo}.git", target.commit], check=True)
+    archive = subprocess.run(["git", f"--git-dir={git_dir}", "archive", target.commit, *target.paths],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
+    return tree
+
+
+def run_target(target: Target, trees: dict[str, str], models: list[str] | None, timeout: float,
+               scratch: str) -> dict:
+    tree = trees[target.name]
+    chosen = {k: v for k, v in target.models.items() if not models or k in models}
+    sys_path = [os.path.join(tree, p) for p in target.sys_paths]
+    for other in target.extra:
+        sys_path.append(trees[other])
+    spec = {"root": tree, "sys_path": sys_path, "stubs": target.stubs, "models": chosen}
+    spec_path = os.path.join(scratch, f"{target.name}.spec.json")
+    result_path = os.path.join(scratch, f"{target.name}.result.json")
+    with open(spec_path, "w") as handle:
+        json.dump(spec, handle)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1")
+    print(f"== {target.name} ({target.repo} @ {target.commit[:12]}): {len(chosen)} model(s)", flush=True)
+    try:
+        subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", spec_path, result_path],
+                       timeout=timeout, env=env, check=False, cwd=scratch)
+    except subprocess.TimeoutExpired:
+        print(f"  {target.name}: timed out after {timeout:.0f}s (results so far are kept)")
+    if not os.path.exists(result_path):
+        return {"sites": [], "models": [{"model": m, "status": "no result"} for m in chosen]}
+    with open(result_path) as handle:
+        return json.load(handle)
+
+
+def lint(tree: str, files: list[str]) -> list[dict]:
+    if not files:
+        return []
+    command = [sys.executable, "-m", "torchlint", "check", "--isolated", "--exit-zero", "--no-respect-gitignore",
+               "--output-format", "json", "--select", ",".join(sorted(set(RULES.values()))), *files]
+    done = subprocess.run(command, cwd=tree, capture_output=True, text=True)
+    try:
+        return json.loads(done.stdout or "[]")
+    except json.JSONDecodeError:
+        print(f"  torchlint output unreadable: {done.stderr[-400:]}")
+        return []
+
+
+def join(target: str, tree: str, sites: list[dict], findings: list[dict]) -> list[dict]:
+    """Attach static findings to runtime sites; add findings on lines no traced call reached."""
+    by_key = {}
+    for site in sites:
+        site["target"] = target
+        site["rule"] = RULES.get(site["kind"])
+        site["static"] = []
+        if site["rule"]:
+            by_key.setdefault((site["path"], site["line"], site["rule"]), site)
+    loose = []
+    for finding in findings:
+        path = os.path.relpath(os.path.join(tree, finding["filename"]), tree)
+        row = finding["location"]["row"]
+        site = by_key.get((path, row, finding["code"]))
+        if site is None:  # a finding placed elsewhere in the call's span
+            site = next((s for s in sites if s["path"] == path and s["rule"] == finding["code"]
+                         and s["span"][0] <= row <= s["span"][1]), None)
+        if site is not None:
+            site["static"].append(finding["message"])
+        else:
+            loose.append({"target": target, "path": path, "line": row, "col": finding["location"]["column"],
+                          "kind": "not exercised", "rule": finding["code"], "calls": 0, "positives": 0,
+                          "examples": [], "static": [finding["message"]]})
+    return sites + loose
+
+
+def tabulate(sites: list[dict]) -> list[dict]:
+    rows = []
+    kinds = [("TL101", "repeat"), ("TL102", "reshape"), ("TL102", "flatten"), ("TL103", "view"),
+             ("TL104", "expanded_write")]
+    for rule, kind in kinds:
+        traced = [s for s in sites if s["kind"] == kind]
+        positive = [s for s in traced if _is_positive(s)]
+        static_here = rule == RULES.get(kind)
+        row = {
+            "rule": rule if static_here else f"({rule})", "kind": kind,
+            "calls": sum(s["calls"] for s in traced), "sites": len(traced),
+            "positive_calls": sum(s["positives"] for s in traced), "positive_sites": len(positive),
+            "found": sum(1 for s in positive if s["static"]) if static_here else 0,
+            "missed": sum(1 for s in positive if not s["static"]) if static_here else len(positive),
+            "false": sum(1 for s in traced if s["static"] and not _is_positive(s)) if static_here else 0,
+            "not_exercised": sum(1 for s in sites if s["kind"] == "not exercised" and s["rule"] == rule)
+            if static_here else 0,
+        }
+        found, false = row["found"], row["false"]
+        row["recall"] = round(found / len(positive), 3) if positive and static_here else None
+        row["precision"] = round(found / (found + false), 3) if (found + false) and static_here else None
+        rows.append(row)
+    return rows
+
+
+def _is_positive(site: dict) -> bool:
+    if site["kind"] == "repeat":  # the static claim holds for every call the line makes
+        return site["calls"] > 0 and site["positives"] == site["calls"]
+    return site["positives"] > 0
+
+
+def print_table(rows: list[dict]) -> None:
+    header = f"{'rule':7s} {'kind':15s} {'calls':>6s} {'sites':>6s} {'pos.calls':>9s} {'pos.sites':>9s} " \
+             f"{'found':>6s} {'missed':>6s} {'false':>6s} {'unexerc.':>8s} {'prec':>6s} {'recall':>6s}"
+    print(header)
+    for r in rows:
+        fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+        print(f"{r['rule']:7s} {r['kind']:15s} {r['calls']:6d} {r['sites']:6d} {r['positive_calls']:9d} "
+              f"{r['positive_sites']:9d} {r['found']:6d} {r['missed']:6d} {r['false']:6d} "
+              f"{r['not_exercised']:8d} {fmt(r['precision']):>6s} {fmt(r['recall']):>6s}")
+
+
+def write_out(out: str, rows: list[dict], sites: list[dict], models: list[dict], trees: dict[str, str],
+              command: str) -> None:
+    os.makedirs(out, exist_ok=True)
+    sources: dict[str, list[str]] = {}
+
+    def text(site: dict) -> str:
+        path = os.path.join(trees[site["target"]], site["path"])
+        if path not in sources:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    sources[path] = handle.read().splitlines()
+            except OSError:
+                sources[path] = []
+        lines = sources[path]
+        return lines[site["line"] - 1].strip() if 0 < site["line"] <= len(lines) else ""
+
+    for site in sites:
+        site["source"] = text(site)
+    missed = [s for s in sites if s["rule"] and RULES.get(s["kind"]) == s["rule"] and _is_positive(s)
+              and not s["static"]]
+    missed += [s for s in sites if s["kind"] == "flatten" and _is_positive(s)]
+    false = [s for s in sites if s["static"] and s["kind"] != "not exercised" and not _is_positive(s)]
+
+    def listing(items: list[dict]) -> str:
+        chunks = []
+        for s in sorted(items, key=lambda s: (s["rule"] or "", s["target"], s["path"], s["line"])):
+            chunks.append(f"{s['rule']} {s['kind']} {s['target']}:{s['path']}:{s['line']}:{s['col']}  "
+                          f"calls={s['calls']} positives={s['positives']}\n    {s['source']}\n"
+                          + "".join(f"    runtime: {e}\n" for e in s["examples"])
+                          + "".join(f"    static: {m}\n" for m in s["static"]))
+        return "\n".join(chunks)
+
+    with open(os.path.join(out, "summary.json"), "w") as handle:
+        json.dump({"command": command, "table": rows}, handle, indent=1)
+    with open(os.path.join(out, "sites.json"), "w") as handle:
+        json.dump(sites, handle, indent=0)
+    with open(os.path.join(out, "missed.txt"), "w") as handle:
+        handle.write(f"# runtime positives with no static finding on the line ({command})\n"
+                     "# (flatten copies are listed too: no rule covers flatten yet)\n\n" + listing(missed))
+    with open(os.path.join(out, "false.txt"), "w") as handle:
+        handle.write(f"# static findings on traced lines where runtime saw no positive ({command})\n\n"
+                     + listing(false))
+    with open(os.path.join(out, "models.txt"), "w") as handle:
+        for m in models:
+            handle.write(f"{m['target']:18s} {m['model']:40s} {m.get('seconds', 0):7.1f}s  {m['status']}\n")
+
+
+def main() -> int:
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], sys.argv[3])
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mirror-root", help="a folder of local git mirrors named owner+name")
+    parser.add_argument("--out", help="write summary.json, sites.json, missed.txt, false.txt, models.txt here")
+    parser.add_argument("--target", action="append", help="run only these targets (repeatable)")
+    parser.add_argument("--models", help="comma-separated model ids to run (default: all of each target)")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds per target subprocess")
+    parser.add_argument("--list", action="store_true", help="list targets and models, run nothing")
+    args = parser.parse_args()
+    if args.list:
+        for t in TARGETS:
+            print(f"{t.name} ({t.repo} @ {t.commit[:12]}): {', '.join(t.models)}")
+        return 0
+    chosen = [t for t in TARGETS if not args.target or t.name in args.target]
+    models = args.models.split(",") if args.models else None
+    command = "python bench/tensor_census.py " + " ".join(
+        a if a != args.mirror_root else "MIRRORS" for a in sys.argv[1:])
+    started = time.perf_counter()
+    all_sites, all_models = [], []
+    with tempfile.TemporaryDirectory(prefix="tensor-census-") as scratch:
+        trees: dict[str, str] = {}
+        needed = {t.name for t in chosen} | {e for t in chosen for e in t.extra}
+        for target in TARGETS:
+            if target.name in needed:
+                trees[target.name] = export(target, scratch, args.mirror_root)
+        for target in chosen:
+            result = run_target(target, trees, models, args.timeout, scratch)
+            files = sorted({s["path"] for s in result["sites"]})
+            findings = lint(trees[target.name], files)
+            all_sites += join(target.name, trees[target.name], result["sites"], findings)
+            all_models += [dict(m, target=target.name) for m in result["models"]]
+        rows = tabulate(all_sites)
+        ok = sum(1 for m in all_models if m["status"] == "ok")
+        print(f"\n{ok} of {len(all_models)} models ran; {len({(s['target'], s['path']) for s in all_sites})} files; "
+              f"{time.perf_counter() - started:.0f}s")
+        print_table(rows)
+        if args.out:
+            write_out(args.out, rows, all_sites, all_models, trees, command)
+            print(f"results in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
