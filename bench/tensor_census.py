@@ -40,13 +40,13 @@ classes are placeholders), so only models whose forward does not use torchvision
 from __future__ import annotations
 
 import argparse
-import bisect
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -82,7 +82,7 @@ TIMM_MODELS = [
     "volo_d1_224", "mvitv2_tiny", "fastvit_t8", "regnetx_002", "mixer_s16_224", "convmixer_768_32",
     "mobilenetv3_small_100", "ghostnet_100", "vit_small_patch16_rope_224", "vitamin_small_224",
     "tiny_vit_5m_224", "nextvit_small", "inception_next_tiny", "rdnet_tiny", "mambaout_femto",
-    "vit_relpos_small_patch16_224", "flexivit_small", "sequencer2d_s", "res2net50_14w_8s", "sknet18",
+    "vit_relpos_small_patch16_224", "flexivit_small", "sequencer2d_s", "res2net50_14w_8s", "skresnet18",
     "dla34", "densenet121", "hrnet_w18_small", "cspdarknet53", "botnet26t_256", "halonet26t",
     "lambda_resnet26t", "visformer_tiny", "pit_ti_224", "convit_tiny", "deit3_small_patch16_224",
 ]
@@ -96,8 +96,84 @@ def run():
         h = w = 64 if {name!r} not in SMALLEST else 128
     with torch.no_grad():
         model(torch.randn(2, c, h, w))
-SMALLEST = {{"hrnet_w18_small", "cspdarknet53"}}
+SMALLEST = {{"hrnet_w18_small", "cspdarknet53", "halonet26t"}}
 """
+
+DIFFUSERS_MODELS = {
+    "unet2d_condition": """
+from diffusers import UNet2DConditionModel
+def run():
+    model = UNet2DConditionModel(block_out_channels=(8, 16), norm_num_groups=4, layers_per_block=1,
+                                 down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                                 up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=8,
+                                 attention_head_dim=2, in_channels=4, out_channels=4, sample_size=16).eval()
+    with torch.no_grad():
+        model(torch.randn(2, 4, 16, 16), torch.tensor([10]), encoder_hidden_states=torch.randn(2, 4, 8))
+""",
+    "unet2d": """
+from diffusers import UNet2DModel
+def run():
+    model = UNet2DModel(block_out_channels=(8, 16), norm_num_groups=4, layers_per_block=1, sample_size=16,
+                        down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+                        attention_head_dim=4).eval()
+    with torch.no_grad():
+        model(torch.randn(2, 3, 16, 16), torch.tensor([10, 20]))
+""",
+    "autoencoder_kl": """
+from diffusers import AutoencoderKL
+def run():
+    model = AutoencoderKL(block_out_channels=(8, 16), in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=4,
+                          down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2).eval()
+    with torch.no_grad():
+        model(torch.randn(2, 3, 32, 32))
+""",
+    "dit_transformer2d": """
+from diffusers import DiTTransformer2DModel
+def run():
+    model = DiTTransformer2DModel(in_channels=4, out_channels=8, num_attention_heads=2, attention_head_dim=4,
+                                  num_layers=1, patch_size=2, sample_size=8).eval()
+    with torch.no_grad():
+        model(torch.randn(2, 4, 8, 8), timestep=torch.tensor([3, 9]), class_labels=torch.tensor([1, 2]))
+""",
+    "pixart_transformer2d": """
+from diffusers import PixArtTransformer2DModel
+def run():
+    model = PixArtTransformer2DModel(sample_size=8, num_layers=1, patch_size=2, attention_head_dim=4, num_attention_heads=2,
+                                     in_channels=4, cross_attention_dim=8, out_channels=8, caption_channels=16).eval()
+    with torch.no_grad():
+        model(torch.randn(2, 4, 8, 8), encoder_hidden_states=torch.randn(2, 5, 16), timestep=torch.tensor([3, 9]),
+              added_cond_kwargs={"resolution": None, "aspect_ratio": None})
+""",
+    "sd3_transformer": """
+from diffusers import SD3Transformer2DModel
+def run():
+    model = SD3Transformer2DModel(sample_size=16, patch_size=2, in_channels=4, num_layers=2, attention_head_dim=8,
+                                  num_attention_heads=4, caption_projection_dim=32, joint_attention_dim=32,
+                                  pooled_projection_dim=64, out_channels=4, pos_embed_max_size=32).eval()
+    with torch.no_grad():
+        model(torch.randn(2, 4, 16, 16), encoder_hidden_states=torch.randn(2, 7, 32),
+              pooled_projections=torch.randn(2, 64), timestep=torch.tensor([3, 9]))
+""",
+    "flux_transformer": """
+from diffusers import FluxTransformer2DModel
+def run():
+    model = FluxTransformer2DModel(patch_size=1, in_channels=4, num_layers=1, num_single_layers=1, attention_head_dim=16,
+                                   num_attention_heads=2, joint_attention_dim=32, pooled_projection_dim=32,
+                                   axes_dims_rope=[4, 4, 8]).eval()
+    with torch.no_grad():
+        model(torch.randn(2, 16, 4), encoder_hidden_states=torch.randn(2, 6, 32), pooled_projections=torch.randn(2, 32),
+              img_ids=torch.randn(16, 3), txt_ids=torch.randn(6, 3), timestep=torch.tensor([1.0, 0.5]))
+""",
+    "vq_model": """
+from diffusers import VQModel
+def run():
+    model = VQModel(block_out_channels=(8, 16), norm_num_groups=4, in_channels=3, out_channels=3, latent_channels=3,
+                    down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2).eval()
+    with torch.no_grad():
+        model(torch.randn(2, 3, 32, 32))
+""",
+}
+DIFFUSERS_MODELS = {k: "import torch\n" + v for k, v in DIFFUSERS_MODELS.items()}
 
 TARGETS = [
     Target("timm", "huggingface/pytorch-image-models", TIMM_COMMIT, ["timm"],
@@ -161,22 +237,20 @@ def run():
                "cvt": "from vit_pytorch.cvt import CvT\nMODEL = lambda: CvT(num_classes=10)\nSIZE = 64",
                "max_vit": "from vit_pytorch.max_vit import MaxViT\nMODEL = lambda: MaxViT(num_classes=10, dim_conv_stem=16, dim=16, dim_head=8, depth=(1, 1), window_size=4)",
                "nest": "from vit_pytorch.nest import NesT\nMODEL = lambda: NesT(image_size=32, patch_size=4, dim=32, heads=2, num_hierarchies=2, block_repeats=(1, 1), num_classes=10)",
-               "twins_svt": "from vit_pytorch.twins_svt import TwinsSVT\nMODEL = lambda: TwinsSVT(num_classes=10)\nSIZE = 64",
+               "twins_svt": "from vit_pytorch.twins_svt import TwinsSVT\nMODEL = lambda: TwinsSVT(num_classes=10)\nSIZE = 224",
                "regionvit": "from vit_pytorch.regionvit import RegionViT\nMODEL = lambda: RegionViT(dim=(16, 32, 64, 128), depth=(1, 1, 1, 1), window_size=2, num_classes=10)\nSIZE = 64",
-               "crossformer": "from vit_pytorch.crossformer import CrossFormer\nMODEL = lambda: CrossFormer(num_classes=10, dim=(16, 32, 64, 128), depth=(1, 1, 1, 1), global_window_size=(4, 2, 1, 1), local_window_size=2)\nSIZE = 64",
-               "sep_vit": "from vit_pytorch.sep_vit import SepViT\nMODEL = lambda: SepViT(num_classes=10, dim=16, dim_head=8, heads=(1, 2, 4, 8), depth=(1, 1, 1, 1), window_size=2)\nSIZE = 64",
+               "crossformer": "from vit_pytorch.crossformer import CrossFormer\nMODEL = lambda: CrossFormer(num_classes=10, depth=(1, 1, 1, 1))\nSIZE = 224",
+               "sep_vit": "from vit_pytorch.sep_vit import SepViT\nMODEL = lambda: SepViT(num_classes=10, dim=16, dim_head=8, heads=(1, 2, 4, 8), depth=(1, 1, 1, 1))\nSIZE = 224",
                "xcit": "from vit_pytorch.xcit import XCiT\nMODEL = lambda: XCiT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, cls_depth=1, heads=4, mlp_dim=64, local_patch_kernel_size=3)",
                "mobile_vit": "from vit_pytorch.mobile_vit import MobileViT\nMODEL = lambda: MobileViT(image_size=(64, 64), dims=[16, 24, 32], channels=[8, 8, 12, 12, 16, 16, 24, 24, 32, 32, 64], num_classes=10)\nSIZE = 64",
                "levit": "from vit_pytorch.levit import LeViT\nMODEL = lambda: LeViT(image_size=64, num_classes=10, stages=3, dim=(32, 48, 64), depth=1, heads=(2, 2, 2), mlp_mult=2)\nSIZE = 64",
                "pit": "from vit_pytorch.pit import PiT\nMODEL = lambda: PiT(image_size=32, patch_size=4, dim=32, num_classes=10, depth=(1, 1, 1), heads=2, mlp_dim=64)",
                "deepvit": "from vit_pytorch.deepvit import DeepViT\nMODEL = lambda: DeepViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64)",
-               "local_vit": "from vit_pytorch.local_vit import LocalViT\nMODEL = lambda: LocalViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64)",
                "cct": "from vit_pytorch.cct import CCT\nMODEL = lambda: CCT(img_size=32, embedding_dim=32, n_conv_layers=1, kernel_size=3, stride=2, padding=1, pooling_kernel_size=3, pooling_stride=2, pooling_padding=1, num_layers=2, num_heads=2, mlp_ratio=2., num_classes=10)",
                "scalable_vit": "from vit_pytorch.scalable_vit import ScalableViT\nMODEL = lambda: ScalableViT(num_classes=10, dim=16, heads=(1, 2, 4, 8), depth=(1, 1, 1, 1), ssa_dim_key=(8, 8, 8, 8), reduction_factor=(4, 2, 1, 1), window_size=(2, 2, None, None))\nSIZE = 64",
                "rvt": "from vit_pytorch.rvt import RvT\nMODEL = lambda: RvT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64)",
                "vit_with_patch_merger": "from vit_pytorch.vit_with_patch_merger import ViT\nMODEL = lambda: ViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64, patch_merge_layer=1, patch_merge_num_tokens=4)",
                "na_vit": "from vit_pytorch.na_vit import NaViT\nMODEL = lambda: NaViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64)\nBATCH = lambda torch: [[torch.randn(3, 32, 32), torch.randn(3, 16, 24)], [torch.randn(3, 24, 16)]]",
-               "mae": "import torch\nfrom vit_pytorch.vit import ViT\nfrom vit_pytorch.mae import MAE\nMODEL = lambda: MAE(encoder=ViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64), masking_ratio=0.5, decoder_dim=32, decoder_depth=1)",
            }),
     Target("guided-diffusion", "openai/guided-diffusion", "22e0df8183507e13a7813f8d38d51b072ca1e67c",
            ["guided_diffusion"], stubs=["torchvision", "PIL", "mpi4py", "blobfile"], models={"unet": """
@@ -194,10 +268,74 @@ def run():
     with torch.no_grad():
         legacy(torch.randn(2, 3, 16, 16), torch.tensor([3, 7]))
     enc = EncoderUNetModel(image_size=16, in_channels=3, model_channels=32, out_channels=5, num_res_blocks=1,
-                           attention_resolutions=(2,), channel_mult=(1, 2), pool="attention").eval()
+                           attention_resolutions=(2,), channel_mult=(1, 2), num_head_channels=16,
+                           pool="attention").eval()
     with torch.no_grad():
         enc(torch.randn(2, 3, 16, 16), torch.tensor([3, 7]))
 """}),
+    Target("diffusers", "huggingface/diffusers", "58eb52c0803ea9af3abec60841c2a093bdf1f951", ["src/diffusers"],
+           sys_paths=["src"], stubs=["torchvision"], models=DIFFUSERS_MODELS),
+    Target("ddpm", "lucidrains/denoising-diffusion-pytorch", "faed4db28e724735323fa91c70aa9b28a6e1cbac",
+           ["denoising_diffusion_pytorch"], stubs=["torchvision", "PIL", "ema_pytorch", "accelerate",
+                                                   "pytorch_fid", "scipy"], models={
+               "unet_gaussian": """
+import torch
+from denoising_diffusion_pytorch import Unet, GaussianDiffusion
+def run():
+    model = Unet(dim=8, dim_mults=(1, 2), flash_attn=False, full_attn=(False, True), attn_dim_head=4, attn_heads=2)
+    diffusion = GaussianDiffusion(model, image_size=16, timesteps=10, sampling_timesteps=2)
+    diffusion(torch.rand(2, 3, 16, 16))
+    with torch.no_grad():
+        diffusion.sample(batch_size=2)
+""",
+               "unet1d": """
+import torch
+from denoising_diffusion_pytorch import Unet1D, GaussianDiffusion1D
+def run():
+    model = Unet1D(dim=8, dim_mults=(1, 2), channels=2, attn_dim_head=4, attn_heads=2)
+    diffusion = GaussianDiffusion1D(model, seq_length=16, timesteps=10, sampling_timesteps=2)
+    diffusion(torch.rand(2, 2, 16))
+""",
+               "karras_unet": """
+import torch
+from denoising_diffusion_pytorch.karras_unet import KarrasUnet
+def run():
+    model = KarrasUnet(image_size=16, dim=8, dim_max=16, num_classes=4, channels=3, num_downsamples=2,
+                       num_blocks_per_stage=1, attn_res=(8,), attn_dim_head=4).eval()
+    with torch.no_grad():
+        model(torch.randn(2, 3, 16, 16), time=torch.rand(2), class_labels=torch.tensor([0, 2]))
+""",
+           }),
+    Target("llms-from-scratch", "rasbt/LLMs-from-scratch", "28c65cdfbc3338e2e040016eea4b7fdf556e4d57",
+           ["pkg/llms_from_scratch"], sys_paths=["pkg"], stubs=["tiktoken", "requests", "tokenizers"], models={
+               "gpt": """
+import torch
+from llms_from_scratch.ch04 import GPTModel
+def run():
+    cfg = dict(vocab_size=100, context_length=16, emb_dim=32, n_heads=4, n_layers=2, drop_rate=0.0, qkv_bias=False)
+    with torch.no_grad():
+        GPTModel(cfg).eval()(torch.randint(0, 100, (2, 8)))
+""",
+               "llama3": """
+import torch
+from llms_from_scratch.llama3 import Llama3Model
+def run():
+    cfg = dict(vocab_size=100, context_length=16, emb_dim=32, n_heads=4, n_layers=2, hidden_dim=64, n_kv_groups=2,
+               rope_base=10000.0, rope_freq=None, dtype=torch.float32)
+    with torch.no_grad():
+        Llama3Model(cfg).eval()(torch.randint(0, 100, (2, 8)))
+""",
+               "qwen3": """
+import torch
+from llms_from_scratch.qwen3 import Qwen3Model
+def run():
+    cfg = dict(vocab_size=100, context_length=16, emb_dim=32, n_heads=4, n_layers=2, hidden_dim=64, head_dim=8,
+               qk_norm=True, n_kv_groups=2, rope_base=10000.0, dtype=torch.float32, num_experts=0,
+               num_experts_per_tok=0, moe_intermediate_size=0)
+    with torch.no_grad():
+        Qwen3Model(cfg).eval()(torch.randint(0, 100, (2, 8)))
+""",
+           }),
     Target("clip", "openai/CLIP", "d05afc436d78f1c48dc0dbf8e5980a9d471f35f6", ["clip"],
            sys_paths=["clip"], models={"clip-vit": """
 import torch
@@ -259,26 +397,23 @@ class CallSites:
             self._files[filename] = cached
         return cached
 
-    def site(self, frame, name: str) -> tuple[int, int, int, int]:
-        """(line, column, call start line, call end line) of the call now executing in `frame`."""
-        import dis
+    def site(self, frame) -> tuple[int, int, int, int]:
+        """(line, column, first line, last line) of the call now executing in `frame`.
 
+        Python 3.11 places a method call at its method name (a chain spanning several lines is
+        attributed to the line of `.reshape(`, where the rules report it); the span runs to the
+        call's closing parenthesis.
+        """
         code = frame.f_code
-        table = self._code.get(code)
-        if table is None:
-            table = [(i.offset, i.opname, i.argval, i.positions) for i in dis.get_instructions(code)]
-            self._code[code] = table = (table, [entry[0] for entry in table])
-        table, offsets = table
-        index = min(bisect.bisect_left(offsets, frame.f_lasti), len(table) - 1)
-        positions = table[index][3]
-        start = positions.lineno or frame.f_lineno
-        end = positions.end_lineno or start
-        for offset, opname, argval, pos in reversed(table[:index]):
-            if pos.lineno is None or pos.lineno < start:
-                break
-            if opname in ("LOAD_METHOD", "LOAD_ATTR") and argval == name and pos.end_lineno <= end:
-                return pos.end_lineno, pos.end_col_offset - len(name), start, end
-        return frame.f_lineno, positions.col_offset or 0, start, end
+        positions = self._code.get(code)
+        if positions is None:
+            positions = self._code[code] = list(code.co_positions()) if hasattr(code, "co_positions") else []
+        index = frame.f_lasti // 2  # one entry per 2-byte code unit
+        line = frame.f_lineno
+        if index < len(positions) and positions[index][0] is not None:
+            _, end, col, _ = positions[index]
+            return line, col or 0, line, max(end or line, line)
+        return line, 0, line, line
 
 
 @dataclass
@@ -306,7 +441,7 @@ class Census:
         self.expanded: dict[int, tuple] = {}  # id(t) -> (weakref(t), expand site)
 
     def entry(self, site: tuple, kind: str) -> dict:
-        key = (site[0], site[1], kind)
+        key = (site[0], site[1], site[2], kind)  # two calls of a kind on one line are two sites
         record = self.sites.get(key)
         if record is None:
             record = self.sites[key] = {"path": site[0], "line": site[1], "col": site[2] + 1,
@@ -397,7 +532,7 @@ def _make_modes(census: Census):
             kind = KIND_OF_CALL.get(name)
             site = None
             if path is not None:
-                line, col, start, end = census.calls.site(frame, name)
+                line, col, start, end = census.calls.site(frame)
                 site = (path, line, col, start, end)
             tensors = [a for a in args if isinstance(a, torch.Tensor)]
             receiver = tensors[0] if tensors else None
@@ -605,7 +740,9 @@ def worker(spec_path: str, result_path: str) -> None:
                 exec(compile(snippet, f"<census {model_id}>", "exec"), namespace)
                 namespace["run"]()
         except Exception as error:  # the model's failure is a result, never the census's
-            status = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            status = (f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+                      f" (at {os.path.basename(where.filename)}:{where.lineno})")
         census.settle_repeats()
         statuses.append({"model": model_id, "status": status, "seconds": round(time.perf_counter() - started, 2)})
         print(f"  {model_id:40s} {statuses[-1]['seconds']:6.1f}s  {status}", flush=True)
@@ -682,18 +819,21 @@ def lint(tree: str, files: list[str]) -> list[dict]:
 
 def join(target: str, tree: str, sites: list[dict], findings: list[dict]) -> list[dict]:
     """Attach static findings to runtime sites; add findings on lines no traced call reached."""
-    by_key = {}
+    by_column, by_line = {}, {}
     for site in sites:
         site["target"] = target
         site["rule"] = RULES.get(site["kind"])
         site["static"] = []
         if site["rule"]:
-            by_key.setdefault((site["path"], site["line"], site["rule"]), site)
+            by_column[(site["path"], site["line"], site["col"], site["rule"])] = site
+            by_line.setdefault((site["path"], site["line"], site["rule"]), site)
     loose = []
     for finding in findings:
         path = os.path.relpath(os.path.join(tree, finding["filename"]), tree)
         row = finding["location"]["row"]
-        site = by_key.get((path, row, finding["code"]))
+        site = by_column.get((path, row, finding["location"]["column"], finding["code"]))
+        if site is None:
+            site = by_line.get((path, row, finding["code"]))
         if site is None:  # a finding placed elsewhere in the call's span
             site = next((s for s in sites if s["path"] == path and s["rule"] == finding["code"]
                          and s["span"][0] <= row <= s["span"][1]), None)

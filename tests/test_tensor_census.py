@@ -19,6 +19,8 @@ MODEL = textwrap.dedent("""\
     def forward(x):
         merged = x.transpose(0, 1).reshape(-1)
         same = x.reshape(-1)
+        chained = (x.transpose(0, 1)
+                   .reshape(-1))
         tokens = x.unsqueeze(0).repeat(3, 1, 1)
         scratch = x.unsqueeze(0).repeat(3, 1, 1)
         scratch.add_(1)
@@ -68,6 +70,12 @@ def test_records_the_copying_reshape_and_not_the_viewing_one(traced):
     assert (copying["calls"], copying["positives"]) == (1, 1)
     viewing = sites[(line_of("same ="), "reshape")]
     assert (viewing["calls"], viewing["positives"]) == (1, 0)
+
+
+def test_a_chained_call_is_recorded_at_the_method_name_line(traced):
+    _, sites = traced
+    assert sites[(line_of(".reshape(-1))"), "reshape")]["positives"] == 1
+    assert (line_of("chained ="), "reshape") not in sites
 
 
 def test_records_the_view_that_raised(traced):
