@@ -69,6 +69,7 @@ class Target:
     stubs: list[str] = field(default_factory=lambda: ["torchvision", "PIL"])
     models: dict[str, str] = field(default_factory=dict)  # id -> snippet defining run()
     extra: list[str] = field(default_factory=list)  # other targets whose trees go on sys.path too
+    record: list[str] = field(default_factory=lambda: [""])  # only calls from files under these folders count
 
 
 TIMM_COMMIT = "aa4b5850c1543fa488abf260f18390eda46cf85d"
@@ -82,6 +83,12 @@ TIMM_MODELS = [
     "volo_d1_224", "mvitv2_tiny", "fastvit_t8", "regnetx_002", "mixer_s16_224", "convmixer_768_32",
     "mobilenetv3_small_100", "ghostnet_100", "vit_small_patch16_rope_224", "vitamin_small_224",
     "tiny_vit_5m_224", "nextvit_small", "inception_next_tiny", "rdnet_tiny", "mambaout_femto",
+    "caformer_s18", "efficientvit_m0", "mobilevitv2_050", "twins_pcpvt_small", "maxxvit_rmlp_nano_rw_256",
+    "swinv2_tiny_window8_256", "efficientformerv2_s0", "vit_little_patch16_reg4_gap_256", "resnest14d",
+    "levit_conv_128s", "crossvit_9_240", "starnet_s1", "mobilenetv4_conv_small", "hgnetv2_b0", "repvit_m1",
+    "fastvit_mci0", "coatnet_0_rw_224", "beitv2_base_patch16_224", "test_vit", "test_convnext",
+    "test_efficientnet", "test_byobnet", "vit_small_patch14_reg4_dinov2", "naflexvit_base_patch16_gap",
+    "csatv2", "shvit_s1", "fasternet_t0", "ghostnetv3_050", "swiftformer_xs", "tresnet_m", "inception_v3",
     "vit_relpos_small_patch16_224", "flexivit_small", "sequencer2d_s", "res2net50_14w_8s", "skresnet18",
     "dla34", "densenet121", "hrnet_w18_small", "cspdarknet53", "botnet26t_256", "halonet26t",
     "lambda_resnet26t", "visformer_tiny", "pit_ti_224", "convit_tiny", "deit3_small_patch16_224",
@@ -174,6 +181,49 @@ def run():
 """,
 }
 DIFFUSERS_MODELS = {k: "import torch\n" + v for k, v in DIFFUSERS_MODELS.items()}
+# Models whose own test configuration (tests/models/<folder>/test_models_<name>.py, a *TesterConfig with
+# get_init_dict() and get_dummy_inputs()) builds and runs on CPU in a few seconds.
+DIFFUSERS_TESTED = {
+    "autoencoders": (
+        "autoencoder_cosmos3_audio autoencoder_dc autoencoder_hunyuan_video autoencoder_kl "
+        "autoencoder_kl_cogvideox autoencoder_kl_kvae autoencoder_kl_ltx2_audio autoencoder_kl_minimax_h3 "
+        "autoencoder_kl_minimax_h3_audio autoencoder_kl_temporal_decoder autoencoder_ltx2_video "
+        "autoencoder_ltx_video autoencoder_magvit autoencoder_mochi autoencoder_oobleck autoencoder_rae "
+        "autoencoder_same autoencoder_tiny consistency_decoder_vae vq "
+    ).split(),
+    "transformers": (
+        "dit_transformer2d pixart_transformer2d prior transformer_ace_step transformer_allegro "
+        "transformer_anyflow transformer_anyflow_far transformer_aura_flow transformer_bria "
+        "transformer_bria_fibo transformer_chroma transformer_chronoedit transformer_cogvideox "
+        "transformer_cogview3plus transformer_cogview4 transformer_consisid transformer_cosmos3 "
+        "transformer_easyanimate transformer_ernie_image transformer_flux transformer_flux2 "
+        "transformer_glm_image transformer_helios transformer_hidream transformer_hunyuan_1_5 "
+        "transformer_hunyuan_dit transformer_hunyuan_video transformer_hunyuan_video_framepack "
+        "transformer_ideogram4 transformer_joyimage transformer_joyimage_edit_plus transformer_krea2 "
+        "transformer_latte transformer_longcat_audio_dit transformer_longcat_image transformer_ltx "
+        "transformer_ltx2 transformer_lumina transformer_lumina2 transformer_minimax_h3 "
+        "transformer_minimax_music3 transformer_mochi transformer_motif_video "
+        "transformer_nucleusmoe_image transformer_omnigen transformer_ovis_image transformer_qwenimage "
+        "transformer_sana transformer_sana_video transformer_sd3 transformer_skyreels_v2 "
+        "transformer_stable_audio3 transformer_temporal transformer_wan transformer_wan_animate_2 "
+        "transformer_wan_vace transformer_z_image "
+    ).split(),
+    "unets": (
+        "unet_1d unet_2d unet_3d_condition unet_controlnetxs unet_motion "
+    ).split(),
+}
+DIFFUSERS_TESTED_SNIPPET = """
+import importlib, torch
+def run():
+    module = importlib.import_module("tests.models.{folder}.test_models_{name}")
+    config = next(v for k, v in vars(module).items() if k.endswith("TesterConfig") and isinstance(v, type)
+                  and v.__module__ == module.__name__)()
+    model = config.model_class(**config.get_init_dict()).eval()
+    with torch.no_grad():
+        model(**config.get_dummy_inputs())
+"""
+DIFFUSERS_MODELS.update({name: DIFFUSERS_TESTED_SNIPPET.format(folder=folder, name=name)
+                         for folder, names in DIFFUSERS_TESTED.items() for name in names})
 
 TARGETS = [
     Target("timm", "huggingface/pytorch-image-models", TIMM_COMMIT, ["timm"],
@@ -273,8 +323,9 @@ def run():
     with torch.no_grad():
         enc(torch.randn(2, 3, 16, 16), torch.tensor([3, 7]))
 """}),
-    Target("diffusers", "huggingface/diffusers", "58eb52c0803ea9af3abec60841c2a093bdf1f951", ["src/diffusers"],
-           sys_paths=["src"], stubs=["torchvision"], models=DIFFUSERS_MODELS),
+    Target("diffusers", "huggingface/diffusers", "58eb52c0803ea9af3abec60841c2a093bdf1f951", ["src/diffusers", "tests"],
+           sys_paths=["src", ""], stubs=["torchvision", "accelerate", "parameterized", "datasets", "peft", "requests_mock"],
+           record=["src/"], models=DIFFUSERS_MODELS),
     Target("ddpm", "lucidrains/denoising-diffusion-pytorch", "faed4db28e724735323fa91c70aa9b28a6e1cbac",
            ["denoising_diffusion_pytorch"], stubs=["torchvision", "PIL", "ema_pytorch", "accelerate",
                                                    "pytorch_fid", "scipy"], models={
@@ -384,8 +435,9 @@ def _is_inplace_name(name: str) -> bool:
 class CallSites:
     """Map a caller frame to (file, line, column) of the called method's name, from the bytecode."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, record: tuple[str, ...] = ("",)) -> None:
         self.root = os.path.realpath(root) + os.sep
+        self.record = record
         self._code: dict = {}
         self._files: dict[str, str | None] = {}
 
@@ -394,6 +446,8 @@ class CallSites:
         if cached is None and filename not in self._files:
             real = os.path.realpath(filename)
             cached = real[len(self.root):] if real.startswith(self.root) else None
+            if cached is not None and not cached.startswith(self.record):
+                cached = None
             self._files[filename] = cached
         return cached
 
@@ -426,13 +480,14 @@ class RepeatObs:
     expanded: object = None  # the expand() equivalent, to replay later reshapes on
     written: bool = False
     later_copy: str | None = None  # the later call that would copy (or raise) on the expanded tensor
+    later_reshape: str | None = None  # a later reshape-like call that is a view of the expanded tensor
 
 
 class Census:
     """Per-site counters for one worker, filled by the two modes below."""
 
-    def __init__(self, root: str) -> None:
-        self.calls = CallSites(root)
+    def __init__(self, root: str, record: tuple[str, ...] = ("",)) -> None:
+        self.calls = CallSites(root, record)
         self.sites: dict[tuple, dict] = {}
         self.repeats: list[RepeatObs] = []
         self.busy = 0  # >0 while the tracer measures: its own ops are not the program's
@@ -459,9 +514,11 @@ class Census:
         """Judge the repeat calls of the model just run (their results are no longer used)."""
         for obs in self.repeats:
             record = self.entry(obs.site, "repeat")
-            clean = obs.expandable and not obs.written and obs.later_copy is None
+            clean = obs.expandable and not obs.written and obs.later_copy is None and obs.later_reshape is None
             why = ("expand-equivalent" if clean else "not expandable" if not obs.expandable
-                   else "result written in place" if obs.written else f"later {obs.later_copy} copies")
+                   else "result written in place" if obs.written
+                   else f"later {obs.later_copy} copies (or raises) on the expanded tensor" if obs.later_copy
+                   else f"later {obs.later_reshape}: a view of the expanded tensor at these sizes only")
             self.note(record, clean, f"{list(obs.in_shape)}.repeat{tuple(obs.sizes)}: {why}")
             record.setdefault("not_expandable", 0)
             record["not_expandable"] += int(not obs.expandable)
@@ -469,6 +526,9 @@ class Census:
             record["written"] += int(obs.expandable and obs.written)
             record.setdefault("later_copy", 0)
             record["later_copy"] += int(obs.expandable and not obs.written and obs.later_copy is not None)
+            record.setdefault("later_reshape", 0)
+            record["later_reshape"] += int(obs.expandable and not obs.written and obs.later_copy is None
+                                           and obs.later_reshape is not None)
             record.setdefault("unequal", 0)
             record["unequal"] += int(obs.equal is False)
         self.repeats.clear()
@@ -567,8 +627,18 @@ def _make_modes(census: Census):
                 if kind == "reshape" or kind == "flatten":
                     copied = receiver is not None and receiver.numel() > 0 and (
                         _storage_ptr(out) != _storage_ptr(receiver))
-                    census.note(census.entry(site, kind), copied,
-                                f"{_describe(receiver)} -> {list(out.shape)}" if copied else None)
+                    example = None
+                    record = census.entry(site, kind)
+                    # A view only because a dim has size 1 here (batch 1, one head, patch size 1): with
+                    # other sizes the same line may copy, so a finding there is not plainly false.
+                    size_one = not copied and receiver is not None and 1 in receiver.shape
+                    record["size_one_views"] = record.get("size_one_views", 0) + int(size_one)
+                    if copied:
+                        example = f"{_describe(receiver)} -> {list(out.shape)}: copied"
+                    elif size_one or (receiver is not None and not receiver.is_contiguous()):
+                        example = f"{_describe(receiver)} -> {list(out.shape)}: view" + (
+                            " (the input has a size-1 dim)" if size_one else " of a non-contiguous input")
+                    census.note(record, copied, example)
                 elif kind == "view":
                     contiguous = receiver is None or receiver.is_contiguous()
                     census.note(census.entry(site, "view"), False,
@@ -622,6 +692,10 @@ def _make_modes(census: Census):
                 if isinstance(result, torch.Tensor) and result.numel() > 1 and (
                         _storage_ptr(result) != _storage_ptr(obs.expanded)):
                     obs.later_copy = name
+                elif obs.later_reshape is None:
+                    # a view here, but the rule (and its user) cannot count on it: merging the grown
+                    # dim with a dim that has size 1 only at these sizes would copy with others
+                    obs.later_reshape = name
             except Exception:
                 obs.later_copy = name
             finally:
@@ -722,7 +796,7 @@ def worker(spec_path: str, result_path: str) -> None:
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
-    census = Census(spec["root"])
+    census = Census(spec["root"], tuple(spec.get("record", [""])))
     FunctionTracer, DispatchWatcher = _make_modes(census)
     statuses = []
 
@@ -786,12 +860,12 @@ def run_target(target: Target, trees: dict[str, str], models: list[str] | None, 
     sys_path = [os.path.join(tree, p) for p in target.sys_paths]
     for other in target.extra:
         sys_path.append(trees[other])
-    spec = {"root": tree, "sys_path": sys_path, "stubs": target.stubs, "models": chosen}
+    spec = {"root": tree, "sys_path": sys_path, "stubs": target.stubs, "models": chosen, "record": target.record}
     spec_path = os.path.join(scratch, f"{target.name}.spec.json")
     result_path = os.path.join(scratch, f"{target.name}.result.json")
     with open(spec_path, "w") as handle:
         json.dump(spec, handle)
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1", TQDM_DISABLE="1")
     print(f"== {target.name} ({target.repo} @ {target.commit[:12]}): {len(chosen)} model(s)", flush=True)
     try:
         subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", spec_path, result_path],
@@ -861,6 +935,8 @@ def tabulate(sites: list[dict]) -> list[dict]:
             "found": sum(1 for s in positive if s["static"]) if static_here else 0,
             "missed": sum(1 for s in positive if not s["static"]) if static_here else len(positive),
             "false": sum(1 for s in traced if s["static"] and not _is_positive(s)) if static_here else 0,
+            "false_size_one": sum(1 for s in traced if s["static"] and not _is_positive(s)
+                                  and s.get("size_one_views", 0) == s["calls"]) if static_here else 0,
             "not_exercised": sum(1 for s in sites if s["kind"] == "not exercised" and s["rule"] == rule)
             if static_here else 0,
         }
@@ -879,12 +955,12 @@ def _is_positive(site: dict) -> bool:
 
 def print_table(rows: list[dict]) -> None:
     header = f"{'rule':7s} {'kind':15s} {'calls':>6s} {'sites':>6s} {'pos.calls':>9s} {'pos.sites':>9s} " \
-             f"{'found':>6s} {'missed':>6s} {'false':>6s} {'unexerc.':>8s} {'prec':>6s} {'recall':>6s}"
+             f"{'found':>6s} {'missed':>6s} {'false':>6s} {'(size1)':>7s} {'unexerc.':>8s} {'prec':>6s} {'recall':>6s}"
     print(header)
     for r in rows:
         fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
         print(f"{r['rule']:7s} {r['kind']:15s} {r['calls']:6d} {r['sites']:6d} {r['positive_calls']:9d} "
-              f"{r['positive_sites']:9d} {r['found']:6d} {r['missed']:6d} {r['false']:6d} "
+              f"{r['positive_sites']:9d} {r['found']:6d} {r['missed']:6d} {r['false']:6d} {r['false_size_one']:7d} "
               f"{r['not_exercised']:8d} {fmt(r['precision']):>6s} {fmt(r['recall']):>6s}")
 
 
@@ -930,9 +1006,33 @@ def write_out(out: str, rows: list[dict], sites: list[dict], models: list[dict],
     with open(os.path.join(out, "false.txt"), "w") as handle:
         handle.write(f"# static findings on traced lines where runtime saw no positive ({command})\n\n"
                      + listing(false))
+    with open(os.path.join(out, "README.txt"), "w") as handle:
+        handle.write(READ_ME.format(command=command))
     with open(os.path.join(out, "models.txt"), "w") as handle:
         for m in models:
             handle.write(f"{m['target']:18s} {m['model']:40s} {m.get('seconds', 0):7.1f}s  {m['status']}\n")
+
+
+READ_ME = """Tensor census results ({command})
+
+summary.json  the table: per rule and call kind, calls traced, sites (file, line, column), positive calls and
+              sites at runtime, found (a finding on a positive site), missed, false (a finding on a traced
+              site with no positive), false_size_one (of those, sites whose every call was a view only
+              because the input had a size-1 dim: the tiny inputs, not necessarily the rule, are wrong),
+              not_exercised (findings on lines no traced call reached).
+sites.json    every site: target, path, line, col, kind, calls, positives, examples (shapes/strides and
+              what happened), static (the messages of the findings joined to it), and per kind counters:
+              repeat: not_expandable, written, later_copy, later_reshape, unequal; reshape/flatten:
+              size_one_views.
+missed.txt    runtime positives with no finding (TL101 repeat, TL102 reshape, TL103 view, TL104 write),
+              and every copying flatten (no rule covers flatten).
+false.txt     findings on traced sites where runtime saw no positive.
+models.txt    each model's status and seconds.
+
+A repeat site is positive when every call only grew size-1 or new leading dims, its result was never
+written (any aten op writing its storage) and never passed on to view/reshape/flatten/contiguous.
+A reshape/flatten site is positive when some call returned new storage; a view site when some call raised.
+"""
 
 
 def main() -> int:

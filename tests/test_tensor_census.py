@@ -27,13 +27,16 @@ MODEL = textwrap.dedent("""\
         tiled = x.repeat(2, 1)
         regrown = x.unsqueeze(0).repeat(3, 1, 1)
         flat = regrown.reshape(-1)
+        stacked = x.unsqueeze(0).repeat(3, 1, 1)
+        split = stacked.reshape(3, 2, 3, 1)
+        single = x[:1].t().reshape(-1)
         try:
             x.t().view(-1)
         except RuntimeError:
             pass
         grown = torch.zeros(3).expand(4, 3)
         grown[0] = 1.0
-        return merged.sum() + same.sum() + tokens.sum() + scratch.sum() + tiled.sum() + flat.sum()
+        return merged.sum() + same.sum() + tokens.sum() + scratch.sum() + tiled.sum() + flat.sum() + split.sum() + single.sum()
 """)
 
 
@@ -70,6 +73,8 @@ def test_records_the_copying_reshape_and_not_the_viewing_one(traced):
     assert (copying["calls"], copying["positives"]) == (1, 1)
     viewing = sites[(line_of("same ="), "reshape")]
     assert (viewing["calls"], viewing["positives"]) == (1, 0)
+    assert viewing["size_one_views"] == 0
+    assert sites[(line_of("single ="), "reshape")]["size_one_views"] == 1
 
 
 def test_a_chained_call_is_recorded_at_the_method_name_line(traced):
@@ -95,6 +100,8 @@ def test_repeat_is_expand_equivalent_only_when_read_and_growing_size_one_dims(tr
     assert tiled["not_expandable"] == 1 and not census_module._is_positive(tiled)
     reshaped_later = sites[(line_of("regrown ="), "repeat")]
     assert reshaped_later["later_copy"] == 1 and not census_module._is_positive(reshaped_later)
+    viewed_later = sites[(line_of("stacked ="), "repeat")]
+    assert viewed_later["later_reshape"] == 1 and not census_module._is_positive(viewed_later)
 
 
 def test_records_a_write_into_an_expanded_tensor(traced):
