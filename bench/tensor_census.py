@@ -193,7 +193,7 @@ DIFFUSERS_TESTED = {
     ).split(),
     "transformers": (
         "dit_transformer2d pixart_transformer2d prior transformer_ace_step transformer_allegro "
-        "transformer_anyflow transformer_anyflow_far transformer_aura_flow transformer_bria "
+        "transformer_anyflow transformer_aura_flow transformer_bria "
         "transformer_bria_fibo transformer_chroma transformer_chronoedit transformer_cogvideox "
         "transformer_cogview3plus transformer_cogview4 transformer_consisid transformer_cosmos3 "
         "transformer_easyanimate transformer_ernie_image transformer_flux transformer_flux2 "
@@ -702,9 +702,12 @@ def _make_modes(census: Census):
                 census.busy -= 1
 
     class DispatchWatcher(TorchDispatchMode):
+        supports_higher_order_operators = True  # flex_attention & co. pass through unwatched
+
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             kwargs = kwargs or {}
-            if not census.busy and func._schema.is_mutable:
+            schema = getattr(func, "_schema", None)
+            if schema is not None and not census.busy and schema.is_mutable:
                 self._check_writes(func, args, kwargs)
             return func(*args, **kwargs)
 
