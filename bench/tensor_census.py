@@ -33,8 +33,15 @@ reached are counted as not exercised.
 
 With `--out DIR` it writes `summary.json` (the table), `sites.json` (every traced site with its
 observations and findings), `missed.txt` and `false.txt` (file, line, source text, observation), and
-`models.txt` (each model's status and time). Models that need torchvision get a stub module (its
-classes are placeholders), so only models whose forward does not use torchvision run.
+`models.txt` (each model's status and time), and a `README.txt` on how to read them.
+
+Besides torch (CPU), the targets import: einops (vit-pytorch, denoising-diffusion), tqdm
+(denoising-diffusion), and for diffusers huggingface_hub, safetensors, regex, requests, httpx,
+importlib_metadata; install them with `pip install --no-deps` next to the CPU torch. Modules a model
+only imports (torchvision, PIL, accelerate, ...) are stubbed in the traced process with placeholder
+classes, so only models whose forward does not use them run; a model that fails is reported with
+its error and the others go on. A full run takes about 5 minutes of CPU time (`--target` and
+`--models` pick a subset; `--list` shows them).
 """
 
 from __future__ import annotations
@@ -121,7 +128,8 @@ def run():
 from diffusers import UNet2DModel
 def run():
     model = UNet2DModel(block_out_channels=(8, 16), norm_num_groups=4, layers_per_block=1, sample_size=16,
-                        down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+                        down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+                        up_block_types=("AttnUpBlock2D", "UpBlock2D"),
                         attention_head_dim=4).eval()
     with torch.no_grad():
         model(torch.randn(2, 3, 16, 16), torch.tensor([10, 20]))
@@ -129,7 +137,8 @@ def run():
     "autoencoder_kl": """
 from diffusers import AutoencoderKL
 def run():
-    model = AutoencoderKL(block_out_channels=(8, 16), in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=4,
+    model = AutoencoderKL(block_out_channels=(8, 16), in_channels=3, out_channels=3, latent_channels=4,
+                          norm_num_groups=4,
                           down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2).eval()
     with torch.no_grad():
         model(torch.randn(2, 3, 32, 32))
@@ -145,7 +154,8 @@ def run():
     "pixart_transformer2d": """
 from diffusers import PixArtTransformer2DModel
 def run():
-    model = PixArtTransformer2DModel(sample_size=8, num_layers=1, patch_size=2, attention_head_dim=4, num_attention_heads=2,
+    model = PixArtTransformer2DModel(sample_size=8, num_layers=1, patch_size=2, attention_head_dim=4,
+                                     num_attention_heads=2,
                                      in_channels=4, cross_attention_dim=8, out_channels=8, caption_channels=16).eval()
     with torch.no_grad():
         model(torch.randn(2, 4, 8, 8), encoder_hidden_states=torch.randn(2, 5, 16), timestep=torch.tensor([3, 9]),
@@ -164,7 +174,8 @@ def run():
     "flux_transformer": """
 from diffusers import FluxTransformer2DModel
 def run():
-    model = FluxTransformer2DModel(patch_size=1, in_channels=4, num_layers=1, num_single_layers=1, attention_head_dim=16,
+    model = FluxTransformer2DModel(patch_size=1, in_channels=4, num_layers=1, num_single_layers=1,
+                                   attention_head_dim=16,
                                    num_attention_heads=2, joint_attention_dim=32, pooled_projection_dim=32,
                                    axes_dims_rope=[4, 4, 8]).eval()
     with torch.no_grad():
@@ -225,6 +236,70 @@ def run():
 DIFFUSERS_MODELS.update({name: DIFFUSERS_TESTED_SNIPPET.format(folder=folder, name=name)
                          for folder, names in DIFFUSERS_TESTED.items() for name in names})
 
+VIT_PYTORCH = [  # (id, module, class, constructor arguments, image size; None: a NaViT list of images)
+    ("vit", "vit", "ViT", "image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64", 32),
+    ("simple_vit", "simple_vit", "SimpleViT",
+     "image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64", 32),
+    ("cait", "cait", "CaiT",
+     "image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, cls_depth=1, heads=4, mlp_dim=64", 32),
+    ("cross_vit", "cross_vit", "CrossViT",
+     "image_size=32, num_classes=10, depth=1, sm_dim=32, sm_patch_size=8, sm_enc_depth=1, sm_enc_heads=2, "
+     "sm_enc_mlp_dim=64, lg_dim=32, lg_patch_size=16, lg_enc_depth=1, lg_enc_heads=2, lg_enc_mlp_dim=64, "
+     "cross_attn_depth=1, cross_attn_heads=2", 32),
+    ("t2t", "t2t", "T2TViT",
+     "dim=32, image_size=64, depth=2, heads=2, mlp_dim=64, num_classes=10, t2t_layers=((7, 4), (3, 2), (3, "
+     "2))", 32),
+    ("cvt", "cvt", "CvT", "num_classes=10", 64),
+    ("max_vit", "max_vit", "MaxViT",
+     "num_classes=10, dim_conv_stem=16, dim=16, dim_head=8, depth=(1, 1), window_size=4", 32),
+    ("nest", "nest", "NesT",
+     "image_size=32, patch_size=4, dim=32, heads=2, num_hierarchies=2, block_repeats=(1, 1), "
+     "num_classes=10", 32),
+    ("twins_svt", "twins_svt", "TwinsSVT", "num_classes=10", 224),
+    ("regionvit", "regionvit", "RegionViT",
+     "dim=(16, 32, 64, 128), depth=(1, 1, 1, 1), window_size=2, num_classes=10", 64),
+    ("crossformer", "crossformer", "CrossFormer", "num_classes=10, depth=(1, 1, 1, 1)", 224),
+    ("sep_vit", "sep_vit", "SepViT", "num_classes=10, dim=16, dim_head=8, heads=(1, 2, 4, 8), depth=(1, 1, 1, 1)", 224),
+    ("xcit", "xcit", "XCiT",
+     "image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, cls_depth=1, heads=4, mlp_dim=64, "
+     "local_patch_kernel_size=3", 32),
+    ("mobile_vit", "mobile_vit", "MobileViT",
+     "image_size=(64, 64), dims=[16, 24, 32], channels=[8, 8, 12, 12, 16, 16, 24, 24, 32, 32, 64], "
+     "num_classes=10", 64),
+    ("levit", "levit", "LeViT",
+     "image_size=64, num_classes=10, stages=3, dim=(32, 48, 64), depth=1, heads=(2, 2, 2), mlp_mult=2", 64),
+    ("pit", "pit", "PiT",
+     "image_size=32, patch_size=4, dim=32, num_classes=10, depth=(1, 1, 1), heads=2, mlp_dim=64", 32),
+    ("deepvit", "deepvit", "DeepViT",
+     "image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64", 32),
+    ("cct", "cct", "CCT",
+     "img_size=32, embedding_dim=32, n_conv_layers=1, kernel_size=3, stride=2, padding=1, "
+     "pooling_kernel_size=3, pooling_stride=2, pooling_padding=1, num_layers=2, num_heads=2, mlp_ratio=2., "
+     "num_classes=10", 32),
+    ("scalable_vit", "scalable_vit", "ScalableViT",
+     "num_classes=10, dim=16, heads=(1, 2, 4, 8), depth=(1, 1, 1, 1), ssa_dim_key=(8, 8, 8, 8), "
+     "reduction_factor=(4, 2, 1, 1), window_size=(2, 2, None, None)", 64),
+    ("rvt", "rvt", "RvT", "image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64", 32),
+    ("vit_with_patch_merger", "vit_with_patch_merger", "ViT",
+     "image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64, "
+     "patch_merge_layer=1, patch_merge_num_tokens=4", 32),
+    ("na_vit", "na_vit", "NaViT",
+     "image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64", None),
+]
+VIT_PYTORCH_SNIPPET = """
+import torch
+from vit_pytorch.{module} import {cls}
+def run():
+    model = {cls}({arguments}).eval()
+    size = {size}
+    if size is None:
+        batch = [[torch.randn(3, 32, 32), torch.randn(3, 16, 24)], [torch.randn(3, 24, 16)]]
+    else:
+        batch = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        model(batch)
+"""
+
 TARGETS = [
     Target("timm", "huggingface/pytorch-image-models", TIMM_COMMIT, ["timm"],
            models={n: TIMM_SNIPPET.format(name=n) for n in TIMM_MODELS}),
@@ -278,30 +353,8 @@ def run():
         model.generate(idx, 3, do_sample=True, top_k=5)
 """}),
     Target("vit-pytorch", "lucidrains/vit-pytorch", "69d24fe9e3024c0d4b02761123b8583a24ebed1e", ["vit_pytorch"],
-           models={
-               "vit": "from vit_pytorch.vit import ViT\nMODEL = lambda: ViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64)",
-               "simple_vit": "from vit_pytorch.simple_vit import SimpleViT\nMODEL = lambda: SimpleViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64)",
-               "cait": "from vit_pytorch.cait import CaiT\nMODEL = lambda: CaiT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, cls_depth=1, heads=4, mlp_dim=64)",
-               "cross_vit": "from vit_pytorch.cross_vit import CrossViT\nMODEL = lambda: CrossViT(image_size=32, num_classes=10, depth=1, sm_dim=32, sm_patch_size=8, sm_enc_depth=1, sm_enc_heads=2, sm_enc_mlp_dim=64, lg_dim=32, lg_patch_size=16, lg_enc_depth=1, lg_enc_heads=2, lg_enc_mlp_dim=64, cross_attn_depth=1, cross_attn_heads=2)",
-               "t2t": "from vit_pytorch.t2t import T2TViT\nMODEL = lambda: T2TViT(dim=32, image_size=64, depth=2, heads=2, mlp_dim=64, num_classes=10, t2t_layers=((7, 4), (3, 2), (3, 2)))",
-               "cvt": "from vit_pytorch.cvt import CvT\nMODEL = lambda: CvT(num_classes=10)\nSIZE = 64",
-               "max_vit": "from vit_pytorch.max_vit import MaxViT\nMODEL = lambda: MaxViT(num_classes=10, dim_conv_stem=16, dim=16, dim_head=8, depth=(1, 1), window_size=4)",
-               "nest": "from vit_pytorch.nest import NesT\nMODEL = lambda: NesT(image_size=32, patch_size=4, dim=32, heads=2, num_hierarchies=2, block_repeats=(1, 1), num_classes=10)",
-               "twins_svt": "from vit_pytorch.twins_svt import TwinsSVT\nMODEL = lambda: TwinsSVT(num_classes=10)\nSIZE = 224",
-               "regionvit": "from vit_pytorch.regionvit import RegionViT\nMODEL = lambda: RegionViT(dim=(16, 32, 64, 128), depth=(1, 1, 1, 1), window_size=2, num_classes=10)\nSIZE = 64",
-               "crossformer": "from vit_pytorch.crossformer import CrossFormer\nMODEL = lambda: CrossFormer(num_classes=10, depth=(1, 1, 1, 1))\nSIZE = 224",
-               "sep_vit": "from vit_pytorch.sep_vit import SepViT\nMODEL = lambda: SepViT(num_classes=10, dim=16, dim_head=8, heads=(1, 2, 4, 8), depth=(1, 1, 1, 1))\nSIZE = 224",
-               "xcit": "from vit_pytorch.xcit import XCiT\nMODEL = lambda: XCiT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, cls_depth=1, heads=4, mlp_dim=64, local_patch_kernel_size=3)",
-               "mobile_vit": "from vit_pytorch.mobile_vit import MobileViT\nMODEL = lambda: MobileViT(image_size=(64, 64), dims=[16, 24, 32], channels=[8, 8, 12, 12, 16, 16, 24, 24, 32, 32, 64], num_classes=10)\nSIZE = 64",
-               "levit": "from vit_pytorch.levit import LeViT\nMODEL = lambda: LeViT(image_size=64, num_classes=10, stages=3, dim=(32, 48, 64), depth=1, heads=(2, 2, 2), mlp_mult=2)\nSIZE = 64",
-               "pit": "from vit_pytorch.pit import PiT\nMODEL = lambda: PiT(image_size=32, patch_size=4, dim=32, num_classes=10, depth=(1, 1, 1), heads=2, mlp_dim=64)",
-               "deepvit": "from vit_pytorch.deepvit import DeepViT\nMODEL = lambda: DeepViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64)",
-               "cct": "from vit_pytorch.cct import CCT\nMODEL = lambda: CCT(img_size=32, embedding_dim=32, n_conv_layers=1, kernel_size=3, stride=2, padding=1, pooling_kernel_size=3, pooling_stride=2, pooling_padding=1, num_layers=2, num_heads=2, mlp_ratio=2., num_classes=10)",
-               "scalable_vit": "from vit_pytorch.scalable_vit import ScalableViT\nMODEL = lambda: ScalableViT(num_classes=10, dim=16, heads=(1, 2, 4, 8), depth=(1, 1, 1, 1), ssa_dim_key=(8, 8, 8, 8), reduction_factor=(4, 2, 1, 1), window_size=(2, 2, None, None))\nSIZE = 64",
-               "rvt": "from vit_pytorch.rvt import RvT\nMODEL = lambda: RvT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64)",
-               "vit_with_patch_merger": "from vit_pytorch.vit_with_patch_merger import ViT\nMODEL = lambda: ViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64, patch_merge_layer=1, patch_merge_num_tokens=4)",
-               "na_vit": "from vit_pytorch.na_vit import NaViT\nMODEL = lambda: NaViT(image_size=32, patch_size=8, num_classes=10, dim=32, depth=2, heads=4, mlp_dim=64)\nBATCH = lambda torch: [[torch.randn(3, 32, 32), torch.randn(3, 16, 24)], [torch.randn(3, 24, 16)]]",
-           }),
+           models={key: VIT_PYTORCH_SNIPPET.format(module=module, cls=cls, arguments=arguments, size=size)
+                   for key, module, cls, arguments, size in VIT_PYTORCH}),
     Target("guided-diffusion", "openai/guided-diffusion", "22e0df8183507e13a7813f8d38d51b072ca1e67c",
            ["guided_diffusion"], stubs=["torchvision", "PIL", "mpi4py", "blobfile"], models={"unet": """
 import torch
@@ -324,7 +377,8 @@ def run():
         enc(torch.randn(2, 3, 16, 16), torch.tensor([3, 7]))
 """}),
     Target("diffusers", "huggingface/diffusers", "58eb52c0803ea9af3abec60841c2a093bdf1f951", ["src/diffusers", "tests"],
-           sys_paths=["src", ""], stubs=["torchvision", "accelerate", "parameterized", "datasets", "peft", "requests_mock"],
+           sys_paths=["src", ""],
+           stubs=["torchvision", "accelerate", "parameterized", "datasets", "peft", "requests_mock"],
            record=["src/"], models=DIFFUSERS_MODELS),
     Target("ddpm", "lucidrains/denoising-diffusion-pytorch", "faed4db28e724735323fa91c70aa9b28a6e1cbac",
            ["denoising_diffusion_pytorch"], stubs=["torchvision", "PIL", "ema_pytorch", "accelerate",
@@ -397,22 +451,11 @@ def run():
                      vision_patch_size=8, context_length=16, vocab_size=100, transformer_width=32,
                      transformer_heads=2, transformer_layers=2).eval()
         with torch.no_grad():
-            model(torch.randn(2, 3, 64 if layers != 2 else 32, 64 if layers != 2 else 32), torch.randint(0, 100, (2, 16)))
+            size = 64 if layers != 2 else 32
+            model(torch.randn(2, 3, size, size), torch.randint(0, 100, (2, 16)))
 """}),
 ]
 
-VIT_PYTORCH_RUN = """
-import torch
-def run():
-    model = MODEL().eval()
-    size = globals().get("SIZE", 32)
-    batch = globals()["BATCH"](torch) if "BATCH" in globals() else torch.randn(2, 3, size, size)
-    with torch.no_grad():
-        model(batch)
-"""
-for _target in TARGETS:
-    if _target.name == "vit-pytorch":
-        _target.models = {k: v + VIT_PYTORCH_RUN for k, v in _target.models.items()}
 
 
 # ---------------------------------------------------------------------------------------------------
