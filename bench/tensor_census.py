@@ -980,9 +980,10 @@ def tabulate(sites: list[dict]) -> list[dict]:
             "positive_calls": sum(s["positives"] for s in traced), "positive_sites": len(positive),
             "found": sum(1 for s in positive if s["static"]) if static_here else 0,
             "missed": sum(1 for s in positive if not s["static"]) if static_here else len(positive),
-            "false": sum(1 for s in traced if s["static"] and not _is_positive(s)) if static_here else 0,
-            "false_size_one": sum(1 for s in traced if s["static"] and not _is_positive(s)
+            "false": sum(1 for s in traced if _is_false(s)) if static_here else 0,
+            "false_size_one": sum(1 for s in traced if _is_false(s)
                                   and s.get("size_one_views", 0) == s["calls"]) if static_here else 0,
+            "undecided": sum(1 for s in traced if _is_undecided(s)),
             "not_exercised": sum(1 for s in sites if s["kind"] == "not exercised" and s["rule"] == rule)
             if static_here else 0,
         }
@@ -999,15 +1000,31 @@ def _is_positive(site: dict) -> bool:
     return site["positives"] > 0
 
 
+def _is_undecided(site: dict) -> bool:
+    """A repeat whose result is later reshaped, and a view of the expanded tensor at these sizes.
+
+    Whether that view survives other sizes (the grown dim merged with a dim that is 1 only here)
+    is not decided by one run, so such a site counts neither as a positive nor as a negative.
+    """
+    return (site["kind"] == "repeat" and site.get("later_reshape", 0) > 0
+            and site["positives"] + site["later_reshape"] == site["calls"])
+
+
+def _is_false(site: dict) -> bool:
+    return bool(site["static"]) and site["kind"] != "not exercised" and not _is_positive(site) and (
+        not _is_undecided(site))
+
+
 def print_table(rows: list[dict]) -> None:
     header = f"{'rule':7s} {'kind':15s} {'calls':>6s} {'sites':>6s} {'pos.calls':>9s} {'pos.sites':>9s} " \
-             f"{'found':>6s} {'missed':>6s} {'false':>6s} {'(size1)':>7s} {'unexerc.':>8s} {'prec':>6s} {'recall':>6s}"
+             f"{'found':>6s} {'missed':>6s} {'false':>6s} {'(size1)':>7s} {'undec.':>6s} {'unexerc.':>8s} " \
+             f"{'prec':>6s} {'recall':>6s}"
     print(header)
     for r in rows:
         fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
         print(f"{r['rule']:7s} {r['kind']:15s} {r['calls']:6d} {r['sites']:6d} {r['positive_calls']:9d} "
               f"{r['positive_sites']:9d} {r['found']:6d} {r['missed']:6d} {r['false']:6d} {r['false_size_one']:7d} "
-              f"{r['not_exercised']:8d} {fmt(r['precision']):>6s} {fmt(r['recall']):>6s}")
+              f"{r['undecided']:6d} {r['not_exercised']:8d} {fmt(r['precision']):>6s} {fmt(r['recall']):>6s}")
 
 
 def write_out(out: str, rows: list[dict], sites: list[dict], models: list[dict], trees: dict[str, str],
@@ -1027,11 +1044,13 @@ def write_out(out: str, rows: list[dict], sites: list[dict], models: list[dict],
         return lines[site["line"] - 1].strip() if 0 < site["line"] <= len(lines) else ""
 
     for site in sites:
-        site["source"] = text(site)
+        if "source" not in site:
+            site["source"] = text(site)
     missed = [s for s in sites if s["rule"] and RULES.get(s["kind"]) == s["rule"] and _is_positive(s)
               and not s["static"]]
     missed += [s for s in sites if s["kind"] == "flatten" and _is_positive(s)]
-    false = [s for s in sites if s["static"] and s["kind"] != "not exercised" and not _is_positive(s)]
+    false = [s for s in sites if _is_false(s)]
+    undecided = [s for s in sites if _is_undecided(s)]
 
     def listing(items: list[dict]) -> str:
         chunks = []
@@ -1052,6 +1071,9 @@ def write_out(out: str, rows: list[dict], sites: list[dict], models: list[dict],
     with open(os.path.join(out, "false.txt"), "w") as handle:
         handle.write(f"# static findings on traced lines where runtime saw no positive ({command})\n\n"
                      + listing(false))
+    with open(os.path.join(out, "undecided.txt"), "w") as handle:
+        handle.write(f"# repeat results later reshaped as views of the expanded tensor at these sizes ({command})\n\n"
+                     + listing(undecided))
     with open(os.path.join(out, "README.txt"), "w") as handle:
         handle.write(READ_ME.format(command=command))
     with open(os.path.join(out, "models.txt"), "w") as handle:
@@ -1073,6 +1095,9 @@ sites.json    every site: target, path, line, col, kind, calls, positives, examp
 missed.txt    runtime positives with no finding (TL101 repeat, TL102 reshape, TL103 view, TL104 write),
               and every copying flatten (no rule covers flatten).
 false.txt     findings on traced sites where runtime saw no positive.
+undecided.txt repeat sites whose result was later reshaped/flattened/viewed, which was a view of the
+              expanded tensor at these sizes: one run does not tell whether other sizes copy, so they
+              count neither way (column undecided).
 models.txt    each model's status and seconds.
 
 A repeat site is positive when every call only grew size-1 or new leading dims, its result was never

@@ -36,7 +36,8 @@ MODEL = textwrap.dedent("""\
             pass
         grown = torch.zeros(3).expand(4, 3)
         grown[0] = 1.0
-        return merged.sum() + same.sum() + tokens.sum() + scratch.sum() + tiled.sum() + flat.sum() + split.sum() + single.sum()
+        kept = (merged, same, tokens, scratch, tiled, flat, split, single)
+        return sum(t.sum() for t in kept)
 """)
 
 
@@ -102,6 +103,7 @@ def test_repeat_is_expand_equivalent_only_when_read_and_growing_size_one_dims(tr
     assert reshaped_later["later_copy"] == 1 and not census_module._is_positive(reshaped_later)
     viewed_later = sites[(line_of("stacked ="), "repeat")]
     assert viewed_later["later_reshape"] == 1 and not census_module._is_positive(viewed_later)
+    assert census_module._is_undecided(viewed_later) and not census_module._is_undecided(reshaped_later)
 
 
 def test_records_a_write_into_an_expanded_tensor(traced):
