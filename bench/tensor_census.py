@@ -23,17 +23,21 @@ small resolution) under two tracers:
   result as written, and a write into a tensor with internal overlap (stride 0 on a dimension
   larger than 1) is a write to expanded memory, attributed to the innermost model line on the stack.
 
-Runtime truth per site: TL101 every call's sizes grow only size-1 or new leading dims, the result
-is never written and never needs a copy later; TL102 some call copied; TL103 some call raised;
-TL104 some write touched expanded memory. The parent then lints the traced files with
+Runtime truth per site (file, line, column of the method name): TL101 every call's sizes grow only
+size-1 or new leading dims, the result is never written and never reshaped later (a later reshape
+that would copy the expanded tensor makes it negative; one that is a view of it at these sizes makes
+the site undecided, counted neither way); TL102 some call copied; TL103 some call raised; TL104 some
+write touched expanded memory. The parent then lints the traced files with
 `python -m torchlint check --output-format json` (torchlint is never imported by the traced process)
-and joins the findings by (file, line, rule): found, missed (runtime positive, no finding) and
-false (a finding on a traced line where runtime saw no positive). Findings on lines no traced call
-reached are counted as not exercised.
+and joins the findings by (file, line, column, rule), then by line, then by the call's span: found,
+missed (runtime positive, no finding) and false (a finding on a traced site where runtime saw no
+positive; the `(size1)` column counts those whose every call was a view only because the input had a
+size-1 dim). Findings on lines no traced call reached are counted as not exercised.
 
 With `--out DIR` it writes `summary.json` (the table), `sites.json` (every traced site with its
-observations and findings), `missed.txt` and `false.txt` (file, line, source text, observation), and
-`models.txt` (each model's status and time), and a `README.txt` on how to read them.
+observations and findings), `missed.txt`, `false.txt` and `undecided.txt` (file, line, source text,
+runtime observation, findings), `models.txt` (each model's status and time), and a `README.txt` on
+how to read them.
 
 Besides torch (CPU), the targets import: einops (vit-pytorch, denoising-diffusion), tqdm
 (denoising-diffusion), and for diffusers huggingface_hub, safetensors, regex, requests, httpx,
