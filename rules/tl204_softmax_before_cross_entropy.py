@@ -5,7 +5,7 @@ from torchlint.diagnostics import Severity
 from torchlint.facts.dataflow import Dataflow
 from torchlint.facts.modules import Modules, Normalised, normalising_call
 from torchlint.facts.program import Program
-from torchlint.facts.statements import iter_statements, small_statements, walk_nodes
+from torchlint.facts.statements import iter_statements, small_statements
 from torchlint.rule import NodeNote, Rule
 
 cst = lazy_module("libcst")
@@ -133,9 +133,12 @@ class SoftmaxBeforeCrossEntropy(Rule):
         found = getattr(self, "_loss_name_cache", None)
         if found is None:
             names, found = self.facts.names, set()
-            for node in walk_nodes(self.facts.module):
-                if isinstance(node, cst.Assign) and isinstance(node.value, cst.Call) \
-                        and names.qualified_name(node.value.func) in LOSS_MODULES:
+            # Assignments are small statements: visiting every statement (not every expression) finds them all.
+            for statement in iter_statements(self.facts.module.body):
+                for node in small_statements(statement):
+                    if not (isinstance(node, cst.Assign) and isinstance(node.value, cst.Call)
+                            and names.qualified_name(node.value.func) in LOSS_MODULES):
+                        continue
                     for target in node.targets:
                         if isinstance(target.target, cst.Name):
                             found.add(target.target.value)

@@ -81,3 +81,114 @@ def test_results_are_sorted_by_position_then_code():
 def test_crlf_positions():
     diagnostics, _ = lint_text("a = 1\r\n\r\nflag = 2\r\n", "f.py", [_FlagsNames])
     assert diagnostics[0].span.start.row == 3
+
+
+# --- positions from the top-level statements that hold the nodes ----------------------------------
+
+_STATEMENT_SAMPLES = [
+    "# header comment\n\nimport os\n\n\n# about f\n@dec\n# between\n@other(\n    1)\ndef f(a):\n    return a.b(c)\n",
+    "a = 1; b = f(2)\n\n\nclass A:\n    x = [\n        1,\n    ]  # trailing\n\n    def g(self): return self.x\n",
+    "x = 1\r\ny = (\r\n  2)\r\nif y:\r\n    z = y.view(-1)\r\n",
+    "x = 1\ry = (\r  2)\rz = x.view(y)\r",
+    "if a:\n    pass\nelif b:\n    c()\nelse:\n    d()\n# footer comment\n",
+    "async def f():\n    async with a as b:\n        await b.c(1)\n\n\n@deco\nclass C: pass\n",
+    "s = '''\nmulti\nline'''.strip()\nt = \"\\\n\".join(s)\n",
+]
+# Where CPython's tree gives a row LibCST's statement does not start at, or LibCST's code is not
+# the text: the whole module must be generated.
+_UNCONFIRMED_SAMPLES = [
+    "x = 1\n\fy = x.repeat(2)\n",  # LibCST drops the form feed
+    "x = 1\n@ \\\n  deco\nclass C: pass\n",  # CPython's row of the decorator is `deco`'s, not `@`'s
+]
+
+
+def _statement_rows_cases():
+    import ast
+
+    import libcst as cst
+
+    from torchlint.engine import _first_rows
+
+    for text in _STATEMENT_SAMPLES + _UNCONFIRMED_SAMPLES:
+        module = cst.parse_module(text)
+        yield text, module, _first_rows(module, ast.parse(text))
+
+
+def _ids_under(body) -> set:
+    from torchlint.walk import children
+
+    ids, stack = set(), list(body)
+    while stack:
+        node = stack.pop()
+        ids.add(id(node))
+        stack.extend(children(node))
+    return ids
+
+
+def test_positions_of_nodes_from_their_statements_equal_libcsts_position_provider():
+    import libcst as cst
+
+    from torchlint.positions import in_text, positions_in_statements
+
+    checked = 0
+    for text, module, rows in _statement_rows_cases():
+        full = cst.MetadataWrapper(module, unsafe_skip_copy=True).resolve(cst.metadata.PositionProvider)
+        expected = in_text(module, dict(full), text)
+        nodes = [node for node in full if id(node) in _ids_under(module.body)]
+        located = positions_in_statements(module, nodes, text, rows)
+        if text in _UNCONFIRMED_SAMPLES:
+            assert located is None, text
+            continue
+        assert rows is not None and located is not None, text
+        assert {node: located[node] for node in nodes} == {node: expected[node] for node in nodes}, text
+        for node in nodes[::7]:  # one at a time, with a hint that is wrong
+            assert positions_in_statements(module, [node], text, rows, hints=[module.body[-1]])[node] == expected[node]
+        checked += 1
+    assert checked == len(_STATEMENT_SAMPLES)
+
+
+def test_positions_from_statements_refuse_rows_that_do_not_match_the_text():
+    from torchlint.positions import positions_in_statements
+
+    for text, module, rows in _statement_rows_cases():
+        if text in _UNCONFIRMED_SAMPLES:
+            continue
+        last = module.body[-1]
+        shifted = rows[:-1] + [rows[-1] - 1]  # the last statement one row too early
+        assert positions_in_statements(module, [last], text, shifted) is None, text
+
+
+def test_findings_where_statements_cannot_be_confirmed_are_located_by_the_whole_module():
+    import libcst as cst
+
+    from torchlint.positions import positions_in_statements
+
+    module = cst.parse_module("# only a comment\n")
+    assert positions_in_statements(module, [module.header[0]], module.code, []) is None
+    for text in _UNCONFIRMED_SAMPLES:
+        code = text.replace("deco", "flag").replace("x.repeat", "flag")
+        found = lint_text(code, "f.py", [_FlagsNames])[0]
+        row = next(row for row, line in enumerate(code.split("\n"), start=1) if "flag" in line)
+        column = code.split("\n")[row - 1].index("flag") + 1
+        assert [(d.span.start.row, d.span.start.column) for d in found] == [(row, column)], code
+
+
+def test_the_walk_names_each_top_level_statement_before_visiting_it():
+    import libcst as cst
+
+    from torchlint.walk import Dispatch, walk
+
+    module = cst.parse_module("# c\nimport a\n\nclass A:\n    x = b\n\n\ndef f():\n    return c\n")
+    plain, hooked = [], []
+    walk(module, Dispatch([("visit_Name", plain.append), ("leave_Module", plain.append)]))
+    walk(
+        module,
+        Dispatch([("visit_Name", hooked.append), ("leave_Module", hooked.append)]),
+        lambda statement: hooked.append(("statement", statement)),
+    )
+    assert [n for n in hooked if type(n) is not tuple] == plain
+    statements = [n[1] for n in hooked if type(n) is tuple]
+    assert statements == [*module.body, None]
+    names = [n.value if isinstance(n, cst.Name) else n for n in hooked if not isinstance(n, cst.Module)]
+    assert names[:2] == [("statement", module.body[0]), "a"]
+    assert ("statement", module.body[1]) in names and names.index("x") > names.index(("statement", module.body[1]))

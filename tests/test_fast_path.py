@@ -233,8 +233,11 @@ def test_positions_are_computed_only_for_files_with_findings(monkeypatch):
     import torchlint.positions as positions
 
     calls = []
-    real = positions.positions_for
+    real, real_in_statements = positions.positions_for, positions.positions_in_statements
     monkeypatch.setattr(positions, "positions_for", lambda module, nodes: calls.append(1) or real(module, nodes))
+    monkeypatch.setattr(
+        positions, "positions_in_statements", lambda *args: calls.append(1) or real_in_statements(*args)
+    )
     assert lint_snippet("from torch.utils.data import Dataset\nx = Dataset\n") == []
     assert calls == []
     found = lint_snippet("from torch.utils.data import Dataset\nclass A(Dataset):\n    def __len__(self): return 1\n")

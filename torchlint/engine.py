@@ -36,7 +36,9 @@ MAX_NESTING_DEPTH = 1_000
 class FileContext:
     """What a rule sees of the file being linted."""
 
-    def __init__(self, module, path: str, text: str | None = None, enabled_codes: Iterable[str] = ()) -> None:
+    def __init__(
+        self, module, path: str, text: str | None = None, enabled_codes: Iterable[str] = (), cpython_tree=None
+    ) -> None:
         from torchlint.facts import ModuleFacts
 
         self.module = module
@@ -45,19 +47,45 @@ class FileContext:
         self.enabled_codes = frozenset(enabled_codes)  # the rules run on this file, for precedence between rules
         self.facts = ModuleFacts(module, path=path)
         self.reports: list[Report] = []
+        self.statement = None  # the top-level statement the walk is in (None: outside the module's body)
+        self._cpython_tree = cpython_tree  # CPython's tree of the same code, for the statements' rows
+        self._rows: list[int] | None = None
+        self._statement_of: dict[int, object] = {}  # id(report) -> the top-level statement it was made in
         self._positions: dict = {}
 
     def add_report(self, report: Report) -> None:
         self.reports.append(report)
+        self._statement_of[id(report)] = self.statement
 
-    def locate(self, nodes: Iterable) -> None:
-        """Compute the positions of these nodes in one pass (only files with findings pay for it)."""
-        from torchlint.positions import in_text, positions_for
+    def statement_of(self, report: Report):
+        """The top-level statement the walk was in when `report` was made (None: after the body)."""
+        return self._statement_of.get(id(report))
+
+    def locate(self, nodes: Iterable, hints: Iterable = ()) -> None:
+        """Compute the positions of these nodes in one pass (only files with findings pay for it).
+
+        Only the top-level statements holding them are regenerated (`hints` are searched first)
+        when CPython's tree gives those statements' rows; else the whole module is.
+        """
+        from torchlint.positions import in_text, positions_for, positions_in_statements
 
         missing = [node for node in nodes if node not in self._positions]
-        if missing:
+        if not missing:
+            return
+        located = None
+        rows = self._first_rows()
+        if rows is not None and self.text is not None:
+            located = positions_in_statements(self.module, missing, self.text, rows, hints)
+        if located is None:
             located = positions_for(self.module, missing)
-            self._positions.update(in_text(self.module, located, self.text) if self.text else located)
+            located = in_text(self.module, located, self.text) if self.text else located
+        self._positions.update(located)
+
+    def _first_rows(self) -> list[int] | None:
+        if self._cpython_tree is not None:  # worked out once, on the first finding's demand
+            self._rows = _first_rows(self.module, self._cpython_tree)
+            self._cpython_tree = None
+        return self._rows
 
     def focused_span(self, node) -> Span:
         """Where a finding or a note on `node` points: a chained method call at `.name(args)`."""
@@ -70,6 +98,28 @@ class FileContext:
         if node not in self._positions:
             self.locate([node])
         return _span(self._positions[node])
+
+
+def _first_rows(module, tree) -> list[int] | None:
+    """The row where each statement of `module.body` starts, leading blank and comment lines
+    included, from CPython's tree of the same code; None where the two trees do not pair up.
+
+    A LibCST statement line holds as many small statements as CPython has statements for it
+    (`a = 1; b = 2`); any other top-level statement is one of CPython's.
+    """
+    import ast
+
+    rows = []
+    statements = iter(tree.body)
+    for statement in module.body:
+        count = len(statement.body) if isinstance(statement, cst.SimpleStatementLine) else 1
+        first = next(statements, None)
+        if first is None or any(next(statements, None) is None for _ in range(count - 1)):
+            return None
+        decorators = first.decorator_list if isinstance(first, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else []
+        row = decorators[0].lineno if decorators else first.lineno
+        rows.append(row - len(getattr(statement, "leading_lines", ())))
+    return rows if next(statements, None) is None else None
 
 
 def _span(code_range) -> Span:
@@ -106,9 +156,9 @@ def lint_text(text: str, path: str, enabled: Iterable[type[Rule]]):
         module = _parse(folded)
     except _SyntaxProblem as found:
         return [(problem or found).diagnostic(path, text)], False
-    context = FileContext(module, path, folded, enabled_codes=[rule.code for rule in rules])
+    context = FileContext(module, path, folded, enabled_codes=[rule.code for rule in rules], cpython_tree=tree)
     crashed = _run_rules(context, rules)
-    context.locate(_located_nodes(context.reports))
+    context.locate(_located_nodes(context.reports), [context.statement_of(report) for report in context.reports])
     diagnostics = [_to_diagnostic(context, report, path) for report in context.reports]
     for rule, exc in crashed:
         diagnostics.append(_internal_error(path, f"rule {rule.code} ({rule.name}) crashed: {exc!r}"))
@@ -119,16 +169,33 @@ def nesting_depth(tree) -> int:
     """The depth of a CPython syntax tree: how deep LibCST's parser and visitors would recurse."""
     import ast
 
+    node_type, bool_op = ast.AST, ast.BoolOp
     deepest = 0
     stack = [(tree, 1)]
-    children = ast.iter_child_nodes
+    push, pop = stack.append, stack.pop
+    # `ast.iter_child_nodes`, inlined (this runs over every node of every file), and without
+    # stacking the leaves that hold nothing (`Load`, `Store`, operators): they count as one level.
     while stack:
-        node, depth = stack.pop()
-        if depth > deepest:
-            deepest = depth
+        node, depth = pop()
         # `a and b and c` is one flat BoolOp here, but nested pairs in LibCST: count them.
-        step = len(node.values) if isinstance(node, ast.BoolOp) else 1
-        stack.extend((child, depth + step) for child in children(node))
+        below = depth + (len(node.values) if type(node) is bool_op else 1)
+        leaf = depth
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, node_type):
+                        if item._fields:
+                            push((item, below))
+                        else:
+                            leaf = below
+            elif isinstance(value, node_type):
+                if value._fields:
+                    push((value, below))
+                else:
+                    leaf = below
+        if leaf > deepest:
+            deepest = leaf
     return deepest
 
 
@@ -209,8 +276,11 @@ def _visit(context: FileContext, instances: list[Rule]) -> None:
     dispatch = Dispatch((name, getattr(rule, name)) for rule in instances for name in _visitor_methods(type(rule)))
     old_limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old_limit, RECURSION_LIMIT))
+    def entering(statement) -> None:
+        context.statement = statement
+
     try:
-        walk(context.module, dispatch)
+        walk(context.module, dispatch, entering)
     finally:
         sys.setrecursionlimit(old_limit)
 

@@ -7,6 +7,11 @@ lines and columns, and records ranges only for those nodes (and for the child no
 syntactic ranges are taken from). The ranges are the PositionProvider's, exactly; a test checks
 that on real code.
 
+Cheaper still, `positions_in_statements` regenerates only the top-level statements that hold
+the nodes, each starting at its own first row (which CPython's syntax tree gives), and checks
+that each statement's code is the text found at that row; where it cannot confirm that, it
+answers None and the whole module is regenerated.
+
 It also holds the one line-splitting rule every part of torchlint uses: Python's tokenizer's
 (`\r\n`, `\r`, `\n`), not `str.splitlines`, which also breaks at `\f`, `\v`, `\x1c`-`\x1e`,
 `\x85`, U+2028 and U+2029 (characters that may sit inside a string or a comment).
@@ -50,6 +55,61 @@ def positions_for(module: Any, nodes: Iterable[Any]) -> dict[Any, Any]:
         return _full_positions(module)
     module._codegen(state)
     return state.computed
+
+
+def positions_in_statements(
+    module: Any, nodes: Iterable[Any], text: str, first_rows: list[int], hints: Iterable[Any] = ()
+) -> dict[Any, Any] | None:
+    """`in_text(module, positions_for(module, nodes), text)`, generating only the statements
+    of `module.body` that hold `nodes`; None when that cannot be done exactly.
+
+    `first_rows[i]`: the row of `text` where `module.body[i]` starts, its leading blank and comment
+    lines included. `hints`: top-level statements likely to hold the nodes, searched first.
+    """
+    body = module.body
+    if "\f" in text or len(first_rows) != len(body):
+        return None  # form feeds: LibCST's code differs from the text (see `in_text`)
+    held = _holding_statements(body, nodes, hints)
+    if held is None:
+        return None
+    starts = line_starts(text)
+    computed: dict[Any, Any] = {}
+    for index, inside in held.items():
+        row = first_rows[index]
+        if not 1 <= row <= len(starts):
+            return None
+        state = _selective_state(module, inside)
+        state.line = row
+        body[index]._codegen(state)
+        if not text.startswith("".join(state.tokens), starts[row - 1]):
+            return None  # not where CPython's tree says: let the whole module be generated
+        computed.update(state.computed)
+    return computed
+
+
+def _holding_statements(body: Any, nodes: Iterable[Any], hints: Iterable[Any]) -> dict[int, list[Any]] | None:
+    """{index in `body`: the nodes under that statement}; None if some node is under none."""
+    from torchlint.walk import TRIVIA, children
+
+    remaining = {id(node): node for node in nodes}
+    index_of = {id(statement): index for index, statement in enumerate(body)}
+    order = list(dict.fromkeys(index_of[id(h)] for h in hints if h is not None and id(h) in index_of))
+    hinted = set(order)
+    order += [index for index in range(len(body)) if index not in hinted]
+    # Trivia cannot hold other nodes: skip it unless a node asked for is trivia itself.
+    skip = frozenset() if any(type(n).__name__ in TRIVIA for n in remaining.values()) else TRIVIA
+    held: dict[int, list[Any]] = {}
+    for index in order:
+        if not remaining:
+            break
+        stack = [body[index]]
+        while stack and remaining:
+            node = stack.pop()
+            found = remaining.pop(id(node), None)
+            if found is not None:
+                held.setdefault(index, []).append(found)
+            stack.extend(child for child in children(node) if type(child).__name__ not in skip)
+    return None if remaining else held
 
 
 def in_text(module: Any, computed: dict[Any, Any], text: str) -> dict[Any, Any]:

@@ -65,8 +65,12 @@ class Dispatch:
         self.skip = frozenset() if (set(self.enter) | set(self.leave)) & TRIVIA else TRIVIA
 
 
-def walk(module: Any, dispatch: Dispatch) -> None:
-    """Visit `module` and every node below it once, in source order."""
+def walk(module: Any, dispatch: Dispatch, on_statement: Callable[[Any], Any] | None = None) -> None:
+    """Visit `module` and every node below it once, in source order.
+
+    `on_statement`, if given, is called with each top-level statement before it is visited, and
+    with None when the module's body is done (so a finding can be traced to its statement cheaply).
+    """
     enter, leave = dispatch.enter, dispatch.leave
     skip = dispatch.skip
     fields_of = _FIELDS
@@ -101,7 +105,25 @@ def walk(module: Any, dispatch: Dispatch) -> None:
             for handler in handlers:
                 handler(node)
 
-    visit(module)
+    if on_statement is None or type(module).__name__ != "Module":
+        visit(module)
+        return
+    body = module.body
+    module_fields = fields_of.get(type(module)) or child_fields(type(module))
+    # The module's handlers and fields as `visit` takes them, with the hook around its body.
+    for handler in enter.get("Module", ()):
+        handler(module)
+    for field in module_fields:
+        for child in getattr(module, field):
+            if field == "body":
+                on_statement(child)
+            child_kind = type(child)
+            if wanted.get(child_kind) if child_kind in wanted else is_wanted(child_kind):
+                visit(child)
+        if field == "body":
+            on_statement(None)
+    for handler in leave.get("Module", ()):
+        handler(module)
 
 
 def children(node: Any) -> list[Any]:
@@ -109,16 +131,29 @@ def children(node: Any) -> list[Any]:
 
     LibCST's `children` property rebuilds the node through `_visit_and_replace_children` to find
     them; this reads the fields instead. Trivia (whitespace, commas...) is included, as there.
+    Facts walk the tree through this function tens of thousands of times per file, so whether a
+    value's type is a node is looked up by type, not asked of `isinstance` (an ABC check).
     """
-    from libcst import CSTNode
-
     found: list[Any] = []
+    is_node = _IS_NODE
     for field in _FIELDS.get(type(node)) or child_fields(type(node)):
         value = getattr(node, field)
-        if type(value) is list or type(value) is tuple:
-            found.extend(child for child in value if isinstance(child, CSTNode))
-        elif isinstance(value, CSTNode):
+        kind = type(value)
+        if kind is list or kind is tuple:
+            for child in value:
+                child_kind = type(child)
+                if is_node[child_kind] if child_kind in is_node else _is_node_type(child_kind):
+                    found.append(child)
+        elif is_node[kind] if kind in is_node else _is_node_type(kind):
             found.append(value)
     return found
 
 
+_IS_NODE: dict[type, bool] = {}
+
+
+def _is_node_type(kind: type) -> bool:
+    from libcst import CSTNode
+
+    answer = _IS_NODE[kind] = issubclass(kind, CSTNode)
+    return answer

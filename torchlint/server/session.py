@@ -5,11 +5,18 @@ a long file is linted (except while LibCST's native parser holds the interpreter
 engine's process-wide state (recursion limit, caches) is touched by one thread at a time. A
 change is linted after a short pause (`debounce`), an open or a save at once. A lint whose
 document changed meanwhile is not published, and one superseded before it starts never runs.
+
+Python's cyclic garbage collector is paused from the start of a lint until its findings are
+published, and then run once on the worker: a lint allocates a few hundred thousand objects,
+and each collection those allocations would trigger traverses everything the server holds
+(its modules' objects included). Those long-lived objects are moved out of the collector's
+sight (`gc.freeze`) after the first lint, when the engine's modules are loaded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import queue
@@ -85,6 +92,8 @@ class Session:
         self._pending: dict[str, asyncio.Task] = {}
         self._warned: set[str] = set()
         self._worker: _Worker | None = None
+        self._uncollected = False  # whether a lint was queued since the last collection
+        self._frozen = False  # whether the objects alive after a first lint were moved out of the collector's sight
 
     # --- documents -----------------------------------------------------------------------
 
@@ -143,6 +152,14 @@ class Session:
 
     async def _lint_later(self, uri: str, delay: float, store: bool) -> None:
         try:
+            await self._lint_and_publish(uri, delay, store)
+        finally:
+            if self._pending.get(uri) is asyncio.current_task():
+                del self._pending[uri]
+            self._collect_garbage()  # after publishing: the client is not kept waiting for it
+
+    async def _lint_and_publish(self, uri: str, delay: float, store: bool) -> None:
+        try:
             if delay:
                 await asyncio.sleep(delay)
             linted = await self.lint(uri, store=store)
@@ -156,9 +173,6 @@ class Session:
                 )
             )
             return
-        finally:
-            if self._pending.get(uri) is asyncio.current_task():
-                del self._pending[uri]
         if linted is not None and self._is_current(linted):
             self.publish(linted)
 
@@ -166,6 +180,7 @@ class Session:
         snapshot = self.snapshot(uri)
         if snapshot is None:
             return None
+        self._uncollected = True
         linted, problem = await self._in_worker(self._lint_snapshot, snapshot, store)
         if problem and problem not in self._warned:
             self._warned.add(problem)
@@ -180,7 +195,21 @@ class Session:
         resolved = self.settings.for_path(snapshot.path)
         if self.settings.excluded(snapshot.path, resolved.settings):
             return Linted(snapshot, excluded=True), resolved.problem
+        gc.disable()  # until `_collect`, which every caller of `lint` has queued behind this job
         return self.linter.lint(snapshot, resolved.settings, store=store), resolved.problem
+
+    def _collect_garbage(self) -> None:
+        """Queue a collection behind the lint just run: the worker runs it after the findings went out."""
+        if self._uncollected and self._worker is not None:
+            self._uncollected = False
+            self._worker.submit(self._collect)
+
+    def _collect(self) -> None:
+        gc.collect()
+        if not self._frozen:
+            gc.freeze()
+            self._frozen = True
+        gc.enable()
 
     async def current(self, uri: str) -> Linted | None:
         """The lint of the document holding `uri`, up to date (linted now if it is stale)."""
@@ -190,7 +219,10 @@ class Session:
         linted = self.latest.get(document)
         if linted is not None and self._is_current(linted):
             return linted
-        return await self.lint(document)
+        try:
+            return await self.lint(document)
+        finally:
+            self._collect_garbage()
 
     async def fixed_texts(self, linted: Linted) -> dict[int | None, str]:
         def run():
