@@ -14,6 +14,8 @@ The program model (structure every domain shares):
 Domain facts (what a value is):
     tensors, layout, layout_ops, fate     tensors: rank, sizes, memory layout; a value's fate
     loops, iteration                      training objects, and what one loop iteration does
+    modes                                 model modes: `eval()` left on in training loops, forwards
+                                          in evaluation mode with gradients enabled
     data, data_interpreter, data_words, data_shapes
                                           data: frames, 1-D values, train/test/validation roles,
                                           fitted objects, fits and splits

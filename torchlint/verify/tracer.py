@@ -188,6 +188,9 @@ class Tracer:
         from torchlint.verify.watch_nn import patch_nn
 
         patch_nn(self)  # softmax functions, module construction, factories and device moves
+        from torchlint.verify.watch_modes import patch_modes
+
+        patch_modes(self)  # train()/eval() and module forwards
 
     def _patch_sklearn(self) -> None:
         import sklearn.base
