@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.names import dotted_name
-from torchlint.facts.statements import body_of, child_bodies, parameters, small_statements
+from torchlint.facts.statements import body_of, child_bodies, parameters, small_statements, walk_nodes
 
 cst = lazy_module("libcst")
 
@@ -115,6 +115,7 @@ class Modes:
         self._classes: dict[int, Any] = {}  # id(FunctionDef) -> the class it is a method of
         self._enclosing: dict[int, Any] = {}  # id(FunctionDef) -> the enclosing FunctionDef
         self._backward_cache: dict[int, bool] = {}
+        self._self_names: dict[int, frozenset] = {}
         self._calls_by_name: dict | None = None  # (kind, name) -> [(scope, gradients disabled)]
         for statement in self.module.body:
             self._index(statement, None, None)
@@ -275,8 +276,9 @@ class Modes:
             yield Step(Effect.FORWARD, context.key(func.value if isinstance(func, cst.Attribute)
                                                    and func.attr.value == "forward" else func), call, site,
                        training=context.training)
-        if isinstance(func, cst.Attribute) and func.attr.value not in _MODE_KEEPING_METHODS and key is None:
-            receiver = context.key(func.value)
+        if isinstance(func, cst.Attribute) and func.attr.value not in _MODE_KEEPING_METHODS \
+                and not self._is_self_attribute(func, context):
+            receiver = context.key(func.value)  # `model.fit(...)`: a method we cannot see may switch modes
             if receiver is not None:
                 yield Step(Effect.HANDED, receiver, call, site)
         if not self._keeps_mode(func):
@@ -284,6 +286,31 @@ class Modes:
                 name = context.key(arg.value)
                 if name is not None:
                     yield Step(Effect.HANDED, name, call, site)
+
+    def _is_self_attribute(self, func, context: _Context) -> bool:
+        """`self.model(...)` where the class assigns `self.model`: a forward, not a method call."""
+        if not (isinstance(func.value, cst.Name) and func.value.value == "self") or context.class_ is None:
+            return False
+        return func.attr.value in self._assigned_on_self(context.class_)
+
+    def _assigned_on_self(self, class_) -> frozenset:
+        """Names `self.<name>` is assigned to anywhere in the class, tuple targets included."""
+        found = self._self_names.get(id(class_))
+        if found is None:
+            names = set()
+            for node in walk_nodes(class_.body):
+                if isinstance(node, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign)):
+                    target = node.target
+                    stack = [target]
+                    while stack:
+                        current = stack.pop()
+                        if isinstance(current, (cst.Tuple, cst.List)):
+                            stack.extend(element.value for element in current.elements)
+                        elif isinstance(current, cst.Attribute) and isinstance(current.value, cst.Name) \
+                                and current.value.value == "self":
+                            names.add(current.attr.value)
+            found = self._self_names[id(class_)] = frozenset(names)
+        return found
 
     def _keeps_mode(self, func) -> bool:
         qualified = self.names.qualified_name(func)
@@ -360,6 +387,7 @@ class Modes:
             if no_grad is None:
                 modes.clear()  # `torch.set_grad_enabled(...)` or `enable_grad`: no longer ours to judge
                 continue
+            reported: set[str] = set()
             for call in _calls_of(statement):
                 mode = self.mode_of(call)
                 if mode is not None:
@@ -370,10 +398,11 @@ class Modes:
                 if no_grad:
                     continue
                 key = self.forward_key(call)
-                if key is None or modes.get(key) is None:
+                if key is None or modes.get(key) is None or key in reported:
                     continue
                 if any(self.is_backward(c) or _requires_grad(c) for s in _flat(block) for c in _calls_of(s)):
                     continue
+                reported.add(key)  # one finding per statement and model
                 yield EvalForward(call, modes[key], key)
 
     def _walk_grad(self, body, no_grad: bool, block) -> Iterator[tuple[Any, bool | None, list]]:
@@ -407,7 +436,7 @@ class Modes:
             expr = item.item
             target = expr.func if isinstance(expr, cst.Call) else expr
             qualified = self.names.qualified_name(target)
-            if qualified in _NO_GRAD:
+            if self._disables_grad(target):
                 disabled = True
             elif qualified in _SET_GRAD:
                 args = expr.args if isinstance(expr, cst.Call) else ()
@@ -417,6 +446,14 @@ class Modes:
             elif qualified in _ENABLE_GRAD:
                 return None
         return disabled
+
+    def _disables_grad(self, target) -> bool:
+        """`torch.no_grad`, `torch.inference_mode`, or a wrapper named like them (`smart_inference_mode`)."""
+        if self.names.qualified_name(target) in _NO_GRAD:
+            return True
+        name = dotted_name(target)
+        last = name.rsplit(".", 1)[-1].lower() if name else ""
+        return "no_grad" in last or "inference_mode" in last
 
     def _switches_grad(self, call) -> bool:
         qualified = self.names.qualified_name(call.func)
@@ -443,8 +480,7 @@ class Modes:
         """Is `function` decorated with `no_grad`, nested in one that is, or called under it here?"""
         for decorator in function.decorators:
             expr = decorator.decorator
-            target = expr.func if isinstance(expr, cst.Call) else expr
-            if self.names.qualified_name(target) in _NO_GRAD:
+            if self._disables_grad(expr.func if isinstance(expr, cst.Call) else expr):
                 return True
         outer = self._enclosing.get(id(function))
         if outer is not None and self._grad_disabled_for(outer, depth + 1):
