@@ -52,20 +52,33 @@ def _called_name(call) -> str | None:
     return None
 
 
-def _reach(node, functions, lines, depth=0, seen=None) -> list[tuple[int, int]]:
-    """Line spans of `node` and of the same-file functions it calls (two levels)."""
+def _reach(node, functions, lines, depth=0, seen=None) -> list:
+    """`node` and the same-file functions it calls (two levels)."""
     seen = seen if seen is not None else set()
-    spans = [(node.lineno, node.end_lineno)]
+    found = [node]
     if depth >= 2:
-        return spans
+        return found
     for call in ast.walk(node):
         if isinstance(call, ast.Call):
             name = _called_name(call)
             target = functions.get(name)
             if target is not None and id(target) not in seen:
                 seen.add(id(target))
-                spans += _reach(target, functions, lines, depth + 1, seen)
-    return spans
+                found += _reach(target, functions, lines, depth + 1, seen)
+    return found
+
+
+def _evaluates(nodes, names: set[str]) -> bool:
+    """Does one of the nodes call `.eval()` on a receiver named like the model (or a helper's parameter)?"""
+    params = {a.arg for n in nodes if isinstance(n, FUNCTIONS) for a in n.args.args}
+    for node in nodes:
+        for call in ast.walk(node):
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "eval" \
+                    and not call.args:
+                last = ast.unparse(call.func.value).split(".")[-1]
+                if last in names or last in params:
+                    return True
+    return False
 
 
 def _text(lines, spans, skip: int) -> str:
@@ -115,8 +128,11 @@ def _mutants(text: str):
                     name = ast.unparse(call.args[params.index(root) - offset]) + receiver[len(root):]
                 targets.append((caller_loop, name))
         for loop, name in targets:
-            reach = _text(lines, _reach(loop, functions, lines), node.lineno)
-            if ".eval()" not in reach or "backward(" not in reach or ".train(" in reach:
+            nodes = _reach(loop, functions, lines)
+            reach = _text(lines, [(n.lineno, n.end_lineno) for n in nodes], node.lineno)
+            if "backward(" not in reach or ".train(" in reach:
+                continue
+            if not _evaluates(nodes, {name.split(".")[-1], receiver.split(".")[-1]}):
                 continue
             if loop.lineno == node.lineno:
                 continue

@@ -137,3 +137,13 @@ def test_lightning_validation_step_runs_under_the_frameworks_no_grad():
 def test_script_level_prediction_in_a_notebook_style_file_is_reported():
     source = HEAD + "model = torch.nn.Linear(2, 2)\nmodel.eval()\nout = model(torch.ones(1, 2))\nprint(out)\n"
     assert rows(source, "TL206") == [4]
+
+
+@pytest.mark.parametrize("freeze", [
+    "model.requires_grad_(False)\n",
+    "for p in model.parameters():\n    p.requires_grad = False\n",
+])
+def test_a_frozen_model_records_no_graph(freeze):
+    source = HEAD + "model = torch.nn.Linear(2, 2)\n" + freeze + "model.eval()\nout = model(torch.ones(1, 2))\n"
+    assert rows(source, "TL206") == []
+    assert rows(source.replace(freeze, ""), "TL206") == [4]

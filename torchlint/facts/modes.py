@@ -20,6 +20,7 @@ Answers are typed (`EvalInLoop`, `EvalForward`); the rules word them.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -48,6 +49,13 @@ _MODE_KEEPING_FUNCTIONS = frozenset({
     "sorted", "format", "float", "int", "round", "abs",
 })
 _MODE_KEEPING_PREFIXES = ("torch.", "copy.", "logging.", "wandb.", "numpy.", "math.", "os.", "json.", "pickle.")
+# Callees named for bookkeeping around training; evaluation and training helpers are not among them
+# (an imported `evaluate(model)` may well end with `model.train()`).
+_UTILITY = re.compile(
+    r"(?i)(?:^|[._])(?:\w*_)?(?:save|log|logger|print|watch|checkpoint|count|summary|gather|reduce|distribute|"
+    r"broadcast|sync|unwrap|profile|clip|register|hook|ema|swa|average|prepare|wrap|plot|show|visuali[sz]e|"
+    r"accumulate|autocast|barrier|wait|export|dump|load|update)\w*$"
+)
 # Lightning hooks run under `no_grad` and toggle modes themselves.
 _FRAMEWORK_EVAL_METHODS = frozenset({
     "validation_step", "test_step", "predict_step", "validation_epoch_end", "test_epoch_end",
@@ -116,6 +124,7 @@ class Modes:
         self._enclosing: dict[int, Any] = {}  # id(FunctionDef) -> the enclosing FunctionDef
         self._backward_cache: dict[int, bool] = {}
         self._self_names: dict[int, frozenset] = {}
+        self._frozen_models: set[str] | None = None
         self._calls_by_name: dict | None = None  # (kind, name) -> [(scope, gradients disabled)]
         for statement in self.module.body:
             self._index(statement, None, None)
@@ -249,12 +258,14 @@ class Modes:
         for statement in statements:
             if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
                 continue
+            # A context manager given the model (`accelerator.accumulate(model)`) does not switch modes.
+            header = isinstance(statement, cst.With)
             for call in _calls_of(statement):
-                yield from self._call_steps(call, context)
+                yield from self._call_steps(call, context, header)
             for block in child_bodies(statement):
                 yield from self._steps(block, context)
 
-    def _call_steps(self, call, context: _Context) -> Iterator[Step]:
+    def _call_steps(self, call, context: _Context, header: bool = False) -> Iterator[Step]:
         site = context.site or call
         func = call.func
         mode = self.mode_of(call)
@@ -276,6 +287,8 @@ class Modes:
             yield Step(Effect.FORWARD, context.key(func.value if isinstance(func, cst.Attribute)
                                                    and func.attr.value == "forward" else func), call, site,
                        training=context.training)
+        if header or self._utility(func):
+            return
         if isinstance(func, cst.Attribute) and func.attr.value not in _MODE_KEEPING_METHODS \
                 and not self._is_self_attribute(func, context):
             receiver = context.key(func.value)  # `model.fit(...)`: a method we cannot see may switch modes
@@ -311,6 +324,11 @@ class Modes:
                             names.add(current.attr.value)
             found = self._self_names[id(class_)] = frozenset(names)
         return found
+
+    def _utility(self, func) -> bool:
+        """A callee named for bookkeeping (saving, logging, syncing, EMA updates): it keeps modes."""
+        name = dotted_name(func)
+        return name is not None and "train" not in name.lower() and bool(_UTILITY.search(name))
 
     def _keeps_mode(self, func) -> bool:
         qualified = self.names.qualified_name(func)
@@ -398,12 +416,30 @@ class Modes:
                 if no_grad:
                     continue
                 key = self.forward_key(call)
-                if key is None or modes.get(key) is None or key in reported:
+                if key is None or modes.get(key) is None or key in reported or self._frozen(key):
                     continue
                 if any(self.is_backward(c) or _requires_grad(c) for s in _flat(block) for c in _calls_of(s)):
                     continue
                 reported.add(key)  # one finding per statement and model
                 yield EvalForward(call, modes[key], key)
+
+    def _frozen(self, key: str) -> bool:
+        """Are the model's parameters frozen somewhere in the file (`requires_grad_(False)`, or
+        `p.requires_grad = False` over its `parameters()`)? Then its forwards record no graph."""
+        if self._frozen_models is None:
+            found = set()
+            for node in walk_nodes(self.module):
+                if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                        and node.func.attr.value == "requires_grad_" and node.args and _is_false(node.args[0].value):
+                    found.add(dotted_name(node.func.value))
+                elif isinstance(node, cst.For) and isinstance(node.iter, cst.Call) \
+                        and isinstance(node.iter.func, cst.Attribute) \
+                        and node.iter.func.attr.value in ("parameters", "named_parameters"):
+                    text = self.module.code_for_node(node.body)
+                    if "requires_grad = False" in text or "requires_grad_(False)" in text:
+                        found.add(dotted_name(node.iter.func.value))
+            self._frozen_models = {name for name in found if name}
+        return any(related(key, name) for name in self._frozen_models)
 
     def _walk_grad(self, body, no_grad: bool, block) -> Iterator[tuple[Any, bool | None, list]]:
         """(statement, gradients disabled there, its innermost loop or function body), in source order.
