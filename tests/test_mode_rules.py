@@ -147,3 +147,13 @@ def test_a_frozen_model_records_no_graph(freeze):
     source = HEAD + "model = torch.nn.Linear(2, 2)\n" + freeze + "model.eval()\nout = model(torch.ones(1, 2))\n"
     assert rows(source, "TL206") == []
     assert rows(source.replace(freeze, ""), "TL206") == [4]
+
+
+def test_a_training_forward_is_one_followed_by_backward_in_its_loop_or_a_loss_helper():
+    head = HEAD + EVAL_HELPER + "def compute_loss(net, x):\n    return net(x).sum()\n"
+    loop = "def fit(model, ema, opt, loader, val):\n    for epoch in range(3):\n        for x in loader:\n"
+    # The EMA model is evaluated after the batch loop: nothing trains it.
+    ema = loop + "            model(x).sum().backward()\n            opt.step()\n        evaluate(ema, val)\n"
+    assert rows(head + ema, "TL205") == []
+    helper = loop + "            loss = compute_loss(model, x)\n            loss.backward()\n        evaluate(model, val)\n"
+    assert len(rows(head + helper, "TL205")) == 1

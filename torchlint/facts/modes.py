@@ -88,7 +88,7 @@ class Step:
     key: str | None  # the caller's name for the model (`model`, `self.net`); None: unknown
     node: Any = field(compare=False, hash=False)
     site: Any = field(compare=False, hash=False)
-    training: bool = False  # FORWARD: in a function (or script) that runs `backward()`
+    training: bool = False  # FORWARD: a `backward()` follows it in its loop body (or function body)
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,7 @@ class Modes:
         self._backward_cache: dict[int, bool] = {}
         self._self_names: dict[int, frozenset] = {}
         self._frozen_models: set[str] | None = None
+        self._tail_cache: dict = {}
         self._calls_by_name: dict | None = None  # (kind, name) -> [(scope, gradients disabled)]
         for statement in self.module.body:
             self._index(statement, None, None)
@@ -216,10 +217,9 @@ class Modes:
             return []
         found: dict[int, EvalInLoop] = {}
         for function, body in self.scopes():
-            training = self._runs_backward(function, body)
+            class_ = self._classes.get(id(function)) if function is not None else None
             for loop in _loops_in(body):
-                steps = list(self._steps(_loop_body(loop), _Context(self._classes.get(id(function)) if function
-                                                                     else None, training=training)))
+                steps = list(self._steps(_loop_body(loop), _Context(class_)))
                 for item in self._left_on(loop, steps, function, body):
                     found.setdefault(id(item.site), item)
         return list(found.values())
@@ -254,18 +254,23 @@ class Modes:
                     found = call
         return found
 
-    def _steps(self, statements, context: _Context) -> Iterator[Step]:
-        for statement in statements:
+    def _steps(self, statements, context: _Context, tail=None) -> Iterator[Step]:
+        """The steps of a block; `tail` (given for blocks that are no loop or function body) is the
+        rest of the enclosing loop or function body, where a `backward()` makes a forward a training one."""
+        statements = list(statements)
+        for index, statement in enumerate(statements):
             if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
                 continue
+            rest = statements[index:] if tail is None else tail
             # A context manager given the model (`accelerator.accumulate(model)`) does not switch modes.
             header = isinstance(statement, cst.With)
             for call in _calls_of(statement):
-                yield from self._call_steps(call, context, header)
-            for block in child_bodies(statement):
-                yield from self._steps(block, context)
+                yield from self._call_steps(call, context, rest, header)
+            loop = isinstance(statement, (cst.For, cst.While))
+            for position, block in enumerate(child_bodies(statement)):
+                yield from self._steps(block, context, None if loop and position == 0 else rest)
 
-    def _call_steps(self, call, context: _Context, header: bool = False) -> Iterator[Step]:
+    def _call_steps(self, call, context: _Context, rest, header: bool = False) -> Iterator[Step]:
         site = context.site or call
         func = call.func
         mode = self.mode_of(call)
@@ -278,15 +283,17 @@ class Modes:
         callee, bound = self._callee(call, context)
         if callee is not None and id(callee) not in context.active and context.depth < INLINE_DEPTH:
             rename = self._rename(callee, call, context, bound)
-            inner = context.inlined(self._classes.get(id(callee)), callee, rename, site,
-                                    self._runs_backward(callee, body_of(callee.body)))
+            # A helper that switches no mode, called before a `backward()` (`loss = compute_loss(model,
+            # batch)`, a nested `_forward()`), makes training forwards.
+            inherits = context.inherits or (self._backward_in(rest) and not self._switches_mode(callee))
+            inner = context.inlined(self._classes.get(id(callee)), callee, rename, site, inherits)
             yield from self._steps(body_of(callee.body), inner)
             return
         key = self.forward_key(call)
         if key is not None:
             yield Step(Effect.FORWARD, context.key(func.value if isinstance(func, cst.Attribute)
                                                    and func.attr.value == "forward" else func), call, site,
-                       training=context.training)
+                       training=context.inherits or self._backward_in(rest))
         if header or self._utility(func):
             return
         if isinstance(func, cst.Attribute) and func.attr.value not in _MODE_KEEPING_METHODS \
@@ -374,12 +381,46 @@ class Modes:
             rename["self"] = context.key(cst.Name("self"))
         return rename
 
-    def _runs_backward(self, function, body) -> bool:
+    def _backward_in(self, statements) -> bool:
+        """Do these statements run `backward()`, themselves or in a same-module helper they call?"""
+        key = (id(statements[0]), len(statements)) if statements else None
+        found = self._tail_cache.get(key)
+        if found is None:
+            found = self._tail_cache[key] = any(
+                self.is_backward(call) or self._helper_runs_backward(call)
+                for statement in _flat(statements) for call in _calls_of(statement))
+        return found
+
+    def _switches_mode(self, function) -> bool:
+        return any(self.mode_of(call) is not None for statement in _flat(body_of(function.body))
+                   for call in _calls_of(statement))
+
+    def _helper_runs_backward(self, call) -> bool:
+        func = call.func
+        callee = self._functions.get(func.value) if isinstance(func, cst.Name) else None
+        return callee is not None and self._runs_backward(callee, body_of(callee.body), 1)
+
+    def _runs_backward(self, function, body, depth: int = 0) -> bool:
+        """Does the function (None: the script) run `backward()`, itself or in a helper it calls?"""
         key = id(function) if function is not None else 0
         found = self._backward_cache.get(key)
         if found is None:
-            found = self._backward_cache[key] = any(
-                self.is_backward(call) for statement in _flat(body) for call in _calls_of(statement))
+            self._backward_cache[key] = False  # recursion stops here
+            found = False
+            for statement in _flat(body):
+                for call in _calls_of(statement):
+                    if self.is_backward(call):
+                        found = True
+                        break
+                    func = call.func
+                    callee = self._functions.get(func.value) if isinstance(func, cst.Name) else None
+                    if callee is not None and depth < INLINE_DEPTH \
+                            and self._runs_backward(callee, body_of(callee.body), depth + 1):
+                        found = True
+                        break
+                if found:
+                    break
+            self._backward_cache[key] = found
         return found
 
     # --- forwards in evaluation mode that build a graph ----------------------------------------
@@ -549,17 +590,16 @@ class Modes:
 class _Context:
     """Where the step collector stands: the class of the code, renamed parameters, depth."""
 
-    def __init__(self, class_, rename=None, depth: int = 0, active=(), site=None, training: bool = False):
+    def __init__(self, class_, rename=None, depth: int = 0, active=(), site=None, inherits: bool = False):
         self.class_ = class_
         self.rename = rename
         self.depth = depth
         self.active = active
         self.site = site
-        self.training = training
+        self.inherits = inherits  # forwards here are training ones: the caller back-propagates after the call
 
-    def inlined(self, class_, callee, rename: dict, site, runs_backward: bool) -> _Context:
-        return _Context(class_, rename, self.depth + 1, self.active + (id(callee),), site,
-                        self.training or runs_backward)
+    def inlined(self, class_, callee, rename: dict, site, inherits: bool) -> _Context:
+        return _Context(class_, rename, self.depth + 1, self.active + (id(callee),), site, inherits)
 
     def key(self, node) -> str | None:
         text = dotted_name(node)
