@@ -157,3 +157,60 @@ def test_a_training_forward_is_one_followed_by_backward_in_its_loop_or_a_loss_he
     assert rows(head + ema, "TL205") == []
     helper = loop + "            loss = compute_loss(model, x)\n            loss.backward()\n        evaluate(model, val)\n"
     assert len(rows(head + helper, "TL205")) == 1
+
+
+# --- the runtime oracles ------------------------------------------------------------------------
+
+
+def _traced(body):
+    pytest.importorskip("torch")
+    from torchlint.verify.tracer import Tracer
+
+    with Tracer() as tracer:
+        body()
+    return tracer
+
+
+def _verdicts(tracer, kind, code):
+    from torchlint.rules.oracles import oracles_by_code
+
+    judge = oracles_by_code()[code].judge
+    return [v.holds for v in (judge(c, tracer) for c in tracer.calls if type(c).__name__ == kind) if v is not None]
+
+
+def test_eval_forward_oracle_holds_only_for_a_graph_nobody_uses():
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Dropout())
+    x = torch.ones(4, 3)
+
+    def run():
+        model.eval()
+        model(x)  # a graph, thrown away
+        with torch.no_grad():
+            model(x)
+        model(x).sum().backward()  # the graph is used
+        model.train()
+        model(x)  # a training forward: no claim either way
+
+    assert _verdicts(_traced(run), "ModuleForward", "TL206") == [True, False, False]
+
+
+def test_eval_mode_oracle_holds_when_a_step_runs_in_eval_mode_before_any_train():
+    import torch
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 1), torch.nn.Dropout())
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.ones(4, 3)
+
+    def epochs(restore):
+        for _ in range(2):
+            if restore:
+                model.train()
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+            model.eval()
+
+    assert _verdicts(_traced(lambda: epochs(False)), "ModeSwitch", "TL205") == [True, False]
+    assert _verdicts(_traced(lambda: epochs(True)), "ModeSwitch", "TL205") == [False, False]
