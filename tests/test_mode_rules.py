@@ -214,3 +214,10 @@ def test_eval_mode_oracle_holds_when_a_step_runs_in_eval_mode_before_any_train()
 
     assert _verdicts(_traced(lambda: epochs(False)), "ModeSwitch", "TL205") == [True, False]
     assert _verdicts(_traced(lambda: epochs(True)), "ModeSwitch", "TL205") == [False, False]
+
+
+def test_a_frozen_model_with_a_thawed_head_still_records_a_graph():
+    source = HEAD + ("model = torch.nn.Linear(2, 2)\nfor p in model.parameters():\n    p.requires_grad = False\n"
+                     "for p in model.head.parameters():\n    p.requires_grad = True\n"
+                     "model.eval()\nout = model(torch.ones(1, 2))\n")
+    assert rows(source, "TL206") == [8]

@@ -124,7 +124,7 @@ class Modes:
         self._enclosing: dict[int, Any] = {}  # id(FunctionDef) -> the enclosing FunctionDef
         self._backward_cache: dict[int, bool] = {}
         self._self_names: dict[int, frozenset] = {}
-        self._frozen_models: set[str] | None = None
+        self._frozen_models: tuple[set, set] | None = None  # (frozen, thawed) models
         self._tail_cache: dict = {}
         self._calls_by_name: dict | None = None  # (kind, name) -> [(scope, gradients disabled)]
         for statement in self.module.body:
@@ -430,8 +430,8 @@ class Modes:
             return []
         found = []
         for function, body in self.scopes():
-            if function is not None and function.name.value in _FRAMEWORK_EVAL_METHODS:
-                continue
+            if function is not None and function.name.value in _FRAMEWORK_EVAL_METHODS and id(function) in self._classes:
+                continue  # a Lightning hook (a plain function named `test_step` is not one)
             forwards = list(self._eval_forwards(body))
             if not forwards or self._needs_graph(body):
                 continue
@@ -468,19 +468,24 @@ class Modes:
         """Are the model's parameters frozen somewhere in the file (`requires_grad_(False)`, or
         `p.requires_grad = False` over its `parameters()`)? Then its forwards record no graph."""
         if self._frozen_models is None:
-            found = set()
+            frozen, thawed = set(), set()
             for node in walk_nodes(self.module):
                 if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
-                        and node.func.attr.value == "requires_grad_" and node.args and _is_false(node.args[0].value):
-                    found.add(dotted_name(node.func.value))
+                        and node.func.attr.value == "requires_grad_":
+                    off = bool(node.args) and _is_false(node.args[0].value)
+                    (frozen if off else thawed).add(dotted_name(node.func.value))
                 elif isinstance(node, cst.For) and isinstance(node.iter, cst.Call) \
                         and isinstance(node.iter.func, cst.Attribute) \
                         and node.iter.func.attr.value in ("parameters", "named_parameters"):
                     text = self.module.code_for_node(node.body)
                     if "requires_grad = False" in text or "requires_grad_(False)" in text:
-                        found.add(dotted_name(node.iter.func.value))
-            self._frozen_models = {name for name in found if name}
-        return any(related(key, name) for name in self._frozen_models)
+                        frozen.add(dotted_name(node.iter.func.value))
+                    if "requires_grad = True" in text or "requires_grad_()" in text or "requires_grad_(True)" in text:
+                        thawed.add(dotted_name(node.iter.func.value))
+            # A model frozen, then partly thawed (fine-tuning a head), still records a graph.
+            self._frozen_models = ({name for name in frozen if name}, {name for name in thawed if name})
+        frozen, thawed = self._frozen_models
+        return any(related(key, name) for name in frozen) and not any(related(key, name) for name in thawed)
 
     def _walk_grad(self, body, no_grad: bool, block) -> Iterator[tuple[Any, bool | None, list]]:
         """(statement, gradients disabled there, its innermost loop or function body), in source order.
@@ -542,7 +547,7 @@ class Modes:
 
     def _needs_graph(self, body) -> bool:
         """Does the scope ask for gradients of something other than the model (saliency, attacks)?"""
-        for statement in _flat(body):
+        for statement in _flat_outside_parameter_loops(body):
             for call in _calls_of(statement):
                 if self.names.qualified_name(call.func) in _GRAD_FUNCTIONS:
                     return True
@@ -656,6 +661,21 @@ def _flat(body) -> Iterator:
         yield statement
         for block in child_bodies(statement):
             yield from _flat(block)
+
+
+def _flat_outside_parameter_loops(body) -> Iterator:
+    """`_flat`, without the bodies of `for p in m.parameters():` (thawing parameters asks no input
+    for gradients)."""
+    for statement in body:
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        yield statement
+        if isinstance(statement, cst.For) and isinstance(statement.iter, cst.Call) \
+                and isinstance(statement.iter.func, cst.Attribute) \
+                and statement.iter.func.attr.value in ("parameters", "named_parameters"):
+            continue
+        for block in child_bodies(statement):
+            yield from _flat_outside_parameter_loops(block)
 
 
 def _contains(statement, node) -> bool:
