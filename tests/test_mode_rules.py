@@ -221,3 +221,9 @@ def test_a_frozen_model_with_a_thawed_head_still_records_a_graph():
                      "for p in model.head.parameters():\n    p.requires_grad = True\n"
                      "model.eval()\nout = model(torch.ones(1, 2))\n")
     assert rows(source, "TL206") == [8]
+
+
+def test_freezing_part_of_a_model_leaves_the_rest_recording_a_graph():
+    source = HEAD + ("vgg = torch.nn.Linear(2, 2)\nfor p in vgg.features.parameters():\n    p.requires_grad = False\n"
+                     "vgg.eval()\nout = vgg(torch.ones(1, 2))\n")
+    assert rows(source, "TL206") == [6]

@@ -485,7 +485,8 @@ class Modes:
             # A model frozen, then partly thawed (fine-tuning a head), still records a graph.
             self._frozen_models = ({name for name in frozen if name}, {name for name in thawed if name})
         frozen, thawed = self._frozen_models
-        return any(related(key, name) for name in frozen) and not any(related(key, name) for name in thawed)
+        # Freezing `model.features` leaves the rest of `model` recording a graph.
+        return any(_within(key, name) for name in frozen) and not any(related(key, name) for name in thawed)
 
     def _walk_grad(self, body, no_grad: bool, block) -> Iterator[tuple[Any, bool | None, list]]:
         """(statement, gradients disabled there, its innermost loop or function body), in source order.
@@ -623,6 +624,12 @@ def related(a: str, b: str) -> bool:
     if not a or not b:
         return True  # `self` itself: the module the method belongs to
     return a == b or a.startswith(b + ".") or b.startswith(a + ".") or a.split(".")[-1] == b.split(".")[-1]
+
+
+def _within(key: str, owner: str) -> bool:
+    """Is `key` the module `owner` or one of its submodules?"""
+    key, owner = _strip_self(key), _strip_self(owner)
+    return not owner or key == owner or key.startswith(owner + ".")
 
 
 def _strip_self(name: str) -> str:
