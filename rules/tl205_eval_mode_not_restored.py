@@ -12,13 +12,17 @@ class EvalModeNotRestored(Rule):
     module such as `evaluate(model, loader)`) and trains that model (a forward of it in code that
     runs `backward()`), but never switches it back with `model.train()`. The finding is at the
     call in the loop that reaches `eval()`, with notes at the `eval()` inside a helper, at the
-    training forward, and at a `.train()` that runs only once, before the loop.
+    training forward, and at a `.train()` that runs only once, before the loop. A training
+    forward is one that a `backward()` follows in the same loop body (or function body), also
+    inside a helper that switches no mode, such as `compute_loss(model, batch)`.
 
     Same-module helpers are followed three calls deep, with their parameters renamed to the
     caller's arguments. Silent when the loop reaches `.train()` on the model (in the loop, in a
     train helper called each epoch, or at the end of the evaluation helper), when the model is
-    handed to code we cannot see (an imported `train_one_epoch(model, ...)`, an unknown method
-    of the model: it may switch the mode back), when the evaluated model is another one (a copy
+    handed to code we cannot see (an imported `train_one_epoch(model, ...)` or `evaluate(model)`,
+    an unknown method of the model: it may switch the mode back; context managers such as
+    `accelerator.accumulate(model)` and bookkeeping calls such as `save_checkpoint(model)` or
+    `ema.update(model)` are not taken to), when the evaluated model is another one (a copy
     such as `copy.deepcopy(model).eval()`, an EMA model), when nothing in the loop trains the
     evaluated model, when the loop exits right after the evaluation (`break`, `return`), and for
     frameworks that toggle modes themselves (Lightning's `training_step`/`validation_step` run

@@ -16,9 +16,11 @@ class EvalWithoutNoGrad(Rule):
 
     Silent when the evaluation needs the graph: a `backward()` or `torch.autograd.grad` in the
     same loop body or function (saliency maps, adversarial examples), inputs given
-    `requires_grad`; in Lightning's `validation_step`/`test_step`/`predict_step` (run under
-    `no_grad` by the framework); and after `torch.set_grad_enabled(...)` or `torch.enable_grad()`,
-    whose effect we do not follow.
+    `requires_grad`; for models whose parameters the file freezes (`model.requires_grad_(False)`,
+    `p.requires_grad = False` over `model.parameters()`, unless it thaws some again); in
+    Lightning's `validation_step`/`test_step`/`predict_step` methods (run under `no_grad` by the
+    framework); under a wrapper named like the switches (`@smart_inference_mode()`); and after
+    `torch.set_grad_enabled(...)` or `torch.enable_grad()`, whose effect we do not follow.
 
     ## Why is this bad?
     `eval()` changes how dropout and batch normalisation behave; it does not stop autograd.
