@@ -115,7 +115,15 @@ class EvalModeNotRestored(Rule):
         "            model(x).sum().backward()\n            opt.step()\n        evaluate(model, val)  # expect: TL205\n",
     )
 
+    def visit_Call(self, node) -> None:
+        # Cheap: the engine walks every call anyway; the facts are asked only if a mode switches.
+        func = node.func
+        if type(func).__name__ == "Attribute" and func.attr.value in ("eval", "train"):
+            self._switches = True
+
     def leave_Module(self, original_node) -> None:
+        if not getattr(self, "_switches", False):
+            return
         for found in self.facts.get(Modes).evals_left_in_loops():
             notes = []
             if found.eval_call is not found.site:

@@ -90,7 +90,15 @@ class EvalWithoutNoGrad(Rule):
         "import torch\nmodel = torch.nn.Linear(3, 2)\nmodel.eval()\npredictions = model(torch.ones(1, 3)).argmax(1)  # expect: TL206\n",
     )
 
+    def visit_Call(self, node) -> None:
+        # Cheap: the engine walks every call anyway; the facts are asked only if a mode switches.
+        func = node.func
+        if type(func).__name__ == "Attribute" and func.attr.value in ("eval", "train"):
+            self._switches = True
+
     def leave_Module(self, original_node) -> None:
+        if not getattr(self, "_switches", False):
+            return
         for found in self.facts.get(Modes).eval_forwards_with_grad():
             self.report(
                 found.call,

@@ -26,7 +26,8 @@ from typing import Any, Iterator
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.names import dotted_name
-from torchlint.facts.statements import body_of, child_bodies, parameters, small_statements, walk_nodes
+from torchlint.facts.statements import body_of, child_bodies, iter_statements, parameters, small_statements, walk_nodes
+from torchlint.walk import TRIVIA, children
 
 cst = lazy_module("libcst")
 
@@ -126,6 +127,10 @@ class Modes:
         self._self_names: dict[int, frozenset] = {}
         self._frozen_models: tuple[set, set] | None = None  # (frozen, thawed) models
         self._tail_cache: dict = {}
+        self._calls_cache: dict[int, list] = {}
+        self._any_switch: bool | None = None
+        self._scopes: list | None = None
+        self._statement_backward: dict[int, bool] = {}
         self._calls_by_name: dict | None = None  # (kind, name) -> [(scope, gradients disabled)]
         for statement in self.module.body:
             self._index(statement, None, None)
@@ -133,6 +138,23 @@ class Modes:
     @classmethod
     def build(cls, facts) -> Modes:
         return cls(facts)
+
+    def _calls_in(self, statement) -> list:
+        """The calls of a statement line or compound header, computed once per statement."""
+        found = self._calls_cache.get(id(statement))
+        if found is None:
+            found = self._calls_cache[id(statement)] = list(_calls_of(statement))
+        return found
+
+    def _switches_anywhere(self) -> bool:
+        """Does any statement of the file call `.eval()` or `.train(...)`?"""
+        if self._any_switch is None:
+            self._any_switch = any(self.mode_of(call) is not None for statement in iter_statements(self.module.body)
+                                   for call in self._calls_in(statement))
+        return self._any_switch
+
+    def _has_mode_calls(self, body) -> bool:
+        return any(self.mode_of(call) is not None for statement in _flat(body) for call in self._calls_in(statement))
 
     def _index(self, statement, class_, function) -> None:
         if isinstance(statement, cst.ClassDef):
@@ -153,11 +175,12 @@ class Modes:
 
     # --- scopes -------------------------------------------------------------------------------
 
-    def scopes(self) -> Iterator[tuple[Any, list]]:
+    def scopes(self) -> list[tuple[Any, list]]:
         """(FunctionDef or None for the script, its statements) for every scope of the file."""
-        yield None, list(self.module.body)
-        for function in self._all_functions():
-            yield function, body_of(function.body)
+        if self._scopes is None:
+            self._scopes = [(None, list(self.module.body))]
+            self._scopes += [(function, body_of(function.body)) for function in self._all_functions()]
+        return self._scopes
 
     def _all_functions(self) -> Iterator:
         stack = list(self.module.body)
@@ -213,7 +236,7 @@ class Modes:
     # --- evaluation mode left on in a training loop ----------------------------------------------
 
     def evals_left_in_loops(self) -> list[EvalInLoop]:
-        if not self.runs_torch:
+        if not self.runs_torch or not self._switches_anywhere():
             return []
         found: dict[int, EvalInLoop] = {}
         for function, body in self.scopes():
@@ -249,7 +272,7 @@ class Modes:
                 return found
             if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
                 continue
-            for call in _calls_of(statement):
+            for call in self._calls_in(statement):
                 if self.mode_of(call) is Effect.TRAIN and related(dotted_name(call.func.value) or "", key):
                     found = call
         return found
@@ -264,7 +287,7 @@ class Modes:
             rest = statements[index:] if tail is None else tail
             # A context manager given the model (`accelerator.accumulate(model)`) does not switch modes.
             header = isinstance(statement, cst.With)
-            for call in _calls_of(statement):
+            for call in self._calls_in(statement):
                 yield from self._call_steps(call, context, rest, header)
             loop = isinstance(statement, (cst.For, cst.While))
             for position, block in enumerate(child_bodies(statement)):
@@ -383,17 +406,27 @@ class Modes:
 
     def _backward_in(self, statements) -> bool:
         """Do these statements run `backward()`, themselves or in a same-module helper they call?"""
-        key = (id(statements[0]), len(statements)) if statements else None
-        found = self._tail_cache.get(key)
+        if not statements:
+            return False
+        found = self._tail_cache.get(id(statements[-1]))
         if found is None:
-            found = self._tail_cache[key] = any(
+            found = self._tail_cache[id(statements[-1])] = {}
+        key = id(statements[0])
+        if key not in found:
+            found[key] = any(self._statement_runs_backward(statement) for statement in statements)
+        return found[key]
+
+    def _statement_runs_backward(self, statement) -> bool:
+        known = self._statement_backward.get(id(statement))
+        if known is None:
+            known = self._statement_backward[id(statement)] = any(
                 self.is_backward(call) or self._helper_runs_backward(call)
-                for statement in _flat(statements) for call in _calls_of(statement))
-        return found
+                for inner in _flat([statement]) for call in self._calls_in(inner))
+        return known
 
     def _switches_mode(self, function) -> bool:
         return any(self.mode_of(call) is not None for statement in _flat(body_of(function.body))
-                   for call in _calls_of(statement))
+                   for call in self._calls_in(statement))
 
     def _helper_runs_backward(self, call) -> bool:
         func = call.func
@@ -408,7 +441,7 @@ class Modes:
             self._backward_cache[key] = False  # recursion stops here
             found = False
             for statement in _flat(body):
-                for call in _calls_of(statement):
+                for call in self._calls_in(statement):
                     if self.is_backward(call):
                         found = True
                         break
@@ -426,10 +459,12 @@ class Modes:
     # --- forwards in evaluation mode that build a graph ----------------------------------------
 
     def eval_forwards_with_grad(self) -> list[EvalForward]:
-        if not self.runs_torch:
+        if not self.runs_torch or not self._switches_anywhere():
             return []
         found = []
         for function, body in self.scopes():
+            if not self._has_mode_calls(body):
+                continue
             if function is not None and function.name.value in _FRAMEWORK_EVAL_METHODS and id(function) in self._classes:
                 continue  # a Lightning hook (a plain function named `test_step` is not one)
             forwards = list(self._eval_forwards(body))
@@ -447,7 +482,7 @@ class Modes:
                 modes.clear()  # `torch.set_grad_enabled(...)` or `enable_grad`: no longer ours to judge
                 continue
             reported: set[str] = set()
-            for call in _calls_of(statement):
+            for call in self._calls_in(statement):
                 mode = self.mode_of(call)
                 if mode is not None:
                     key = dotted_name(call.func.value)
@@ -459,7 +494,7 @@ class Modes:
                 key = self.forward_key(call)
                 if key is None or modes.get(key) is None or key in reported or self._frozen(key):
                     continue
-                if any(self.is_backward(c) or _requires_grad(c) for s in _flat(block) for c in _calls_of(s)):
+                if any(self.is_backward(c) or _requires_grad(c) for s in _flat(block) for c in self._calls_in(s)):
                     continue
                 reported.add(key)  # one finding per statement and model
                 yield EvalForward(call, modes[key], key)
@@ -469,12 +504,12 @@ class Modes:
         `p.requires_grad = False` over its `parameters()`)? Then its forwards record no graph."""
         if self._frozen_models is None:
             frozen, thawed = set(), set()
-            for node in walk_nodes(self.module):
-                if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
-                        and node.func.attr.value == "requires_grad_":
-                    off = bool(node.args) and _is_false(node.args[0].value)
-                    (frozen if off else thawed).add(dotted_name(node.func.value))
-                elif isinstance(node, cst.For) and isinstance(node.iter, cst.Call) \
+            for node in iter_statements(self.module.body):
+                for call in self._calls_in(node):
+                    if isinstance(call.func, cst.Attribute) and call.func.attr.value == "requires_grad_":
+                        off = bool(call.args) and _is_false(call.args[0].value)
+                        (frozen if off else thawed).add(dotted_name(call.func.value))
+                if isinstance(node, cst.For) and isinstance(node.iter, cst.Call) \
                         and isinstance(node.iter.func, cst.Attribute) \
                         and node.iter.func.attr.value in ("parameters", "named_parameters"):
                     text = self.module.code_for_node(node.body)
@@ -504,7 +539,7 @@ class Modes:
                     continue
                 yield from self._walk_grad(body_of(statement.body), no_grad or state, block)
                 continue
-            if any(self._switches_grad(call) for call in _calls_of(statement)):
+            if any(self._switches_grad(call) for call in self._calls_in(statement)):
                 yield statement, None, block
                 continue
             yield statement, no_grad, block
@@ -549,7 +584,7 @@ class Modes:
     def _needs_graph(self, body) -> bool:
         """Does the scope ask for gradients of something other than the model (saliency, attacks)?"""
         for statement in _flat_outside_parameter_loops(body):
-            for call in _calls_of(statement):
+            for call in self._calls_in(statement):
                 if self.names.qualified_name(call.func) in _GRAD_FUNCTIONS:
                     return True
             for small in small_statements(statement):
@@ -578,7 +613,7 @@ class Modes:
             self._calls_by_name = {}
             for scope, body in self.scopes():
                 for statement, no_grad, _ in self._walk_grad(body, False, body):
-                    for call in _calls_of(statement):
+                    for call in self._calls_in(statement):
                         func = call.func
                         if isinstance(func, cst.Attribute):
                             self._calls_by_name.setdefault(("attr", func.attr.value), []).append((scope, no_grad))
@@ -726,13 +761,13 @@ def _calls_of(statement) -> Iterator:
         yield from _calls(root)
 
 
+_NOT_ENTERED = frozenset({"Lambda", "FunctionDef", "ClassDef"}) | TRIVIA
+
+
 def _calls(node) -> Iterator:
     """Calls in an expression, arguments before the call; lambdas are not entered."""
-    from torchlint.walk import children
-
-    if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
-        return
     for child in children(node):
-        yield from _calls(child)
-    if isinstance(node, cst.Call):
+        if type(child).__name__ not in _NOT_ENTERED:
+            yield from _calls(child)
+    if type(node).__name__ == "Call":
         yield node
