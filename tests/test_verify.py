@@ -128,10 +128,10 @@ def test_tracer_records_user_calls_with_positions_and_restores_every_patch():
         torch.nn.Linear(2, 2)(torch.ones(1, 2))  # torch's own calls inside are not recorded
     from torchlint.rules.oracles.observations import RepeatCall
 
-    from torchlint.rules.oracles.observations import ModuleCreated
+    from torchlint.rules.oracles.observations import ModuleCreated, ModuleForward
 
-    # The Linear built here is the user's; what torch does inside its forward is not recorded.
-    assert [type(call) for call in tracer.calls] == [RepeatCall, ModuleCreated]
+    # The Linear built and called here is the user's; what torch does inside its forward is not recorded.
+    assert [type(call) for call in tracer.calls] == [RepeatCall, ModuleCreated, ModuleForward]
     call = tracer.calls[0]
     assert call.file == os.path.abspath(__file__) and call.column == 13
     assert call.allocated_bytes == y.untyped_storage().nbytes() and call.alternative_bytes == 0

@@ -142,6 +142,27 @@ class LossCall(Observation):
 
 
 @dataclass
+class ModeSwitch(Observation):
+    """`Module.train()`/`Module.eval()` called by the program, and the mode the module is left in."""
+
+    module: Any = None  # a weak reference to the module
+    training: bool = True
+
+
+@dataclass
+class ModuleForward(Observation):
+    """A forward of a module called by the program (not the calls modules make to their children)."""
+
+    module: Any = None  # a weak reference to the module
+    training: bool = True  # the module's own mode at the call
+    eval_modules: int = 0  # the module and its submodules in evaluation mode at the call
+    grad_enabled: bool = True
+    requires_grad: bool = False  # some tensor of the output requires grad (a graph was recorded)
+    grad_fn: str = ""  # the output's grad_fn, by type name
+    backpropagated: bool = False  # set later: a backward() or autograd.grad reached the output
+
+
+@dataclass
 class RaisedError(Observation):
     """A statement of the program raised outside any watched call (`out=`, `inplace=True`...)."""
 

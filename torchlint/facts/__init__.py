@@ -20,6 +20,8 @@ Domain facts (what a value is):
                                           tensors at every scope, symbolic sizes, layer outputs
     loops, iteration                      training objects, and what one loop iteration does
     accumulation                          values a loop grows or sums across its iterations
+    modes                                 model modes: `eval()` left on in training loops, forwards
+                                          in evaluation mode with gradients enabled
     data, data_interpreter, data_words, data_shapes
                                           data: frames, 1-D values, train/test/validation roles,
                                           fitted objects, fits and splits

@@ -195,6 +195,9 @@ class Tracer:
         from torchlint.verify.watch_accumulation import patch_accumulation
 
         patch_accumulation(self)  # concatenation chains and loss graphs
+        from torchlint.verify.watch_modes import patch_modes
+
+        patch_modes(self)  # train()/eval() and module forwards
 
     def _patch_sklearn(self) -> None:
         import sklearn.base

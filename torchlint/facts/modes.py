@@ -1,0 +1,773 @@
+"""Module modes: where a model is switched to evaluation or training mode, and what runs in it.
+
+Two questions, both asked of the same-module program only (helpers are followed, code we cannot
+see is assumed to do anything):
+
+- `evals_left_in_loops()`: loops whose iteration reaches `model.eval()` (directly, or through a
+  same-module function or method, three calls deep) and trains that same model (a forward of it
+  in code that runs `backward()`), but never reaches `model.train()` nor hands the model to code
+  that might call it. From the iteration after the first `eval()` on, the model trains in
+  evaluation mode.
+- `eval_forwards_with_grad()`: forward calls `model(...)` that run after `model.eval()` (source
+  order, the same function or script) with gradients enabled: no `torch.no_grad()` /
+  `torch.inference_mode()` / `torch.set_grad_enabled(...)` around them, on the function as a
+  decorator, or around any same-module call of the function; and nothing near them needs the
+  graph (`backward()`, `torch.autograd.grad`, inputs that require grad).
+
+Answers are typed (`EvalInLoop`, `EvalForward`); the rules word them.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from torchlint._lazy import lazy_module
+from torchlint.facts.names import dotted_name
+from torchlint.facts.statements import body_of, child_bodies, iter_statements, parameters, small_statements, walk_nodes
+from torchlint.walk import TRIVIA, children
+
+cst = lazy_module("libcst")
+
+INLINE_DEPTH = 3
+# Libraries whose presence says the file runs torch models.
+_TORCH_LIBRARIES = ("torch", "lightning", "pytorch_lightning", "transformers", "accelerate", "timm", "d2l",
+                    "fastai", "torchvision", "deepspeed")
+# Methods of a module that cannot change its mode.
+_MODE_KEEPING_METHODS = frozenset({
+    "parameters", "named_parameters", "buffers", "named_buffers", "children", "named_children", "modules",
+    "named_modules", "state_dict", "load_state_dict", "to", "cuda", "cpu", "half", "float", "double",
+    "bfloat16", "zero_grad", "forward", "eval", "requires_grad_", "register_buffer", "register_parameter",
+    "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook", "save_pretrained",
+    "get_parameter", "get_submodule", "generate", "type", "share_memory", "extra_repr", "numel",
+})
+# Callees that take a model without changing its mode.
+_MODE_KEEPING_FUNCTIONS = frozenset({
+    "print", "len", "str", "repr", "isinstance", "type", "id", "getattr", "hasattr", "setattr", "vars",
+    "sum", "max", "min", "list", "tuple", "dict", "set", "enumerate", "zip", "range", "iter", "next",
+    "sorted", "format", "float", "int", "round", "abs",
+})
+_MODE_KEEPING_PREFIXES = ("torch.", "copy.", "logging.", "wandb.", "numpy.", "math.", "os.", "json.", "pickle.")
+# Callees named for bookkeeping around training; evaluation and training helpers are not among them
+# (an imported `evaluate(model)` may well end with `model.train()`).
+_UTILITY = re.compile(
+    r"(?i)(?:^|[._])(?:\w*_)?(?:save|log|logger|print|watch|checkpoint|count|summary|gather|reduce|distribute|"
+    r"broadcast|sync|unwrap|profile|clip|register|hook|ema|swa|average|prepare|wrap|plot|show|visuali[sz]e|"
+    r"accumulate|autocast|barrier|wait|export|dump|load|update)\w*$"
+)
+# Lightning hooks run under `no_grad` and toggle modes themselves.
+_FRAMEWORK_EVAL_METHODS = frozenset({
+    "validation_step", "test_step", "predict_step", "validation_epoch_end", "test_epoch_end",
+    "on_validation_epoch_end", "on_test_epoch_end", "on_validation_epoch_start", "on_validation_start",
+    "on_validation_end", "on_test_start", "on_test_end", "training_step", "configure_optimizers",
+})
+_NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad",
+                      "torch.autograd.grad_mode.no_grad", "torch.autograd.grad_mode.inference_mode"})
+_SET_GRAD = frozenset({"torch.set_grad_enabled", "torch.autograd.set_grad_enabled",
+                       "torch.autograd.grad_mode.set_grad_enabled"})
+_ENABLE_GRAD = frozenset({"torch.enable_grad", "torch.autograd.enable_grad"})
+_GRAD_FUNCTIONS = frozenset({"torch.autograd.grad", "torch.autograd.backward"})
+
+
+class Effect(enum.Enum):
+    """What one call in a loop iteration does to a model's mode, or to training."""
+
+    EVAL = enum.auto()  # `m.eval()`, `m.train(False)`
+    TRAIN = enum.auto()  # `m.train()`, `m.train(mode)`
+    FORWARD = enum.auto()  # `m(...)`, `m.forward(...)`
+    BACKWARD = enum.auto()  # `loss.backward()`, `accelerator.backward(loss)`, `torch.autograd.backward`
+    HANDED = enum.auto()  # the model is given to code we cannot see (it may switch the mode)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One effect reached from a loop's body: `site` is the call in the loop's own body leading to it."""
+
+    effect: Effect
+    key: str | None  # the caller's name for the model (`model`, `self.net`); None: unknown
+    node: Any = field(compare=False, hash=False)
+    site: Any = field(compare=False, hash=False)
+    training: bool = False  # FORWARD: a `backward()` follows it in its loop body (or function body)
+
+
+@dataclass(frozen=True)
+class EvalInLoop:
+    """`model.eval()` reached in every iteration of `loop` that trains `model`, never undone in it."""
+
+    loop: Any
+    site: Any  # the call in the loop's body: `model.eval()` itself or the helper call reaching it
+    eval_call: Any  # the `.eval()` / `.train(False)` call
+    key: str  # the model, as the loop's code names it
+    trains: Any  # a training forward of the model reached in the loop
+    backward: Any  # a `backward()` reached in the loop
+    train_before: Any = None  # a `.train()` of the model before the loop (once), if any
+
+
+@dataclass(frozen=True)
+class EvalForward:
+    """A forward of `key` in evaluation mode with gradients enabled and no use for the graph."""
+
+    call: Any
+    eval_call: Any
+    key: str
+
+
+class Modes:
+    def __init__(self, facts) -> None:
+        self.facts = facts
+        self.names = facts.names
+        self.module = facts.module
+        self.runs_torch = any(self.names.imports_from(lib) for lib in _TORCH_LIBRARIES)
+        self._functions = {name: defs[0] for name, defs in self.names.functions.items() if len(defs) == 1}
+        self._classes: dict[int, Any] = {}  # id(FunctionDef) -> the class it is a method of
+        self._enclosing: dict[int, Any] = {}  # id(FunctionDef) -> the enclosing FunctionDef
+        self._backward_cache: dict[int, bool] = {}
+        self._self_names: dict[int, frozenset] = {}
+        self._frozen_models: tuple[set, set] | None = None  # (frozen, thawed) models
+        self._tail_cache: dict = {}
+        self._calls_cache: dict[int, list] = {}
+        self._any_switch: bool | None = None
+        self._scopes: list | None = None
+        self._statement_backward: dict[int, bool] = {}
+        self._calls_by_name: dict | None = None  # (kind, name) -> [(scope, gradients disabled)]
+        for statement in self.module.body:
+            self._index(statement, None, None)
+
+    @classmethod
+    def build(cls, facts) -> Modes:
+        return cls(facts)
+
+    def _calls_in(self, statement) -> list:
+        """The calls of a statement line or compound header, computed once per statement."""
+        found = self._calls_cache.get(id(statement))
+        if found is None:
+            found = self._calls_cache[id(statement)] = list(_calls_of(statement))
+        return found
+
+    def _switches_anywhere(self) -> bool:
+        """Does any statement of the file call `.eval()` or `.train(...)`?"""
+        if self._any_switch is None:
+            self._any_switch = any(self.mode_of(call) is not None for statement in iter_statements(self.module.body)
+                                   for call in self._calls_in(statement))
+        return self._any_switch
+
+    def _has_mode_calls(self, body) -> bool:
+        return any(self.mode_of(call) is not None for statement in _flat(body) for call in self._calls_in(statement))
+
+    def _index(self, statement, class_, function) -> None:
+        if isinstance(statement, cst.ClassDef):
+            for inner in body_of(statement.body):
+                self._index(inner, statement, function)
+            return
+        if isinstance(statement, cst.FunctionDef):
+            if class_ is not None:
+                self._classes[id(statement)] = class_
+            if function is not None:
+                self._enclosing[id(statement)] = function
+            for inner in body_of(statement.body):
+                self._index(inner, None, statement)
+            return
+        for block in child_bodies(statement):
+            for inner in block:
+                self._index(inner, class_, function)
+
+    # --- scopes -------------------------------------------------------------------------------
+
+    def scopes(self) -> list[tuple[Any, list]]:
+        """(FunctionDef or None for the script, its statements) for every scope of the file."""
+        if self._scopes is None:
+            self._scopes = [(None, list(self.module.body))]
+            self._scopes += [(function, body_of(function.body)) for function in self._all_functions()]
+        return self._scopes
+
+    def _all_functions(self) -> Iterator:
+        stack = list(self.module.body)
+        while stack:
+            statement = stack.pop(0)
+            if isinstance(statement, cst.FunctionDef):
+                yield statement
+                stack.extend(body_of(statement.body))
+            elif isinstance(statement, cst.ClassDef):
+                stack.extend(body_of(statement.body))
+            else:
+                for block in child_bodies(statement):
+                    stack.extend(block)
+
+    # --- calls --------------------------------------------------------------------------------
+
+    def mode_of(self, call) -> Effect | None:
+        """EVAL for `m.eval()` / `m.train(False)`, TRAIN for `m.train()` / `m.train(flag)`; else None."""
+        func = call.func
+        if not isinstance(func, cst.Attribute):
+            return None
+        if func.attr.value == "eval" and not call.args:
+            return Effect.EVAL
+        if func.attr.value == "train":
+            if not call.args:
+                return Effect.TRAIN
+            if len(call.args) == 1 and (call.args[0].keyword is None or call.args[0].keyword.value == "mode"):
+                value = call.args[0].value
+                if isinstance(value, cst.Name) and value.value == "False":
+                    return Effect.EVAL
+                return Effect.TRAIN
+        return None
+
+    def is_backward(self, call) -> bool:
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "backward":
+            return True
+        return self.names.qualified_name(func) in _GRAD_FUNCTIONS
+
+    def forward_key(self, call) -> str | None:
+        """`m` for `m(...)` / `m.forward(...)` when `m` is a plain name or attribute chain."""
+        func = call.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "forward":
+            return dotted_name(func.value)
+        key = dotted_name(func)
+        if key is None or key in self._functions or key in self.names.classes or "." not in key and (
+                key in self.names.aliases or key in _MODE_KEEPING_FUNCTIONS):
+            return None
+        if self.names.qualified_name(func) is not None:
+            return None  # an imported function or class
+        return key
+
+    # --- evaluation mode left on in a training loop ----------------------------------------------
+
+    def evals_left_in_loops(self) -> list[EvalInLoop]:
+        if not self.runs_torch or not self._switches_anywhere():
+            return []
+        found: dict[int, EvalInLoop] = {}
+        for function, body in self.scopes():
+            class_ = self._classes.get(id(function)) if function is not None else None
+            for loop in _loops_in(body):
+                steps = list(self._steps(_loop_body(loop), _Context(class_)))
+                for item in self._left_on(loop, steps, function, body):
+                    found.setdefault(id(item.site), item)
+        return list(found.values())
+
+    def _left_on(self, loop, steps: list[Step], function, body) -> Iterator[EvalInLoop]:
+        backward = next((s for s in steps if s.effect is Effect.BACKWARD), None)
+        if backward is None:
+            return
+        for step in steps:
+            if step.effect is not Effect.EVAL or step.key is None or _ends_after(loop, step.site):
+                continue
+            key = step.key
+            trains = next((s for s in steps if s.effect is Effect.FORWARD and s.training and s.key is not None
+                           and (s.key == key or s.key.startswith(key + "."))), None)
+            if trains is None:
+                continue
+            if any(s.effect in (Effect.TRAIN, Effect.HANDED) and (s.key is None or related(s.key, key))
+                   for s in steps):
+                continue
+            yield EvalInLoop(loop, step.site, step.node, key, trains.node, backward.node,
+                             self._train_before(body, loop, key))
+
+    def _train_before(self, body, loop, key: str):
+        found = None
+        for statement in body:
+            if statement is loop or _contains(statement, loop):
+                return found
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            for call in self._calls_in(statement):
+                if self.mode_of(call) is Effect.TRAIN and related(dotted_name(call.func.value) or "", key):
+                    found = call
+        return found
+
+    def _steps(self, statements, context: _Context, tail=None) -> Iterator[Step]:
+        """The steps of a block; `tail` (given for blocks that are no loop or function body) is the
+        rest of the enclosing loop or function body, where a `backward()` makes a forward a training one."""
+        statements = list(statements)
+        for index, statement in enumerate(statements):
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            rest = statements[index:] if tail is None else tail
+            # A context manager given the model (`accelerator.accumulate(model)`) does not switch modes.
+            header = isinstance(statement, cst.With)
+            for call in self._calls_in(statement):
+                yield from self._call_steps(call, context, rest, header)
+            loop = isinstance(statement, (cst.For, cst.While))
+            for position, block in enumerate(child_bodies(statement)):
+                yield from self._steps(block, context, None if loop and position == 0 else rest)
+
+    def _call_steps(self, call, context: _Context, rest, header: bool = False) -> Iterator[Step]:
+        site = context.site or call
+        func = call.func
+        mode = self.mode_of(call)
+        if mode is not None:
+            yield Step(mode, context.key(func.value), call, site)
+            return
+        if self.is_backward(call):
+            yield Step(Effect.BACKWARD, None, call, site)
+            return
+        callee, bound = self._callee(call, context)
+        if callee is not None and id(callee) not in context.active and context.depth < INLINE_DEPTH:
+            rename = self._rename(callee, call, context, bound)
+            # A helper that switches no mode, called before a `backward()` (`loss = compute_loss(model,
+            # batch)`, a nested `_forward()`), makes training forwards.
+            inherits = context.inherits or (self._backward_in(rest) and not self._switches_mode(callee))
+            inner = context.inlined(self._classes.get(id(callee)), callee, rename, site, inherits)
+            yield from self._steps(body_of(callee.body), inner)
+            return
+        key = self.forward_key(call)
+        if key is not None:
+            yield Step(Effect.FORWARD, context.key(func.value if isinstance(func, cst.Attribute)
+                                                   and func.attr.value == "forward" else func), call, site,
+                       training=context.inherits or self._backward_in(rest))
+        if header or self._utility(func):
+            return
+        if isinstance(func, cst.Attribute) and func.attr.value not in _MODE_KEEPING_METHODS \
+                and not self._is_self_attribute(func, context):
+            receiver = context.key(func.value)  # `model.fit(...)`: a method we cannot see may switch modes
+            if receiver is not None:
+                yield Step(Effect.HANDED, receiver, call, site)
+        if not self._keeps_mode(func):
+            for arg in call.args:
+                name = context.key(arg.value)
+                if name is not None:
+                    yield Step(Effect.HANDED, name, call, site)
+
+    def _is_self_attribute(self, func, context: _Context) -> bool:
+        """`self.model(...)` where the class assigns `self.model`: a forward, not a method call."""
+        if not (isinstance(func.value, cst.Name) and func.value.value == "self") or context.class_ is None:
+            return False
+        return func.attr.value in self._assigned_on_self(context.class_)
+
+    def _assigned_on_self(self, class_) -> frozenset:
+        """Names `self.<name>` is assigned to anywhere in the class, tuple targets included."""
+        found = self._self_names.get(id(class_))
+        if found is None:
+            names = set()
+            for node in walk_nodes(class_.body):
+                if isinstance(node, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign)):
+                    target = node.target
+                    stack = [target]
+                    while stack:
+                        current = stack.pop()
+                        if isinstance(current, (cst.Tuple, cst.List)):
+                            stack.extend(element.value for element in current.elements)
+                        elif isinstance(current, cst.Attribute) and isinstance(current.value, cst.Name) \
+                                and current.value.value == "self":
+                            names.add(current.attr.value)
+            found = self._self_names[id(class_)] = frozenset(names)
+        return found
+
+    def _utility(self, func) -> bool:
+        """A callee named for bookkeeping (saving, logging, syncing, EMA updates): it keeps modes."""
+        name = dotted_name(func)
+        return name is not None and "train" not in name.lower() and bool(_UTILITY.search(name))
+
+    def _keeps_mode(self, func) -> bool:
+        qualified = self.names.qualified_name(func)
+        if qualified is not None:
+            return qualified.startswith(_MODE_KEEPING_PREFIXES)
+        return isinstance(func, cst.Name) and func.value in _MODE_KEEPING_FUNCTIONS
+
+    def _callee(self, call, context: _Context):
+        """The same-module function or method a call reaches, and whether it is bound (`self.f`)."""
+        func = call.func
+        if isinstance(func, cst.Name):
+            found = self._functions.get(func.value)
+            if found is not None and self.names.qualified_name(func) is None:
+                return found, False
+            return None, False
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self" \
+                and context.class_ is not None:
+            from torchlint.facts.program import Program
+
+            method = self.facts.get(Program).method(context.class_, func.attr.value)
+            if method is not None:
+                return method, True
+        return None, False
+
+    def _rename(self, callee, call, context: _Context, bound: bool) -> dict:
+        params = parameters(callee.params)
+        if bound and params:
+            params = params[1:]
+        rename: dict[str, str | None] = {p.name.value: None for p in params}
+        positional = [p for p in params if p.star == ""] if params else []
+        index = 0
+        for arg in call.args:
+            if arg.star:
+                break
+            if arg.keyword is not None:
+                if arg.keyword.value in rename:
+                    rename[arg.keyword.value] = context.key(arg.value)
+                continue
+            if index < len(positional):
+                rename[positional[index].name.value] = context.key(arg.value)
+            index += 1
+        if bound:
+            rename["self"] = context.key(cst.Name("self"))
+        return rename
+
+    def _backward_in(self, statements) -> bool:
+        """Do these statements run `backward()`, themselves or in a same-module helper they call?"""
+        if not statements:
+            return False
+        found = self._tail_cache.get(id(statements[-1]))
+        if found is None:
+            found = self._tail_cache[id(statements[-1])] = {}
+        key = id(statements[0])
+        if key not in found:
+            found[key] = any(self._statement_runs_backward(statement) for statement in statements)
+        return found[key]
+
+    def _statement_runs_backward(self, statement) -> bool:
+        known = self._statement_backward.get(id(statement))
+        if known is None:
+            known = self._statement_backward[id(statement)] = any(
+                self.is_backward(call) or self._helper_runs_backward(call)
+                for inner in _flat([statement]) for call in self._calls_in(inner))
+        return known
+
+    def _switches_mode(self, function) -> bool:
+        return any(self.mode_of(call) is not None for statement in _flat(body_of(function.body))
+                   for call in self._calls_in(statement))
+
+    def _helper_runs_backward(self, call) -> bool:
+        func = call.func
+        callee = self._functions.get(func.value) if isinstance(func, cst.Name) else None
+        return callee is not None and self._runs_backward(callee, body_of(callee.body), 1)
+
+    def _runs_backward(self, function, body, depth: int = 0) -> bool:
+        """Does the function (None: the script) run `backward()`, itself or in a helper it calls?"""
+        key = id(function) if function is not None else 0
+        found = self._backward_cache.get(key)
+        if found is None:
+            self._backward_cache[key] = False  # recursion stops here
+            found = False
+            for statement in _flat(body):
+                for call in self._calls_in(statement):
+                    if self.is_backward(call):
+                        found = True
+                        break
+                    func = call.func
+                    callee = self._functions.get(func.value) if isinstance(func, cst.Name) else None
+                    if callee is not None and depth < INLINE_DEPTH \
+                            and self._runs_backward(callee, body_of(callee.body), depth + 1):
+                        found = True
+                        break
+                if found:
+                    break
+            self._backward_cache[key] = found
+        return found
+
+    # --- forwards in evaluation mode that build a graph ----------------------------------------
+
+    def eval_forwards_with_grad(self) -> list[EvalForward]:
+        if not self.runs_torch or not self._switches_anywhere():
+            return []
+        found = []
+        for function, body in self.scopes():
+            if not self._has_mode_calls(body):
+                continue
+            if function is not None and function.name.value in _FRAMEWORK_EVAL_METHODS and id(function) in self._classes:
+                continue  # a Lightning hook (a plain function named `test_step` is not one)
+            forwards = list(self._eval_forwards(body))
+            if not forwards or self._needs_graph(body):
+                continue
+            if function is not None and self._grad_disabled_for(function, 0):
+                continue
+            found.extend(forwards)
+        return found
+
+    def _eval_forwards(self, body) -> Iterator[EvalForward]:
+        modes: dict[str, Any] = {}  # model -> its latest `.eval()` call, or None after `.train()`
+        for statement, no_grad, block in self._walk_grad(body, False, body):
+            if no_grad is None:
+                modes.clear()  # `torch.set_grad_enabled(...)` or `enable_grad`: no longer ours to judge
+                continue
+            reported: set[str] = set()
+            for call in self._calls_in(statement):
+                mode = self.mode_of(call)
+                if mode is not None:
+                    key = dotted_name(call.func.value)
+                    if key is not None:
+                        modes[key] = call if mode is Effect.EVAL else None
+                    continue
+                if no_grad:
+                    continue
+                key = self.forward_key(call)
+                if key is None or modes.get(key) is None or key in reported or self._frozen(key):
+                    continue
+                if any(self.is_backward(c) or _requires_grad(c) for s in _flat(block) for c in self._calls_in(s)):
+                    continue
+                reported.add(key)  # one finding per statement and model
+                yield EvalForward(call, modes[key], key)
+
+    def _frozen(self, key: str) -> bool:
+        """Are the model's parameters frozen somewhere in the file (`requires_grad_(False)`, or
+        `p.requires_grad = False` over its `parameters()`)? Then its forwards record no graph."""
+        if self._frozen_models is None:
+            frozen, thawed = set(), set()
+            for node in iter_statements(self.module.body):
+                for call in self._calls_in(node):
+                    if isinstance(call.func, cst.Attribute) and call.func.attr.value == "requires_grad_":
+                        off = bool(call.args) and _is_false(call.args[0].value)
+                        (frozen if off else thawed).add(dotted_name(call.func.value))
+                if isinstance(node, cst.For) and isinstance(node.iter, cst.Call) \
+                        and isinstance(node.iter.func, cst.Attribute) \
+                        and node.iter.func.attr.value in ("parameters", "named_parameters"):
+                    text = self.module.code_for_node(node.body)
+                    if "requires_grad = False" in text or "requires_grad_(False)" in text:
+                        frozen.add(dotted_name(node.iter.func.value))
+                    if "requires_grad = True" in text or "requires_grad_()" in text or "requires_grad_(True)" in text:
+                        thawed.add(dotted_name(node.iter.func.value))
+            # A model frozen, then partly thawed (fine-tuning a head), still records a graph.
+            self._frozen_models = ({name for name in frozen if name}, {name for name in thawed if name})
+        frozen, thawed = self._frozen_models
+        # Freezing `model.features` leaves the rest of `model` recording a graph.
+        return any(_within(key, name) for name in frozen) and not any(related(key, name) for name in thawed)
+
+    def _walk_grad(self, body, no_grad: bool, block) -> Iterator[tuple[Any, bool | None, list]]:
+        """(statement, gradients disabled there, its innermost loop or function body), in source order.
+
+        A statement that switches gradients globally (`torch.set_grad_enabled(...)`) yields
+        None: what follows depends on state we do not track.
+        """
+        for statement in body:
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            if isinstance(statement, cst.With):
+                state = self._with_grad(statement)
+                if state is None:
+                    yield statement, None, block
+                    continue
+                yield from self._walk_grad(body_of(statement.body), no_grad or state, block)
+                continue
+            if any(self._switches_grad(call) for call in self._calls_in(statement)):
+                yield statement, None, block
+                continue
+            yield statement, no_grad, block
+            loop = isinstance(statement, (cst.For, cst.While))
+            for index, child in enumerate(child_bodies(statement)):
+                yield from self._walk_grad(child, no_grad, child if loop and index == 0 else block)
+
+    def _with_grad(self, statement) -> bool | None:
+        """True: the `with` disables gradients; False: it does not touch them; None: it enables them."""
+        disabled = False
+        for item in statement.items:
+            expr = item.item
+            target = expr.func if isinstance(expr, cst.Call) else expr
+            qualified = self.names.qualified_name(target)
+            if self._disables_grad(target):
+                disabled = True
+            elif qualified in _SET_GRAD:
+                args = expr.args if isinstance(expr, cst.Call) else ()
+                if args and isinstance(args[0].value, cst.Name) and args[0].value.value == "True":
+                    return None
+                disabled = True  # `set_grad_enabled(False)` or `set_grad_enabled(phase == "train")`
+            elif qualified in _ENABLE_GRAD:
+                return None
+        return disabled
+
+    def _disables_grad(self, target) -> bool:
+        """`torch.no_grad`, `torch.inference_mode`, or a wrapper named like them (`smart_inference_mode`)."""
+        if self.names.qualified_name(target) in _NO_GRAD:
+            return True
+        name = dotted_name(target)
+        last = name.rsplit(".", 1)[-1].lower() if name else ""
+        return "no_grad" in last or "inference_mode" in last
+
+    def _switches_grad(self, call) -> bool:
+        qualified = self.names.qualified_name(call.func)
+        if qualified in _SET_GRAD:
+            return True
+        # `torch.no_grad().__enter__()`
+        func = call.func
+        return isinstance(func, cst.Attribute) and func.attr.value == "__enter__"
+
+    def _needs_graph(self, body) -> bool:
+        """Does the scope ask for gradients of something other than the model (saliency, attacks)?"""
+        for statement in _flat_outside_parameter_loops(body):
+            for call in self._calls_in(statement):
+                if self.names.qualified_name(call.func) in _GRAD_FUNCTIONS:
+                    return True
+            for small in small_statements(statement):
+                if isinstance(small, cst.Assign) and any(
+                        isinstance(t.target, cst.Attribute) and t.target.attr.value == "requires_grad"
+                        for t in small.targets) and not _is_false(small.value):
+                    return True
+        return False
+
+    def _grad_disabled_for(self, function, depth: int) -> bool:
+        """Is `function` decorated with `no_grad`, nested in one that is, or called under it here?"""
+        for decorator in function.decorators:
+            expr = decorator.decorator
+            if self._disables_grad(expr.func if isinstance(expr, cst.Call) else expr):
+                return True
+        outer = self._enclosing.get(id(function))
+        if outer is not None and self._grad_disabled_for(outer, depth + 1):
+            return True
+        if depth >= INLINE_DEPTH:
+            return False
+        return self._called_without_grad(function, depth)
+
+    def _called_without_grad(self, function, depth: int) -> bool:
+        """Is some same-module call of `function` made with gradients disabled (or unknown)?"""
+        if self._calls_by_name is None:
+            self._calls_by_name = {}
+            for scope, body in self.scopes():
+                for statement, no_grad, _ in self._walk_grad(body, False, body):
+                    for call in self._calls_in(statement):
+                        func = call.func
+                        if isinstance(func, cst.Attribute):
+                            self._calls_by_name.setdefault(("attr", func.attr.value), []).append((scope, no_grad))
+                        elif isinstance(func, cst.Name):
+                            self._calls_by_name.setdefault(("name", func.value), []).append((scope, no_grad))
+        kind = "attr" if id(function) in self._classes else "name"
+        for scope, no_grad in self._calls_by_name.get((kind, function.name.value), ()):
+            if no_grad or no_grad is None:
+                return True
+            if scope is not None and scope is not function and self._grad_disabled_for(scope, depth + 1):
+                return True
+        return False
+
+
+class _Context:
+    """Where the step collector stands: the class of the code, renamed parameters, depth."""
+
+    def __init__(self, class_, rename=None, depth: int = 0, active=(), site=None, inherits: bool = False):
+        self.class_ = class_
+        self.rename = rename
+        self.depth = depth
+        self.active = active
+        self.site = site
+        self.inherits = inherits  # forwards here are training ones: the caller back-propagates after the call
+
+    def inlined(self, class_, callee, rename: dict, site, inherits: bool) -> _Context:
+        return _Context(class_, rename, self.depth + 1, self.active + (id(callee),), site, inherits)
+
+    def key(self, node) -> str | None:
+        text = dotted_name(node)
+        if text is None or self.rename is None:
+            return text
+        root, dot, rest = text.partition(".")
+        if root in self.rename:
+            mapped = self.rename[root]
+            return None if mapped is None else mapped + dot + rest
+        return text
+
+
+def related(a: str, b: str) -> bool:
+    """Could `a` and `b` name the same model (`self.model` / `model`, `model` / `model.head`)?"""
+    a, b = _strip_self(a), _strip_self(b)
+    if not a or not b:
+        return True  # `self` itself: the module the method belongs to
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".") or a.split(".")[-1] == b.split(".")[-1]
+
+
+def _within(key: str, owner: str) -> bool:
+    """Is `key` the module `owner` or one of its submodules?"""
+    key, owner = _strip_self(key), _strip_self(owner)
+    return not owner or key == owner or key.startswith(owner + ".")
+
+
+def _strip_self(name: str) -> str:
+    if name == "self":
+        return ""
+    return name[5:] if name.startswith("self.") else name
+
+
+def _is_false(expr) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "False"
+
+
+def _requires_grad(call) -> bool:
+    """`x.requires_grad_()` / `x.requires_grad_(True)`: an input that wants gradients."""
+    func = call.func
+    if not (isinstance(func, cst.Attribute) and func.attr.value == "requires_grad_"):
+        return False
+    return not call.args or not _is_false(call.args[0].value)
+
+
+def _loop_body(loop) -> list:
+    return body_of(loop.body)
+
+
+def _loops_in(body) -> Iterator:
+    for statement in _flat(body):
+        if isinstance(statement, (cst.For, cst.While)):
+            yield statement
+
+
+def _flat(body) -> Iterator:
+    """Every statement of a body, compound ones and their blocks, not entering definitions."""
+    for statement in body:
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        yield statement
+        for block in child_bodies(statement):
+            yield from _flat(block)
+
+
+def _flat_outside_parameter_loops(body) -> Iterator:
+    """`_flat`, without the bodies of `for p in m.parameters():` (thawing parameters asks no input
+    for gradients)."""
+    for statement in body:
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        yield statement
+        if isinstance(statement, cst.For) and isinstance(statement.iter, cst.Call) \
+                and isinstance(statement.iter.func, cst.Attribute) \
+                and statement.iter.func.attr.value in ("parameters", "named_parameters"):
+            continue
+        for block in child_bodies(statement):
+            yield from _flat_outside_parameter_loops(block)
+
+
+def _contains(statement, node) -> bool:
+    return any(inner is node for inner in _flat([statement]))
+
+
+def _ends_after(loop, site) -> bool:
+    """Is the statement holding `site` in the loop's body followed by an unconditional exit?"""
+    def search(block) -> bool | None:
+        for index, statement in enumerate(block):
+            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+                continue
+            if any(call is site for call in _calls_of(statement)):
+                rest = block[index + 1:]
+                return any(isinstance(small, (cst.Break, cst.Return, cst.Raise))
+                           for s in rest for small in small_statements(s))
+            if isinstance(statement, (cst.For, cst.While)):
+                continue
+            for child in child_bodies(statement):
+                found = search(child)
+                if found is not None:
+                    return found
+        return None
+
+    return bool(search(_loop_body(loop)))
+
+
+def _calls_of(statement) -> Iterator:
+    """Calls in a statement line, or in a compound statement's header, in execution order."""
+    if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        roots = list(statement.body)
+    elif isinstance(statement, (cst.If, cst.While)):
+        roots = [statement.test]
+    elif isinstance(statement, cst.For):
+        roots = [statement.iter]
+    elif isinstance(statement, cst.With):
+        roots = [item.item for item in statement.items]
+    else:
+        roots = []
+    for root in roots:
+        yield from _calls(root)
+
+
+_NOT_ENTERED = frozenset({"Lambda", "FunctionDef", "ClassDef"}) | TRIVIA
+
+
+def _calls(node) -> Iterator:
+    """Calls in an expression, arguments before the call; lambdas are not entered."""
+    for child in children(node):
+        if type(child).__name__ not in _NOT_ENTERED:
+            yield from _calls(child)
+    if type(node).__name__ == "Call":
+        yield node
