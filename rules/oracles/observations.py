@@ -175,3 +175,26 @@ class Run(Protocol):
     splits: list[Split]
 
     def quiet(self): ...  # a context in which the program's calls are not recorded
+
+
+@dataclass
+class SchedulerStep(Observation):
+    """An `LRScheduler.step()` the program called, with what PyTorch said and the learning rates."""
+
+    scheduler: str = ""  # the scheduler's class name
+    first: bool = False  # the scheduler's first step since it was built
+    optimizer_stepped: bool = False  # its optimizer had stepped before this call
+    explicit: bool = False  # given arguments (an explicit epoch, a metric)
+    warnings: tuple[str, ...] = ()
+    lr_before: tuple[float, ...] = ()
+    lr_after: tuple[float, ...] = ()
+
+
+@dataclass
+class SamplerEpoch(Observation):
+    """One pass of a `DistributedSampler` (one epoch of its loader): the order it handed out."""
+
+    sampler: int = 0  # a serial number of the sampler, to compare the epochs of one sampler
+    epoch: int = 0
+    shuffle: bool = True
+    order: tuple[int, ...] = ()

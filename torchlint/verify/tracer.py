@@ -188,6 +188,9 @@ class Tracer:
         from torchlint.verify.watch_nn import patch_nn
 
         patch_nn(self)  # softmax functions, module construction, factories and device moves
+        from torchlint.verify.watch_training import patch_training
+
+        patch_training(self)  # scheduler steps and distributed sampler epochs
 
     def _patch_sklearn(self) -> None:
         import sklearn.base
