@@ -73,6 +73,7 @@ class StepEvent:
     node: Any = field(compare=False, hash=False)  # the `step(...)` call
     branches: tuple[tuple[int, bool], ...] = ()  # (id of an `if`, branch taken) it sits under
     via: Any = field(default=None, compare=False, hash=False)  # the loop body's call into a helper
+    scope: Any = field(default=None, compare=False, hash=False)  # the function the call is in
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,6 @@ class Schedules:
         self.facts = facts
         self.names = facts.names
         self.loops: LoopFacts = facts.get(LoopFacts)
-        self.schedulers: dict[str, tuple[Evidence, Any, str | None]] = {}  # key -> (evidence, call, optimizer)
-        self.other_bindings: set[str] = set()  # keys also bound to something that is no scheduler
         self._values: dict[tuple[int, str], list] = {}  # (scope, key) -> assigned values (None: unpacked)
         self._functions: dict[str, Any] = dict(self.loops.functions)
 
@@ -143,18 +142,11 @@ class Schedules:
                             for element in target.elements:
                                 inner = dotted_name(element.value)
                                 if inner is not None:
-                                    self.other_bindings.add(inner)
                                     self._values.setdefault(_scoped(inner, scope), []).append(None)
 
     # --- what names hold ------------------------------------------------------------------------
 
     def _bind(self, key: str, value, scope) -> None:
-        qualified = self.names.qualified_name(value.func) if isinstance(value, cst.Call) else None
-        if qualified is not None and qualified.startswith(_SCHEDULER_FACTORIES) \
-                and not qualified.endswith(_NOT_SCHEDULES) and qualified.rsplit(".", 1)[-1][:1] != "_":
-            self.schedulers[key] = (Evidence.CONSTRUCTOR, value, _first_argument(value, "optimizer"))
-        else:
-            self.other_bindings.add(key)
         self._values.setdefault(_scoped(key, scope), []).append(value)
 
     def values(self, key: str, scope) -> list:
@@ -187,16 +179,24 @@ class Schedules:
                     return Sampler(key, built[0], _shuffle(built[0]))
         return None
 
-    def scheduler(self, key: str | None) -> Evidence | None:
-        """How we know `key` holds a learning-rate scheduler; None when it may not."""
-        if key is None:
+    def scheduler(self, key: str | None, scope) -> tuple[Evidence, Any] | None:
+        """How we know `key` holds a learning-rate scheduler in `scope`, and the call that built it
+        (when there is exactly one); None when it may hold something else."""
+        if key is None or key.split(".")[0] in self.names.aliases:
             return None
-        known = self.schedulers.get(key)
-        if known is not None:
-            return None if key in self.other_bindings else known[0]
-        if key in self.other_bindings or key.split(".")[0] in self.names.aliases:
+        values = self.values(key, scope)
+        if values:
+            if all(self._is_scheduler_call(value) for value in values):
+                return Evidence.CONSTRUCTOR, values[0] if len(values) == 1 else None
             return None
-        return Evidence.NAME if _SCHEDULER_NAME.search(key.rsplit(".", 1)[-1]) else None
+        return (Evidence.NAME, None) if _SCHEDULER_NAME.search(key.rsplit(".", 1)[-1]) else None
+
+    def _is_scheduler_call(self, value) -> bool:
+        if not isinstance(value, cst.Call):
+            return False
+        qualified = self.names.qualified_name(value.func)
+        return qualified is not None and qualified.startswith(_SCHEDULER_FACTORIES) \
+            and not qualified.endswith(_NOT_SCHEDULES) and qualified.rsplit(".", 1)[-1][:1] != "_"
 
     def _is_loader_call(self, call) -> bool:
         qualified = self.names.qualified_name(call.func)
@@ -210,75 +210,77 @@ class Schedules:
         """Scheduler steps that precede the update of their own iteration, innermost loop first."""
         seen: set[int] = set()
         for loop in self.loops.loops:
-            events = list(self._events(body_of(loop.node.body), (), 0, (), None, loop))
+            events = list(self._events(body_of(loop.node.body), (), 0, (), None, loop, loop.function))
             for index, event in enumerate(events):
                 if event.kind is not StepKind.SCHEDULER or id(event.node) in seen:
                     continue
-                evidence = self.scheduler(event.key)
-                if evidence is None:
+                known = self.scheduler(event.key, event.scope)
+                if known is None:
                     continue
+                evidence, built = known
                 if any(e.kind is StepKind.OPTIMIZER for e in events[:index]):
                     continue
                 later = [e for e in events[index + 1:] if e.kind is StepKind.OPTIMIZER and not _exclusive(e, event)]
                 if not later:
                     continue
                 seen.add(id(event.node))
-                _, built, optimizer = self.schedulers.get(event.key, (None, None, None))
+                optimizer = _first_argument(built, "optimizer") if built is not None else None
                 yield EarlyStep(loop.node, event, later[0], evidence, built, optimizer)
 
-    def _events(self, statements, branches, depth, active, via, loop) -> Iterator[StepEvent]:
+    def _events(self, statements, branches, depth, active, via, loop, scope) -> Iterator[StepEvent]:
         for statement in statements:
-            yield from self._statement(statement, branches, depth, active, via, loop)
+            yield from self._statement(statement, branches, depth, active, via, loop, scope)
 
-    def _statement(self, statement, branches, depth, active, via, loop) -> Iterator[StepEvent]:
+    def _statement(self, statement, branches, depth, active, via, loop, scope) -> Iterator[StepEvent]:
         if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
             for small in statement.body:
-                yield from self._expression(small, branches, depth, active, via, loop)
+                yield from self._expression(small, branches, depth, active, via, loop, scope)
         elif isinstance(statement, cst.If):
-            yield from self._expression(statement.test, branches, depth, active, via, loop)
-            yield from self._events(body_of(statement.body), branches + ((id(statement), True),), depth, active, via, loop)
+            yield from self._expression(statement.test, branches, depth, active, via, loop, scope)
+            yield from self._events(body_of(statement.body), branches + ((id(statement), True),), depth, active, via, loop, scope)
             if isinstance(statement.orelse, cst.If):
-                yield from self._statement(statement.orelse, branches + ((id(statement), False),), depth, active, via, loop)
+                yield from self._statement(statement.orelse, branches + ((id(statement), False),), depth, active, via, loop, scope)
             elif statement.orelse is not None:
                 yield from self._events(body_of(statement.orelse.body), branches + ((id(statement), False),),
-                                        depth, active, via, loop)
+                                        depth, active, via, loop, scope)
         elif isinstance(statement, (cst.For, cst.While)):
             header = statement.iter if isinstance(statement, cst.For) else statement.test
-            yield from self._expression(header, branches, depth, active, via, loop)
-            yield from self._events(body_of(statement.body), branches, depth, active, via, loop)
+            yield from self._expression(header, branches, depth, active, via, loop, scope)
+            yield from self._events(body_of(statement.body), branches, depth, active, via, loop, scope)
         elif isinstance(statement, cst.With):
             for item in statement.items:
-                yield from self._expression(item.item, branches, depth, active, via, loop)
-            yield from self._events(body_of(statement.body), branches, depth, active, via, loop)
+                yield from self._expression(item.item, branches, depth, active, via, loop, scope)
+            yield from self._events(body_of(statement.body), branches, depth, active, via, loop, scope)
         elif isinstance(statement, (cst.Try, cst.TryStar)):
-            yield from self._events(body_of(statement.body), branches, depth, active, via, loop)
+            yield from self._events(body_of(statement.body), branches, depth, active, via, loop, scope)
             if statement.orelse is not None:
-                yield from self._events(body_of(statement.orelse.body), branches, depth, active, via, loop)
+                yield from self._events(body_of(statement.orelse.body), branches, depth, active, via, loop, scope)
             if statement.finalbody is not None:
-                yield from self._events(body_of(statement.finalbody.body), branches, depth, active, via, loop)
+                yield from self._events(body_of(statement.finalbody.body), branches, depth, active, via, loop, scope)
 
-    def _expression(self, node, branches, depth, active, via, loop) -> Iterator[StepEvent]:
+    def _expression(self, node, branches, depth, active, via, loop, scope) -> Iterator[StepEvent]:
         for call in _calls(node):
-            yield from self._call(call, branches, depth, active, via, loop)
+            yield from self._call(call, branches, depth, active, via, loop, scope)
 
-    def _call(self, call, branches, depth, active, via, loop) -> Iterator[StepEvent]:
+    def _call(self, call, branches, depth, active, via, loop, scope) -> Iterator[StepEvent]:
         func = call.func
         if isinstance(func, cst.Attribute):
             attr, receiver = func.attr.value, dotted_name(func.value)
             if attr == "step" and receiver is not None:
-                if self.loops.is_optimizer(receiver) and self.scheduler(receiver) is None:
-                    yield StepEvent(StepKind.OPTIMIZER, receiver, call, branches, via)
+                if self.loops.is_optimizer(receiver) and self.scheduler(receiver, scope) is None:
+                    yield StepEvent(StepKind.OPTIMIZER, receiver, call, branches, via, scope)
                 elif self.loops.is_scaler(receiver) and call.args:
-                    yield StepEvent(StepKind.OPTIMIZER, dotted_name(call.args[0].value), call, branches, via)
-                elif not call.args and self.scheduler(receiver) is not None:
-                    yield StepEvent(StepKind.SCHEDULER, receiver, call, branches, via)
+                    yield StepEvent(StepKind.OPTIMIZER, dotted_name(call.args[0].value), call, branches, via, scope)
+                elif not call.args and self.scheduler(receiver, scope) is not None:
+                    yield StepEvent(StepKind.SCHEDULER, receiver, call, branches, via, scope)
                 return
             if attr == "optimizer_step" and call.args:
-                yield StepEvent(StepKind.OPTIMIZER, dotted_name(call.args[0].value), call, branches, via)
+                yield StepEvent(StepKind.OPTIMIZER, dotted_name(call.args[0].value), call, branches, via, scope)
                 return
         helper = self._helper(call, loop)
         if helper is not None and depth < INLINE_DEPTH and helper not in active:
-            yield from self._events(body_of(helper.body), branches, depth + 1, active + (helper,), via or call, loop)
+            yield from self._events(body_of(helper.body), branches, depth + 1, active + (helper,), via or call, loop,
+                                    helper)
 
     def _helper(self, call, loop):
         """The same-module function or `self` method a call runs, if we can read it."""
