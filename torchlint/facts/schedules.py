@@ -170,14 +170,18 @@ class Schedules:
         for arg in value.args:
             if arg.keyword is not None and arg.keyword.value == "sampler":
                 given = arg.value
-                if isinstance(given, cst.Call) and self.names.qualified_name(given.func) in _SAMPLERS:
-                    return Sampler("", given, _shuffle(given))
                 key = dotted_name(given)
-                built = self.values(key, scope) if key is not None else []
-                if len(built) == 1 and isinstance(built[0], cst.Call) \
-                        and self.names.qualified_name(built[0].func) in _SAMPLERS:
-                    return Sampler(key, built[0], _shuffle(built[0]))
+                built = self.values(key, scope) if key is not None else [given]
+                # `DistributedSampler(ds) if distributed else None`, or an `if`/`else` binding both:
+                # the single-process branch has no sampler and no epoch to set.
+                alternatives = [v for value in built for v in _alternatives(value)]
+                samplers = [v for v in alternatives if self._is_sampler_call(v)]
+                if len(samplers) == 1 and all(v is samplers[0] or _is_none(v) for v in alternatives):
+                    return Sampler(key or "", samplers[0], _shuffle(samplers[0]))
         return None
+
+    def _is_sampler_call(self, value) -> bool:
+        return isinstance(value, cst.Call) and self.names.qualified_name(value.func) in _SAMPLERS
 
     def scheduler(self, key: str | None, scope) -> tuple[Evidence, Any] | None:
         """How we know `key` holds a learning-rate scheduler in `scope`, and the call that built it
@@ -369,6 +373,17 @@ class Schedules:
                                                          for t in small.targets):
                     return True
         return False
+
+
+def _alternatives(value) -> list:
+    """The values an expression may take: both arms of `a if c else b`."""
+    if isinstance(value, cst.IfExp):
+        return _alternatives(value.body) + _alternatives(value.orelse)
+    return [value]
+
+
+def _is_none(value) -> bool:
+    return isinstance(value, cst.Name) and value.value == "None"
 
 
 def _scoped(key: str, scope) -> tuple[int, str]:
