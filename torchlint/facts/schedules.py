@@ -44,7 +44,9 @@ _SCHEDULER_FACTORIES = (
 )
 _NOT_SCHEDULES = ("ReduceLROnPlateau",)
 _SCHEDULER_NAME = re.compile(r"(?:^|_)(?:lr_?)?sched(?:uler)?s?(?:_|\d|$)|^(?:lr|warmup)_?sched", re.I)
+_SCHEDULER_CLASS = re.compile(r"(?:LR|Scheduler|Schedule|_schedule\w*|_scheduler)$")
 _SAMPLERS = ("torch.utils.data.distributed.DistributedSampler", "torch.utils.data.DistributedSampler")
+_READS_ONLY = frozenset({"enumerate", "tqdm", "iter", "len", "print", "zip", "next", "list", "progress_bar", "track"})
 _LOADERS = ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader")
 
 
@@ -189,11 +191,26 @@ class Schedules:
         if key is None or key.split(".")[0] in self.names.aliases:
             return None
         values = self.values(key, scope)
-        if values:
-            if all(self._is_scheduler_call(value) for value in values):
-                return Evidence.CONSTRUCTOR, values[0] if len(values) == 1 else None
+        if values and all(self._is_scheduler_call(value) for value in values):
+            return Evidence.CONSTRUCTOR, values[0] if len(values) == 1 else None
+        named = bool(_SCHEDULER_NAME.search(key.rsplit(".", 1)[-1]))
+        if values and not all(self._may_be_scheduler(value, named) for value in values):
             return None
-        return (Evidence.NAME, None) if _SCHEDULER_NAME.search(key.rsplit(".", 1)[-1]) else None
+        if named or values:
+            return Evidence.NAME, values[0] if len(values) == 1 else None
+        return None
+
+    def _may_be_scheduler(self, value, named: bool) -> bool:
+        """A call of a class from elsewhere (`WarmUpLR(opt, n)`, `build_scheduler(cfg, opt)`) named
+        like a scheduler, or any such call bound to a name that says so; nothing torch knows as
+        something else (`ReduceLROnPlateau`, a tensor, a module)."""
+        if not isinstance(value, cst.Call):
+            return False
+        callee = dotted_name(value.func) or ""
+        qualified = self.names.qualified_name(value.func) or ""
+        if "Plateau" in callee or qualified.startswith(("torch.", "timm.scheduler", "diffusers.schedulers")):
+            return False
+        return named or bool(_SCHEDULER_CLASS.search(callee.rsplit(".", 1)[-1]))
 
     def _is_scheduler_call(self, value) -> bool:
         if not isinstance(value, cst.Call):
@@ -318,7 +335,7 @@ class Schedules:
                 sampler = self.sampler_of(key, scope)
                 if sampler is None or sampler.shuffle is not Shuffle.ON or id(inner) in reported:
                     continue
-                if self._rebuilt_in(loop, key, sampler):
+                if self._rebuilt_in(loop, key, sampler) or self._handed_away(loop, {key, sampler.key} - {""}):
                     continue
                 reported.add(id(inner))
                 yield UnsetEpoch(loop.node, inner, loader_node, sampler, via)
@@ -359,6 +376,21 @@ class Schedules:
                     helper = self._helper(call, loop)
                     if helper is not None and depth < INLINE_DEPTH and helper not in active:
                         if self._sets_epoch(body_of(helper.body), depth + 1, active + (helper,), loop):
+                            return True
+        return False
+
+    def _handed_away(self, loop, keys: set[str]) -> bool:
+        """The loader or its sampler is passed, inside the epoch loop, to code we cannot read
+        (an imported `shuffle_dataset(loader, epoch)` may set the epoch)."""
+        for statement in iter_statements(body_of(loop.node.body), into_functions=False, into_classes=False):
+            for small in _headers(statement):
+                for call in _calls(small):
+                    name = (dotted_name(call.func) or "").rsplit(".", 1)[-1]
+                    if name in _READS_ONLY or self._helper(call, loop) is not None:
+                        continue
+                    for arg in call.args:
+                        given = dotted_name(arg.value) or ""
+                        if any(given == key or given.startswith(key + ".") for key in keys):
                             return True
         return False
 
