@@ -18,7 +18,10 @@ class SchedulerBeforeOptimizer(Rule):
     scheduler stepped after the batch loop), for any update that runs earlier in the same
     iteration, for `ReduceLROnPlateau` (its `step(metric)` follows a metric, not a schedule) and
     for `step(...)` with arguments (an explicit epoch, a metric, a timm-style scheduler), and for
-    loops with no visible update (a loop that only prints the schedule).
+    loops with no visible update (a loop that only prints the schedule, or one whose update runs
+    in a function of another module). A scheduler is known by its constructor
+    (`torch.optim.lr_scheduler.*`, the `transformers`/`diffusers` schedule factories), by a
+    project class named like one (`WarmUpLR(opt, n)`), or by its name (`scheduler`, `lr_sched`).
 
     ## Why is this bad?
     Since PyTorch 1.1 a scheduler is built with the learning rate of its first step already set,

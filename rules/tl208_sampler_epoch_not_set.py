@@ -17,8 +17,11 @@ class SamplerEpochNotSet(Rule):
     for loaders handed to a framework that sets the epoch itself (Lightning's `Trainer.fit`,
     Accelerate's `prepare`, the Hugging Face `Trainer`: the loader is then not a plain
     `DataLoader` in this file, or is not iterated here), for a loader or sampler rebuilt inside the
-    epoch loop, and for a loader that reaches the loop as a parameter (we cannot see which
-    sampler it draws from).
+    epoch loop, for a loader or sampler handed inside the epoch loop to code we cannot read (an
+    imported `shuffle_dataset(loader, epoch)` may set the epoch), and for a loader that reaches the
+    loop as a parameter (we cannot see which sampler it draws from). A sampler bound to
+    `DistributedSampler(...)` on one branch and `None` on the other (single-process runs) counts as
+    distributed. Loaders iterated in a function of another module are out of reach.
 
     ## Why is this bad?
     `DistributedSampler` shuffles with a generator seeded by `seed + epoch`, and `epoch` only

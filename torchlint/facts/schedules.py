@@ -231,7 +231,7 @@ class Schedules:
         """Scheduler steps that precede the update of their own iteration, innermost loop first."""
         seen: set[int] = set()
         for loop in self.loops.loops:
-            events = list(self._events(body_of(loop.node.body), (), 0, (), None, loop, loop.function))
+            events = list(self._events(body_of(loop.node.body), (), 0, (), None, loop, (loop.function, {})))
             for index, event in enumerate(events):
                 if event.kind is not StepKind.SCHEDULER or id(event.node) in seen:
                     continue
@@ -284,24 +284,36 @@ class Schedules:
             yield from self._call(call, branches, depth, active, via, loop, scope)
 
     def _call(self, call, branches, depth, active, via, loop, scope) -> Iterator[StepEvent]:
+        """`scope` is (function, renaming): inside an inlined helper, each parameter names the
+        caller's argument (its key and the caller's own scope)."""
         func = call.func
         if isinstance(func, cst.Attribute):
-            attr, receiver = func.attr.value, dotted_name(func.value)
-            if attr == "step" and receiver is not None:
-                if self.loops.is_optimizer(receiver) and self.scheduler(receiver, scope) is None:
-                    yield StepEvent(StepKind.OPTIMIZER, receiver, call, branches, via, scope)
-                elif self.loops.is_scaler(receiver) and call.args:
-                    yield StepEvent(StepKind.OPTIMIZER, dotted_name(call.args[0].value), call, branches, via, scope)
-                elif not call.args and self.scheduler(receiver, scope) is not None:
-                    yield StepEvent(StepKind.SCHEDULER, receiver, call, branches, via, scope)
+            attr, local = func.attr.value, dotted_name(func.value)
+            receiver, where = _resolve(local, scope) if local is not None else (None, scope[0])
+            if attr == "step" and local is not None:
+                if receiver is None:  # a parameter given something that is no plain name
+                    if self.loops.is_optimizer(local) or (self.loops.is_scaler(local) and call.args):
+                        yield StepEvent(StepKind.OPTIMIZER, None, call, branches, via, where)
+                    return
+                if (self.loops.is_optimizer(receiver) or self.loops.is_optimizer(local)) \
+                        and self.scheduler(receiver, where) is None:
+                    yield StepEvent(StepKind.OPTIMIZER, receiver, call, branches, via, where)
+                elif (self.loops.is_scaler(receiver) or self.loops.is_scaler(local)) and call.args:
+                    yield StepEvent(StepKind.OPTIMIZER, _argument_key(call, scope), call, branches, via, where)
+                elif not call.args and self.scheduler(receiver, where) is not None:
+                    yield StepEvent(StepKind.SCHEDULER, receiver, call, branches, via, where)
                 return
             if attr == "optimizer_step" and call.args:
-                yield StepEvent(StepKind.OPTIMIZER, dotted_name(call.args[0].value), call, branches, via, scope)
+                yield StepEvent(StepKind.OPTIMIZER, _argument_key(call, scope), call, branches, via, where)
                 return
         helper = self._helper(call, loop)
         if helper is not None and depth < INLINE_DEPTH and helper not in active:
+            mapping = _renaming(call, helper, {})
+            if mapping is None:
+                return
+            inner = (helper, {name: (key, scope) for name, key in mapping.items()})
             yield from self._events(body_of(helper.body), branches, depth + 1, active + (helper,), via or call, loop,
-                                    helper)
+                                    inner)
 
     def _helper(self, call, loop):
         """The same-module function or `self` method a call runs, if we can read it."""
@@ -405,6 +417,23 @@ class Schedules:
                                                          for t in small.targets):
                     return True
         return False
+
+
+def _resolve(key: str, scope) -> tuple[str | None, object]:
+    """The caller's key for `key` in an inlined helper, and the function where that key lives."""
+    function, rename = scope
+    root, dot, rest = key.partition(".")
+    if root in rename:
+        outer, outer_scope = rename[root]
+        if outer is None:
+            return None, function
+        return _resolve(outer + dot + rest, outer_scope)
+    return key, function
+
+
+def _argument_key(call, scope) -> str | None:
+    key = dotted_name(call.args[0].value)
+    return _resolve(key, scope)[0] if key is not None else None
 
 
 def _alternatives(value) -> list:
