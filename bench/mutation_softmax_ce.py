@@ -2,7 +2,8 @@
 
 Takes the repositories of the ecosystem check, finds every cross-entropy call spelled the usual way
 (`F.cross_entropy(x, y)`, `torch.nn.functional.cross_entropy(...)`, or a call of a name or
-`self.<attr>` that the file assigns `nn.CrossEntropyLoss(...)`) and every
+`self.<attr>` that every assignment in its scope binds to `nn.CrossEntropyLoss(...)`; a function
+parameter is no such name) and every
 `F.binary_cross_entropy_with_logits(...)` / `nn.BCEWithLogitsLoss` call the same way, wraps the
 first argument in a normalisation (`x.softmax(dim=1)`, `x.sigmoid()`), lints the mutated file with
 TL204 only and counts the mutants reported on one of their rows. The mutants are chosen by
@@ -29,41 +30,73 @@ FUNCTIONS = {"cross_entropy": "softmax", "binary_cross_entropy_with_logits": "si
 MODULES = {"CrossEntropyLoss": "softmax", "BCEWithLogitsLoss": "sigmoid"}
 
 
-def loss_names(module) -> dict[str, str]:
-    """Names and `self.<attr>`s assigned a loss module anywhere in the file -> its normalisation."""
-    found: dict[str, str] = {}
+def _loss_kind(value) -> str | None:
+    if not isinstance(value, cst.Call):
+        return None
+    owner, _, last = (dotted_name(value.func) or "").rpartition(".")
+    return MODULES[last] if last in MODULES and owner in ("nn", "torch.nn") else None
 
-    class Collect(cst.CSTVisitor):
-        def visit_Assign(self, node):
-            if not isinstance(node.value, cst.Call):
-                return
-            name = dotted_name(node.value.func) or ""
-            owner, _, last = name.rpartition(".")
-            if last in MODULES and owner in ("nn", "torch.nn"):
-                for target in node.targets:
-                    key = dotted_name(target.target)
-                    if key is not None:
-                        found[key] = MODULES[last]
 
-    module.visit(Collect())
-    return found
+class Bindings(cst.CSTVisitor):
+    """Per scope (None: module level and `self.<attr>`s), what each name is assigned: the loss's
+    normalisation, or None for anything else (a parameter, another value)."""
+
+    def __init__(self) -> None:
+        self.scopes: list = [None]
+        self.bound: dict = {}
+
+    def _add(self, key: str, kind) -> None:
+        scope = None if key.startswith("self.") else self.scopes[-1]
+        self.bound.setdefault((scope, key), []).append(kind)
+
+    def visit_FunctionDef(self, node):
+        self.scopes.append(node)
+        params = node.params
+        for param in [*params.posonly_params, *params.params, *params.kwonly_params]:
+            self._add(param.name.value, None)
+
+    def leave_FunctionDef(self, node):
+        self.scopes.pop()
+
+    def visit_Assign(self, node):
+        for target in node.targets:
+            key = dotted_name(target.target)
+            if key is not None:
+                self._add(key, _loss_kind(node.value))
+
+    def kind(self, key: str, scope) -> str | None:
+        """The normalisation of the loss `key` holds in `scope`, when every assignment agrees."""
+        kinds = self.bound.get((scope, key))
+        if kinds is None and scope is not None and not key.startswith("self."):
+            kinds = self.bound.get((None, key))
+        if not kinds or len(set(kinds)) != 1:
+            return None
+        return kinds[0]
 
 
 class Normalise(cst.CSTTransformer):
     """Wrap the first argument of each loss call in the normalisation the loss applies itself."""
 
-    def __init__(self, losses: dict[str, str]) -> None:
-        self.losses = losses
+    def __init__(self, bindings: Bindings) -> None:
+        self.bindings = bindings
+        self.scopes: list = [None]
         self.created: list = []
+
+    def visit_FunctionDef(self, node):
+        self.scopes.append(node)
+
+    def leave_FunctionDef(self, original, updated):
+        self.scopes.pop()
+        return updated
 
     def leave_Call(self, original, updated):
         name = dotted_name(updated.func) or ""
         owner, _, last = name.rpartition(".")
         if last in FUNCTIONS and owner in OWNERS:
             kind = FUNCTIONS[last]
-        elif name in self.losses:
-            kind = self.losses[name]
         else:
+            kind = self.bindings.kind(name, self.scopes[-1]) if name else None
+        if kind is None:
             return updated
         args = list(updated.args)
         if not args or args[0].star or args[0].keyword is not None:
@@ -86,7 +119,9 @@ def _score(text: str):
         module = cst.parse_module(text)
     except Exception:
         return None
-    mutator = Normalise(loss_names(module))
+    bindings = Bindings()
+    module.visit(bindings)
+    mutator = Normalise(bindings)
     mutated = module.visit(mutator)
     if not mutator.created:
         return None
