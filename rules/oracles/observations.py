@@ -221,3 +221,26 @@ class LossGraph(Observation):
     earlier_alive: bool = False  # whether that graph was still alive at this call
     earlier_passes: int = 0  # backward passes through it counted at this call
     alive_graphs: int = 0  # graphs made earlier at this line still alive at this call
+
+
+@dataclass
+class SchedulerStep(Observation):
+    """An `LRScheduler.step()` the program called, with what PyTorch said and the learning rates."""
+
+    scheduler: str = ""  # the scheduler's class name
+    first: bool = False  # the scheduler's first step since it was built
+    optimizer_stepped: bool = False  # its optimizer had stepped before this call
+    explicit: bool = False  # given arguments (an explicit epoch, a metric)
+    warnings: tuple[str, ...] = ()
+    lr_before: tuple[float, ...] = ()
+    lr_after: tuple[float, ...] = ()
+
+
+@dataclass
+class SamplerEpoch(Observation):
+    """One pass of a `DistributedSampler` (one epoch of its loader): the order it handed out."""
+
+    sampler: int = 0  # a serial number of the sampler, to compare the epochs of one sampler
+    epoch: int = 0
+    shuffle: bool = True
+    order: tuple[int, ...] = ()

@@ -198,6 +198,9 @@ class Tracer:
         from torchlint.verify.watch_modes import patch_modes
 
         patch_modes(self)  # train()/eval() and module forwards
+        from torchlint.verify.watch_training import patch_training
+
+        patch_training(self)  # scheduler steps and distributed sampler epochs
 
     def _patch_sklearn(self) -> None:
         import sklearn.base

@@ -1,0 +1,541 @@
+"""Schedule facts: the order of learning-rate scheduler and optimizer steps in a loop iteration, and
+distributed samplers whose epoch is never set.
+
+Two questions, answered per loop of the file (`LoopFacts.loops`, innermost first):
+
+- `early_scheduler_steps`: a scheduler's `step()` that runs, in one iteration, before any optimizer
+  update of that iteration while an update follows later in it (`sched.step(); ...; opt.step()`,
+  or `sched.step()` ahead of the inner batch loop). The body is read in execution order: inner
+  loops are taken to run, both branches of an `if` are possible (events on exclusive branches do
+  not follow each other), and calls into same-module functions and `self` methods are followed
+  three levels deep. An update anywhere before the scheduler step in the iteration (even on one
+  branch only) keeps it silent.
+- `unset_sampler_epochs`: a `DataLoader` built with a shuffling `DistributedSampler`, iterated by
+  a `for` inside an epoch loop whose iteration never calls `set_epoch` (on anything, directly or
+  through a same-module helper): every epoch draws the same permutation.
+
+What a name holds is read from its assignments in the file: schedulers are built by
+`torch.optim.lr_scheduler.*` (not `ReduceLROnPlateau`, whose `step(metric)` follows a metric, not
+a schedule), the `transformers`/`diffusers` schedule factories, or named like one (`scheduler`,
+`lr_sched`); optimizers and grad scalers as `LoopFacts` knows them. A `step(...)` given arguments
+(an explicit epoch, a metric) is not a plain schedule step.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from torchlint._lazy import lazy_module
+from torchlint.facts.loops import LoopFacts
+from torchlint.facts.names import dotted_name
+from torchlint.facts.program import Program
+from torchlint.facts.statements import body_of, iter_statements, parameters, small_statements
+from torchlint.walk import children
+
+cst = lazy_module("libcst")
+
+INLINE_DEPTH = 3
+_SCHEDULER_FACTORIES = (
+    "transformers.get_", "transformers.optimization.get_", "diffusers.optimization.get_",
+    "torch.optim.lr_scheduler.",
+)
+_NOT_SCHEDULES = ("ReduceLROnPlateau",)
+_SCHEDULER_NAME = re.compile(r"(?:^|_)(?:lr_?)?sched(?:uler)?s?(?:_|\d|$)|^(?:lr|warmup)_?sched", re.I)
+_SCHEDULER_CLASS = re.compile(r"(?:LR|Scheduler|Schedule|_schedule\w*|_scheduler)$")
+_SAMPLERS = ("torch.utils.data.distributed.DistributedSampler", "torch.utils.data.DistributedSampler")
+_READS_ONLY = frozenset({"enumerate", "tqdm", "iter", "len", "print", "zip", "next", "list", "progress_bar", "track"})
+_LOADERS = ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader")
+
+
+class StepKind(enum.Enum):
+    SCHEDULER = "scheduler"
+    OPTIMIZER = "optimizer"  # `opt.step()`, `scaler.step(opt)`, `xm.optimizer_step(opt)`
+
+
+class Evidence(enum.Enum):
+    """How we know a name holds a learning-rate scheduler."""
+
+    CONSTRUCTOR = "constructor"  # built by a known scheduler class or factory in this file
+    NAME = "name"  # named like one, and never bound to anything else
+
+
+class Shuffle(enum.Enum):
+    ON = "on"  # no `shuffle=` or `shuffle=True`
+    OFF = "off"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    kind: StepKind
+    key: str | None  # the scheduler or optimizer stepped (None: unknown)
+    node: Any = field(compare=False, hash=False)  # the `step(...)` call
+    branches: tuple[tuple[int, bool], ...] = ()  # (id of an `if`, branch taken) it sits under
+    via: Any = field(default=None, compare=False, hash=False)  # the loop body's call into a helper
+    scope: Any = field(default=None, compare=False, hash=False)  # the function the call is in
+
+
+@dataclass(frozen=True)
+class EarlyStep:
+    """A scheduler step that runs before the optimizer update of the same iteration."""
+
+    loop: Any
+    scheduler: StepEvent
+    update: StepEvent  # the first update that follows it in the iteration
+    evidence: Evidence
+    built: Any = None  # the scheduler's construction, when it is in this file
+    optimizer: str | None = None  # the optimizer it was built on, when known
+
+
+@dataclass(frozen=True)
+class Sampler:
+    key: str
+    node: Any  # the `DistributedSampler(...)` call
+    shuffle: Shuffle
+
+
+@dataclass(frozen=True)
+class UnsetEpoch:
+    """A shuffling DistributedSampler iterated (through its DataLoader) every epoch without set_epoch."""
+
+    epoch_loop: Any
+    iteration: Any  # the inner `for` statement that iterates the loader
+    loader: Any  # the loader expression in that `for`'s iterable
+    sampler: Sampler
+    via: Any = None  # the epoch loop's call into the helper holding the inner `for`
+
+
+class Schedules:
+    """The file's schedulers and samplers, and the loops that misuse them."""
+
+    def __init__(self, facts) -> None:
+        self.facts = facts
+        self.names = facts.names
+        self.loops: LoopFacts = facts.get(LoopFacts)
+        self._values: dict[tuple[int, str], list] = {}  # (scope, key) -> assigned values (None: unpacked)
+        self._functions: dict[str, Any] = dict(self.loops.functions)
+
+    @classmethod
+    def build(cls, facts) -> Schedules:
+        self = cls(facts)
+        module = facts.module
+        self._scan(module.body, None)
+        for statement in iter_statements(module.body):
+            if isinstance(statement, cst.FunctionDef):
+                self._scan(body_of(statement.body), statement)
+        return self
+
+    def _scan(self, body, scope) -> None:
+        """Record the assignments of one scope (a function's body, or the module's)."""
+        for statement in iter_statements(body, into_functions=False, into_classes=scope is None):
+            if scope is None and isinstance(statement, cst.FunctionDef):
+                continue
+            for small in small_statements(statement):
+                if isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None:
+                    targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                    for target in targets:
+                        key = dotted_name(target)
+                        if key is not None:
+                            self._bind(key, small.value, scope)
+                        elif isinstance(target, (cst.Tuple, cst.List)):
+                            for element in target.elements:
+                                inner = dotted_name(element.value)
+                                if inner is not None:
+                                    self._values.setdefault(_scoped(inner, scope), []).append(None)
+
+    # --- what names hold ------------------------------------------------------------------------
+
+    def _bind(self, key: str, value, scope) -> None:
+        self._values.setdefault(_scoped(key, scope), []).append(value)
+
+    def values(self, key: str, scope) -> list:
+        """What `key` is assigned in `scope` (a function, None: the module); `self.x` file-wide."""
+        found = self._values.get(_scoped(key, scope))
+        if found is None and scope is not None and not key.startswith("self."):
+            found = self._values.get(_scoped(key, None))
+        return found or []
+
+    def sampler_of(self, key: str, scope) -> Sampler | None:
+        """The DistributedSampler a loader `key` draws from, when every assignment of it says so."""
+        values = self.values(key, scope)
+        samplers = [self._loader_sampler(value, scope) for value in values]
+        if not samplers or any(s is None for s in samplers):
+            return None
+        return samplers[0]
+
+    def _loader_sampler(self, value, scope) -> Sampler | None:
+        if not isinstance(value, cst.Call) or not self._is_loader_call(value):
+            return None
+        for arg in value.args:
+            if arg.keyword is not None and arg.keyword.value == "sampler":
+                given = arg.value
+                key = dotted_name(given)
+                built = self.values(key, scope) if key is not None else [given]
+                # `DistributedSampler(ds) if distributed else None`, or an `if`/`else` binding both:
+                # the single-process branch has no sampler and no epoch to set.
+                alternatives = [v for value in built for v in _alternatives(value)]
+                samplers = [v for v in alternatives if self._is_sampler_call(v)]
+                if len(samplers) == 1 and all(v is samplers[0] or _is_none(v) for v in alternatives):
+                    return Sampler(key or "", samplers[0], _shuffle(samplers[0]))
+        return None
+
+    def _is_sampler_call(self, value) -> bool:
+        return isinstance(value, cst.Call) and self.names.qualified_name(value.func) in _SAMPLERS
+
+    def scheduler(self, key: str | None, scope) -> tuple[Evidence, Any] | None:
+        """How we know `key` holds a learning-rate scheduler in `scope`, and the call that built it
+        (when there is exactly one); None when it may hold something else."""
+        if key is None or key.split(".")[0] in self.names.aliases:
+            return None
+        values = self.values(key, scope)
+        if values and all(self._is_scheduler_call(value) for value in values):
+            return Evidence.CONSTRUCTOR, values[0] if len(values) == 1 else None
+        named = bool(_SCHEDULER_NAME.search(key.rsplit(".", 1)[-1]))
+        if values and not all(self._may_be_scheduler(value, named) for value in values):
+            return None
+        if named or values:
+            return Evidence.NAME, values[0] if len(values) == 1 else None
+        return None
+
+    def _may_be_scheduler(self, value, named: bool) -> bool:
+        """A call of a class from elsewhere (`WarmUpLR(opt, n)`, `build_scheduler(cfg, opt)`) named
+        like a scheduler, or any such call bound to a name that says so; nothing torch knows as
+        something else (`ReduceLROnPlateau`, a tensor, a module)."""
+        if not isinstance(value, cst.Call):
+            return False
+        callee = dotted_name(value.func) or ""
+        qualified = self.names.qualified_name(value.func) or ""
+        if "Plateau" in callee or qualified.startswith(("torch.", "timm.scheduler", "diffusers.schedulers")):
+            return False
+        return named or bool(_SCHEDULER_CLASS.search(callee.rsplit(".", 1)[-1]))
+
+    def _is_scheduler_call(self, value) -> bool:
+        if not isinstance(value, cst.Call):
+            return False
+        qualified = self.names.qualified_name(value.func)
+        return qualified is not None and qualified.startswith(_SCHEDULER_FACTORIES) \
+            and not qualified.endswith(_NOT_SCHEDULES) and qualified.rsplit(".", 1)[-1][:1] != "_"
+
+    def _is_loader_call(self, call) -> bool:
+        qualified = self.names.qualified_name(call.func)
+        if qualified is not None:
+            return qualified in _LOADERS
+        return dotted_name(call.func) == "DataLoader"
+
+    # --- TL207's question -----------------------------------------------------------------------
+
+    def early_scheduler_steps(self) -> Iterator[EarlyStep]:
+        """Scheduler steps that precede the update of their own iteration, innermost loop first."""
+        seen: set[int] = set()
+        for loop in self.loops.loops:
+            events = list(self._events(body_of(loop.node.body), (), 0, (), None, loop, (loop.function, {})))
+            for index, event in enumerate(events):
+                if event.kind is not StepKind.SCHEDULER or id(event.node) in seen:
+                    continue
+                known = self.scheduler(event.key, event.scope)
+                if known is None:
+                    continue
+                evidence, built = known
+                if any(e.kind is StepKind.OPTIMIZER for e in events[:index]):
+                    continue
+                later = [e for e in events[index + 1:] if e.kind is StepKind.OPTIMIZER and not _exclusive(e, event)]
+                if not later:
+                    continue
+                seen.add(id(event.node))
+                optimizer = _first_argument(built, "optimizer") if built is not None else None
+                yield EarlyStep(loop.node, event, later[0], evidence, built, optimizer)
+
+    def _events(self, statements, branches, depth, active, via, loop, scope) -> Iterator[StepEvent]:
+        for statement in statements:
+            yield from self._statement(statement, branches, depth, active, via, loop, scope)
+
+    def _statement(self, statement, branches, depth, active, via, loop, scope) -> Iterator[StepEvent]:
+        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            for small in statement.body:
+                yield from self._expression(small, branches, depth, active, via, loop, scope)
+        elif isinstance(statement, cst.If):
+            yield from self._expression(statement.test, branches, depth, active, via, loop, scope)
+            yield from self._events(body_of(statement.body), branches + ((id(statement), True),), depth, active, via, loop, scope)
+            if isinstance(statement.orelse, cst.If):
+                yield from self._statement(statement.orelse, branches + ((id(statement), False),), depth, active, via, loop, scope)
+            elif statement.orelse is not None:
+                yield from self._events(body_of(statement.orelse.body), branches + ((id(statement), False),),
+                                        depth, active, via, loop, scope)
+        elif isinstance(statement, (cst.For, cst.While)):
+            header = statement.iter if isinstance(statement, cst.For) else statement.test
+            yield from self._expression(header, branches, depth, active, via, loop, scope)
+            yield from self._events(body_of(statement.body), branches, depth, active, via, loop, scope)
+        elif isinstance(statement, cst.With):
+            for item in statement.items:
+                yield from self._expression(item.item, branches, depth, active, via, loop, scope)
+            yield from self._events(body_of(statement.body), branches, depth, active, via, loop, scope)
+        elif isinstance(statement, (cst.Try, cst.TryStar)):
+            yield from self._events(body_of(statement.body), branches, depth, active, via, loop, scope)
+            if statement.orelse is not None:
+                yield from self._events(body_of(statement.orelse.body), branches, depth, active, via, loop, scope)
+            if statement.finalbody is not None:
+                yield from self._events(body_of(statement.finalbody.body), branches, depth, active, via, loop, scope)
+
+    def _expression(self, node, branches, depth, active, via, loop, scope) -> Iterator[StepEvent]:
+        for call in _calls(node):
+            yield from self._call(call, branches, depth, active, via, loop, scope)
+
+    def _call(self, call, branches, depth, active, via, loop, scope) -> Iterator[StepEvent]:
+        """`scope` is (function, renaming): inside an inlined helper, each parameter names the
+        caller's argument (its key and the caller's own scope)."""
+        func = call.func
+        if isinstance(func, cst.Attribute):
+            attr, local = func.attr.value, dotted_name(func.value)
+            receiver, where = _resolve(local, scope) if local is not None else (None, scope[0])
+            if attr == "step" and local is not None:
+                if receiver is None:  # a parameter given something that is no plain name
+                    if self.loops.is_optimizer(local) or (self.loops.is_scaler(local) and call.args):
+                        yield StepEvent(StepKind.OPTIMIZER, None, call, branches, via, where)
+                    return
+                if (self.loops.is_optimizer(receiver) or self.loops.is_optimizer(local)) \
+                        and self.scheduler(receiver, where) is None:
+                    yield StepEvent(StepKind.OPTIMIZER, receiver, call, branches, via, where)
+                elif (self.loops.is_scaler(receiver) or self.loops.is_scaler(local)) and call.args:
+                    yield StepEvent(StepKind.OPTIMIZER, _argument_key(call, scope), call, branches, via, where)
+                elif not call.args and self.scheduler(receiver, where) is not None:
+                    yield StepEvent(StepKind.SCHEDULER, receiver, call, branches, via, where)
+                return
+            if attr == "optimizer_step" and call.args:
+                yield StepEvent(StepKind.OPTIMIZER, _argument_key(call, scope), call, branches, via, where)
+                return
+        helper = self._helper(call, loop)
+        if helper is not None and depth < INLINE_DEPTH and helper not in active:
+            mapping = _renaming(call, helper, {})
+            if mapping is None:
+                return
+            inner = (helper, {name: (key, scope) for name, key in mapping.items()})
+            yield from self._events(body_of(helper.body), branches, depth + 1, active + (helper,), via or call, loop,
+                                    inner)
+
+    def _helper(self, call, loop):
+        """The same-module function or `self` method a call runs, if we can read it."""
+        func = call.func
+        if isinstance(func, cst.Name):
+            if func.value in self.names.aliases:
+                return None
+            if loop.function is not None:
+                for statement in iter_statements(body_of(loop.function.body), into_functions=False,
+                                                 into_classes=False):
+                    if isinstance(statement, cst.FunctionDef) and statement.name.value == func.value:
+                        return statement
+            return self._functions.get(func.value)
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self" \
+                and loop.class_ is not None:
+            return self.facts.get(Program).method(loop.class_, func.attr.value)
+        return None
+
+    # --- TL208's question -----------------------------------------------------------------------
+
+    def unset_sampler_epochs(self) -> Iterator[UnsetEpoch]:
+        """Loaders with a shuffling DistributedSampler iterated in an epoch loop that never sets the epoch."""
+        if not self.facts.names.imports_from("torch.utils.data"):
+            return
+        reported: set[int] = set()
+        for loop in self.loops.loops:
+            if self._sets_epoch(body_of(loop.node.body), 0, (), loop):
+                continue
+            for inner, loader_node, key, via, scope in self._iterations(body_of(loop.node.body), 0, (), None, loop, {},
+                                                                        loop.function):
+                sampler = self.sampler_of(key, scope)
+                if sampler is None or sampler.shuffle is not Shuffle.ON or id(inner) in reported:
+                    continue
+                if self._rebuilt_in(loop, key, sampler) or self._handed_away(loop, {key, sampler.key} - {""}):
+                    continue
+                reported.add(id(inner))
+                yield UnsetEpoch(loop.node, inner, loader_node, sampler, via)
+
+    def _iterations(self, statements, depth, active, via, loop, rename, scope) -> Iterator[tuple]:
+        """(inner `for`, loader node, loader key, via, scope of the key) for each `for` over a name."""
+        for statement in iter_statements(statements, into_functions=False, into_classes=False):
+            if isinstance(statement, cst.For):
+                node = _iterated(statement.iter)
+                key = dotted_name(node) if node is not None else None
+                if key is not None:
+                    root, dot, rest = key.partition(".")
+                    where = scope
+                    if root in rename:
+                        key = rename[root] + dot + rest if rename[root] is not None else None
+                        where = loop.function
+                    elif self._is_parameter(scope, root):
+                        key = None
+                    if key is not None:
+                        yield statement, node, key, via, where
+            for small in _headers(statement):
+                for call in _calls(small):
+                    helper = self._helper(call, loop)
+                    if helper is None or depth >= INLINE_DEPTH or helper in active:
+                        continue
+                    mapping = _renaming(call, helper, rename)
+                    if mapping is None:
+                        continue
+                    yield from self._iterations(body_of(helper.body), depth + 1, active + (helper,), via or call,
+                                                loop, mapping, helper)
+
+    def _sets_epoch(self, statements, depth, active, loop) -> bool:
+        for statement in iter_statements(statements, into_functions=False, into_classes=False):
+            for small in _headers(statement):
+                for call in _calls(small):
+                    if isinstance(call.func, cst.Attribute) and call.func.attr.value == "set_epoch":
+                        return True
+                    helper = self._helper(call, loop)
+                    if helper is not None and depth < INLINE_DEPTH and helper not in active:
+                        if self._sets_epoch(body_of(helper.body), depth + 1, active + (helper,), loop):
+                            return True
+        return False
+
+    def _handed_away(self, loop, keys: set[str]) -> bool:
+        """The loader or its sampler is passed, inside the epoch loop, to code we cannot read
+        (an imported `shuffle_dataset(loader, epoch)` may set the epoch)."""
+        for statement in iter_statements(body_of(loop.node.body), into_functions=False, into_classes=False):
+            for small in _headers(statement):
+                for call in _calls(small):
+                    name = (dotted_name(call.func) or "").rsplit(".", 1)[-1]
+                    if name in _READS_ONLY or self._helper(call, loop) is not None:
+                        continue
+                    for arg in call.args:
+                        given = dotted_name(arg.value) or ""
+                        if any(given == key or given.startswith(key + ".") for key in keys):
+                            return True
+        return False
+
+    def _is_parameter(self, function, root: str) -> bool:
+        return function is not None and root != "self" and any(p.name.value == root for p in parameters(function.params))
+
+    def _rebuilt_in(self, loop, key: str, sampler: Sampler) -> bool:
+        """The loader or its sampler is built inside the epoch loop (each epoch its own)."""
+        for statement in iter_statements(body_of(loop.node.body)):
+            for small in small_statements(statement):
+                if isinstance(small, cst.Assign) and any(dotted_name(t.target) in (key, sampler.key)
+                                                         for t in small.targets):
+                    return True
+        return False
+
+
+def _resolve(key: str, scope) -> tuple[str | None, object]:
+    """The caller's key for `key` in an inlined helper, and the function where that key lives."""
+    function, rename = scope
+    root, dot, rest = key.partition(".")
+    if root in rename:
+        outer, outer_scope = rename[root]
+        if outer is None:
+            return None, function
+        return _resolve(outer + dot + rest, outer_scope)
+    return key, function
+
+
+def _argument_key(call, scope) -> str | None:
+    key = dotted_name(call.args[0].value)
+    return _resolve(key, scope)[0] if key is not None else None
+
+
+def _alternatives(value) -> list:
+    """The values an expression may take: both arms of `a if c else b`."""
+    if isinstance(value, cst.IfExp):
+        return _alternatives(value.body) + _alternatives(value.orelse)
+    return [value]
+
+
+def _is_none(value) -> bool:
+    return isinstance(value, cst.Name) and value.value == "None"
+
+
+def _scoped(key: str, scope) -> tuple[int, str]:
+    return (0 if scope is None or key.startswith("self.") else id(scope), key)
+
+
+def _first_argument(call, keyword: str) -> str | None:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return dotted_name(arg.value)
+    positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
+    return dotted_name(positional[0].value) if positional else None
+
+
+def _shuffle(call) -> Shuffle:
+    for arg in call.args:
+        if arg.star:
+            return Shuffle.UNKNOWN
+        if arg.keyword is not None and arg.keyword.value == "shuffle":
+            value = arg.value
+            if isinstance(value, cst.Name) and value.value in ("True", "False"):
+                return Shuffle.ON if value.value == "True" else Shuffle.OFF
+            return Shuffle.UNKNOWN
+    positional = [arg for arg in call.args if arg.keyword is None]
+    if len(positional) >= 4:  # DistributedSampler(dataset, num_replicas, rank, shuffle)
+        value = positional[3].value
+        if isinstance(value, cst.Name) and value.value in ("True", "False"):
+            return Shuffle.ON if value.value == "True" else Shuffle.OFF
+        return Shuffle.UNKNOWN
+    return Shuffle.ON
+
+
+def _iterated(expr):
+    """The loader in `loader`, `enumerate(loader)`, `tqdm(loader, ...)`, `enumerate(tqdm(loader))`."""
+    while isinstance(expr, cst.Call):
+        positional = [arg for arg in expr.args if arg.keyword is None and not arg.star]
+        name = dotted_name(expr.func) or ""
+        if not positional or name.rsplit(".", 1)[-1] not in ("enumerate", "tqdm", "iter", "progress_bar", "track"):
+            return None
+        expr = positional[0].value
+    return expr if dotted_name(expr) is not None else None
+
+
+def _renaming(call, function, outer: dict) -> dict | None:
+    """Each parameter of `function` -> the caller's name for its argument (None: not a plain name)."""
+    params = function.params
+    positional = [p.name.value for p in (*params.posonly_params, *params.params)]
+    if positional[:1] == ["self"] and isinstance(call.func, cst.Attribute):
+        positional = positional[1:]
+    mapping: dict[str, str | None] = {name: None for name in positional}
+    mapping.update({p.name.value: None for p in params.kwonly_params})
+    for index, arg in enumerate(call.args):
+        if arg.star:
+            return None
+        name = arg.keyword.value if arg.keyword is not None else (positional[index] if index < len(positional) else None)
+        if name is None:
+            continue
+        text = dotted_name(arg.value)
+        if text is not None:
+            root, dot, rest = text.partition(".")
+            if root in outer:
+                text = outer[root] + dot + rest if outer[root] is not None else None
+        mapping[name] = text
+    return mapping
+
+
+def _exclusive(a: StepEvent, b: StepEvent) -> bool:
+    taken = dict(a.branches)
+    return any(key in taken and taken[key] != branch for key, branch in b.branches)
+
+
+def _headers(statement) -> list:
+    """The expressions a statement evaluates itself (not its body's)."""
+    if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        return list(statement.body)
+    if isinstance(statement, cst.If):
+        return [statement.test]
+    if isinstance(statement, cst.While):
+        return [statement.test]
+    if isinstance(statement, cst.For):
+        return [statement.iter]
+    if isinstance(statement, cst.With):
+        return [item.item for item in statement.items]
+    return []
+
+
+def _calls(node) -> Iterator:
+    """Calls in an expression, arguments before the call; lambdas and definitions not entered."""
+    if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+        return
+    for child in children(node):
+        yield from _calls(child)
+    if isinstance(node, cst.Call):
+        yield node
