@@ -14,6 +14,7 @@ The program model (structure every domain shares):
 Domain facts (what a value is):
     tensors, layout, layout_ops, fate     tensors: rank, sizes, memory layout; a value's fate
     loops, iteration                      training objects, and what one loop iteration does
+    schedules                             scheduler/optimizer step order, samplers never given an epoch
     data, data_interpreter, data_words, data_shapes
                                           data: frames, 1-D values, train/test/validation roles,
                                           fitted objects, fits and splits
