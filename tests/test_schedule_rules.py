@@ -239,3 +239,32 @@ def test_the_tracer_records_scheduler_steps_and_sampler_passes_and_the_oracles_j
     assert len(passes) == 2 and passes[0].order == passes[1].order
     assert judge_epochs(passes[0], tracer) is None and judge_epochs(passes[1], tracer).holds
     assert torch.optim.lr_scheduler.LRScheduler.step is step_before and DistributedSampler.__iter__ is iter_before
+
+
+def test_an_unpacked_prepare_keeps_the_scheduler_and_two_training_helpers_are_not_one_iteration():
+    source = TORCH + textwrap.dedent("""\
+        from transformers import get_scheduler
+
+        def run(model, accelerator, loader):
+            optimizer = torch.optim.AdamW(model.parameters())
+            lr_scheduler = get_scheduler("linear", optimizer, 0, 100)
+            optimizer, lr_scheduler = accelerator.prepare(optimizer, lr_scheduler)
+            for batch in loader:
+                accelerator.backward(model(batch).loss)
+                lr_scheduler.step()
+                optimizer.step()
+
+        def baseline(engine, sched):
+            for b in data:
+                engine.step()
+                sched.step()
+
+        def integration(optimizer):
+            for b in data:
+                optimizer.step()
+
+        for stage in [1, 2]:
+            baseline(engine, sched)
+            integration(optimizer)
+        """)
+    assert rows(source, "TL207") == [11]

@@ -22,6 +22,7 @@ Domain facts (what a value is):
     accumulation                          values a loop grows or sums across its iterations
     modes                                 model modes: `eval()` left on in training loops, forwards
                                           in evaluation mode with gradients enabled
+    schedules                             scheduler/optimizer step order, samplers never given an epoch
     data, data_interpreter, data_words, data_shapes
                                           data: frames, 1-D values, train/test/validation roles,
                                           fitted objects, fits and splits

@@ -190,8 +190,11 @@ class Schedules:
         (when there is exactly one); None when it may hold something else."""
         if key is None or key.split(".")[0] in self.names.aliases:
             return None
-        values = self.values(key, scope)
-        if values and all(self._is_scheduler_call(value) for value in values):
+        everything = self.values(key, scope)
+        # An unpacked binding (`optimizer, lr_scheduler = accelerator.prepare(optimizer, lr_scheduler)`)
+        # says nothing about what the name holds: it neither proves nor vetoes a scheduler.
+        values = [value for value in everything if value is not None]
+        if values and len(values) == len(everything) and all(self._is_scheduler_call(v) for v in values):
             return Evidence.CONSTRUCTOR, values[0] if len(values) == 1 else None
         named = bool(_SCHEDULER_NAME.search(key.rsplit(".", 1)[-1]))
         if values and not all(self._may_be_scheduler(value, named) for value in values):
@@ -241,7 +244,10 @@ class Schedules:
                 evidence, built = known
                 if any(e.kind is StepKind.OPTIMIZER for e in events[:index]):
                     continue
-                later = [e for e in events[index + 1:] if e.kind is StepKind.OPTIMIZER and not _exclusive(e, event)]
+                # A step inside one helper call and an update inside another (a loop over
+                # configurations calling two whole training functions) are not one iteration's.
+                later = [e for e in events[index + 1:] if e.kind is StepKind.OPTIMIZER and not _exclusive(e, event)
+                         and (event.via is None or e.via is None or e.via is event.via)]
                 if not later:
                     continue
                 seen.add(id(event.node))
