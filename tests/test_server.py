@@ -630,3 +630,24 @@ def test_opened_or_saved_text_is_cached_and_typed_text_is_not(tmp_path, monkeypa
     assert [d.code for d in Linter().lint(saved, settings).diagnostics] == ["TL101"]
     with pytest.raises(AssertionError, match="linted again"):
         Linter().lint(typed, settings)
+
+
+def test_a_lint_pauses_garbage_collection_until_the_collection_queued_behind_it():
+    import gc
+
+    from torchlint.server.documents import python_snapshot
+    from torchlint.server.session import Session
+
+    session = Session(server=None)  # linting a snapshot needs no client
+    snapshot = python_snapshot("untitled:Untitled-1", 1, None, REPEAT)
+    assert gc.isenabled()
+    try:
+        linted, problem = session._lint_snapshot(snapshot, False)
+        assert not gc.isenabled()  # no collection while the findings are still on their way
+        assert [d.code for d in linted.diagnostics] == ["TL101"] and problem is None
+    finally:
+        session._collect()
+        frozen = gc.get_freeze_count()
+        gc.unfreeze()  # the rest of the test session keeps an ordinary collector
+    assert gc.isenabled()
+    assert frozen > 0  # what outlives the first lint is out of the collector's sight
