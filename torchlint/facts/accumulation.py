@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.names import dotted_name
-from torchlint.facts.statements import body_of, child_bodies, small_statements, walk_nodes
+from torchlint.facts.statements import body_of, child_bodies, iter_statements, small_statements, walk_nodes
 from torchlint.walk import children
 
 cst = lazy_module("libcst")
@@ -142,7 +142,7 @@ class Accumulation:
         self.names = facts.names
         self._loops: list[_Loop] = []
         self._no_grad_functions: set[str] = set()
-        self._calls_by_name: dict[str, list[bool]] = {}  # function name -> [call site under no_grad]
+        self._calls: dict[str, list[bool]] | None = None  # function name -> [call site under no_grad]; lazy
         self._criteria: set[str] = set()
 
     @classmethod
@@ -154,34 +154,34 @@ class Accumulation:
     # --- the walk --------------------------------------------------------------------------------
 
     def _walk(self, body, scope, after, no_grad: bool) -> None:
+        # Exact type tests: LibCST's classes are ABCs, and `isinstance` on them is slow.
+        lines, calls = (cst.SimpleStatementLine, cst.SimpleStatementSuite), cst.Call
         for index, statement in enumerate(body):
+            kind = type(statement)
+            if kind in lines:
+                for small in statement.body:
+                    if type(getattr(small, "value", None)) is calls:
+                        self._note_criterion(small)
+                continue
             frames = after + ((body, index),)
-            if isinstance(statement, cst.FunctionDef):
+            if kind is cst.FunctionDef:
                 disabled = any(self._is_no_grad(d.decorator) for d in statement.decorators)
                 if disabled or statement.name.value in _FRAMEWORK_NO_GRAD:
                     self._no_grad_functions.add(statement.name.value)
                 self._walk(body_of(statement.body), statement, (), disabled)
                 continue
-            if isinstance(statement, cst.ClassDef):
+            if kind is cst.ClassDef:
                 self._walk(body_of(statement.body), scope, (), False)
                 continue
-            for small in small_statements(statement):
-                self._note_statement(small, no_grad)
             inner_no_grad = no_grad
-            if isinstance(statement, cst.With):
+            if kind is cst.With:
                 inner_no_grad = no_grad or any(self._is_no_grad(item.item) for item in statement.items)
-                for item in statement.items:
-                    self._note_calls(item.item, no_grad)
-            elif isinstance(statement, (cst.If, cst.While)):
-                self._note_calls(statement.test, no_grad)
-            elif isinstance(statement, cst.For):
-                self._note_calls(statement.iter, no_grad)
-            if isinstance(statement, (cst.For, cst.While)):
+            elif kind is cst.For or kind is cst.While:
                 self._loops.append(_Loop(statement, scope, frames, no_grad))
             for block in child_bodies(statement):
                 self._walk(block, scope, frames, inner_no_grad)
 
-    def _note_statement(self, small, no_grad: bool) -> None:
+    def _note_criterion(self, small) -> None:
         if isinstance(small, (cst.Assign, cst.AnnAssign)) and isinstance(small.value, cst.Call):
             qualified = self.names.qualified_name(small.value.func) or ""
             if qualified.startswith("torch.nn.") and qualified.endswith("Loss"):
@@ -190,15 +190,28 @@ class Accumulation:
                     key = dotted_name(target)
                     if key is not None:
                         self._criteria.add(key)
-        self._note_calls(small, no_grad)
 
-    def _note_calls(self, node, no_grad: bool) -> None:
-        for found in walk_nodes(node):
-            if isinstance(found, cst.Call):
-                func = found.func
+    def _call_sites(self) -> dict[str, list[bool]]:
+        """Function or method name -> for each call of that name in the file, whether it runs under
+        `no_grad` (a `with` block or a decorated function). Built on first need: it walks every node."""
+        if self._calls is not None:
+            return self._calls
+        calls: dict[str, list[bool]] = {}
+        stack = [(self.facts.module, False)]
+        while stack:
+            node, disabled = stack.pop()
+            if isinstance(node, cst.FunctionDef):
+                disabled = any(self._is_no_grad(d.decorator) for d in node.decorators)
+            elif isinstance(node, cst.With) and any(self._is_no_grad(item.item) for item in node.items):
+                disabled = True
+            elif isinstance(node, cst.Call):
+                func = node.func
                 name = func.value if isinstance(func, cst.Name) else func.attr.value if isinstance(func, cst.Attribute) else None
                 if name is not None:
-                    self._calls_by_name.setdefault(name, []).append(no_grad)
+                    calls.setdefault(name, []).append(disabled)
+            stack.extend((child, disabled) for child in children(node))
+        self._calls = calls
+        return calls
 
     def _is_no_grad(self, expr) -> bool:
         call = expr if isinstance(expr, cst.Call) else None
@@ -218,7 +231,7 @@ class Accumulation:
         name = loop.scope.name.value
         if name in self._no_grad_functions:
             return GradMode.DISABLED
-        sites = self._calls_by_name.get(name, [])
+        sites = self._call_sites().get(name, [])
         if not sites:
             return GradMode.UNKNOWN
         return GradMode.DISABLED if any(sites) else GradMode.ENABLED
@@ -267,35 +280,47 @@ class Accumulation:
     def loss_accumulations(self) -> list[LossAccumulation]:
         found = []
         for loop in self._loops:
-            losses = self._loss_names(loop.node)
+            losses = None
             for statement in _own_statements(loop.node):
                 for small in small_statements(statement):
+                    if _accumulated(small) is None:
+                        continue
+                    if losses is None:  # only loops that accumulate something pay for this walk
+                        losses = self._loss_names(loop.node)
                     accumulation = self._accumulation(loop, small, losses)
                     if accumulation is not None:
                         found.append(accumulation)
         return found
 
     def _loss_names(self, loop) -> dict[str, tuple[Origin, Any, bool]]:
-        """Names that hold a loss tensor in this loop: name -> (origin, origin node, retains graph)."""
+        """Names that hold a loss tensor in this loop: name -> (origin, origin node, retains graph).
+
+        Statement by statement (the loop's header and nested blocks, not nested definitions): the
+        receivers of `.backward()` (`scaler.scale(loss).backward()`, `accelerator.backward(loss)`
+        name their argument), and names every assignment in the loop binds to a criterion output.
+        """
         backward: dict[str, tuple[Any, bool]] = {}
         assigned: dict[str, list] = {}
-        for node in _loop_nodes(loop):
-            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "backward":
-                receiver = dotted_name(node.func.value)
-                if receiver is not None:
-                    retains = any(a.keyword is not None and a.keyword.value in ("retain_graph", "create_graph")
-                                  for a in node.args)
-                    backward.setdefault(receiver, (node, retains))
-            elif isinstance(node, cst.Assign):
-                for target in node.targets:
-                    for name in _bound_names(target.target):
-                        assigned.setdefault(name, []).append(node.value if isinstance(target.target, (cst.Name, cst.Attribute)) else None)
-            elif isinstance(node, (cst.For, cst.With)) or isinstance(node, cst.NamedExpr):
-                targets = [node.target] if isinstance(node, (cst.For, cst.NamedExpr)) else \
-                    [i.asname.name for i in node.items if i.asname is not None]
-                for target in targets:
-                    for name in _bound_names(target):
-                        assigned.setdefault(name, []).append(None)
+        statements = list(iter_statements(body_of(loop.body), into_functions=False, into_classes=False))
+        for statement in [loop] + statements:
+            if isinstance(statement, cst.For):
+                for name in _bound_names(statement.target):
+                    assigned.setdefault(name, []).append(None)
+            elif isinstance(statement, cst.With):
+                for item in statement.items:
+                    if item.asname is not None:
+                        for name in _bound_names(item.asname.name):
+                            assigned.setdefault(name, []).append(None)
+            for small in small_statements(statement):
+                if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                    found = _backward_of(small.value)
+                    if found is not None:
+                        backward.setdefault(found[0], (small.value, found[1]))
+                elif isinstance(small, cst.Assign):
+                    for target in small.targets:
+                        plain = isinstance(target.target, (cst.Name, cst.Attribute))
+                        for name in _bound_names(target.target):
+                            assigned.setdefault(name, []).append(small.value if plain else None)
         losses: dict[str, tuple[Origin, Any, bool]] = {}
         for name, (node, retains) in backward.items():
             if not any(value is not None and self._detached(value) for value in assigned.get(name, ())):
@@ -501,6 +526,24 @@ def _reads(root, key: str, whole: bool = False) -> Iterator:
     for node in nodes:
         if isinstance(node, (cst.Name, cst.Attribute)) and dotted_name(node) == key and id(node) not in stores:
             yield node
+
+
+def _backward_of(call):
+    """(the back-propagated name, retains graph) of a `.backward(...)` statement, or None."""
+    func = call.func
+    if not isinstance(func, cst.Attribute) or func.attr.value != "backward":
+        return None
+    retains = any(a.keyword is not None and a.keyword.value in ("retain_graph", "create_graph") for a in call.args)
+    positional = [a.value for a in call.args if a.keyword is None and not a.star]
+    receiver = func.value
+    if positional and dotted_name(positional[0]) is not None and not isinstance(receiver, cst.Call):
+        name = dotted_name(positional[0])  # `accelerator.backward(loss)`
+    elif isinstance(receiver, cst.Call) and receiver.args and isinstance(receiver.func, cst.Attribute) \
+            and receiver.func.attr.value == "scale":
+        name = dotted_name(receiver.args[0].value)  # `scaler.scale(loss).backward()`
+    else:
+        name = dotted_name(receiver)
+    return (name, retains) if name is not None else None
 
 
 def _binds(loop, name: str) -> bool:
