@@ -6,7 +6,6 @@ Each test writes a tiny fixture module (no torch) and runs it through the real w
 
 from __future__ import annotations
 
-import os
 import resource
 import sys
 import textwrap

@@ -108,7 +108,6 @@ def walk(module: Any, dispatch: Dispatch, on_statement: Callable[[Any], Any] | N
     if on_statement is None or type(module).__name__ != "Module":
         visit(module)
         return
-    body = module.body
     module_fields = fields_of.get(type(module)) or child_fields(type(module))
     # The module's handlers and fields as `visit` takes them, with the hook around its body.
     for handler in enter.get("Module", ()):

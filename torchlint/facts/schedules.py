@@ -31,8 +31,8 @@ from typing import Any, Iterator
 from torchlint._lazy import lazy_module
 from torchlint.facts.loops import LoopFacts
 from torchlint.facts.names import dotted_name
-from torchlint.facts.program import Program
 from torchlint.facts.statements import body_of, iter_statements, parameters, small_statements
+from torchlint.facts.summaries import Summaries
 from torchlint.walk import children
 
 cst = lazy_module("libcst")
@@ -116,7 +116,6 @@ class Schedules:
         self.names = facts.names
         self.loops: LoopFacts = facts.get(LoopFacts)
         self._values: dict[tuple[int, str], list] = {}  # (scope, key) -> assigned values (None: unpacked)
-        self._functions: dict[str, Any] = dict(self.loops.functions)
 
     @classmethod
     def build(cls, facts) -> Schedules:
@@ -322,21 +321,9 @@ class Schedules:
                                     inner)
 
     def _helper(self, call, loop):
-        """The same-module function or `self` method a call runs, if we can read it."""
-        func = call.func
-        if isinstance(func, cst.Name):
-            if func.value in self.names.aliases:
-                return None
-            if loop.function is not None:
-                for statement in iter_statements(body_of(loop.function.body), into_functions=False,
-                                                 into_classes=False):
-                    if isinstance(statement, cst.FunctionDef) and statement.name.value == func.value:
-                        return statement
-            return self._functions.get(func.value)
-        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self" \
-                and loop.class_ is not None:
-            return self.facts.get(Program).method(loop.class_, func.attr.value)
-        return None
+        """The same-module function or method a call runs, if we can read it (the program
+        model's one way of resolving a call)."""
+        return self.facts.get(Summaries).callee(call)
 
     # --- TL208's question -----------------------------------------------------------------------
 
