@@ -7,7 +7,8 @@ starts ARGV (the worker, or the user's command) and then:
 - every ~0.1 s sums the resident memory (RSS) of the child and all its descendants; when the sum
   exceeds CAP bytes it kills the whole tree (`memory cap reached`). Each process also gets
   `RLIMIT_AS` = CAP where the parent asks for it (CPU-only runs), so one process that balloons fails
-  with `MemoryError` before it swaps.
+  with `MemoryError` before it swaps; such a child runs with `MALLOC_ARENA_MAX=2` (unless set), so
+  that glibc's per-thread arenas (64 MiB of address space each) do not spend the cap unused.
 - when the child exits, it kills whatever descendants are left. Because it is their subreaper, a
   grandchild that called `setsid()` (`start_new_session=True`) or double-forked is re-parented to
   the supervisor instead of init, so it is found and killed too.
@@ -199,7 +200,13 @@ def supervise(argv: list[str], status_path: str, memory_cap: int, address_cap: b
     _term_when_parent_dies()
     preexec = _limit_address_space(memory_cap) if memory_cap and address_cap else None
     status = {"returncode": None, "memory_exceeded": False, "peak_rss": 0, "leftover": 0, "subreaper": subreaper}
-    child = subprocess.Popen(argv, preexec_fn=preexec)
+    env = None
+    if preexec is not None:
+        # RLIMIT_AS counts address space, and glibc reserves 64 MiB of it for each thread's malloc
+        # arena: a program with many threads (distributed autograd) hits the cap long before its
+        # memory does. A few arenas keep the address space close to what is really used.
+        env = {**os.environ, "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}
+    child = subprocess.Popen(argv, preexec_fn=preexec, env=env)
     if os.getppid() != parent:  # the parent died before the death signal was armed
         interrupted.append(True)
     while child.poll() is None and not interrupted:
