@@ -27,11 +27,10 @@ from torchlint.facts.loops import (
     LoopFacts,
     LoopInfo,
     PathEnd,
-    _calls,
 )
 from torchlint.facts.names import dotted_name
 from torchlint.facts.program import Program
-from torchlint.facts.statements import body_of, iter_statements, parameters, small_statements
+from torchlint.facts.statements import body_of, calls_in, iter_statements, parameters, small_statements
 from torchlint.facts.summaries import Summaries
 
 cst = lazy_module("libcst")
@@ -215,7 +214,7 @@ class Paths:
 
     def expression(self, node, context: _Context) -> list:
         items: list = []
-        for call in _calls(node):
+        for call in calls_in(node):
             items.extend(self.call(call, context))
         return items
 

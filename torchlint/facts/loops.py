@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from torchlint._lazy import lazy_module
-from torchlint.facts.names import dotted_name
-from torchlint.facts.statements import body_of, child_bodies, iter_statements, parameters, small_statements
+from torchlint.facts.names import dotted_name, related, strip_self, within
+from torchlint.facts.statements import body_of, calls_in, child_bodies, iter_statements, parameters, small_statements
 from torchlint.walk import children
 
 cst = lazy_module("libcst")
@@ -355,8 +355,8 @@ class LoopFacts:
         if strict:
             # Wiped means all of it: `model.encoder.zero_grad()` freezes a part on purpose.
             if not models:
-                return only_optimizer and "." not in _strip_self(target)
-            return any(_within(model, target) for model in models)
+                return only_optimizer and "." not in strip_self(target)
+            return any(within(model, target) for model in models)
         if not models or any(related(model, target) for model in models):
             return True
         # A function's `net` may well be the module's `model`: only a name we know to be another
@@ -416,24 +416,10 @@ class LoopFacts:
         return found[-1] if found else None
 
 
-def related(a: str, b: str) -> bool:
-    """Could `a` and `b` name the same module (`self.model` / `model`, `model` / `model.head`)?"""
-    a, b = _strip_self(a), _strip_self(b)
-    if not a or not b:
-        return True  # `self` itself: the module the method belongs to
-    return a == b or a.startswith(b + ".") or b.startswith(a + ".") or a.split(".")[-1] == b.split(".")[-1]
 
 
-def _within(model: str, target: str) -> bool:
-    """Does resetting `target` reset all of `model` (the same module, or one containing it)?"""
-    model, target = _strip_self(model), _strip_self(target)
-    return not target or model == target or model.startswith(target + ".")
 
 
-def _strip_self(name: str) -> str:
-    if name == "self":
-        return ""
-    return name[5:] if name.startswith("self.") else name
 
 
 def _parameter_owners(call) -> Iterator[str]:
@@ -462,17 +448,5 @@ def _calls_in_header(statement) -> Iterator:
     else:
         roots = []
     for root in roots:
-        yield from _calls(root)
+        yield from calls_in(root)
 
-
-def _calls(node) -> Iterator:
-    """Calls in an expression, callees' arguments before the call (execution order).
-
-    Lambdas and nested definitions are not entered: their bodies run later, if ever.
-    """
-    if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
-        return
-    for child in children(node):
-        yield from _calls(child)
-    if isinstance(node, cst.Call):
-        yield node

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from torchlint._lazy import lazy_module
-from torchlint.facts.names import dotted_name
-from torchlint.facts.statements import body_of, child_bodies, iter_statements, parameters, small_statements, walk_nodes
-from torchlint.walk import TRIVIA, children
+from torchlint.facts.names import dotted_name, related, within
+from torchlint.facts.statements import (
+    body_of, calls_in, child_bodies, iter_statements, parameters, small_statements, walk_nodes,
+)
 
 cst = lazy_module("libcst")
 
@@ -521,7 +522,7 @@ class Modes:
             self._frozen_models = ({name for name in frozen if name}, {name for name in thawed if name})
         frozen, thawed = self._frozen_models
         # Freezing `model.features` leaves the rest of `model` recording a graph.
-        return any(_within(key, name) for name in frozen) and not any(related(key, name) for name in thawed)
+        return any(within(key, name) for name in frozen) and not any(related(key, name) for name in thawed)
 
     def _walk_grad(self, body, no_grad: bool, block) -> Iterator[tuple[Any, bool | None, list]]:
         """(statement, gradients disabled there, its innermost loop or function body), in source order.
@@ -653,24 +654,10 @@ class _Context:
         return text
 
 
-def related(a: str, b: str) -> bool:
-    """Could `a` and `b` name the same model (`self.model` / `model`, `model` / `model.head`)?"""
-    a, b = _strip_self(a), _strip_self(b)
-    if not a or not b:
-        return True  # `self` itself: the module the method belongs to
-    return a == b or a.startswith(b + ".") or b.startswith(a + ".") or a.split(".")[-1] == b.split(".")[-1]
 
 
-def _within(key: str, owner: str) -> bool:
-    """Is `key` the module `owner` or one of its submodules?"""
-    key, owner = _strip_self(key), _strip_self(owner)
-    return not owner or key == owner or key.startswith(owner + ".")
 
 
-def _strip_self(name: str) -> str:
-    if name == "self":
-        return ""
-    return name[5:] if name.startswith("self.") else name
 
 
 def _is_false(expr) -> bool:
@@ -758,16 +745,5 @@ def _calls_of(statement) -> Iterator:
     else:
         roots = []
     for root in roots:
-        yield from _calls(root)
+        yield from calls_in(root)
 
-
-_NOT_ENTERED = frozenset({"Lambda", "FunctionDef", "ClassDef"}) | TRIVIA
-
-
-def _calls(node) -> Iterator:
-    """Calls in an expression, arguments before the call; lambdas are not entered."""
-    for child in children(node):
-        if type(child).__name__ not in _NOT_ENTERED:
-            yield from _calls(child)
-    if type(node).__name__ == "Call":
-        yield node

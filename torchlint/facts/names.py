@@ -137,3 +137,25 @@ class Names:
     def imports_from(self, prefix: str) -> bool:
         """Does the file import `prefix` or anything below it?"""
         return any(m == prefix or m.startswith(prefix + ".") for m in self.imported_modules)
+
+
+def related(a: str, b: str) -> bool:
+    """Could dotted names `a` and `b` name the same object (`self.model` / `model`, `model` /
+    `model.head`)?"""
+    a, b = strip_self(a), strip_self(b)
+    if not a or not b:
+        return True  # `self` itself: the object the method belongs to
+    return a == b or a.startswith(b + ".") or b.startswith(a + ".") or a.split(".")[-1] == b.split(".")[-1]
+
+
+def within(key: str, owner: str) -> bool:
+    """Is `key` the object `owner` or one of its attributes (`model.head` within `model`)?"""
+    key, owner = strip_self(key), strip_self(owner)
+    return not owner or key == owner or key.startswith(owner + ".")
+
+
+def strip_self(name: str) -> str:
+    """A dotted name without its leading `self.` (`self` alone: the empty name)."""
+    if name == "self":
+        return ""
+    return name[5:] if name.startswith("self.") else name

@@ -31,9 +31,8 @@ from typing import Any, Iterator
 from torchlint._lazy import lazy_module
 from torchlint.facts.loops import LoopFacts
 from torchlint.facts.names import dotted_name
-from torchlint.facts.statements import body_of, iter_statements, parameters, small_statements
+from torchlint.facts.statements import body_of, calls_in, iter_statements, parameters, small_statements
 from torchlint.facts.summaries import Summaries
-from torchlint.walk import children
 
 cst = lazy_module("libcst")
 
@@ -285,7 +284,7 @@ class Schedules:
                 yield from self._events(body_of(statement.finalbody.body), branches, depth, active, via, loop, scope)
 
     def _expression(self, node, branches, depth, active, via, loop, scope) -> Iterator[StepEvent]:
-        for call in _calls(node):
+        for call in calls_in(node):
             yield from self._call(call, branches, depth, active, via, loop, scope)
 
     def _call(self, call, branches, depth, active, via, loop, scope) -> Iterator[StepEvent]:
@@ -362,7 +361,7 @@ class Schedules:
                     if key is not None:
                         yield statement, node, key, via, where
             for small in _headers(statement):
-                for call in _calls(small):
+                for call in calls_in(small):
                     helper = self._helper(call, loop)
                     if helper is None or depth >= INLINE_DEPTH or helper in active:
                         continue
@@ -375,7 +374,7 @@ class Schedules:
     def _sets_epoch(self, statements, depth, active, loop) -> bool:
         for statement in iter_statements(statements, into_functions=False, into_classes=False):
             for small in _headers(statement):
-                for call in _calls(small):
+                for call in calls_in(small):
                     if isinstance(call.func, cst.Attribute) and call.func.attr.value == "set_epoch":
                         return True
                     helper = self._helper(call, loop)
@@ -389,7 +388,7 @@ class Schedules:
         (an imported `shuffle_dataset(loader, epoch)` may set the epoch)."""
         for statement in iter_statements(body_of(loop.node.body), into_functions=False, into_classes=False):
             for small in _headers(statement):
-                for call in _calls(small):
+                for call in calls_in(small):
                     name = (dotted_name(call.func) or "").rsplit(".", 1)[-1]
                     if name in _READS_ONLY or self._helper(call, loop) is not None:
                         continue
@@ -523,12 +522,3 @@ def _headers(statement) -> list:
         return [item.item for item in statement.items]
     return []
 
-
-def _calls(node) -> Iterator:
-    """Calls in an expression, arguments before the call; lambdas and definitions not entered."""
-    if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
-        return
-    for child in children(node):
-        yield from _calls(child)
-    if isinstance(node, cst.Call):
-        yield node

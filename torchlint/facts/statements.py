@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from torchlint._lazy import lazy_module
-from torchlint.walk import child_fields
+from torchlint.walk import TRIVIA, child_fields, children
 
 cst = lazy_module("libcst")
 
@@ -123,3 +123,20 @@ def snippet(node, limit: int = 40) -> str:
     """The source text of a small expression on one line, cut to `limit` characters."""
     text = " ".join(cst.Module(body=[]).code_for_node(node).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_NOT_ENTERED = frozenset({"Lambda", "FunctionDef", "ClassDef"}) | TRIVIA
+
+
+def calls_in(node) -> Iterator:
+    """Calls in an expression, callees' arguments before the call (execution order).
+
+    Lambdas and nested definitions are not entered: their bodies run later, if ever.
+    """
+    if type(node).__name__ in _NOT_ENTERED:
+        return
+    for child in children(node):
+        if type(child).__name__ not in _NOT_ENTERED:
+            yield from calls_in(child)
+    if type(node).__name__ == "Call":
+        yield node
