@@ -20,7 +20,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mutation_softmax_dim import run_recall  # noqa: E402
+from mutation_softmax_dim import run_recall, score_mutants  # noqa: E402
 
 LOOPS = (ast.For, ast.While, ast.AsyncFor)
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -145,15 +145,7 @@ def _mutants(text: str):
 
 
 def _score(text: str):
-    from torchlint.testing import lint_snippet
-
-    rows, reported = set(), set()
-    for index, (mutant, first, last) in enumerate(_mutants(text)):
-        rows.add(index)
-        found = lint_snippet(mutant, select=["TL205"])
-        if any(first <= d.span.start.row <= last for d in found):
-            reported.add(index)
-    return (rows, reported) if rows else None
+    return score_mutants(_mutants(text), "TL205")
 
 
 def main() -> int:

@@ -24,7 +24,7 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mutation_softmax_dim import run_recall  # noqa: E402
+from mutation_softmax_dim import run_recall, score_mutants  # noqa: E402
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 SWITCHES = ("torch.no_grad", "torch.inference_mode")
@@ -127,15 +127,7 @@ def _mutants(text: str):
 
 
 def _score(text: str):
-    from torchlint.testing import lint_snippet
-
-    rows, reported = set(), set()
-    for index, (mutant, first, last) in enumerate(_mutants(text)):
-        rows.add(index)
-        found = lint_snippet(mutant, select=["TL206"])
-        if any(first <= d.span.start.row <= last for d in found):
-            reported.add(index)
-    return (rows, reported) if rows else None
+    return score_mutants(_mutants(text), "TL206")
 
 
 def main() -> int:

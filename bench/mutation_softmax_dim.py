@@ -102,6 +102,19 @@ def run_recall(description: str, code: str, wanted, score) -> int:
     return 0
 
 
+
+def score_mutants(mutants, code: str):
+    """For mutants given as (text, first row, last row): (their indices, the indices whose rows
+    `code` reported), or None when there are none."""
+    from torchlint.testing import lint_snippet
+
+    rows, reported = set(), set()
+    for index, (mutant, first, last) in enumerate(mutants):
+        rows.add(index)
+        if any(first <= d.span.start.row <= last for d in lint_snippet(mutant, select=[code])):
+            reported.add(index)
+    return (rows, reported) if rows else None
+
 def _score(text: str):
     from torchlint.testing import lint_snippet
 
