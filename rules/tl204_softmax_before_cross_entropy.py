@@ -33,7 +33,9 @@ class SoftmaxBeforeCrossEntropy(Rule):
     `BCEWithLogitsLoss`/`F.binary_cross_entropy_with_logits` fed the output of a `sigmoid`:
     directly (`F.cross_entropy(F.softmax(z, 1), y)`), through a local variable (the definitions
     that reach the call), or through a model of the same module whose `forward` returns it
-    (`return self.softmax(x)`, `return torch.sigmoid(x)`), called as `model(x)`.
+    (`return self.softmax(x)`, `return torch.sigmoid(x)`), called as `model(x)`. The loss module
+    may be a local, a `self.` attribute set once, or a module-level name bound once
+    (`criterion = nn.CrossEntropyLoss()` at the top of a script, called inside `train()`).
 
     `log_softmax` into `CrossEntropyLoss` is not reported: `log_softmax` is idempotent, so the loss
     and its gradients are exactly those of the logits (redundant, not wrong). `log_softmax` with
@@ -188,10 +190,15 @@ class SoftmaxBeforeCrossEntropy(Rule):
             return values if len(values) == 1 else []
         if not isinstance(expr, cst.Name):
             return []
-        flow = self.facts.get(Dataflow).function_of(at)
+        dataflow = self.facts.get(Dataflow)
+        flow = dataflow.function_of(at)
         if flow is not None:
             if not flow.is_local_load(expr):
-                return []
+                # A global read in a module-level function or a method: the module's binding.
+                # In a nested def the name may be an outer function's: unknown.
+                if dataflow.enclosing_function(flow.scope) is not None:
+                    return []
+                return _module_level_values(self.facts.module, expr.value)
             bindings = flow.bindings_at(expr)
             if not bindings or any(b.kind != "assign" or b.value is None for b in bindings):
                 return []
@@ -208,9 +215,20 @@ def _module_level_values(module, name: str) -> list:
                 for target in small.targets:
                     if isinstance(target.target, cst.Name) and target.target.value == name:
                         values.append(small.value)
-                    elif not isinstance(target.target, (cst.Name, cst.Attribute, cst.Subscript)):
-                        return []  # unpacking may bind it too
+                    elif _binds(target.target, name):
+                        return []  # unpacked: its value is unknown
             elif isinstance(small, (cst.AugAssign, cst.AnnAssign)) and isinstance(small.target, cst.Name) \
                     and small.target.value == name:
                 return []
     return values if len(values) == 1 else []
+
+
+def _binds(target, name: str) -> bool:
+    """Does an unpacking target (`a, (b, *c) = ...`) bind `name`?"""
+    if isinstance(target, cst.Name):
+        return target.value == name
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return any(_binds(element.value, name) for element in target.elements)
+    if isinstance(target, cst.StarredElement):
+        return _binds(target.value, name)
+    return False
