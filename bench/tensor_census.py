@@ -45,7 +45,8 @@ importlib_metadata; install them with `pip install --no-deps` next to the CPU to
 only imports (torchvision, PIL, accelerate, ...) are stubbed in the traced process with placeholder
 classes, so only models whose forward does not use them run; a model that fails is reported with
 its error and the others go on. A full run takes about 5 minutes of CPU time (`--target` and
-`--models` pick a subset; `--list` shows them).
+`--models` pick a subset; `--list` shows them). `--rescore DIR` reuses the runtime observations of an
+earlier `--out DIR` and only lints and joins again (a minute), to measure a change to the linter.
 """
 
 from __future__ import annotations
@@ -1019,6 +1020,29 @@ def _is_false(site: dict) -> bool:
         not _is_undecided(site))
 
 
+def _previous_runs(out: str) -> dict[str, dict]:
+    """The runtime half of an earlier run, per target: its traced sites without their static findings."""
+    with open(os.path.join(out, "sites.json")) as handle:
+        sites = json.load(handle)
+    models: dict[str, list[dict]] = defaultdict(list)
+    try:
+        with open(os.path.join(out, "models.txt")) as handle:
+            for line in handle:
+                target, model, seconds, *status = line.split()
+                models[target].append({"model": model, "seconds": float(seconds.rstrip("s")),
+                                       "status": " ".join(status)})
+    except OSError:
+        pass
+    runs: dict[str, dict] = {}
+    for site in sites:
+        if site["kind"] == "not exercised":
+            continue
+        fresh = {k: v for k, v in site.items() if k not in ("static", "rule", "target", "source")}
+        runs.setdefault(site["target"], {"sites": [], "models": models.get(site["target"], [])})
+        runs[site["target"]]["sites"].append(fresh)
+    return runs
+
+
 def print_table(rows: list[dict]) -> None:
     header = f"{'rule':7s} {'kind':15s} {'calls':>6s} {'sites':>6s} {'pos.calls':>9s} {'pos.sites':>9s} " \
              f"{'found':>6s} {'missed':>6s} {'false':>6s} {'(size1)':>7s} {'undec.':>6s} {'unexerc.':>8s} " \
@@ -1121,6 +1145,9 @@ def main() -> int:
     parser.add_argument("--models", help="comma-separated model ids to run (default: all of each target)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per target subprocess")
     parser.add_argument("--list", action="store_true", help="list targets and models, run nothing")
+    parser.add_argument("--rescore", metavar="DIR",
+                        help="reuse the runtime observations in DIR/sites.json (an earlier --out) and only "
+                             "lint and join again: seconds instead of a full run, for measuring a linter change")
     args = parser.parse_args()
     if args.list:
         for t in TARGETS:
@@ -1138,8 +1165,12 @@ def main() -> int:
         for target in TARGETS:
             if target.name in needed:
                 trees[target.name] = export(target, scratch, args.mirror_root)
+        previous = _previous_runs(args.rescore) if args.rescore else None
         for target in chosen:
-            result = run_target(target, trees, models, args.timeout, scratch)
+            if previous is not None:
+                result = previous.get(target.name, {"sites": [], "models": []})
+            else:
+                result = run_target(target, trees, models, args.timeout, scratch)
             files = sorted({s["path"] for s in result["sites"]})
             findings = lint(trees[target.name], files)
             all_sites += join(target.name, trees[target.name], result["sites"], findings)
