@@ -82,6 +82,13 @@ def test_topk_then_t_is_two_dimensional_and_transposed():
     assert copying_reshape(layouts, node) is not None
 
 
+def test_topk_with_its_default_dim_is_the_last_dim():
+    # a `cst.Integer("-1")` default once crashed every rule that asked (CSTValidationError)
+    source = "import torch\nscores = torch.randn(4, 6)\nvalues, indices = scores.topk(3, largest=True)\nindices\n"
+    layouts, node = _layout(source, "indices", cst.Name)
+    assert _sizes(layouts.of(node)) == ["4", "3"]
+
+
 def test_contiguous_before_eq_keeps_the_row_slice_viewable():
     source = """
     import torch

@@ -474,9 +474,9 @@ def _two_dims(layout: Layout, call) -> Layout:
 def _topk(receiver: Layout, call, args, layouts) -> Layout:
     """`x.topk(k, dim)`: fresh contiguous memory (checked with `stride()`), dim `dim` of size k."""
     dim_value = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "dim"), None)
-    if dim_value is None:
-        dim_value = args[1].value if len(args) > 1 else cst.Integer("-1")
-    dim = _int(dim_value)
+    if dim_value is None and len(args) > 1:
+        dim_value = args[1].value
+    dim = _int(dim_value) if dim_value is not None else -1  # topk's default dim is the last
     if dim is None:
         return Layout(tensor=True, contiguous=True)
     k = layouts.size_token(args[0].value)
