@@ -138,10 +138,17 @@ def lint(tree: str, paths: list[str], select: str | None) -> list[dict]:
         command += ["--select", select]
     command += paths or ["."]
     done = subprocess.run(command, cwd=tree, capture_output=True, text=True)
-    if done.returncode not in (0, 1):
-        print(f"  torchlint failed ({done.returncode}): {done.stderr.strip()[:500]}", file=sys.stderr)
-        return []
-    return json.loads(done.stdout or "[]")
+    try:
+        findings = json.loads(done.stdout or "[]")
+    except json.JSONDecodeError:
+        findings = None
+    if done.returncode not in (0, 1) or findings is None:
+        # exit 2 with a JSON report is a run whose files had internal errors (TL004): keep its
+        # findings, and name the crashes, instead of dropping the whole repository
+        crashes = [f"{f['filename']}: {f['message']}" for f in findings or [] if f["code"] == "TL004"]
+        print(f"  torchlint failed ({done.returncode}): {done.stderr.strip()[:500]}"
+              + "".join(f"\n    {c}" for c in crashes), file=sys.stderr)
+    return findings or []
 
 
 def main() -> int:
