@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from torchlint._lazy import lazy_module
-from torchlint.facts.dataflow import Binding, Dataflow, Flow, Scope
+from torchlint.facts.dataflow import Binding, Dataflow, Flow
 from torchlint.facts.names import dotted_name
 
 cst = lazy_module("libcst")
@@ -108,15 +108,9 @@ class DataBindings:
         return max(bindings, key=lambda b: b.order)
 
     def _enclosing(self, flow: Flow) -> Flow | None:
-        """The flow of the nearest def or module around a scope (class bodies skipped)."""
         key = id(flow)
         if key not in self._outer:
-            outer = None
-            if flow.kind is not Scope.MODULE:
-                outer = self.dataflow.flow_of(flow.scope.name)  # a def's name binds outside it
-                while outer.kind is Scope.CLASS:
-                    outer = self.dataflow.flow_of(outer.scope.name)
-            self._outer[key] = outer
+            self._outer[key] = self.dataflow.enclosing_flow(flow)
         return self._outer[key]
 
     def _target(self, flow: Flow, node) -> Binding | None:

@@ -48,7 +48,8 @@ class _TooManyPaths(Exception):
 class _Context:
     """Where the builder stands: renamings of an inlined call, guards, loop variables, depth."""
 
-    def __init__(self, class_, rename=None, guards=(), loopvars=None, depth=0, active=(), via=None, constants=None):
+    def __init__(self, class_, rename=None, guards=(), loopvars=None, depth=0, active=(), via=None, constants=None,
+                 classes=None):
         self.class_ = class_
         self.rename = rename or {}
         self.guards = guards
@@ -57,11 +58,12 @@ class _Context:
         self.active = active  # functions being inlined, against recursion
         self.via = via  # the loop body's call that the inlined code runs under
         self.constants = constants or {}  # parameters an inlined call fixes to True/False
+        self.classes = classes  # parameter -> same-module class of its argument; None: not inlined
 
     def but(self, **changes) -> _Context:
         values = dict(class_=self.class_, rename=self.rename, guards=self.guards,
                       loopvars=self.loopvars, depth=self.depth, active=self.active, via=self.via,
-                      constants=self.constants)
+                      constants=self.constants, classes=self.classes)
         values.update(changes)
         return _Context(**values)
 
@@ -320,9 +322,10 @@ class Paths:
         if any(arg.star for arg in call.args):
             return None  # `f(*args)`: which parameter gets what is unknown
         bound = self.summaries.arguments(call, function)
+        classes = {name: self._local_class_of(value, context) for name, value in bound.items()}
         inner = context.but(rename=_rename_for_call(bound, function, context), loopvars={}, depth=context.depth + 1,
                             active=context.active + (function,), via=context.via or call,
-                            constants=_constant_arguments(bound, function))
+                            constants=_constant_arguments(bound, function), classes=classes)
         body = self.block(body_of(function.body), inner)
         return [("inline", body)] if body else []
 
@@ -365,12 +368,35 @@ class Paths:
         return context.loopvars.get(root)
 
     def _local_class_of(self, receiver, context: _Context):
-        """The same-module class whose instance `receiver` is, if we know it."""
-        text = dotted_name(receiver)
-        if text == "self":
-            return context.class_
-        key = context.key(receiver)
-        return self.facts.instances.get(text) or (self.facts.instances.get(key) if key else None)
+        """The same-module class whose instance `receiver` is, if we know it (never an optimizer
+        class of the file: its `step()` is an update, not a helper to follow).
+
+        The program model answers (`Summaries.class_of`: bindings, `self.<attr>` of the class);
+        inside an inlined helper a parameter holds what the caller passed, and `self` is the
+        instance the method was called on.
+        """
+        chain = []
+        root = receiver
+        while isinstance(root, cst.Attribute):
+            chain.append(root.attr.value)
+            root = root.value
+        if not isinstance(root, cst.Name):
+            return None
+        if root.value == "self":
+            found = context.class_
+        elif context.classes is not None and root.value in context.rename:
+            found = context.classes.get(root.value)
+        elif root.value in context.loopvars:
+            return None
+        else:
+            found = self.summaries.class_of(root)
+        for attr in reversed(chain):
+            if found is None:
+                return None
+            found = self.summaries.attribute_class(found, attr)
+        if found is not None and self.facts.is_local_optimizer_class(found):
+            return None
+        return found
 
     def _models(self) -> set[str]:
         return {model for optimizer in self.facts.optimizers.values() for model in optimizer.models}
