@@ -20,7 +20,7 @@ from typing import Any
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.dataflow import Binding, Dataflow, Flow
-from torchlint.facts.names import dotted_name
+from torchlint.facts.names import attribute_chain
 
 cst = lazy_module("libcst")
 
@@ -121,12 +121,9 @@ class DataBindings:
 
     def _slot(self, flow: Flow, chain) -> tuple[Any, str] | None:
         """(the object bound to the chain's root name, the attribute path) for `a.b.c`."""
-        key = dotted_name(chain)
-        if key is None or "." not in key:
+        root, attributes = attribute_chain(chain)
+        if root is None or not attributes:
             return None
-        root = chain
-        while isinstance(root, cst.Attribute):
-            root = root.value
         binding = self._binding(flow, root)
-        owner: Any = id(binding) if binding is not None else key.split(".", 1)[0]
-        return owner, key.split(".", 1)[1]
+        owner: Any = id(binding) if binding is not None else root.value
+        return owner, ".".join(attributes)

@@ -41,7 +41,7 @@ from torchlint.facts.data_words import (
     split_words,
 )
 from torchlint.facts.dataflow import Dataflow, Flow
-from torchlint.facts.names import dotted_name
+from torchlint.facts.names import attribute_chain, dotted_name
 from torchlint.facts.summaries import Summaries
 from torchlint.walk import children
 
@@ -169,7 +169,7 @@ class Expressions:
     def eval_call(self, node, flow: Flow) -> Value:
         func = node.func
         qualified = self.names.qualified_name(func) if isinstance(func, (cst.Name, cst.Attribute)) else None
-        if qualified is not None and self.bindings.is_bound(flow, _root_name(func)):
+        if qualified is not None and self.bindings.is_bound(flow, attribute_chain(func)[0]):
             qualified = None  # a local variable shadows the import
         receiver = None
         if isinstance(func, cst.Attribute) and qualified is None:
@@ -361,12 +361,6 @@ class Expressions:
     def new_source(self) -> int:
         self.next_source += 1
         return self.next_source
-
-
-def _root_name(func):
-    while isinstance(func, cst.Attribute):
-        func = func.value
-    return func
 
 
 def _first_data_argument(node, positional) -> tuple[Any, Value | None]:

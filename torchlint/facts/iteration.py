@@ -3,6 +3,16 @@
 `LoopFacts` (in `loops`) finds the loops and what the names in them are; this module reduces a
 loop body to events (`backward()`, updates, resets, optimizers rebuilt or handed away) with the
 branches and jumps between them, inlines same-module helpers, and expands the paths.
+
+Which def a call runs is the program model's answer: `Summaries.callees` for a function,
+`Summaries.class_of` (bindings, `self.<attr>` of the class) and `Program.method` for a method;
+inside an inlined helper a parameter holds the class of what the caller passed. The helper's body
+is then inlined per path rather than read from `Summaries.actions`, on purpose: a summary is one
+ordered tuple of acts per def, while the missing-reset and reset-before-step questions need the
+helper's own branches, returns and `continue`s on each path, conditions shared with the caller
+(`if step: opt.step()` in a helper and in its loop are one decision), and branches decided by
+the call's constant arguments (`train_step(..., do_backward=False)`), none of which a per-def
+summary can carry.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ from torchlint.facts.loops import (
     LoopInfo,
     PathEnd,
 )
-from torchlint.facts.names import dotted_name
+from torchlint.facts.names import attribute_chain, dotted_name
 from torchlint.facts.program import Program
 from torchlint.facts.statements import body_of, calls_in, iter_statements, parameters, small_statements
 from torchlint.facts.summaries import Summaries
@@ -375,12 +385,8 @@ class Paths:
         inside an inlined helper a parameter holds what the caller passed, and `self` is the
         instance the method was called on.
         """
-        chain = []
-        root = receiver
-        while isinstance(root, cst.Attribute):
-            chain.append(root.attr.value)
-            root = root.value
-        if not isinstance(root, cst.Name):
+        root, chain = attribute_chain(receiver)
+        if root is None:
             return None
         if root.value == "self":
             found = context.class_
@@ -390,7 +396,7 @@ class Paths:
             return None
         else:
             found = self.summaries.class_of(root)
-        for attr in reversed(chain):
+        for attr in chain:
             if found is None:
                 return None
             found = self.summaries.attribute_class(found, attr)

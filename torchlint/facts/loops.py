@@ -9,6 +9,10 @@ tree is then expanded into the paths one iteration can take, following control f
 source order. A condition is identified by its text, so two `if`s on the same condition take the
 same branch on one path ("step and reset under the same condition" is one path, not four).
 
+Which same-module class a receiver is an instance of, and which names alias which
+(`opt = self.optimizer`), come from the program model's scoped bindings (`Summaries.class_of`,
+`Dataflow`), not from names compared as text across the file.
+
 The same layer knows which names are optimizers (built from `torch.optim.*` or a known
 library, or named like one), schedulers (their `.step()` is no update) and grad scalers
 (`scaler.step(opt)` updates `opt`), and which optimizers a reset covers (`opt.zero_grad()` its

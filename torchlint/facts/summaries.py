@@ -27,8 +27,7 @@ from torchlint._lazy import lazy_module
 from torchlint.facts.dataflow import Away, BindingKind, Dataflow
 from torchlint.facts.names import dotted_name
 from torchlint.facts.program import Program
-from torchlint.facts.statements import parameters
-from torchlint.walk import children
+from torchlint.facts.statements import calls_in, parameters
 
 cst = lazy_module("libcst")
 
@@ -259,7 +258,7 @@ class Summaries:
 
     def _own_actions(self, function, flow) -> list[Action]:
         found = []
-        for node in _calls_in_body(function):
+        for node in calls_in(function.body):
             func = node.func
             if not isinstance(func, cst.Attribute):
                 continue
@@ -278,7 +277,7 @@ class Summaries:
 
     def actions(self, call, depth: int = MAX_DEPTH) -> tuple[Action, ...]:
         """What calling `call` resets, steps or switches, helpers inside it followed, in the
-        caller's terms, in the order the helper's text has them."""
+        caller's terms, in the order the helper runs them (`statements.calls_in`)."""
         return tuple(self._actions(call, depth, frozenset(), None))
 
     def _actions(self, call, depth: int, active: frozenset, via) -> list[Action]:
@@ -290,7 +289,7 @@ class Summaries:
         via = via or call
         own = {id(a.node): a for a in self.of(function).actions}
         found = []
-        for node in _calls_in_body(function):
+        for node in calls_in(function.body):
             action = own.get(id(node))
             if action is not None:
                 found.append(Action(action.act, _renamed(action.target, rename), node, via))
@@ -315,20 +314,3 @@ def _renamed(target: str | None, rename: dict[str, str | None]) -> str | None:
         return target  # a global: the caller sees the same object
     mapped = rename[root]
     return None if mapped is None else mapped + dot + rest
-
-
-def _calls_in_body(function) -> list:
-    """The calls in a def's body in source order, nested defs, classes and lambdas left out."""
-    found = []
-    stack = [iter([function.body])]
-    while stack:
-        node = next(stack[-1], None)
-        if node is None:
-            stack.pop()
-            continue
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        if isinstance(node, cst.Call):
-            found.append(node)
-        stack.append(iter(children(node)))
-    return found
