@@ -29,6 +29,7 @@ from typing import Any, Iterator
 from torchlint._lazy import lazy_module
 from torchlint.facts.dataflow import BindingKind, Dataflow
 from torchlint.facts.names import dotted_name, related, strip_self, within
+from torchlint.facts.program import Program
 from torchlint.facts.statements import body_of, calls_in, child_bodies, iter_statements, parameters, small_statements
 from torchlint.walk import children
 
@@ -172,7 +173,6 @@ class LoopFacts:
         self.scalers: set[str] = set()
         self.built: set[str] = set()  # names bound to the result of some call
         self._links: dict[int, dict[str, set[str]]] = {}  # id(Flow) -> `a = b` links, both ways
-        self.classes: dict[str, Any] = {}
         self.loops: list[LoopInfo] = []
         # A trainer module may import nothing from torch (it receives model and optimizer), but
         # a file written for another framework is not ours to judge.
@@ -183,9 +183,6 @@ class LoopFacts:
     def build(cls, facts) -> LoopFacts:
         self = cls(facts)
         module = facts.module
-        for statement in iter_statements(module.body, into_functions=False, into_classes=False):
-            if isinstance(statement, cst.ClassDef):
-                self.classes.setdefault(statement.name.value, statement)
         self._collect_bindings(module)
         if not self.trains:
             return self
@@ -229,8 +226,9 @@ class LoopFacts:
         if not isinstance(value, cst.Call):
             return
         self.built.add(key)
-        if isinstance(value.func, cst.Name) and value.func.value in self.classes:
-            if self.is_local_optimizer_class(self.classes[value.func.value]):
+        local = self.facts.get(Program).local_class(value.func)
+        if local is not None:
+            if self.is_local_optimizer_class(local):
                 self.optimizers[key] = Optimizer(key, frozenset(_parameter_owners(value)), value)
                 return
             self.not_optimizers.add(key)  # an instance of a same-module class (`Summaries.class_of`)
