@@ -397,3 +397,46 @@ def test_used_after_ignores_uses_on_training_data_only():
     )
     facts, _ = build(source)
     assert [facts.used_after(fit) for fit in facts.fits] == [False, True]
+
+
+# --- values live on the program model's bindings ---------------------------------------------
+
+SCALER = "from sklearn.preprocessing import StandardScaler\n"
+
+
+def test_a_method_does_not_see_the_names_of_its_class_body():
+    # `scaler` in the method is a global (here: unknown), not the class attribute
+    source = SCALER + "class Job:\n    scaler = StandardScaler()\n    def run(self, X):\n        scaler.fit(X)\n"
+    facts, _ = build(source)
+    (fit,) = facts.fits
+    assert fit.obj.class_name == ""  # known only by its name, not as the class body's StandardScaler
+
+
+def test_a_function_reads_an_enclosing_name_as_it_is_bound_where_the_def_stands():
+    source = SCALER + "sc = StandardScaler()\ndef f(X):\n    sc.fit(X)\n"
+    facts, _ = build(source)
+    (fit,) = facts.fits
+    assert fit.obj.class_name == "StandardScaler" and fit.obj is facts.objects[0]
+
+
+def test_after_a_branch_the_binding_evaluated_last_stands_for_both():
+    source = "import pandas as pd\nif c:\n    d = pd.read_csv('test.csv')\nelse:\n    d = pd.read_csv('train.csv')\nuse(d)\n"
+    assert roles_at_last_use(source, "d") == {TRAIN}
+
+
+def test_an_attribute_is_a_slot_of_the_object_its_root_name_holds():
+    # `model` is bound again: its `scaler` slot is a new one, so the fit is on an unknown object
+    source = SCALER + "model.scaler = StandardScaler()\nmodel = build()\nmodel.scaler.fit(X)\n"
+    facts, _ = build(source)
+    (fit,) = facts.fits
+    assert fit.obj.class_name == ""
+    same = SCALER + "model.scaler = StandardScaler()\nmodel.scaler.fit(X)\n"
+    facts, _ = build(same)
+    assert facts.fits[0].obj.class_name == "StandardScaler"
+
+
+def test_an_augmented_assignment_changes_the_value_of_the_binding_it_reads():
+    source = SCALER + "def f(X_train, extra):\n    Z = X_train\n    Z += extra\n    StandardScaler().fit(Z)\n"
+    facts, _ = build(source)
+    (fit,) = facts.fits
+    assert fit.data.roles == {TRAIN}

@@ -171,3 +171,36 @@ def test_dataflow_follows_helpers_through_summaries():
     [y] = flow.bindings_of("y")
     [write] = flow.writes(y)
     assert write.how is How.FUNCTION and write.name == "fill"
+
+
+def test_class_of_follows_enclosing_bindings_and_self_attributes():
+    module, facts, summaries = _setup("""
+    class Engine:
+        def run(self): ...
+    class Trainer:
+        def __init__(self):
+            self.engine = Engine()
+        def fit(self):
+            self.engine.run()
+    trainer = Trainer()
+    def main():
+        trainer.fit()
+        trainer.engine.run()
+    def other(trainer):
+        trainer.fit()
+    """)
+    engine, trainer, _, main, other = module.body
+
+    def receivers(scope) -> dict:
+        calls = [n for n in walk_nodes(scope) if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)]
+        return {module.code_for_node(c): c.func.value for c in calls}
+
+    # a module-level instance read in a function, an attribute set in __init__, `self.<attr>`
+    assert summaries.class_of(receivers(main)["trainer.fit()"]) is trainer
+    assert summaries.class_of(receivers(main)["trainer.engine.run()"]) is engine
+    assert summaries.class_of(receivers(trainer)["self.engine.run()"]) is engine
+    # a parameter that shadows the module's instance is unknown
+    in_other = receivers(other)["trainer.fit()"]
+    assert summaries.class_of(in_other) is None
+    flow = facts.get(Dataflow).flow_of(in_other)
+    assert facts.get(Dataflow).enclosing_flow(flow).scope is module

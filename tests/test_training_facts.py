@@ -363,3 +363,83 @@ def test_annotations_are_evidence_of_optimizers_scalers_and_schedulers():
     assert facts.is_optimizer("o") and not facts.is_optimizer("other")
     assert facts.is_scaler("s") and not facts.is_optimizer("s")
     assert not facts.is_optimizer("opt")  # named like an optimizer, annotated as a scheduler
+
+
+# --- names answered by the program model's scoped bindings ------------------------------------
+
+HELPER_CLASS = """
+import torch
+class Helper:
+    def run(self):
+        self.opt.zero_grad()
+def setup():
+    h = Helper()
+    return h
+"""
+
+
+def test_a_name_holds_a_class_instance_only_where_its_bindings_say_so():
+    # `h` is a parameter of `train`: the `h = Helper()` of another function says nothing about it
+    facts = loop_facts(HELPER_CLASS + """
+def train(model, h, opt, xs):
+    for x in xs:
+        model(x).sum().backward()
+        h.run()
+        opt.step()
+""")
+    assert [e.kind for e in only_loop(facts).events()] == [BACKWARD, STEP]
+
+
+def test_a_method_on_a_local_instance_is_followed_with_self_renamed():
+    facts = loop_facts(HELPER_CLASS + """
+def train(model, opt, xs):
+    h = Helper()
+    for x in xs:
+        model(x).sum().backward()
+        h.run()
+        opt.step()
+""")
+    assert [(e.kind, e.key) for e in only_loop(facts).events()] == [(BACKWARD, None), (RESET, "h.opt"), (STEP, "opt")]
+
+
+def test_an_instance_passed_to_a_helper_is_known_inside_it():
+    facts = loop_facts(HELPER_CLASS + """
+def inner(helper):
+    helper.run()
+def train(model, opt, xs):
+    h = Helper()
+    for x in xs:
+        inner(h)
+        opt.step()
+""")
+    assert (RESET, "h.opt") in [(e.kind, e.key) for e in only_loop(facts).events()]
+
+
+def test_an_attribute_holds_the_class_every_self_assignment_gives_it():
+    facts = loop_facts(HELPER_CLASS + """
+class Trainer:
+    def __init__(self):
+        self.helper = Helper()
+    def fit(self, model, opt, xs):
+        for x in xs:
+            self.helper.run()
+            opt.step()
+""")
+    assert (RESET, "self.helper.opt") in [(e.kind, e.key) for e in only_loop(facts).events()]
+
+
+def test_aliases_are_those_of_the_scope_that_reads_the_names():
+    module = cst.parse_module(textwrap.dedent("""
+    import torch
+    def a(net_opt):
+        opt = net_opt
+        return opt
+    def b(opt):
+        for x in xs:
+            opt.step()
+    """))
+    facts = ModuleFacts(module).get(LoopFacts)
+    in_a = module.body[1].body.body[0]
+    in_b = facts.loops[0].node
+    assert facts.same_as("opt", in_a) == {"opt", "net_opt"}
+    assert facts.same_as("opt", in_b) == {"opt"}

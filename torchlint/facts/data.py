@@ -2,7 +2,9 @@
 
 One ordered pass over each scope (the module, then each function as it is defined) follows
 values through assignments the way a reader of a notebook does, cell after cell
-(`data_interpreter`):
+(`data_interpreter`, `data_expressions`). Values are kept on the program model's bindings
+(`data_bindings`): a load reads a binding of `Dataflow` that reaches it, so the domain finds no
+bindings of its own:
 
 - a value's *role* comes from the words of the name it is bound to (`X_test`, `valid_df`,
   `holdout`; see `data_words`), and from flow: the outputs of `train_test_split` by position,
@@ -17,8 +19,9 @@ values through assignments the way a reader of a notebook does, cell after cell
   split is recorded in program order.
 
 The fact records and answers questions (`used_after`, `split_then_used`, `callers_of`...); the
-rules decide what is a leak. The analysis is forward-only and approximate: branches are read in
-order, loops once. Whenever it cannot tell, it records nothing, so the rules stay silent.
+rules decide what is a leak. The evaluation is approximate: branches are read in order, loops
+once, and where several bindings reach a load the one evaluated last stands for all. Whenever it
+cannot tell, it records nothing, so the rules stay silent.
 """
 
 from __future__ import annotations
@@ -132,28 +135,6 @@ class OneDInput:
     argument: Any
     evidence: Evidence
     column_key: Any = None  # the string index of `df["c"]` given directly as the argument
-
-
-class Scope:
-    """Bindings of one scope of the data interpreter: the module, a class body or a function."""
-
-    def __init__(self, parent: Scope | None = None) -> None:
-        self.parent = parent
-        self.bindings: dict[str, Value] = {}
-
-    def lookup(self, key: str) -> Value | None:
-        scope: Scope | None = self
-        while scope is not None:
-            if key in scope.bindings:
-                return scope.bindings[key]
-            scope = scope.parent
-        return None
-
-
-def root_scope(scope: Scope) -> Scope:
-    while scope.parent is not None:
-        scope = scope.parent
-    return scope
 
 
 def union(values: Iterable[Value]) -> Value:

@@ -10,6 +10,7 @@ and methods inside it, as Python does.
 
     flow = self.facts.get(Dataflow).flow_of(node)       # Flow of the innermost scope, never None
     flow = self.facts.get(Dataflow).function_of(node)   # Flow of the enclosing def, or None
+    dataflow.enclosing_flow(flow)       # the def or module flow its free names read, or None
     flow.bindings_at(name_node)         # frozenset[Binding] that may reach this load
     flow.binding_at(name_node)          # the one Binding that reaches it, or None when ambiguous
     flow.uses(binding)                  # Name nodes that read this binding (in statement order)
@@ -311,6 +312,16 @@ class Dataflow:
         while scope is not None and not self._inside(node, scope):
             scope = self._scope_of.get(id(scope))
         return self._flow(self.facts.module if scope is None else scope)
+
+    def enclosing_flow(self, flow: Flow) -> Flow | None:
+        """The flow whose names a scope's free names read: the nearest def or module around it
+        (class bodies skipped, as Python does); None for the module."""
+        outer = None
+        while flow.kind is not Scope.MODULE:
+            outer = flow = self.flow_of(flow.scope.name)  # a def's name binds outside it
+            if flow.kind is not Scope.CLASS:
+                break
+        return outer
 
     def _inside(self, node, scope) -> bool:
         """Is `node` (somewhere under the def or class `scope`) evaluated in that scope?"""

@@ -3,6 +3,16 @@
 `LoopFacts` (in `loops`) finds the loops and what the names in them are; this module reduces a
 loop body to events (`backward()`, updates, resets, optimizers rebuilt or handed away) with the
 branches and jumps between them, inlines same-module helpers, and expands the paths.
+
+Which def a call runs is the program model's answer: `Summaries.callees` for a function,
+`Summaries.class_of` (bindings, `self.<attr>` of the class) and `Program.method` for a method;
+inside an inlined helper a parameter holds the class of what the caller passed. The helper's body
+is then inlined per path rather than read from `Summaries.actions`, on purpose: a summary is one
+ordered tuple of acts per def, while the missing-reset and reset-before-step questions need the
+helper's own branches, returns and `continue`s on each path, conditions shared with the caller
+(`if step: opt.step()` in a helper and in its loop are one decision), and branches decided by
+the call's constant arguments (`train_step(..., do_backward=False)`), none of which a per-def
+summary can carry.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ from torchlint.facts.loops import (
     LoopInfo,
     PathEnd,
 )
-from torchlint.facts.names import dotted_name
+from torchlint.facts.names import attribute_chain, dotted_name
 from torchlint.facts.program import Program
 from torchlint.facts.statements import body_of, calls_in, iter_statements, parameters, small_statements
 from torchlint.facts.summaries import Summaries
@@ -48,7 +58,8 @@ class _TooManyPaths(Exception):
 class _Context:
     """Where the builder stands: renamings of an inlined call, guards, loop variables, depth."""
 
-    def __init__(self, class_, rename=None, guards=(), loopvars=None, depth=0, active=(), via=None, constants=None):
+    def __init__(self, class_, rename=None, guards=(), loopvars=None, depth=0, active=(), via=None, constants=None,
+                 classes=None):
         self.class_ = class_
         self.rename = rename or {}
         self.guards = guards
@@ -57,11 +68,12 @@ class _Context:
         self.active = active  # functions being inlined, against recursion
         self.via = via  # the loop body's call that the inlined code runs under
         self.constants = constants or {}  # parameters an inlined call fixes to True/False
+        self.classes = classes  # parameter -> same-module class of its argument; None: not inlined
 
     def but(self, **changes) -> _Context:
         values = dict(class_=self.class_, rename=self.rename, guards=self.guards,
                       loopvars=self.loopvars, depth=self.depth, active=self.active, via=self.via,
-                      constants=self.constants)
+                      constants=self.constants, classes=self.classes)
         values.update(changes)
         return _Context(**values)
 
@@ -320,9 +332,10 @@ class Paths:
         if any(arg.star for arg in call.args):
             return None  # `f(*args)`: which parameter gets what is unknown
         bound = self.summaries.arguments(call, function)
+        classes = {name: self._local_class_of(value, context) for name, value in bound.items()}
         inner = context.but(rename=_rename_for_call(bound, function, context), loopvars={}, depth=context.depth + 1,
                             active=context.active + (function,), via=context.via or call,
-                            constants=_constant_arguments(bound, function))
+                            constants=_constant_arguments(bound, function), classes=classes)
         body = self.block(body_of(function.body), inner)
         return [("inline", body)] if body else []
 
@@ -365,12 +378,31 @@ class Paths:
         return context.loopvars.get(root)
 
     def _local_class_of(self, receiver, context: _Context):
-        """The same-module class whose instance `receiver` is, if we know it."""
-        text = dotted_name(receiver)
-        if text == "self":
-            return context.class_
-        key = context.key(receiver)
-        return self.facts.instances.get(text) or (self.facts.instances.get(key) if key else None)
+        """The same-module class whose instance `receiver` is, if we know it (never an optimizer
+        class of the file: its `step()` is an update, not a helper to follow).
+
+        The program model answers (`Summaries.class_of`: bindings, `self.<attr>` of the class);
+        inside an inlined helper a parameter holds what the caller passed, and `self` is the
+        instance the method was called on.
+        """
+        root, chain = attribute_chain(receiver)
+        if root is None:
+            return None
+        if root.value == "self":
+            found = context.class_
+        elif context.classes is not None and root.value in context.rename:
+            found = context.classes.get(root.value)
+        elif root.value in context.loopvars:
+            return None
+        else:
+            found = self.summaries.class_of(root)
+        for attr in chain:
+            if found is None:
+                return None
+            found = self.summaries.attribute_class(found, attr)
+        if found is not None and self.facts.is_local_optimizer_class(found):
+            return None
+        return found
 
     def _models(self) -> set[str]:
         return {model for optimizer in self.facts.optimizers.values() for model in optimizer.models}

@@ -9,6 +9,10 @@ tree is then expanded into the paths one iteration can take, following control f
 source order. A condition is identified by its text, so two `if`s on the same condition take the
 same branch on one path ("step and reset under the same condition" is one path, not four).
 
+Which same-module class a receiver is an instance of, and which names alias which
+(`opt = self.optimizer`), come from the program model's scoped bindings (`Summaries.class_of`,
+`Dataflow`), not from names compared as text across the file.
+
 The same layer knows which names are optimizers (built from `torch.optim.*` or a known
 library, or named like one), schedulers (their `.step()` is no update) and grad scalers
 (`scaler.step(opt)` updates `opt`), and which optimizers a reset covers (`opt.zero_grad()` its
@@ -23,7 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from torchlint._lazy import lazy_module
+from torchlint.facts.dataflow import BindingKind, Dataflow
 from torchlint.facts.names import dotted_name, related, strip_self, within
+from torchlint.facts.program import Program
 from torchlint.facts.statements import body_of, calls_in, child_bodies, iter_statements, parameters, small_statements
 from torchlint.walk import children
 
@@ -165,10 +171,8 @@ class LoopFacts:
         self.optimizers: dict[str, Optimizer] = {}
         self.not_optimizers: set[str] = set()  # names bound to schedulers, scalers, local classes
         self.scalers: set[str] = set()
-        self.instances: dict[str, Any] = {}  # name -> ClassDef of a same-module class it holds
         self.built: set[str] = set()  # names bound to the result of some call
-        self.aliases: dict[str, set[str]] = {}  # name -> the names it was bound to (`a = b`)
-        self.classes: dict[str, Any] = {}
+        self._links: dict[int, dict[str, set[str]]] = {}  # id(Flow) -> `a = b` links, both ways
         self.loops: list[LoopInfo] = []
         # A trainer module may import nothing from torch (it receives model and optimizer), but
         # a file written for another framework is not ours to judge.
@@ -179,9 +183,6 @@ class LoopFacts:
     def build(cls, facts) -> LoopFacts:
         self = cls(facts)
         module = facts.module
-        for statement in iter_statements(module.body, into_functions=False, into_classes=False):
-            if isinstance(statement, cst.ClassDef):
-                self.classes.setdefault(statement.name.value, statement)
         self._collect_bindings(module)
         if not self.trains:
             return self
@@ -221,17 +222,16 @@ class LoopFacts:
     def _bind(self, key: str, value) -> None:
         other = dotted_name(value)
         if other is not None and other != key and "." not in key:
-            self.aliases.setdefault(key, set()).add(other)  # `opt = self.optimizer`, `net = model`
-            return
+            return  # `opt = self.optimizer`: an alias (`same_as`), not a new object
         if not isinstance(value, cst.Call):
             return
         self.built.add(key)
-        if isinstance(value.func, cst.Name) and value.func.value in self.classes:
-            if self._is_local_optimizer_class(self.classes[value.func.value]):
+        local = self.facts.get(Program).local_class(value.func)
+        if local is not None:
+            if self.is_local_optimizer_class(local):
                 self.optimizers[key] = Optimizer(key, frozenset(_parameter_owners(value)), value)
                 return
-            self.instances[key] = self.classes[value.func.value]
-            self.not_optimizers.add(key)
+            self.not_optimizers.add(key)  # an instance of a same-module class (`Summaries.class_of`)
             return
         kind = self.constructor_kind(value)
         if kind is Constructed.OPTIMIZER:
@@ -299,7 +299,7 @@ class LoopFacts:
             return False
         return key in self.scalers or ("scaler" in key.rsplit(".", 1)[-1].lower() and key not in self.optimizers)
 
-    def _is_local_optimizer_class(self, class_node) -> bool:
+    def is_local_optimizer_class(self, class_node) -> bool:
         """A same-module subclass of `torch.optim.Optimizer` (or of a known optimizer)."""
         for base in class_node.bases:
             qualified = self.names.qualified_name(base.value) or ""
@@ -311,25 +311,43 @@ class LoopFacts:
         """Models that the file's other optimizers were built from."""
         return {m for key, known in self.optimizers.items() if key != optimizer for m in known.models}
 
-    def models_of(self, optimizer: str) -> frozenset[str]:
+    def models_of(self, optimizer: str, at=None) -> frozenset[str]:
+        """The models `optimizer` (or an alias of it, as read at `at`) was built from, and their aliases."""
         models: set[str] = set()
-        for name in self.same_as(optimizer):
+        for name in self.same_as(optimizer, at):
             known = self.optimizers.get(name)
             if known is not None:
-                models |= {alias for model in known.models for alias in self.same_as(model)}
+                models |= {alias for model in known.models for alias in self.same_as(model, at)}
         return frozenset(models)
 
-    def same_as(self, name: str) -> set[str]:
-        """`name` and the names it may alias through plain assignments, both ways."""
+    def same_as(self, name: str, at=None) -> set[str]:
+        """`name` and the names it may alias through plain assignments (`opt = self.optimizer`,
+        `net = model`), both ways: the bindings of the program model in the scope of the node
+        `at` and the scopes whose names it reads (the module's, without `at`)."""
+        links = self._alias_links(at)
         found, frontier = {name}, [name]
         while frontier and len(found) < 16:
             current = frontier.pop()
-            linked = set(self.aliases.get(current, ()))
-            linked |= {key for key, targets in self.aliases.items() if current in targets}
-            for other in linked - found:
+            for other in links.get(current, set()) - found:
                 found.add(other)
                 frontier.append(other)
         return found
+
+    def _alias_links(self, at) -> dict[str, set[str]]:
+        dataflow = self.facts.get(Dataflow)
+        flow = dataflow.flow_of(self.facts.module if at is None else at)
+        links = self._links.get(id(flow))
+        if links is None:
+            links = self._links[id(flow)] = {}
+            scope = flow
+            while scope is not None:
+                for binding in scope.bindings:
+                    other = dotted_name(binding.value) if binding.kind is BindingKind.ASSIGN else None
+                    if other is not None and other != binding.name:
+                        links.setdefault(binding.name, set()).add(other)
+                        links.setdefault(other, set()).add(binding.name)
+                scope = dataflow.enclosing_flow(scope)
+        return links
 
     def covers(self, reset: Event, optimizer: str, *, strict: bool, only_optimizer: bool = False) -> bool:
         """Does this reset (or rebuild, or opaque call) clear the gradients `optimizer` steps on?
@@ -338,20 +356,22 @@ class LoopFacts:
         tell apart from the optimizer's, counts. Strict (for "is it wiped?"): only the optimizer
         itself, a model it was built from, or any model when it is the loop's only optimizer.
         """
+        at = reset.via or reset.node  # where the loop reads the names
+        same = self.same_as(optimizer, at)
         if reset.kind == OPAQUE:
-            return not strict and reset.key in self.same_as(optimizer)
+            return not strict and reset.key in same
         if reset.kind == FRESH:
-            return reset.key in self.same_as(optimizer) or reset.key in self.models_of(optimizer)
+            return reset.key in same or reset.key in self.models_of(optimizer, at)
         target = reset.key
         if target is None:
             return not strict
-        if target in self.same_as(optimizer):
+        if target in same:
             return True
         if target.startswith(optimizer + ".") or optimizer.startswith(target + "."):
             return True  # `opt.optimizer.zero_grad()` for a wrapper `opt`
         if self.is_optimizer(target):
             return False
-        models = self.models_of(optimizer)
+        models = self.models_of(optimizer, at)
         if strict:
             # Wiped means all of it: `model.encoder.zero_grad()` freezes a part on purpose.
             if not models:

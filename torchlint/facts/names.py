@@ -46,14 +46,21 @@ def canonical(qualified: str) -> str:
 
 def dotted_name(expr) -> str | None:
     """`a.b.c` as text, for a chain of names and attributes; None for anything else."""
+    root, attributes = attribute_chain(expr)
+    if root is None:
+        return None
+    return ".".join((root.value, *attributes))
+
+
+def attribute_chain(expr) -> tuple:
+    """(root Name node, attribute names in order) of `a.b.c`; (None, ()) for anything else."""
     parts = []
     while isinstance(expr, cst.Attribute):
         parts.append(expr.attr.value)
         expr = expr.value
     if not isinstance(expr, cst.Name):
-        return None
-    parts.append(expr.value)
-    return ".".join(reversed(parts))
+        return None, ()
+    return expr, tuple(reversed(parts))
 
 
 def import_target(node) -> str:

@@ -7,6 +7,7 @@ summarizes a def once, on first use:
 
     summaries = facts.get(Summaries)
     function = summaries.callee(call)            # FunctionDef, or None (unknown or ambiguous)
+    cls = summaries.class_of(expr)               # ClassDef whose instance `expr` holds, or None
     bound = summaries.arguments(call, function)  # parameter name -> argument expression
     summary = summaries.of(function)             # Summary: returns / writes / stores / actions
     summaries.actions(call)                      # what the call resets, steps, switches (Action)
@@ -26,8 +27,7 @@ from torchlint._lazy import lazy_module
 from torchlint.facts.dataflow import Away, BindingKind, Dataflow
 from torchlint.facts.names import dotted_name
 from torchlint.facts.program import Program
-from torchlint.facts.statements import parameters
-from torchlint.walk import children
+from torchlint.facts.statements import calls_in, parameters
 
 cst = lazy_module("libcst")
 
@@ -101,22 +101,50 @@ class Summaries:
                 return []
             return self._defs_named(func)
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
-            cls = self._class_of(func.value)
+            cls = self.class_of(func.value)
             method = None if cls is None else self.facts.get(Program).method(cls, func.attr.value)
             return [method] if method is not None else []
         return []
 
-    def _class_of(self, name) -> Any:
-        """The same-module class whose instance a name holds: `self` in a method, or a name
-        every binding of which here is `Cls(...)`."""
-        if name.value == "self":
-            return self.dataflow.enclosing_class(name)
+    def class_of(self, expr) -> Any:
+        """The same-module class whose instance `expr` holds, or None (unknown, or several).
+
+        `self` in a method: its class. A name: every binding of it that reaches here (or, a name
+        this scope does not bind, every binding in the nearest enclosing scope that does) is
+        `Cls(...)`. `x.attr`: every `self.attr = ...` of x's class and its same-module bases
+        (`Program`) is `Cls(...)`.
+        """
+        if isinstance(expr, cst.Attribute):
+            owner = self.class_of(expr.value)
+            return None if owner is None else self.attribute_class(owner, expr.attr.value)
+        if not isinstance(expr, cst.Name):
+            return None
+        if expr.value == "self":
+            return self.dataflow.enclosing_class(expr)
         if not self.names.classes:
             return None
-        bindings = self.dataflow.flow_of(name).bindings_at(name)
-        found = set()
+        flow = self.dataflow.flow_of(expr)
+        bindings = flow.bindings_at(expr)
+        if not bindings and not flow.bindings_of(expr.value):
+            outer = self._enclosing_binder(flow, expr.value)
+            bindings = frozenset(outer.bindings_of(expr.value)) if outer is not None else frozenset()
+        values = []
         for binding in bindings:
-            value = binding.value if binding.kind is BindingKind.ASSIGN else None
+            if binding.kind is not BindingKind.ASSIGN:
+                return None
+            values.append(binding.value)
+        return self.constructed_class(values)
+
+    def attribute_class(self, class_node, attr: str) -> Any:
+        """The same-module class of every value that instances of `class_node` set `attr` to."""
+        program = self.facts.get(Program)
+        values = [v for cls in program.lineage(class_node) for v in program.self_attributes(cls).get(attr, ())]
+        return self.constructed_class(values) if self.names.classes else None
+
+    def constructed_class(self, values) -> Any:
+        """The one same-module class that all these expressions construct (`Cls(...)`), or None."""
+        found = set()
+        for value in values:
             if not isinstance(value, cst.Call) or not isinstance(value.func, cst.Name):
                 return None
             classes = [b.statement for b in self._bindings_named(value.func, self.names.classes) if b.kind is BindingKind.CLASS]
@@ -154,15 +182,10 @@ class Summaries:
 
     def _enclosing_binder(self, flow, name: str):
         """The nearest scope outside `flow` (class bodies skipped) that binds `name`."""
-        scope = flow.scope
-        while not isinstance(scope, cst.Module):
-            scope = self.dataflow.flow_of(scope.name).scope  # the def's name binds outside it
-            if isinstance(scope, cst.ClassDef):
-                continue
-            outer = self.dataflow.flow_of(scope)
-            if outer.bindings_of(name):
-                return outer
-        return None
+        outer = self.dataflow.enclosing_flow(flow)
+        while outer is not None and not outer.bindings_of(name):
+            outer = self.dataflow.enclosing_flow(outer)
+        return outer
 
     # --- which argument a parameter gets ------------------------------------------------------
 
@@ -235,7 +258,7 @@ class Summaries:
 
     def _own_actions(self, function, flow) -> list[Action]:
         found = []
-        for node in _calls_in_body(function):
+        for node in calls_in(function.body):
             func = node.func
             if not isinstance(func, cst.Attribute):
                 continue
@@ -254,7 +277,7 @@ class Summaries:
 
     def actions(self, call, depth: int = MAX_DEPTH) -> tuple[Action, ...]:
         """What calling `call` resets, steps or switches, helpers inside it followed, in the
-        caller's terms, in the order the helper's text has them."""
+        caller's terms, in the order the helper runs them (`statements.calls_in`)."""
         return tuple(self._actions(call, depth, frozenset(), None))
 
     def _actions(self, call, depth: int, active: frozenset, via) -> list[Action]:
@@ -266,7 +289,7 @@ class Summaries:
         via = via or call
         own = {id(a.node): a for a in self.of(function).actions}
         found = []
-        for node in _calls_in_body(function):
+        for node in calls_in(function.body):
             action = own.get(id(node))
             if action is not None:
                 found.append(Action(action.act, _renamed(action.target, rename), node, via))
@@ -291,20 +314,3 @@ def _renamed(target: str | None, rename: dict[str, str | None]) -> str | None:
         return target  # a global: the caller sees the same object
     mapped = rename[root]
     return None if mapped is None else mapped + dot + rest
-
-
-def _calls_in_body(function) -> list:
-    """The calls in a def's body in source order, nested defs, classes and lambdas left out."""
-    found = []
-    stack = [iter([function.body])]
-    while stack:
-        node = next(stack[-1], None)
-        if node is None:
-            stack.pop()
-            continue
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            continue
-        if isinstance(node, cst.Call):
-            found.append(node)
-        stack.append(iter(children(node)))
-    return found

@@ -1,0 +1,129 @@
+"""Where the data interpreter keeps what it knows: on the program model's bindings.
+
+The data domain finds no bindings of its own. A load of a name reads the value recorded for a
+`Binding` of `Dataflow` that reaches it (in its own scope; a name the scope does not bind, in the
+nearest enclosing def or module that does, class bodies skipped as Python does); a target of an
+assignment records the value for the binding it creates. An attribute chain (`self.scaler`,
+`model.encoder`) is a slot of the object bound to its root name, so `self.x` set in one method
+is its own slot there, and rebinding the root starts afresh.
+
+When several bindings reach a load (after an `if`/`else`, around a loop), the one evaluated last
+stands for all: the interpreter reads a file in order, the way a notebook's reader does, and a
+union of both arms would give data a role it has on one path only. A binding that has not been
+evaluated yet (a loop's back edge) is skipped. A name with no binding anywhere (a global of
+another file, `%run`) has one value for the whole file, kept here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torchlint._lazy import lazy_module
+from torchlint.facts.dataflow import Binding, Dataflow, Flow
+from torchlint.facts.names import attribute_chain
+
+cst = lazy_module("libcst")
+
+
+class DataBindings:
+    """Values of the data domain, per binding of the program model."""
+
+    def __init__(self, dataflow: Dataflow) -> None:
+        self.dataflow = dataflow
+        self._clock = 0
+        self._values: dict[int, tuple[int, Any]] = {}  # id(Binding) -> (when recorded, Value)
+        self._slots: dict[tuple[Any, str], Any] = {}  # (owner, "attr.path") -> Value
+        self._unbound: dict[str, Any] = {}  # name bound nowhere in the file -> Value
+        self._targets: dict[int, dict[int, Binding]] = {}  # id(Flow) -> id(target node) -> Binding
+        self._outer: dict[int, Flow | None] = {}  # id(Flow) -> enclosing def or module flow
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def lookup(self, flow: Flow, expr) -> Any:
+        """The value a Name or a dotted attribute chain holds here, None when unknown."""
+        if isinstance(expr, cst.Name):
+            binding = self._binding(flow, expr)
+            if binding is None:
+                return self._unbound.get(expr.value)
+            recorded = self._values.get(id(binding))
+            return self._unbound.get(expr.value) if recorded is None else recorded[1]
+        slot = self._slot(flow, expr)
+        return None if slot is None else self._slots.get(slot)
+
+    def is_bound(self, flow: Flow, name) -> bool:
+        """Does a Name read a value the interpreter recorded (a local or enclosing variable)?"""
+        return self.lookup(flow, name) is not None
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def record(self, flow: Flow, target, value) -> None:
+        """`target` (a Name or a dotted attribute chain) now holds `value`.
+
+        A Name that is the target of a binding records the value for that binding; any other
+        Name (`X += ...`, `X[...] = ...`, a receiver) changes the value of the binding it reads.
+        """
+        if isinstance(target, cst.Name):
+            binding = self._target(flow, target) or self._binding(flow, target)
+            if binding is None:
+                self._unbound[target.value] = value
+                return
+            self._clock += 1
+            self._values[id(binding)] = (self._clock, value)
+            return
+        slot = self._slot(flow, target)
+        if slot is not None:
+            self._slots[slot] = value
+
+    def record_parameter(self, flow: Flow, param, value) -> None:
+        """A def's parameter (a `Param` node) holds `value` on entry."""
+        binding = self._target(flow, param)
+        if binding is not None:
+            self._clock += 1
+            self._values[id(binding)] = (self._clock, value)
+
+    def remember_unbound(self, name: str, value) -> None:
+        """A name read before (or without) any binding: one value wherever it is read again."""
+        self._unbound[name] = value
+
+    # --- the program model --------------------------------------------------------------------
+
+    def _binding(self, flow: Flow, name) -> Binding | None:
+        """The binding a load of `name` reads: the latest evaluated of those reaching it; for a
+        name its scope does not bind, the latest evaluated in the nearest scope that does."""
+        reaching = flow.bindings_at(name)
+        if reaching:
+            return self._latest(reaching)
+        outer = self._enclosing(flow)
+        while outer is not None:
+            bound = outer.bindings_of(name.value)
+            if bound:
+                return self._latest(bound)
+            outer = self._enclosing(outer)
+        return None
+
+    def _latest(self, bindings) -> Binding:
+        evaluated = [b for b in bindings if id(b) in self._values]
+        if evaluated:
+            return max(evaluated, key=lambda b: self._values[id(b)][0])
+        return max(bindings, key=lambda b: b.order)
+
+    def _enclosing(self, flow: Flow) -> Flow | None:
+        key = id(flow)
+        if key not in self._outer:
+            self._outer[key] = self.dataflow.enclosing_flow(flow)
+        return self._outer[key]
+
+    def _target(self, flow: Flow, node) -> Binding | None:
+        index = self._targets.get(id(flow))
+        if index is None:
+            index = self._targets[id(flow)] = {id(b.node): b for b in flow.bindings}
+        return index.get(id(node))
+
+    def _slot(self, flow: Flow, chain) -> tuple[Any, str] | None:
+        """(the object bound to the chain's root name, the attribute path) for `a.b.c`."""
+        root, attributes = attribute_chain(chain)
+        if root is None or not attributes:
+            return None
+        binding = self._binding(flow, root)
+        owner: Any = id(binding) if binding is not None else root.value
+        return owner, ".".join(attributes)
