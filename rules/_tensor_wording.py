@@ -58,6 +58,9 @@ def merge_explanation(found: CopyingReshape) -> str:
     dims = f"dims {items[0]} and {items[1]}" if len(items) == 2 else "dims " + ", ".join(items[:-1]) + f" and {items[-1]}"
     cause = found.layout.noncontig
     because = f" after `{_operation(cause).split('`')[0]}`" if cause is not None and _operation(cause) else ""
+    if found.into:
+        return (f"it puts {dims} into {found.into} dims, but they lie in {found.runs} separate runs of memory"
+                f"{because}: dims that are not adjacent in memory must merge")
     return f"it merges {dims}, which are not adjacent in memory{because}"
 
 

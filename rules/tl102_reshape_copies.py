@@ -4,7 +4,7 @@ from torchlint.rules._tensor_wording import cause_notes, merge_explanation, prod
 
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
-from torchlint.facts.layout import Layouts, call_arguments, copying_reshape
+from torchlint.facts.layout import Layouts, call_arguments, copying_flatten, copying_reshape
 from torchlint.rule import FixSpec, Invalid, Rule
 
 cst = lazy_module("libcst")
@@ -12,7 +12,7 @@ cst = lazy_module("libcst")
 
 class ReshapeCopies(Rule):
     """## What it does
-    Reports `.reshape(...)` calls that hide a copy: the tensor is non-contiguous at that point
+    Reports `.reshape(...)` and `.flatten(...)` calls that hide a copy: the tensor is non-contiguous at that point
     (after `transpose`, `permute`, `t()`, `.T`, `.mT`, `movedim`, `swapaxes`, `expand`, step or
     inner-dimension slicing, `narrow`) and the new shape merges dimensions that are not adjacent
     in memory, so `reshape` cannot return a view and copies the whole tensor. The message names
@@ -22,8 +22,15 @@ class ReshapeCopies(Rule):
     Splitting a dimension, adding or dropping size-1 dimensions, and merging dimensions that
     stay adjacent and in order in memory are views: `x.permute(0, 2, 3, 1).reshape(B, H * W, C)`
     on a contiguous `(B, C, H, W)` tensor copies nothing, and stays silent. Sizes are matched
-    symbolically (`B, C, H, W = x.shape`, `x.size(0)`, `H * W`); when torchlint cannot tell
-    which dims merge, it stays silent.
+    symbolically (`B, C, H, W = x.shape`, `x.size(0)`, `H * W`). When the sizes do not tell which
+    dims merge, the memory order still may: after `x.permute(0, 3, 4, 2, 1)` the dims lie in four
+    separate runs of memory, and a new shape with three entries cannot keep each run apart, so
+    `.reshape(n, m, -1)` copies whatever the sizes. Otherwise torchlint stays silent.
+
+    `flatten(start, end)` (and `torch.flatten`) has reshape's semantics: a view when dims
+    `start..end` are one run in memory, else a copy. `x.permute(0, 2, 3, 1).flatten(1, 2)` is a
+    view; `.flatten(2, 3)` copies. After a copying flatten the result is contiguous, so in
+    `.flatten(6, 7).flatten(4, 5)` only the first is reported.
 
     Layouts follow the code wherever it runs: inside functions and methods, at module level
     (scripts, notebook cells) and in class bodies. Sizes and memory order flow through
@@ -78,23 +85,26 @@ class ReshapeCopies(Rule):
     contiguous): where the input is in fact laid out so that the reshape is a view,
     `.contiguous()` adds a copy, and the result stops sharing memory with the input. Review it,
     then apply it with `--fix --unsafe-fixes`. No fix when the call has keyword arguments.
+    For `x.flatten(s, e)` the fix writes `x.contiguous().flatten(s, e)`, on the same terms;
+    `torch.flatten(x, ...)` gets no fix.
 
     ## Runtime verification
     The runtime mode runs the case and checks that the reshaped tensor's storage differs from
-    the input's (`untyped_storage().data_ptr()`), i.e. that the reshape copied; for a silent
-    trap it checks that the storage is shared.
+    the input's (`untyped_storage().data_ptr()`), i.e. that the reshape (or flatten) copied; for
+    a silent trap it checks that the storage is shared.
 
     ## References
     - [torch.reshape](https://pytorch.org/docs/stable/generated/torch.reshape.html)
     - [torch.Tensor.view](https://pytorch.org/docs/stable/generated/torch.Tensor.view.html)
+    - [torch.flatten](https://pytorch.org/docs/stable/generated/torch.flatten.html)
     - [torch.Tensor.contiguous](https://pytorch.org/docs/stable/generated/torch.Tensor.contiguous.html)
     """
 
     code = "TL102"
     name = "reshape-copies"
     severity = Severity.WARNING
-    summary = "`.reshape` on a tensor that is non-contiguous there and needs a copy"
-    tokens = (".reshape(",)
+    summary = "`.reshape`/`.flatten` on a tensor that is non-contiguous there and needs a copy"
+    tokens = (".reshape(", "flatten(")
 
     VALID = (
         "import torch\ndef f(x):\n    B, C, H, W = x.shape\n    return x.permute(0, 2, 3, 1).reshape(B, H * W, C)\n",
@@ -116,8 +126,13 @@ class ReshapeCopies(Rule):
 
     def visit_Call(self, node) -> None:
         func = node.func
-        if not (isinstance(func, cst.Attribute) and func.attr.value == "reshape"):
-            return
+        if isinstance(func, cst.Attribute) and func.attr.value == "reshape":
+            self._reshape(node, func)
+        elif (isinstance(func, cst.Attribute) and func.attr.value == "flatten") or (
+                isinstance(func, cst.Name) and func.value == "flatten"):
+            self._flatten(node, func)
+
+    def _reshape(self, node, func) -> None:
         found = copying_reshape(self.facts.get(Layouts), node)
         if found is None:
             return
@@ -139,6 +154,30 @@ class ReshapeCopies(Rule):
             notes=notes,
             help=f"if the copy is needed, write `{explicit}` so that it shows; "
             "otherwise keep a layout in which these dims stay adjacent, so that no copy is needed",
+            fix=fix,
+        )
+
+    def _flatten(self, node, func) -> None:
+        found = copying_flatten(self.facts.get(Layouts), node)
+        if found is None:
+            return
+        module = self.facts.module
+        method = isinstance(func, cst.Attribute) and self.facts.names.qualified_name(func) is None
+        shown = f".flatten({call_arguments(module, node)})" if method else f"{module.code_for_node(func)}({call_arguments(module, node)})"
+        message = f"`{shown}` hides a copy: {merge_explanation(found)}, so the whole tensor is copied into new memory"
+        fix = None
+        if method:
+            explicit = f".contiguous().flatten({call_arguments(module, node)})"
+            # Only the method's name changes: `flatten` -> `contiguous().flatten`, arguments as written.
+            fix = FixSpec(f"Spell the copy: `{explicit}`", Applicability.UNSAFE, ((func.attr, "contiguous().flatten"),))
+            advice = f"if the copy is needed, write `{explicit}` so that it shows"
+        else:
+            advice = "if the copy is needed, call `.contiguous()` on the tensor first so that it shows"
+        self.report(
+            node,
+            message,
+            notes=cause_notes(found),
+            help=advice + "; otherwise keep a layout in which these dims stay adjacent, so that no copy is needed",
             fix=fix,
         )
 

@@ -43,6 +43,7 @@ from torchlint.facts.layout_ops import (
     _expand,
     _first_operand,
     _flattened,
+    flatten_bounds,
     _fresh,
     _has_ones,
     _index,
@@ -89,6 +90,7 @@ from torchlint.facts.tensors import (
     _int_list,
     _is_scalar_like,
     _looks_like_size,
+    flatten_merge,
     _Pair,
     view_merge,
 )
@@ -319,6 +321,9 @@ class Layouts(ModuleValues, SizeTokens):
             source = self._eval(args[1].value)
             if order is not None and isinstance(source, Layout):
                 return _permute(source, order, call, self, shown=f"einsum({_code(self, args[0].value)}, ...)")
+        if qualified == "torch.flatten" and args:
+            source = self._eval(args[0].value)
+            return _flattened(_tensor(source), call, args[1:]) if isinstance(source, Layout) else Layout(tensor=True)
         if qualified in ("torch.matmul", "torch.bmm") and len(args) == 2:
             return self._matmul(self._eval(args[0].value), self._eval(args[1].value))
         if qualified in FRESH_FUNCTIONS and args:
@@ -409,8 +414,8 @@ class Layouts(ModuleValues, SizeTokens):
             return _movedim(receiver, src, dst, call, self) if src is not None and dst is not None else Layout(tensor=True)
         if method in ("view", "reshape"):
             return _reshaped(receiver, self._target_tokens(call), call, method, self)
-        if method in ("flatten",):
-            return _flattened(receiver, call, self)
+        if method == "flatten":
+            return _flattened(receiver, call, args)
         if method == "contiguous":
             return _fresh(receiver, tensor=True)
         if method in ("expand", "broadcast_to"):
@@ -495,6 +500,13 @@ class CopyingReshape:
 
     layout: Layout  # the receiver's layout
     merged: tuple  # positions of the merged dims in the receiver
+    into: int = 0  # 0: `merged` go into one dim; n > 0: they go into n dims in a way not told by sizes
+
+    @property
+    def runs(self) -> int:
+        """How many runs of memory-adjacent dims the merged dims form (`into` is fewer)."""
+        ranks = [self.layout.dims[i].rank for i in self.merged]
+        return 1 + sum(1 for a, b in zip(ranks, ranks[1:]) if not (isinstance(a, int) and b == a + 1 and b not in self.layout.cuts))
 
     @property
     def cause(self) -> Evidence | None:
@@ -529,6 +541,33 @@ def copying_reshape(layouts: Layouts, call) -> CopyingReshape | None:
     if target is None or sum(1 for t in target if t == "-1") > 1:
         return None
     merge = view_merge(layout, target)
+    if merge is None or not merge.copies:
+        return None
+    return CopyingReshape(layout, merge.positions, merge.into)
+
+
+def copying_flatten(layouts: Layouts, call) -> CopyingReshape | None:
+    """For `x.flatten(start, end)` / `torch.flatten(x, start, end)`: the evidence that it copies.
+
+    `flatten` has reshape's semantics: a view when dims start..end are one run in memory, else a
+    copy. None unless the receiver is a tensor known to be non-contiguous with known dims.
+    """
+    func = call.func
+    args = [a for a in call.args if a.keyword is None]
+    if isinstance(func, cst.Attribute) and func.attr.value == "flatten" \
+            and layouts.names.qualified_name(func) is None:
+        receiver, rest = func.value, args
+    elif layouts.names.qualified_name(func) == "torch.flatten" and args:
+        receiver, rest = args[0].value, args[1:]
+    else:
+        return None
+    layout = layouts.of(receiver)
+    if layout is None or layout.contiguous is not False or layout.dims is None or not layout.tensor:
+        return None
+    bounds = flatten_bounds(layout, call, rest)
+    if bounds is None:
+        return None
+    merge = flatten_merge(layout, *bounds)
     if merge is None or not merge.copies:
         return None
     return CopyingReshape(layout, merge.positions)

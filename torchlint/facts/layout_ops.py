@@ -12,7 +12,7 @@ from dataclasses import replace
 from torchlint._lazy import lazy_module
 from torchlint.facts.evidence import Evidence
 from torchlint.facts.statements import is_true
-from torchlint.facts.tensors import EXPANDED, UNKNOWN, Dim, Layout, Shows, _int, view_merge
+from torchlint.facts.tensors import EXPANDED, UNKNOWN, Dim, Layout, Shows, _int, flatten_merge, view_merge
 
 cst = lazy_module("libcst")
 
@@ -194,21 +194,61 @@ def _target_dims(target, call, method, ranks: bool = True):
     return dims if ranks else _unknown_ranks(dims)
 
 
-def _flattened(receiver: Layout, call, layouts) -> Layout:
-    args = [a for a in call.args if a.keyword is None]
-    start = _int(args[0].value) if args else 0
-    end = _int(args[1].value) if len(args) > 1 else -1
+def flatten_bounds(receiver: Layout, call, args) -> tuple | None:
+    """`(start, end)` of `x.flatten(start, end)` / `torch.flatten(x, start, end)` as dims of `receiver`
+    (`args`: the positional arguments after the tensor), or None when not known."""
+    keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+    start_value = args[0].value if args else keywords.get("start_dim")
+    end_value = args[1].value if len(args) > 1 else keywords.get("end_dim")
+    start = _int(start_value) if start_value is not None else 0
+    end = _int(end_value) if end_value is not None else -1
     if receiver.dims is None or start is None or end is None:
-        return Layout(tensor=receiver.tensor)
+        return None
     ndim = len(receiver.dims)
+    if ndim == 0:
+        return None
     s, e = _normalize(start, ndim), _normalize(end, ndim)
     if s is None or e is None or s > e:
+        return None
+    return s, e
+
+
+def _flattened(receiver: Layout, call, args) -> Layout:
+    """`flatten(start, end)`: reshape's semantics. A view when dims start..end form one run in
+    memory (the run becomes one dim, ranks renumbered), else a copy into fresh contiguous memory
+    (checked with `stride()` and `untyped_storage().data_ptr()`)."""
+    bounds = flatten_bounds(receiver, call, args)
+    if bounds is None:
         return Layout(tensor=receiver.tensor)
-    merged = Dim("*".join(sorted(d.size for d in receiver.dims[s:e + 1])) if all(d.size for d in receiver.dims[s:e + 1]) else None)
-    sizes = [d.size for d in receiver.dims[:s]] + [merged.size] + [d.size for d in receiver.dims[e + 1:]]
+    s, e = bounds
+    group = receiver.dims[s:e + 1]
+    merged_size = None
+    if all(d.size for d in group):
+        factors = sorted(f for d in group if d.size != "1" for f in d.size.split("*"))
+        merged_size = "*".join(factors) if factors else "1"
+    sizes = [d.size for d in receiver.dims[:s]] + [merged_size] + [d.size for d in receiver.dims[e + 1:]]
     if receiver.contiguous:
         return Layout(tensor=receiver.tensor, dims=_ranked(sizes), contiguous=True)
-    return Layout(tensor=receiver.tensor, dims=tuple(Dim(z, None) for z in sizes))
+    merge = flatten_merge(receiver, s, e) if receiver.contiguous is False else None
+    if merge is not None and merge.copies:
+        return Layout(tensor=receiver.tensor, dims=_ranked(sizes), contiguous=True)
+    if merge is None:
+        return Layout(tensor=receiver.tensor, dims=tuple(Dim(z, None) for z in sizes))
+    ranks = [d.rank for d in group if d.size != "1"]
+    rank = min(ranks) if ranks else None
+    dims = receiver.dims[:s] + (Dim(merged_size, rank),) + receiver.dims[e + 1:]
+    return _renumbered(replace(receiver, dims=dims, view_of=None))
+
+
+def _renumbered(layout: Layout) -> Layout:
+    """Ranks made consecutive again after dims merged (their inner ranks are gone); cuts follow."""
+    ranks = sorted({d.rank for d in layout.dims if isinstance(d.rank, int)})
+    new = {rank: index for index, rank in enumerate(ranks)}
+    dims = tuple(replace(d, rank=new[d.rank]) if isinstance(d.rank, int) else d for d in layout.dims)
+    cuts = frozenset(new[c] for c in layout.cuts if c in new)
+    result = replace(layout, dims=dims, cuts=cuts)
+    contiguous = _dense_in_order(dims, cuts) and layout.expanded is None
+    return replace(result, contiguous=contiguous, noncontig=None if contiguous else layout.noncontig)
 
 
 def _expand(receiver: Layout, target, call, layouts) -> Layout:
