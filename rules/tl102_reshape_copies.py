@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from torchlint.rules._tensor_wording import cause_notes, merge_explanation, product_text
+from torchlint.rules._tensor_wording import cause_notes, merge_explanation, path_clause, product_text
 
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
@@ -39,7 +39,15 @@ class ReshapeCopies(Rule):
     (`nn.Dropout`, activations), `unbind`/`chunk`/`split`, `@`/`matmul`, and elementwise ops,
     which keep their first operand's memory order when it is dense and not broadcast (so
     `pred.t().eq(...)[:k]` stays transposed, as in the usual top-k accuracy helper).
-    `F.scaled_dot_product_attention`'s output layout depends on the backend: not judged.
+    `F.scaled_dot_product_attention`'s output layout depends on the backend: not judged. In
+    `attn @ v` with `attn` from elsewhere, `attn` is taken to be a (batch of) matrices with no
+    more dims than `v`, so the product has `v`'s ndim, in fresh contiguous memory.
+
+    A name defined differently on several paths (`if ...: y = x.transpose(1, 2) else: y = x`)
+    is judged on each: a reshape that copies on some paths and is a view on all the others is
+    reported with the definition on whose path it copies (and no fix: `.contiguous()` would add
+    a copy on the other paths). When some path's layout is unknown (the backend-dependent
+    attention above), the line is not judged.
 
     ## Why is this bad?
     `reshape` returns a view when it can and a copy when it cannot, and the line reads the same
@@ -133,19 +141,21 @@ class ReshapeCopies(Rule):
             self._flatten(node, func)
 
     def _reshape(self, node, func) -> None:
-        found = copying_reshape(self.facts.get(Layouts), node)
+        found = copying_reshape(self.facts.get(Layouts), node, paths=True)
         if found is None:
             return
         module = self.facts.module
         shape = call_arguments(module, node)
         count = _element_count(module, node)
         copied = f"all `{count}` elements are copied" if count else "the whole tensor is copied"
-        message = f"`.reshape({shape})` hides a copy: {merge_explanation(found)}, so {copied} into new memory"
+        message = (f"`.reshape({shape})` hides a copy{path_clause(module, found)}: {merge_explanation(found)}, "
+                   f"so {copied} into new memory")
         notes = cause_notes(found)
         # `view` takes the shape positionally (`reshape(shape=...)` has no `view(shape=...)`)
         explicit = f".contiguous().view({', '.join(module.code_for_node(a.value) for a in node.args)})"
         fix = None
-        if not any(argument.keyword is not None for argument in node.args):
+        # a copy on one path only: `.contiguous()` would add a copy on the others
+        if found.when is None and not any(argument.keyword is not None for argument in node.args):
             # Only the method's name changes: `reshape` -> `contiguous().view`, arguments as written.
             fix = FixSpec(f"Spell the copy: `{explicit}`", Applicability.UNSAFE, ((func.attr, "contiguous().view"),))
         self.report(
@@ -158,19 +168,22 @@ class ReshapeCopies(Rule):
         )
 
     def _flatten(self, node, func) -> None:
-        found = copying_flatten(self.facts.get(Layouts), node)
+        found = copying_flatten(self.facts.get(Layouts), node, paths=True)
         if found is None:
             return
         module = self.facts.module
         method = isinstance(func, cst.Attribute) and self.facts.names.qualified_name(func) is None
         shown = f".flatten({call_arguments(module, node)})" if method else f"{module.code_for_node(func)}({call_arguments(module, node)})"
-        message = f"`{shown}` hides a copy: {merge_explanation(found)}, so the whole tensor is copied into new memory"
+        message = (f"`{shown}` hides a copy{path_clause(module, found)}: {merge_explanation(found)}, "
+                   "so the whole tensor is copied into new memory")
         fix = None
-        if method:
+        if method and found.when is None:
             explicit = f".contiguous().flatten({call_arguments(module, node)})"
             # Only the method's name changes: `flatten` -> `contiguous().flatten`, arguments as written.
             fix = FixSpec(f"Spell the copy: `{explicit}`", Applicability.UNSAFE, ((func.attr, "contiguous().flatten"),))
             advice = f"if the copy is needed, write `{explicit}` so that it shows"
+        elif method:
+            advice = f"if the copy is needed, write `.contiguous().flatten({call_arguments(module, node)})` so that it shows"
         else:
             advice = "if the copy is needed, call `.contiguous()` on the tensor first so that it shows"
         self.report(

@@ -21,7 +21,11 @@ cst = lazy_module("libcst")
 
 
 def _join(layouts):
-    """The facts that hold on every path: equal layouts stay, anything else is unknown."""
+    """The facts that hold on every path: what all layouts agree on stays, the rest is unknown.
+
+    Equal layouts stay as they are. Layouts with the same ndim keep each dim's size where all
+    agree, the memory order where all ranks and cuts agree, and contiguity where all agree.
+    """
     if not layouts:
         return UNKNOWN
     first = layouts[0]
@@ -29,8 +33,23 @@ def _join(layouts):
         return first
     if any(layout is None for layout in layouts):
         return None if all(layout is None for layout in layouts) else UNKNOWN
-    tensor = True if all(l.tensor for l in layouts if isinstance(l, Layout)) else None
-    return Layout(tensor=tensor)
+    if not all(isinstance(layout, Layout) for layout in layouts):
+        return UNKNOWN
+    tensor = True if all(l.tensor for l in layouts) else None
+    contiguous = first.contiguous if all(l.contiguous == first.contiguous for l in layouts) else None
+    if first.dims is None or any(l.dims is None or len(l.dims) != len(first.dims) for l in layouts):
+        return Layout(tensor=tensor)
+    same_order = all(l.cuts == first.cuts and [d.rank for d in l.dims] == [d.rank for d in first.dims]
+                     for l in layouts)
+    dims = []
+    for index, dim in enumerate(first.dims):
+        sizes = {l.dims[index].size for l in layouts}
+        size = dim.size if len(sizes) == 1 else None
+        dims.append(Dim(size, dim.rank if same_order else None, dim.note if size == "1" else None))
+    expanded = first.expanded if all(l.expanded is not None for l in layouts) else None
+    noncontig = first.noncontig if contiguous is False else None
+    return Layout(tensor=tensor, dims=tuple(dims), contiguous=contiguous, cuts=first.cuts if same_order else frozenset(),
+                  expanded=expanded if same_order else None, noncontig=noncontig)
 
 
 def _tensor(layout):
