@@ -49,7 +49,9 @@ from torchlint.facts.layout_ops import (
     _has_ones,
     _index,
     _join,
+    _interleaved,
     _keepdim,
+    _padded,
     _movedim,
     _permute,
     _ranked,
@@ -367,6 +369,13 @@ class Layouts(ModuleValues, SizeTokens):
             source = self._eval(args[1].value)
             if order is not None and isinstance(source, Layout):
                 return _permute(source, order, call, self, shown=f"einsum({_code(self, args[0].value)}, ...)")
+        if qualified == "torch.repeat_interleave" and args:
+            source = self._eval(args[0].value)
+            return _interleaved(_tensor(source), call, args[2:]) if isinstance(source, Layout) else Layout(tensor=True)
+        if qualified == "torch.nn.functional.pad" and args:
+            source = self._eval(args[0].value)
+            return _padded(source, call, self._literal(args[1].value) if len(args) > 1 else None) \
+                if isinstance(source, Layout) else Layout(tensor=True)
         if qualified == "torch.flatten" and args:
             source = self._eval(args[0].value)
             return _flattened(_tensor(source), call, args[1:]) if isinstance(source, Layout) else Layout(tensor=True)
@@ -390,6 +399,15 @@ class Layouts(ModuleValues, SizeTokens):
         if qualified.startswith("torch.nn.functional."):
             return Layout(tensor=True)
         return UNKNOWN
+
+    def _literal(self, expr):
+        """`expr`, or the value of a local name bound once to it (`pad = (0, 1); F.pad(x, pad)`)."""
+        if isinstance(expr, cst.Name):
+            flow = self.dataflow.function_of(expr)
+            binding = flow.binding_at(expr) if flow is not None and flow.is_local_load(expr) else None
+            if binding is not None and binding.kind == "assign" and binding.value is not None:
+                return binding.value
+        return expr
 
     def _keepdim_function(self, qualified, call, args):
         name = qualified.split(".")[-1]
@@ -464,6 +482,8 @@ class Layouts(ModuleValues, SizeTokens):
             return _flattened(receiver, call, args)
         if method == "contiguous":
             return _fresh(receiver, tensor=True)
+        if method == "repeat_interleave" and receiver.tensor:
+            return _interleaved(receiver, call, args[1:])
         if method in ("expand", "broadcast_to"):
             return _expand(receiver, self._target_tokens(call), call, self)
         if method == "expand_as":

@@ -270,6 +270,41 @@ def _renumbered(layout: Layout) -> Layout:
     return replace(result, contiguous=contiguous, noncontig=None if contiguous else layout.noncontig)
 
 
+def _interleaved(receiver: Layout, call, rest) -> Layout:
+    """`repeat_interleave(repeats, dim)`: fresh contiguous memory whatever the input's strides
+    (checked with `is_contiguous()` on permuted, transposed and sliced inputs), dim `dim` grown;
+    without `dim`, a flat 1-D tensor. `rest`: the positional arguments after `repeats`."""
+    value = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "dim"), None)
+    if value is None and rest:
+        value = rest[0].value
+    if value is None:
+        return Layout(tensor=True, dims=(Dim(None, 0),), contiguous=True)
+    dim = _int(value)
+    if dim is None or receiver.dims is None:
+        return Layout(tensor=True, contiguous=True)
+    d = _normalize(dim, len(receiver.dims))
+    if d is None:
+        return Layout(tensor=True, contiguous=True)
+    sizes = [None if i == d else x.size for i, x in enumerate(receiver.dims)]
+    return Layout(tensor=True, dims=_ranked(sizes, [None if i == d else x.note for i, x in enumerate(receiver.dims)]),
+                  contiguous=True)
+
+
+def _padded(receiver: Layout, call, pad) -> Layout:
+    """`F.pad(x, pad)`: a contiguous input gives fresh contiguous memory (checked with
+    `is_contiguous()` for constant, reflect and replicate modes), its last `len(pad) // 2` dims
+    grown. A channels-last input gives channels-last output: other inputs are not judged.
+    `pad`: the padding tuple's expression, when written as a tuple or list."""
+    if receiver.contiguous is not True or receiver.dims is None or not isinstance(pad, (cst.Tuple, cst.List)):
+        return Layout(tensor=True)
+    padded = len(pad.elements) // 2
+    if padded > len(receiver.dims):
+        return Layout(tensor=True)
+    sizes = [d.size for d in receiver.dims]
+    sizes[len(sizes) - padded:] = [None] * padded
+    return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
+
+
 def _expand(receiver: Layout, target, call, layouts) -> Layout:
     if target is None:
         return Layout(tensor=True)
