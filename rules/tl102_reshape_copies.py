@@ -37,7 +37,7 @@ class ReshapeCopies(Rule):
     assignments, tuple unpacking, `self.<attr>` set in `__init__`, `nn.Linear`, `nn.Embedding`
     and `nn.LayerNorm` outputs (fresh contiguous memory of known sizes), shape-preserving layers
     (`nn.Dropout`, activations), `unbind`/`chunk`/`split`, `@`/`matmul`, `repeat_interleave`
-    and `F.pad` of a contiguous tensor (fresh contiguous memory), and elementwise ops,
+    and `F.pad`/`F.interpolate` of a contiguous tensor (fresh contiguous memory), and elementwise ops,
     which keep their first operand's memory order when it is dense and not broadcast (so
     `pred.t().eq(...)[:k]` stays transposed, as in the usual top-k accuracy helper).
     `F.scaled_dot_product_attention`'s output layout depends on the backend: not judged. In

@@ -52,6 +52,7 @@ from torchlint.facts.layout_ops import (
     _interleaved,
     _keepdim,
     _padded,
+    _resized,
     _movedim,
     _permute,
     _ranked,
@@ -376,6 +377,9 @@ class Layouts(ModuleValues, SizeTokens):
             source = self._eval(args[0].value)
             return _padded(source, call, self._literal(args[1].value) if len(args) > 1 else None) \
                 if isinstance(source, Layout) else Layout(tensor=True)
+        if qualified in ("torch.nn.functional.interpolate", "torch.nn.functional.upsample") and args:
+            source = self._eval(args[0].value)
+            return _resized(source) if isinstance(source, Layout) else Layout(tensor=True)
         if qualified == "torch.flatten" and args:
             source = self._eval(args[0].value)
             return _flattened(_tensor(source), call, args[1:]) if isinstance(source, Layout) else Layout(tensor=True)

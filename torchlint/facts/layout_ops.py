@@ -305,6 +305,16 @@ def _padded(receiver: Layout, call, pad) -> Layout:
     return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
 
 
+def _resized(receiver: Layout) -> Layout:
+    """`F.interpolate(x, ...)`: a contiguous input gives fresh contiguous memory (checked with
+    `is_contiguous()` for nearest, bilinear, bicubic and linear modes), batch and channel sizes
+    kept, spatial sizes new. A channels-last input gives channels-last output: not judged."""
+    if receiver.contiguous is not True or receiver.dims is None or len(receiver.dims) < 3:
+        return Layout(tensor=True)
+    sizes = [d.size for d in receiver.dims[:2]] + [None] * (len(receiver.dims) - 2)
+    return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
+
+
 def _expand(receiver: Layout, target, call, layouts) -> Layout:
     if target is None:
         return Layout(tensor=True)
