@@ -58,13 +58,31 @@ def merge_explanation(found: CopyingReshape) -> str:
     dims = f"dims {items[0]} and {items[1]}" if len(items) == 2 else "dims " + ", ".join(items[:-1]) + f" and {items[-1]}"
     cause = found.layout.noncontig
     because = f" after `{_operation(cause).split('`')[0]}`" if cause is not None and _operation(cause) else ""
+    if found.into:
+        return (f"it puts {dims} into {found.into} dims, but they lie in {found.runs} separate runs of memory"
+                f"{because}: dims that are not adjacent in memory must merge")
     return f"it merges {dims}, which are not adjacent in memory{because}"
 
 
 def cause_notes(found: CopyingReshape) -> list[NodeNote]:
-    """A note where the receiver became non-contiguous, when one operation shows it."""
+    """A note where the receiver became non-contiguous, when one operation shows it, and one at
+    the definition on whose path the copy happens."""
     cause = found.cause
-    return [NodeNote(cause.node, layout_label(cause))] if cause is not None else []
+    notes = [NodeNote(cause.node, layout_label(cause))] if cause is not None else []
+    if found.when is not None and found.when.value is not None:
+        notes.append(NodeNote(found.when.value, f"on the path where `{found.when.name}` is defined here, it copies"))
+    return notes
+
+
+def path_clause(module: Any, found: CopyingReshape) -> str:
+    """" when `x` comes from `attn @ v`" for a copy on one path, else ""."""
+    when = found.when
+    if when is None or when.value is None:
+        return ""
+    source = module.code_for_node(when.value)
+    if len(source) > 40 or "\n" in source:
+        return f" on the path where `{when.name}` is defined as noted"
+    return f" when `{when.name}` comes from `{source}`"
 
 
 _AWAY = {

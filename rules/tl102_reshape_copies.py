@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from torchlint.rules._tensor_wording import cause_notes, merge_explanation, product_text
+from torchlint.rules._tensor_wording import cause_notes, merge_explanation, path_clause, product_text
 
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
-from torchlint.facts.layout import Layouts, call_arguments, copying_reshape
+from torchlint.facts.layout import Layouts, call_arguments, copying_flatten, copying_reshape
 from torchlint.rule import FixSpec, Invalid, Rule
 
 cst = lazy_module("libcst")
@@ -12,7 +12,7 @@ cst = lazy_module("libcst")
 
 class ReshapeCopies(Rule):
     """## What it does
-    Reports `.reshape(...)` calls that hide a copy: the tensor is non-contiguous at that point
+    Reports `.reshape(...)` and `.flatten(...)` calls that hide a copy: the tensor is non-contiguous at that point
     (after `transpose`, `permute`, `t()`, `.T`, `.mT`, `movedim`, `swapaxes`, `expand`, step or
     inner-dimension slicing, `narrow`) and the new shape merges dimensions that are not adjacent
     in memory, so `reshape` cannot return a view and copies the whole tensor. The message names
@@ -22,17 +22,33 @@ class ReshapeCopies(Rule):
     Splitting a dimension, adding or dropping size-1 dimensions, and merging dimensions that
     stay adjacent and in order in memory are views: `x.permute(0, 2, 3, 1).reshape(B, H * W, C)`
     on a contiguous `(B, C, H, W)` tensor copies nothing, and stays silent. Sizes are matched
-    symbolically (`B, C, H, W = x.shape`, `x.size(0)`, `H * W`); when torchlint cannot tell
-    which dims merge, it stays silent.
+    symbolically (`B, C, H, W = x.shape`, `x.size(0)`, `H * W`). When the sizes do not tell which
+    dims merge, the memory order still may: after `x.permute(0, 3, 4, 2, 1)` the dims lie in four
+    separate runs of memory, and a new shape with three entries cannot keep each run apart, so
+    `.reshape(n, m, -1)` copies whatever the sizes. Otherwise torchlint stays silent.
+
+    `flatten(start, end)` (and `torch.flatten`) has reshape's semantics: a view when dims
+    `start..end` are one run in memory, else a copy. `x.permute(0, 2, 3, 1).flatten(1, 2)` is a
+    view; `.flatten(2, 3)` copies. After a copying flatten the result is contiguous, so in
+    `.flatten(6, 7).flatten(4, 5)` only the first is reported.
 
     Layouts follow the code wherever it runs: inside functions and methods, at module level
     (scripts, notebook cells) and in class bodies. Sizes and memory order flow through
     assignments, tuple unpacking, `self.<attr>` set in `__init__`, `nn.Linear`, `nn.Embedding`
     and `nn.LayerNorm` outputs (fresh contiguous memory of known sizes), shape-preserving layers
-    (`nn.Dropout`, activations), `unbind`/`chunk`/`split`, `@`/`matmul`, and elementwise ops,
+    (`nn.Dropout`, activations), `unbind`/`chunk`/`split`, `@`/`matmul`, `repeat_interleave`
+    and `F.pad`/`F.interpolate` of a contiguous tensor (fresh contiguous memory), and elementwise ops,
     which keep their first operand's memory order when it is dense and not broadcast (so
     `pred.t().eq(...)[:k]` stays transposed, as in the usual top-k accuracy helper).
-    `F.scaled_dot_product_attention`'s output layout depends on the backend: not judged.
+    `F.scaled_dot_product_attention`'s output layout depends on the backend: not judged. In
+    `attn @ v` with `attn` from elsewhere, `attn` is taken to be a (batch of) matrices with no
+    more dims than `v`, so the product has `v`'s ndim, in fresh contiguous memory.
+
+    A name defined differently on several paths (`if ...: y = x.transpose(1, 2) else: y = x`)
+    is judged on each: a reshape that copies on some paths and is a view on all the others is
+    reported with the definition on whose path it copies (and no fix: `.contiguous()` would add
+    a copy on the other paths). When some path's layout is unknown (the backend-dependent
+    attention above), the line is not judged.
 
     ## Why is this bad?
     `reshape` returns a view when it can and a copy when it cannot, and the line reads the same
@@ -78,23 +94,26 @@ class ReshapeCopies(Rule):
     contiguous): where the input is in fact laid out so that the reshape is a view,
     `.contiguous()` adds a copy, and the result stops sharing memory with the input. Review it,
     then apply it with `--fix --unsafe-fixes`. No fix when the call has keyword arguments.
+    For `x.flatten(s, e)` the fix writes `x.contiguous().flatten(s, e)`, on the same terms;
+    `torch.flatten(x, ...)` gets no fix.
 
     ## Runtime verification
     The runtime mode runs the case and checks that the reshaped tensor's storage differs from
-    the input's (`untyped_storage().data_ptr()`), i.e. that the reshape copied; for a silent
-    trap it checks that the storage is shared.
+    the input's (`untyped_storage().data_ptr()`), i.e. that the reshape (or flatten) copied; for
+    a silent trap it checks that the storage is shared.
 
     ## References
     - [torch.reshape](https://pytorch.org/docs/stable/generated/torch.reshape.html)
     - [torch.Tensor.view](https://pytorch.org/docs/stable/generated/torch.Tensor.view.html)
+    - [torch.flatten](https://pytorch.org/docs/stable/generated/torch.flatten.html)
     - [torch.Tensor.contiguous](https://pytorch.org/docs/stable/generated/torch.Tensor.contiguous.html)
     """
 
     code = "TL102"
     name = "reshape-copies"
     severity = Severity.WARNING
-    summary = "`.reshape` on a tensor that is non-contiguous there and needs a copy"
-    tokens = (".reshape(",)
+    summary = "`.reshape`/`.flatten` on a tensor that is non-contiguous there and needs a copy"
+    tokens = (".reshape(", "flatten(")
 
     VALID = (
         "import torch\ndef f(x):\n    B, C, H, W = x.shape\n    return x.permute(0, 2, 3, 1).reshape(B, H * W, C)\n",
@@ -116,21 +135,28 @@ class ReshapeCopies(Rule):
 
     def visit_Call(self, node) -> None:
         func = node.func
-        if not (isinstance(func, cst.Attribute) and func.attr.value == "reshape"):
-            return
-        found = copying_reshape(self.facts.get(Layouts), node)
+        if isinstance(func, cst.Attribute) and func.attr.value == "reshape":
+            self._reshape(node, func)
+        elif (isinstance(func, cst.Attribute) and func.attr.value == "flatten") or (
+                isinstance(func, cst.Name) and func.value == "flatten"):
+            self._flatten(node, func)
+
+    def _reshape(self, node, func) -> None:
+        found = copying_reshape(self.facts.get(Layouts), node, paths=True)
         if found is None:
             return
         module = self.facts.module
         shape = call_arguments(module, node)
         count = _element_count(module, node)
         copied = f"all `{count}` elements are copied" if count else "the whole tensor is copied"
-        message = f"`.reshape({shape})` hides a copy: {merge_explanation(found)}, so {copied} into new memory"
+        message = (f"`.reshape({shape})` hides a copy{path_clause(module, found)}: {merge_explanation(found)}, "
+                   f"so {copied} into new memory")
         notes = cause_notes(found)
         # `view` takes the shape positionally (`reshape(shape=...)` has no `view(shape=...)`)
         explicit = f".contiguous().view({', '.join(module.code_for_node(a.value) for a in node.args)})"
         fix = None
-        if not any(argument.keyword is not None for argument in node.args):
+        # a copy on one path only: `.contiguous()` would add a copy on the others
+        if found.when is None and not any(argument.keyword is not None for argument in node.args):
             # Only the method's name changes: `reshape` -> `contiguous().view`, arguments as written.
             fix = FixSpec(f"Spell the copy: `{explicit}`", Applicability.UNSAFE, ((func.attr, "contiguous().view"),))
         self.report(
@@ -139,6 +165,33 @@ class ReshapeCopies(Rule):
             notes=notes,
             help=f"if the copy is needed, write `{explicit}` so that it shows; "
             "otherwise keep a layout in which these dims stay adjacent, so that no copy is needed",
+            fix=fix,
+        )
+
+    def _flatten(self, node, func) -> None:
+        found = copying_flatten(self.facts.get(Layouts), node, paths=True)
+        if found is None:
+            return
+        module = self.facts.module
+        method = isinstance(func, cst.Attribute) and self.facts.names.qualified_name(func) is None
+        shown = f".flatten({call_arguments(module, node)})" if method else f"{module.code_for_node(func)}({call_arguments(module, node)})"
+        message = (f"`{shown}` hides a copy{path_clause(module, found)}: {merge_explanation(found)}, "
+                   "so the whole tensor is copied into new memory")
+        fix = None
+        if method and found.when is None:
+            explicit = f".contiguous().flatten({call_arguments(module, node)})"
+            # Only the method's name changes: `flatten` -> `contiguous().flatten`, arguments as written.
+            fix = FixSpec(f"Spell the copy: `{explicit}`", Applicability.UNSAFE, ((func.attr, "contiguous().flatten"),))
+            advice = f"if the copy is needed, write `{explicit}` so that it shows"
+        elif method:
+            advice = f"if the copy is needed, write `.contiguous().flatten({call_arguments(module, node)})` so that it shows"
+        else:
+            advice = "if the copy is needed, call `.contiguous()` on the tensor first so that it shows"
+        self.report(
+            node,
+            message,
+            notes=cause_notes(found),
+            help=advice + "; otherwise keep a layout in which these dims stay adjacent, so that no copy is needed",
             fix=fix,
         )
 

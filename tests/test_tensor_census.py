@@ -130,3 +130,21 @@ def test_join_counts_found_missed_and_false():
     joined = census_module.join("toy", "/tree", sites, findings)
     row = next(r for r in census_module.tabulate(joined) if r["kind"] == "reshape")
     assert (row["positive_sites"], row["found"], row["missed"], row["false"], row["not_exercised"]) == (2, 1, 1, 1, 1)
+
+
+def test_join_tells_a_flatten_finding_from_a_reshape_finding_on_the_same_line():
+    census_module = load_census()
+    sites = [
+        {"path": "m.py", "line": 3, "col": 5, "span": [3, 3], "kind": "reshape", "calls": 1, "positives": 0,
+         "examples": []},
+        {"path": "m.py", "line": 3, "col": 5, "span": [3, 3], "kind": "flatten", "calls": 1, "positives": 1,
+         "examples": []},
+    ]
+    findings = [{"code": "TL102", "filename": "m.py", "location": {"row": 3, "column": 30},
+                 "message": "`.flatten(2, 3)` hides a copy: it merges dims 2 and 3"}]
+    rows = census_module.tabulate(census_module.join("toy", "/tree", sites, findings))
+    flatten = next(r for r in rows if r["kind"] == "flatten")
+    reshape = next(r for r in rows if r["kind"] == "reshape")
+    both = next(r for r in rows if r["kind"] == "reshape+flatten")
+    assert (flatten["found"], flatten["false"], reshape["false"]) == (1, 0, 0)
+    assert (both["positive_sites"], both["found"]) == (1, 1)

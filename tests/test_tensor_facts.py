@@ -313,3 +313,44 @@ def test_fate_of_a_value(body, fate, away):
     fated = _fate_of_repeat(source)
     assert fated.fate.name == fate
     assert (fated.escape.away.name if fated.escape is not None else None) == away
+
+
+def test_join_keeps_what_every_definition_agrees_on():
+    module, facts = _facts("""
+        import torch
+        def f(x, flag):
+            B, C, H, W = x.shape
+            if flag:
+                y = x.transpose(1, 2)
+            else:
+                y = x.transpose(2, 3)
+            return y
+    """)
+    returned = module.body[1].body.body[-1].body[0].value
+    layout = facts.get(Layouts).of(returned)
+    # both are 4-D, non-contiguous, with B first; the dims the transposes moved are unknown
+    assert layout.ndim == 4 and layout.contiguous is False
+    assert layout.dims[0].size is not None and layout.dims[1].size is None
+    assert all(d.rank is None for d in layout.dims)
+
+
+def test_paths_of_judges_each_definition_in_source_order():
+    source = """
+        import torch
+        def f(x, flag):
+            B, N, C = x.shape
+            if flag:
+                y = x.transpose(1, 2)
+            else:
+                y = x
+            return y.reshape(B, -1)
+    """
+    module, facts = _facts(source)
+    call = _find(module, "y.reshape(B, -1)", cst.Call)
+    layouts = facts.get(Layouts)
+    paths = layouts.paths_of(call.func.value)
+    assert [module.code_for_node(b.value) for b, _ in paths] == ["x.transpose(1, 2)", "x"]
+    assert [layout.contiguous for _, layout in paths] == [False, True]
+    found = copying_reshape(layouts, call, paths=True)
+    assert found is not None and module.code_for_node(found.when.value) == "x.transpose(1, 2)"
+    assert copying_reshape(layouts, call) is None  # without paths: no answer

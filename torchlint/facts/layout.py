@@ -29,6 +29,7 @@ memory; `contiguous()`/`to()` with a `memory_format` make strides unknown.
 
 from __future__ import annotations
 
+from copy import copy
 from dataclasses import dataclass, replace
 
 from torchlint._lazy import lazy_module
@@ -43,11 +44,15 @@ from torchlint.facts.layout_ops import (
     _expand,
     _first_operand,
     _flattened,
+    flatten_bounds,
     _fresh,
     _has_ones,
     _index,
     _join,
+    _interleaved,
     _keepdim,
+    _padded,
+    _resized,
     _movedim,
     _permute,
     _ranked,
@@ -89,6 +94,7 @@ from torchlint.facts.tensors import (
     _int_list,
     _is_scalar_like,
     _looks_like_size,
+    flatten_merge,
     _Pair,
     view_merge,
 )
@@ -105,7 +111,12 @@ class Layouts(ModuleValues, SizeTokens):
         self.dataflow: ScopedDataflow = facts.get(ScopedDataflow)
         self._memo: dict[int, object] = {}
         self._active: set[int] = set()
-        
+        # set on a copy that evaluates one path (see `paths_of`): the name load whose definition is
+        # fixed, that definition, the nodes whose value depends on it, and the evaluator of all others
+        self._fixed: tuple | None = None
+        self._dirty: frozenset = frozenset()
+        self._parent: Layouts | None = None
+
     @classmethod
     def build(cls, facts) -> Layouts:
         return cls(facts)
@@ -125,8 +136,46 @@ class Layouts(ModuleValues, SizeTokens):
 
     # --- evaluation -----------------------------------------------------------------------
 
+    def paths_of(self, expr) -> list:
+        """`[(binding, layout), ...]`: the layout of `expr` for each definition of the nearest name
+        along its receiver chain that several definitions reach (`x` in `x.transpose(1, 2)` after
+        `if ...: x = a else: x = b`), in source order. Empty when no such name exists.
+        """
+        spine, node = [], expr
+        for _ in range(12):
+            spine.append(node)
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+                spine.append(node.func)
+                node = node.func.value
+            elif isinstance(node, (cst.Attribute, cst.Subscript)):
+                node = node.value
+            elif isinstance(node, cst.Name):
+                flow = self.dataflow.function_of(node)
+                if flow is None or not flow.is_local_load(node):
+                    return []
+                bindings = flow.bindings_at(node)
+                if len(bindings) > 1:
+                    ordered = sorted(bindings, key=lambda b: flow.order_of(b.statement))
+                    return [(b, self._along(node, b, spine).of(expr)) for b in ordered]
+                binding = next(iter(bindings), None)
+                if binding is None or binding.kind != "assign" or binding.value is None:
+                    return []
+                node = binding.value
+            else:
+                return []
+        return []
+
+    def _along(self, name, binding, spine) -> Layouts:
+        """An evaluator in which the load `name` has only the definition `binding`."""
+        path = copy(self)
+        path._memo, path._active = {}, set()
+        path._fixed, path._dirty, path._parent = (id(name), binding), frozenset(map(id, spine)), self
+        return path
+
     def _eval(self, expr):
         key = id(expr)
+        if self._parent is not None and key not in self._dirty:
+            return self._parent._eval(expr)
         if key in self._memo:
             return self._memo[key]
         if key in self._active:
@@ -171,6 +220,8 @@ class Layouts(ModuleValues, SizeTokens):
                 return None  # a module or an imported function, not a tensor
             return OPAQUE
         bindings = flow.bindings_at(name)
+        if self._fixed is not None and self._fixed[0] == id(name):
+            bindings = (self._fixed[1],)
         layouts = [self._binding(b, flow) for b in bindings]
         return _join(layouts)
 
@@ -319,6 +370,19 @@ class Layouts(ModuleValues, SizeTokens):
             source = self._eval(args[1].value)
             if order is not None and isinstance(source, Layout):
                 return _permute(source, order, call, self, shown=f"einsum({_code(self, args[0].value)}, ...)")
+        if qualified == "torch.repeat_interleave" and args:
+            source = self._eval(args[0].value)
+            return _interleaved(_tensor(source), call, args[2:]) if isinstance(source, Layout) else Layout(tensor=True)
+        if qualified == "torch.nn.functional.pad" and args:
+            source = self._eval(args[0].value)
+            return _padded(source, call, self._literal(args[1].value) if len(args) > 1 else None) \
+                if isinstance(source, Layout) else Layout(tensor=True)
+        if qualified in ("torch.nn.functional.interpolate", "torch.nn.functional.upsample") and args:
+            source = self._eval(args[0].value)
+            return _resized(source) if isinstance(source, Layout) else Layout(tensor=True)
+        if qualified == "torch.flatten" and args:
+            source = self._eval(args[0].value)
+            return _flattened(_tensor(source), call, args[1:]) if isinstance(source, Layout) else Layout(tensor=True)
         if qualified in ("torch.matmul", "torch.bmm") and len(args) == 2:
             return self._matmul(self._eval(args[0].value), self._eval(args[1].value))
         if qualified in FRESH_FUNCTIONS and args:
@@ -339,6 +403,15 @@ class Layouts(ModuleValues, SizeTokens):
         if qualified.startswith("torch.nn.functional."):
             return Layout(tensor=True)
         return UNKNOWN
+
+    def _literal(self, expr):
+        """`expr`, or the value of a local name bound once to it (`pad = (0, 1); F.pad(x, pad)`)."""
+        if isinstance(expr, cst.Name):
+            flow = self.dataflow.function_of(expr)
+            binding = flow.binding_at(expr) if flow is not None and flow.is_local_load(expr) else None
+            if binding is not None and binding.kind == "assign" and binding.value is not None:
+                return binding.value
+        return expr
 
     def _keepdim_function(self, qualified, call, args):
         name = qualified.split(".")[-1]
@@ -409,10 +482,12 @@ class Layouts(ModuleValues, SizeTokens):
             return _movedim(receiver, src, dst, call, self) if src is not None and dst is not None else Layout(tensor=True)
         if method in ("view", "reshape"):
             return _reshaped(receiver, self._target_tokens(call), call, method, self)
-        if method in ("flatten",):
-            return _flattened(receiver, call, self)
+        if method == "flatten":
+            return _flattened(receiver, call, args)
         if method == "contiguous":
             return _fresh(receiver, tensor=True)
+        if method == "repeat_interleave" and receiver.tensor:
+            return _interleaved(receiver, call, args[1:])
         if method in ("expand", "broadcast_to"):
             return _expand(receiver, self._target_tokens(call), call, self)
         if method == "expand_as":
@@ -479,10 +554,24 @@ class Layouts(ModuleValues, SizeTokens):
         return UNKNOWN
 
     def _matmul(self, left, right):
+        """`a @ b`, `matmul`, `bmm`: fresh contiguous memory whatever the operands' strides (checked
+        with `stride()` on permuted, transposed and broadcast operands), sizes `(..., a[-2], b[-1])`.
+
+        An operand of unknown ndim next to one of known ndim n >= 3 is taken to be a (batch of)
+        matrices of at most n dims, as in `attn @ v`: the result has n dims, the known operand's
+        batch sizes (unknown where they are 1: the other may broadcast them) and its own matrix
+        size; the other's is unknown.
+        """
         if not isinstance(left, Layout) or not isinstance(right, Layout):
             return UNKNOWN
         if not (left.tensor or right.tensor):
             return UNKNOWN
+        if left.dims is None and right.dims is not None and len(right.dims) >= 3:
+            sizes = [d.size if d.size != "1" else None for d in right.dims[:-2]] + [None, right.dims[-1].size]
+            return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
+        if right.dims is None and left.dims is not None and len(left.dims) >= 3:
+            sizes = [d.size if d.size != "1" else None for d in left.dims[:-2]] + [left.dims[-2].size, None]
+            return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
         if left.dims is None or right.dims is None or len(left.dims) < 2 or len(right.dims) < 2:
             return Layout(tensor=True, contiguous=True)
         batch = left.dims[:-2] if len(left.dims) >= len(right.dims) else right.dims[:-2]
@@ -495,6 +584,14 @@ class CopyingReshape:
 
     layout: Layout  # the receiver's layout
     merged: tuple  # positions of the merged dims in the receiver
+    into: int = 0  # 0: `merged` go into one dim; n > 0: they go into n dims in a way not told by sizes
+    when: object = None  # a `Binding`: the copy happens when this definition of the receiver's name ran
+
+    @property
+    def runs(self) -> int:
+        """How many runs of memory-adjacent dims the merged dims form (`into` is fewer)."""
+        ranks = [self.layout.dims[i].rank for i in self.merged]
+        return 1 + sum(1 for a, b in zip(ranks, ranks[1:]) if not (isinstance(a, int) and b == a + 1 and b not in self.layout.cuts))
 
     @property
     def cause(self) -> Evidence | None:
@@ -511,24 +608,89 @@ def call_arguments(module, call) -> str:
     )
 
 
-def copying_reshape(layouts: Layouts, call) -> CopyingReshape | None:
+def copying_reshape(layouts: Layouts, call, paths: bool = False) -> CopyingReshape | None:
     """For `x.view(...)` / `x.reshape(...)`: the evidence that it needs a copy, or None.
 
     None unless the receiver is a tensor known to be non-contiguous there, its dims are known,
-    and the new shape provably merges dims whose strides are incompatible.
+    and the new shape provably merges dims whose strides are incompatible. With `paths`, a
+    receiver whose definitions differ is judged on each (see `Layouts.paths_of`): a reshape
+    that copies when one definition ran is answered with that definition (`when`).
     """
     func = call.func
     if not isinstance(func, cst.Attribute):
         return None
-    layout = layouts.of(func.value)
-    if layout is None or layout.contiguous is not False or layout.dims is None:
-        return None
-    if layout.tensor is None and func.attr.value != "view":
-        return None
     target = layouts._target_tokens(call)
     if target is None or sum(1 for t in target if t == "-1") > 1:
         return None
-    merge = view_merge(layout, target)
-    if merge is None or not merge.copies:
+    method = func.attr.value
+
+    def judge(layout):
+        if layout is not None and layout.contiguous is True:
+            return _VIEW
+        if layout is None or layout.contiguous is not False or layout.dims is None:
+            return None
+        if layout.tensor is None and method != "view":
+            return None
+        merge = view_merge(layout, target)
+        if merge is None:
+            return None
+        return CopyingReshape(layout, merge.positions, merge.into) if merge.copies else _VIEW
+
+    return _judged(layouts, func.value, judge, paths)
+
+
+def copying_flatten(layouts: Layouts, call, paths: bool = False) -> CopyingReshape | None:
+    """For `x.flatten(start, end)` / `torch.flatten(x, start, end)`: the evidence that it copies.
+
+    `flatten` has reshape's semantics: a view when dims start..end are one run in memory, else a
+    copy. None unless the receiver is a tensor known to be non-contiguous with known dims.
+    `paths` as for `copying_reshape`.
+    """
+    func = call.func
+    args = [a for a in call.args if a.keyword is None]
+    if isinstance(func, cst.Attribute) and func.attr.value == "flatten" \
+            and layouts.names.qualified_name(func) is None:
+        receiver, rest = func.value, args
+    elif layouts.names.qualified_name(func) == "torch.flatten" and args:
+        receiver, rest = args[0].value, args[1:]
+    else:
         return None
-    return CopyingReshape(layout, merge.positions)
+
+    def judge(layout):
+        if layout is not None and layout.contiguous is True:
+            return _VIEW
+        if layout is None or layout.contiguous is not False or layout.dims is None or not layout.tensor:
+            return None
+        bounds = flatten_bounds(layout, call, rest)
+        merge = flatten_merge(layout, *bounds) if bounds is not None else None
+        if merge is None:
+            return None
+        return CopyingReshape(layout, merge.positions) if merge.copies else _VIEW
+
+    return _judged(layouts, receiver, judge, paths)
+
+
+_VIEW = "view"  # a judge's answer: the reshape is a view (None: not known)
+
+
+def _judged(layouts: Layouts, receiver, judge, paths: bool) -> CopyingReshape | None:
+    """`judge` the receiver's layout; failing that, with `paths`, each definition's layout.
+
+    A copy on every path is a copy. A copy on some paths and a view on all the others is that
+    first copying path's copy (`when`). When some path is not known (a backend-dependent
+    `scaled_dot_product_attention`, a value from elsewhere), there is no answer: that path may be
+    the one that runs, and the census shows it usually is.
+    """
+    found = judge(layouts.of(receiver))
+    if isinstance(found, CopyingReshape):
+        return found
+    if not paths or found == _VIEW:
+        return None
+    verdicts = [(binding, judge(layout)) for binding, layout in layouts.paths_of(receiver)]
+    if not verdicts or any(verdict is None for _, verdict in verdicts):
+        return None
+    copying = [(binding, verdict) for binding, verdict in verdicts if isinstance(verdict, CopyingReshape)]
+    if not copying:
+        return None
+    binding, verdict = copying[0]
+    return verdict if len(copying) == len(verdicts) else replace(verdict, when=binding)

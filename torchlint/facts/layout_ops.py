@@ -12,7 +12,7 @@ from dataclasses import replace
 from torchlint._lazy import lazy_module
 from torchlint.facts.evidence import Evidence
 from torchlint.facts.statements import is_true
-from torchlint.facts.tensors import EXPANDED, UNKNOWN, Dim, Layout, Shows, _int, view_merge
+from torchlint.facts.tensors import EXPANDED, UNKNOWN, Dim, Layout, Shows, _int, flatten_merge, view_merge
 
 cst = lazy_module("libcst")
 
@@ -21,7 +21,11 @@ cst = lazy_module("libcst")
 
 
 def _join(layouts):
-    """The facts that hold on every path: equal layouts stay, anything else is unknown."""
+    """The facts that hold on every path: what all layouts agree on stays, the rest is unknown.
+
+    Equal layouts stay as they are. Layouts with the same ndim keep each dim's size where all
+    agree, the memory order where all ranks and cuts agree, and contiguity where all agree.
+    """
     if not layouts:
         return UNKNOWN
     first = layouts[0]
@@ -29,8 +33,23 @@ def _join(layouts):
         return first
     if any(layout is None for layout in layouts):
         return None if all(layout is None for layout in layouts) else UNKNOWN
-    tensor = True if all(l.tensor for l in layouts if isinstance(l, Layout)) else None
-    return Layout(tensor=tensor)
+    if not all(isinstance(layout, Layout) for layout in layouts):
+        return UNKNOWN
+    tensor = True if all(l.tensor for l in layouts) else None
+    contiguous = first.contiguous if all(l.contiguous == first.contiguous for l in layouts) else None
+    if first.dims is None or any(l.dims is None or len(l.dims) != len(first.dims) for l in layouts):
+        return Layout(tensor=tensor)
+    same_order = all(l.cuts == first.cuts and [d.rank for d in l.dims] == [d.rank for d in first.dims]
+                     for l in layouts)
+    dims = []
+    for index, dim in enumerate(first.dims):
+        sizes = {l.dims[index].size for l in layouts}
+        size = dim.size if len(sizes) == 1 else None
+        dims.append(Dim(size, dim.rank if same_order else None, dim.note if size == "1" else None))
+    expanded = first.expanded if all(l.expanded is not None for l in layouts) else None
+    noncontig = first.noncontig if contiguous is False else None
+    return Layout(tensor=tensor, dims=tuple(dims), contiguous=contiguous, cuts=first.cuts if same_order else frozenset(),
+                  expanded=expanded if same_order else None, noncontig=noncontig)
 
 
 def _tensor(layout):
@@ -194,21 +213,106 @@ def _target_dims(target, call, method, ranks: bool = True):
     return dims if ranks else _unknown_ranks(dims)
 
 
-def _flattened(receiver: Layout, call, layouts) -> Layout:
-    args = [a for a in call.args if a.keyword is None]
-    start = _int(args[0].value) if args else 0
-    end = _int(args[1].value) if len(args) > 1 else -1
+def flatten_bounds(receiver: Layout, call, args) -> tuple | None:
+    """`(start, end)` of `x.flatten(start, end)` / `torch.flatten(x, start, end)` as dims of `receiver`
+    (`args`: the positional arguments after the tensor), or None when not known."""
+    keywords = {a.keyword.value: a.value for a in call.args if a.keyword is not None}
+    start_value = args[0].value if args else keywords.get("start_dim")
+    end_value = args[1].value if len(args) > 1 else keywords.get("end_dim")
+    start = _int(start_value) if start_value is not None else 0
+    end = _int(end_value) if end_value is not None else -1
     if receiver.dims is None or start is None or end is None:
-        return Layout(tensor=receiver.tensor)
+        return None
     ndim = len(receiver.dims)
+    if ndim == 0:
+        return None
     s, e = _normalize(start, ndim), _normalize(end, ndim)
     if s is None or e is None or s > e:
+        return None
+    return s, e
+
+
+def _flattened(receiver: Layout, call, args) -> Layout:
+    """`flatten(start, end)`: reshape's semantics. A view when dims start..end form one run in
+    memory (the run becomes one dim, ranks renumbered), else a copy into fresh contiguous memory
+    (checked with `stride()` and `untyped_storage().data_ptr()`)."""
+    bounds = flatten_bounds(receiver, call, args)
+    if bounds is None:
         return Layout(tensor=receiver.tensor)
-    merged = Dim("*".join(sorted(d.size for d in receiver.dims[s:e + 1])) if all(d.size for d in receiver.dims[s:e + 1]) else None)
-    sizes = [d.size for d in receiver.dims[:s]] + [merged.size] + [d.size for d in receiver.dims[e + 1:]]
+    s, e = bounds
+    group = receiver.dims[s:e + 1]
+    merged_size = None
+    if all(d.size for d in group):
+        factors = sorted(f for d in group if d.size != "1" for f in d.size.split("*"))
+        merged_size = "*".join(factors) if factors else "1"
+    sizes = [d.size for d in receiver.dims[:s]] + [merged_size] + [d.size for d in receiver.dims[e + 1:]]
     if receiver.contiguous:
         return Layout(tensor=receiver.tensor, dims=_ranked(sizes), contiguous=True)
-    return Layout(tensor=receiver.tensor, dims=tuple(Dim(z, None) for z in sizes))
+    merge = flatten_merge(receiver, s, e) if receiver.contiguous is False else None
+    if merge is not None and merge.copies:
+        return Layout(tensor=receiver.tensor, dims=_ranked(sizes), contiguous=True)
+    if merge is None:
+        return Layout(tensor=receiver.tensor, dims=tuple(Dim(z, None) for z in sizes))
+    ranks = [d.rank for d in group if d.size != "1"]
+    rank = min(ranks) if ranks else None
+    dims = receiver.dims[:s] + (Dim(merged_size, rank),) + receiver.dims[e + 1:]
+    return _renumbered(replace(receiver, dims=dims, view_of=None))
+
+
+def _renumbered(layout: Layout) -> Layout:
+    """Ranks made consecutive again after dims merged (their inner ranks are gone); cuts follow."""
+    ranks = sorted({d.rank for d in layout.dims if isinstance(d.rank, int)})
+    new = {rank: index for index, rank in enumerate(ranks)}
+    dims = tuple(replace(d, rank=new[d.rank]) if isinstance(d.rank, int) else d for d in layout.dims)
+    cuts = frozenset(new[c] for c in layout.cuts if c in new)
+    result = replace(layout, dims=dims, cuts=cuts)
+    contiguous = _dense_in_order(dims, cuts) and layout.expanded is None
+    return replace(result, contiguous=contiguous, noncontig=None if contiguous else layout.noncontig)
+
+
+def _interleaved(receiver: Layout, call, rest) -> Layout:
+    """`repeat_interleave(repeats, dim)`: fresh contiguous memory whatever the input's strides
+    (checked with `is_contiguous()` on permuted, transposed and sliced inputs), dim `dim` grown;
+    without `dim`, a flat 1-D tensor. `rest`: the positional arguments after `repeats`."""
+    value = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "dim"), None)
+    if value is None and rest:
+        value = rest[0].value
+    if value is None:
+        return Layout(tensor=True, dims=(Dim(None, 0),), contiguous=True)
+    dim = _int(value)
+    if dim is None or receiver.dims is None:
+        return Layout(tensor=True, contiguous=True)
+    d = _normalize(dim, len(receiver.dims))
+    if d is None:
+        return Layout(tensor=True, contiguous=True)
+    sizes = [None if i == d else x.size for i, x in enumerate(receiver.dims)]
+    return Layout(tensor=True, dims=_ranked(sizes, [None if i == d else x.note for i, x in enumerate(receiver.dims)]),
+                  contiguous=True)
+
+
+def _padded(receiver: Layout, call, pad) -> Layout:
+    """`F.pad(x, pad)`: a contiguous input gives fresh contiguous memory (checked with
+    `is_contiguous()` for constant, reflect and replicate modes), its last `len(pad) // 2` dims
+    grown. A channels-last input gives channels-last output: other inputs are not judged.
+    `pad`: the padding tuple's expression, when written as a tuple or list."""
+    if receiver.contiguous is not True or receiver.dims is None or not isinstance(pad, (cst.Tuple, cst.List)):
+        return Layout(tensor=True)
+    padded = len(pad.elements) // 2
+    if padded > len(receiver.dims):
+        return Layout(tensor=True)
+    sizes = [d.size for d in receiver.dims]
+    sizes[len(sizes) - padded:] = [None] * padded
+    return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
+
+
+def _resized(receiver: Layout) -> Layout:
+    """`F.interpolate(x, ...)`: a contiguous input gives fresh contiguous memory (checked with
+    `is_contiguous()` for nearest, bilinear, bicubic and linear modes), batch and channel sizes
+    kept, spatial sizes new. A channels-last input gives channels-last output: not judged."""
+    if receiver.contiguous is not True or receiver.dims is None or len(receiver.dims) < 3:
+        return Layout(tensor=True)
+    sizes = [d.size for d in receiver.dims[:2]] + [None] * (len(receiver.dims) - 2)
+    return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
 
 
 def _expand(receiver: Layout, target, call, layouts) -> Layout:

@@ -187,7 +187,7 @@ def view_merge(layout: Layout, target) -> _Merge | None:
     else:
         groups = _product_groups(dims, positions, rest)
         if groups is None:
-            return None
+            return _pigeonhole(dims, positions, rest, layout.cuts)
     verdict = _Merge((), False, ())
     for group in groups:
         mergeable = _mergeable([dims[i] for i in group], layout.cuts)
@@ -196,6 +196,36 @@ def view_merge(layout: Layout, target) -> _Merge | None:
         if not mergeable and not verdict.copies:
             verdict = _Merge(tuple(group), True, tuple(dims[i] for i in group))
     return verdict
+
+
+def _pigeonhole(dims, positions, targets, cuts) -> _Merge | None:
+    """A merge told by counting, when the sizes do not tell which dims go where.
+
+    A view keeps every run of memory-adjacent dims (consecutive ranks, no cut) inside one entry
+    of the new shape or splits it across several, so it needs at least one entry per run. With
+    more runs than entries, some entry spans two runs and the reshape copies. Dims not known to
+    have size 1 count as larger than 1, as for the merges told by sizes.
+    """
+    ranks = [dims[i].rank for i in positions]
+    if any(not isinstance(rank, int) for rank in ranks):
+        return None
+    runs = 1 + sum(1 for a, b in zip(ranks, ranks[1:]) if not (b == a + 1 and b not in cuts))
+    if runs <= len(targets):
+        return None
+    return _Merge(tuple(positions), True, tuple(dims[i] for i in positions), into=len(targets))
+
+
+def flatten_merge(layout: Layout, start: int, end: int) -> _Merge | None:
+    """`flatten(start, end)` merges dims start..end: a view when they form one run in memory."""
+    if layout.dims is None:
+        return None
+    positions = [i for i in range(start, end + 1) if layout.dims[i].size != "1"]
+    if len(positions) <= 1:
+        return _Merge((), False, ())
+    mergeable = _mergeable([layout.dims[i] for i in positions], layout.cuts)
+    if mergeable is None:
+        return None
+    return _Merge(tuple(positions), not mergeable, tuple(layout.dims[i] for i in positions) if not mergeable else ())
 
 
 def _product_groups(dims, positions, targets):
@@ -254,6 +284,7 @@ class _Merge:
     positions: tuple  # the dims merged into one
     copies: bool | None
     dims: tuple
+    into: int = 0  # when the grouping is not known: the number of entries the dims `positions` go into
 
 
 def _mergeable(dims, cuts) -> bool | None:

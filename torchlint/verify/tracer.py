@@ -179,6 +179,7 @@ class Tracer:
         self._patch(tensor, "backward", _backward_handler, kind="backward")
         self._patch(tensor, "flatten", _flatten_handler, kind="flatten")
         self._patch(torch, "reshape", _VIEW_HANDLERS["reshape"], kind="reshape")
+        self._patch(torch, "flatten", _flatten_handler, kind="flatten")
         self._patch(torch, "broadcast_to", _expand_handler, kind="expand")
         optimizer = torch.optim.Optimizer
         self._patch(optimizer, "__init__", _optimizer_init_handler, kind="optimizer")
@@ -473,8 +474,8 @@ def _note_followup(tracer: Tracer, frame, name, args, kwargs) -> None:
 
 
 def _flatten_handler(tracer: Tracer, frame, original, name, args, kwargs):
-    _note_followup(tracer, frame, name, args, kwargs)
-    return original(*args, **kwargs)
+    # flatten has reshape's semantics (a view when it can, else a copy): recorded as one (TL102)
+    return _reshape_handler(tracer, frame, original, name, args, kwargs)
 
 
 def _reshape_handler(tracer: Tracer, frame, original, name, args, kwargs):
