@@ -241,6 +241,27 @@ def test_the_tracer_records_scheduler_steps_and_sampler_passes_and_the_oracles_j
     assert torch.optim.lr_scheduler.LRScheduler.step is step_before and DistributedSampler.__iter__ is iter_before
 
 
+def test_a_loss_module_call_is_recorded_at_the_users_line_through_the_nested_patches():
+    # TL204's oracle: `criterion(probabilities, labels)` reaches `F.cross_entropy` through
+    # `_Loss.__call__` (patched for TL203) and `CrossEntropyLoss.forward`; the walk out of torch must
+    # also walk out of the tracer's own wrappers, or the call is never attributed to this line.
+    torch = pytest.importorskip("torch")
+    import inspect
+
+    from torchlint.rules.oracles.observations import LossCall
+    from torchlint.rules.oracles.tl204_softmax_before_cross_entropy import judge
+    from torchlint.verify.tracer import Tracer
+
+    logits, labels = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    with Tracer() as tracer:
+        line = inspect.currentframe().f_lineno + 1
+        torch.nn.CrossEntropyLoss()(logits.softmax(dim=1), labels)
+        torch.nn.BCEWithLogitsLoss()(torch.sigmoid(logits), torch.ones(4, 3))
+    losses = [c for c in tracer.calls if isinstance(c, LossCall)]
+    assert [(c.name, c.line) for c in losses] == [("cross_entropy", line), ("binary_cross_entropy_with_logits", line + 1)]
+    assert all(judge(c, tracer).holds for c in losses)
+
+
 def test_an_unpacked_prepare_keeps_the_scheduler_and_two_training_helpers_are_not_one_iteration():
     source = TORCH + textwrap.dedent("""\
         from transformers import get_scheduler
