@@ -203,6 +203,45 @@ def test_a_loader_parameter_or_a_loader_without_a_distributed_sampler_is_not_jud
     assert rows(source, "TL208") == [18]
 
 
+def test_loaders_are_followed_through_helper_returns_and_call_sites_but_only_when_every_path_agrees():
+    source = "import torch\n" + textwrap.dedent("""\
+        def loaders(ds):
+            train = torch.utils.data.DataLoader(ds, sampler=torch.utils.data.distributed.DistributedSampler(ds))
+            return train, torch.utils.data.DataLoader(ds)
+
+        def fit(loader, epochs):
+            for epoch in range(epochs):
+                for b in loader:
+                    step(b)
+
+        def main(ds, accelerator):
+            train, val = loaders(ds)
+            for epoch in range(3):
+                for b in val:
+                    step(b)
+            fit(train, 3)
+
+        def fit_prepared(loader):
+            for epoch in range(3):
+                for b in loader:
+                    step(b)
+
+        def fit_twice(loader):
+            for epoch in range(3):
+                for b in loader:
+                    step(b)
+
+        def other(ds, accelerator):
+            train, _ = loaders(ds)
+            fit_prepared(accelerator.prepare(train))  # a framework's loader sets its own epoch
+            fit_twice(train)
+            fit_twice(torch.utils.data.DataLoader(ds, shuffle=True))
+        """)
+    # only `fit`: `val` is the helper's second element (no sampler), `fit_prepared` gets what
+    # `prepare` returns, and `fit_twice` gets a plain loader from one of its two callers
+    assert rows(source, "TL208") == [8]
+
+
 # --- the runtime watches --------------------------------------------------------------------------
 
 def test_the_tracer_records_scheduler_steps_and_sampler_passes_and_the_oracles_judge_them():
