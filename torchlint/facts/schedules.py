@@ -8,11 +8,13 @@ Two questions, answered per loop of the file (`LoopFacts.loops`, innermost first
   or `sched.step()` ahead of the inner batch loop). The body is read in execution order: inner
   loops are taken to run, both branches of an `if` are possible (events on exclusive branches do
   not follow each other), and calls into same-module functions and `self` methods are followed
-  three levels deep. An update anywhere before the scheduler step in the iteration (even on one
-  branch only) keeps it silent.
+  three levels deep. An update before the scheduler step in the iteration (even on one branch
+  only, but not on the other branch of the same `if`, and not of another optimizer than the one
+  the scheduler was built on) keeps it silent.
 - `unset_sampler_epochs`: a `DataLoader` built with a shuffling `DistributedSampler`, iterated by
   a `for` inside an epoch loop whose iteration never calls `set_epoch` (on anything, directly or
-  through a same-module helper): every epoch draws the same permutation.
+  through a same-module helper): every epoch draws the same permutation. Which sampler a loader
+  draws from is `schedule_loaders`' question.
 
 What a name holds is read from its assignments in the file: schedulers are built by
 `torch.optim.lr_scheduler.*` (not `ReduceLROnPlateau`, whose `step(metric)` follows a metric, not
