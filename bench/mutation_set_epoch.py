@@ -14,7 +14,11 @@ from a framework (`distr_dl` returned by a DeepSpeed/Horovod `distribute`), look
 correct program whose imported code sets the epoch, so no one-file linter can report it without
 reporting those too; `--show-unjudgeable` lists them.
 
-    python bench/mutation_set_epoch.py --mirror-root DIR [--family all] [--show-unjudgeable]
+`--with-helpers` adds the mutants of `set_epoch` calls that sit in a helper of the file (outside
+any loop of it) called from a loop of the file (`self._run_epoch(epoch)` in `train()`), judged at
+the calling loop.
+
+    python bench/mutation_set_epoch.py --mirror-root DIR [--family all] [--show-unjudgeable] [--with-helpers]
 """
 
 from __future__ import annotations
@@ -39,11 +43,21 @@ def _is_set_epoch(statement) -> bool:
 
 
 class Sites(cst.CSTVisitor):
-    """(set_epoch statement, innermost enclosing loop) pairs."""
+    """(set_epoch statement, innermost enclosing loop) pairs; with `helpers`, also a set_epoch
+    statement outside any loop of its def, paired with each loop of the file that calls that def
+    by name (`self._run_epoch(epoch)` in the epoch loop)."""
 
-    def __init__(self) -> None:
+    def __init__(self, helpers: bool = False) -> None:
         self.loops: list = []
         self.sites: list[tuple] = []
+        self.helpers = helpers
+        self.defs: list = []
+        self.in_helpers: dict[str, list] = {}  # def name -> its set_epoch statements outside loops
+        self.calls: list[tuple] = []  # (called name, innermost enclosing loop)
+
+    def visit_Call(self, node):
+        if self.loops and self.loops[-1] is not None:
+            self.calls.append(((dotted_name(node.func) or "").rsplit(".", 1)[-1], self.loops[-1]))
 
     def visit_For(self, node):
         self.loops.append(node)
@@ -59,13 +73,24 @@ class Sites(cst.CSTVisitor):
 
     def visit_FunctionDef(self, node):
         self.loops.append(None)  # a nested definition runs elsewhere
+        self.defs.append(node.name.value)
 
     def leave_FunctionDef(self, node):
         self.loops.pop()
+        self.defs.pop()
 
     def visit_SimpleStatementLine(self, node):
         if self.loops and self.loops[-1] is not None and _is_set_epoch(node):
             self.sites.append((node, self.loops[-1]))
+        elif self.defs and self.loops and self.loops[-1] is None and _is_set_epoch(node):
+            self.in_helpers.setdefault(self.defs[-1], []).append(node)
+
+    def leave_Module(self, node):
+        if self.helpers:
+            for name, loop in self.calls:
+                for statement in self.in_helpers.get(name, []):
+                    if (statement, loop) not in self.sites:
+                        self.sites.append((statement, loop))
 
 
 FAIR = [0, 0]  # mutants a one-file rule can judge; found
@@ -109,8 +134,8 @@ def _builds_loader(function) -> bool:
 
 def _loader_names(spelled: _File) -> set[str]:
     """Names the file binds to a DataLoader: targets of `DataLoader(...)` or of a call of a def of
-    this file that builds one (also unpacked), then, to a fixed point, the parameters of this
-    file's defs that one of its calls passes such a name."""
+    this file that builds one (also unpacked), then, to a fixed point, names assigned such a name
+    and the parameters of this file's defs that one of its calls passes such a name."""
     builders = {name for name, defs in spelled.defs.items() if any(_builds_loader(d) for d in defs)}
     names: set[str] = set()
     for node in spelled.assigns:
@@ -120,7 +145,8 @@ def _loader_names(spelled: _File) -> set[str]:
                 elements = [e.value for e in target.target.elements] if unpacked else [target.target]
                 names.update(dotted_name(e) or "" for e in elements)
     while True:
-        added = set()
+        added = {dotted_name(t.target) or "" for node in spelled.assigns if dotted_name(node.value) in names
+                 for t in node.targets}  # `self.train_data = train_data`
         for call in spelled.calls:
             for function in spelled.defs.get(_call_name(call), []):
                 params = [p.name.value for p in (*function.params.posonly_params, *function.params.params)]
@@ -177,7 +203,7 @@ def _score(text: str):
         wrapper = cst.MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
     except Exception:
         return None
-    sites = Sites()
+    sites = Sites(HELPERS)
     wrapper.visit(sites)
     if not sites.sites:
         return None
@@ -207,13 +233,15 @@ def _score(text: str):
 
 
 SHOW = False
+HELPERS = False
 
 
 def main() -> int:
-    global SHOW
-    SHOW = "--show-unjudgeable" in sys.argv
-    if SHOW:
-        sys.argv.remove("--show-unjudgeable")
+    global SHOW, HELPERS
+    SHOW, HELPERS = "--show-unjudgeable" in sys.argv, "--with-helpers" in sys.argv
+    for flag in ("--show-unjudgeable", "--with-helpers"):
+        if flag in sys.argv:
+            sys.argv.remove(flag)  # the shared driver parses the rest
     status = run_recall(__doc__, "TL208", lambda text: "DistributedSampler" in text and "set_epoch" in text, _score)
     total, found = FAIR
     print(f"TL208 recall on the mutants a one-file rule can judge: {found}/{total}"

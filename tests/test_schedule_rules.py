@@ -242,6 +242,31 @@ def test_loaders_are_followed_through_helper_returns_and_call_sites_but_only_whe
     assert rows(source, "TL208") == [8]
 
 
+def test_a_pass_over_the_loader_is_no_epoch_loop_for_the_evaluations_inside_it():
+    # LLMs-from-scratch's DDP training: every `eval_freq` batches, the first batches of the train
+    # and val loaders are re-read for a loss estimate; the same order each time is what it wants.
+    source = LOADER + textwrap.dedent("""\
+        def make(ds):
+            return DataLoader(ds, sampler=DistributedSampler(ds))
+
+        def estimate(loader, n):
+            for i, b in enumerate(loader):
+                if i >= n:
+                    break
+
+        def train(train_loader, val_loader, epochs):
+            for epoch in range(epochs):
+                train_loader.sampler.set_epoch(epoch)
+                for b in train_loader:
+                    step(b)
+                    estimate(train_loader, 2)
+                    estimate(val_loader, 2)
+
+        train(make(ds), make(ds), 3)
+        """)
+    assert rows(source, "TL208") == []
+
+
 # --- the runtime watches --------------------------------------------------------------------------
 
 def test_the_tracer_records_scheduler_steps_and_sampler_passes_and_the_oracles_judge_them():

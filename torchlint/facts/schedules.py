@@ -335,7 +335,7 @@ class Schedules:
             return
         reported: set[int] = set()
         for loop in self.loops.loops:
-            if self._sets_epoch(body_of(loop.node.body), 0, (), loop):
+            if self._sets_epoch(body_of(loop.node.body), 0, (), loop) or self._is_batch_loop(loop):
                 continue
             for inner, loader_node, key, via, scope in self._iterations(body_of(loop.node.body), 0, (), None, loop, {},
                                                                         loop.function):
@@ -374,6 +374,15 @@ class Schedules:
                         continue
                     yield from self._iterations(body_of(helper.body), depth + 1, active + (helper,), via or call,
                                                 loop, mapping, helper)
+
+    def _is_batch_loop(self, loop) -> bool:
+        """A `for` over a loader is a pass over batches, not an epoch loop: an evaluation inside it
+        that re-reads the first batches of a loader wants the same order each time."""
+        if not isinstance(loop.node, cst.For):
+            return False
+        node = _iterated(loop.node.iter)
+        key = dotted_name(node) if node is not None else None
+        return key is not None and self.sampler_of(key, loop.function) is not None
 
     def _sets_epoch(self, statements, depth, active, loop) -> bool:
         for statement in iter_statements(statements, into_functions=False, into_classes=False):
