@@ -14,7 +14,8 @@ class SamplerEpochNotSet(Rule):
     sampler through the file: `DataLoader(ds, sampler=...)` or `batch_sampler=BatchSampler(sampler,
     ...)`, a same-module function that returns the loader (also as one element of a tuple:
     `train_loader, val_loader = prepare_dataset()`), and a parameter of the function holding the
-    epoch loop when every call of that function in the module passes such a loader. The inner `for`
+    epoch loop when every call of that function in the module passes such a loader (for a
+    trainer's `self.train_data = train_data`, every `Trainer(...)` call of the module). The inner `for`
     may iterate the loader directly or through `enumerate`, `tqdm` or a `MetricLogger.log_every`, in
     the epoch loop or in a same-module helper it calls. The finding is at the loader in the inner
     `for` (or at the helper call), with notes at the epoch loop and at the sampler; one per epoch

@@ -8,7 +8,9 @@ A loader is known to draw from a sampler when every value a name may hold says s
   the tuple it returns (`train_loader, val_loader = prepare_dataset()`), when every `return` of
   that function gives such a loader;
 - a parameter of the function the loop is in, when that function is called in this module and
-  every call passes such a loader (`train(model, train_loader)` with `train_loader` built above).
+  every call passes such a loader (`train(model, train_loader)` with `train_loader` built above);
+  for `__init__`, the calls of its class (`Trainer(model, train_loader)`), so that
+  `self.train_data = train_data` leads to the loader the module built.
 
 Anything else (a call of an imported factory, `accelerator.prepare(loader)`, a parameter of a
 function nobody here calls) is unknown, and unknown loaders are never judged.
@@ -21,6 +23,7 @@ from typing import Any
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.names import dotted_name
+from torchlint.facts.program import Program
 from torchlint.facts.statements import body_of, calls_in, iter_statements, parameters, small_statements
 from torchlint.facts.summaries import Summaries
 
@@ -57,7 +60,8 @@ class LoaderSources:
         if self._is_parameter(scope, root):
             return self._from_callers(scope, root, key[len(root):], depth) if key == root else None
         values = self.schedules.values(key, scope)
-        return _agreed([self.value_sampler(value, scope, depth) for value in values])
+        # `self.loader = loader` in `__init__` reads `loader` there, not where `self.loader` is used
+        return _agreed([self.value_sampler(value, self.schedules.scope_of(value, scope), depth) for value in values])
 
     def value_sampler(self, value, scope, depth: int = 0):
         if depth > FOLLOW_DEPTH or value is None:
@@ -139,8 +143,9 @@ class LoaderSources:
         """The sampler every same-module call of `function` passes as `parameter`."""
         summaries = self.facts.get(Summaries)
         found = []
-        for call, caller in self._calls_of(function):
-            argument = summaries.arguments(call, function).get(parameter)
+        for call, caller, constructs in self._calls_of(function):
+            bound = _constructor_arguments(call, function) if constructs else summaries.arguments(call, function)
+            argument = bound.get(parameter)
             if argument is None:
                 return None  # a default, or a position we cannot read
             found.append(self.value_sampler(argument, caller, depth + 1))
@@ -149,15 +154,36 @@ class LoaderSources:
     def _calls_of(self, function) -> list:
         if self._callers is None:
             self._callers = {}
-            summaries = self.facts.get(Summaries)
+            summaries, program = self.facts.get(Summaries), self.facts.get(Program)
             for call, caller in _calls_with_scope(self.facts.module):
                 callee = summaries.callee(call)
                 if callee is not None:
-                    self._callers.setdefault(id(callee), []).append((call, caller))
+                    self._callers.setdefault(id(callee), []).append((call, caller, False))
+                    continue
+                cls = program.local_class(call.func)  # `Trainer(model, loader)` runs `Trainer.__init__`
+                init = program.method(cls, "__init__") if cls is not None else None
+                if init is not None:
+                    self._callers.setdefault(id(init), []).append((call, caller, True))
         return self._callers.get(id(function), [])
 
     def _is_parameter(self, function, root: str) -> bool:
         return function is not None and root != "self" and any(p.name.value == root for p in parameters(function.params))
+
+
+def _constructor_arguments(call, init) -> dict:
+    """`Cls(a, b=c)` -> `__init__`'s parameters (after `self`) and their arguments; positions
+    after a `*args` are unknown."""
+    params = [p.name.value for p in (*init.params.posonly_params, *init.params.params)][1:]
+    bound: dict = {}
+    positions_known = True
+    for index, arg in enumerate(call.args):
+        if arg.keyword is not None:
+            bound[arg.keyword.value] = arg.value
+        elif arg.star:
+            positions_known = False
+        elif positions_known and index < len(params):
+            bound[params[index]] = arg.value
+    return bound
 
 
 def _calls_with_scope(module):

@@ -121,6 +121,7 @@ class Schedules:
         self.loops: LoopFacts = facts.get(LoopFacts)
         self._values: dict[tuple[int, str], list] = {}  # (scope, key) -> assigned values
         self._sources: LoaderSources | None = None
+        self._bound_in: dict[int, Any] = {}  # id(assigned value) -> the scope of its assignment
 
     @classmethod
     def build(cls, facts) -> Schedules:
@@ -155,6 +156,11 @@ class Schedules:
 
     def _bind(self, key: str, value, scope) -> None:
         self._values.setdefault(_scoped(key, scope), []).append(value)
+        self._bound_in[id(value)] = scope
+
+    def scope_of(self, value, default):
+        """The function (None: the module) whose assignment holds `value`, as recorded by `values`."""
+        return self._bound_in.get(id(value), default)
 
     def values(self, key: str, scope) -> list:
         """What `key` is assigned in `scope` (a function, None: the module); `self.x` file-wide.
