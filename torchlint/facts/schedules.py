@@ -34,7 +34,7 @@ from torchlint._lazy import lazy_module
 from torchlint.facts.loops import LoopFacts
 from torchlint.facts.schedule_loaders import LoaderSources, Unpacked
 from torchlint.facts.names import dotted_name, related
-from torchlint.facts.statements import body_of, calls_in, iter_statements, parameters, small_statements
+from torchlint.facts.statements import body_of, calls_in, iter_statements, small_statements
 from torchlint.facts.summaries import Summaries
 
 cst = lazy_module("libcst")
