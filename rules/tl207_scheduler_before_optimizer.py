@@ -15,13 +15,19 @@ class SchedulerBeforeOptimizer(Rule):
     a note at the update that follows it.
 
     Silent for the order PyTorch asks for (update, then scheduler, including an epoch-level
-    scheduler stepped after the batch loop), for any update that runs earlier in the same
-    iteration, for `ReduceLROnPlateau` (its `step(metric)` follows a metric, not a schedule) and
+    scheduler stepped after the batch loop), for an update of the scheduler's optimizer (or of an
+    optimizer we cannot tell apart from it) that runs earlier in the same iteration, even on one
+    branch only (an update on the *other* branch of the same `if`, as in a GAN alternating its
+    generator and discriminator steps, does not count), for `ReduceLROnPlateau` (its `step(metric)` follows a metric, not a schedule) and
     for `step(...)` with arguments (an explicit epoch, a metric, a timm-style scheduler), and for
     loops with no visible update (a loop that only prints the schedule, or one whose update runs
     in a function of another module). A scheduler is known by its constructor
     (`torch.optim.lr_scheduler.*`, the `transformers`/`diffusers` schedule factories), by a
-    project class named like one (`WarmUpLR(opt, n)`), or by its name (`scheduler`, `lr_sched`).
+    project class named like one (`WarmUpLR(opt, n)`), or by its name (`scheduler`, `lr_sched`);
+    rebinding it by an unpacking (`optimizer, scheduler = accelerator.prepare(optimizer, scheduler)`)
+    keeps what the constructor said. A step reached both directly in a loop and through a helper
+    called by an outer loop (a search calling a whole training run) is reported in the loop that
+    holds it.
 
     ## Why is this bad?
     Since PyTorch 1.1 a scheduler is built with the learning rate of its first step already set,

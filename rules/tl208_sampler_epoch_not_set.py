@@ -10,8 +10,16 @@ class SamplerEpochNotSet(Rule):
     Reports a `DataLoader` built with a shuffling `DistributedSampler` (the default
     `shuffle=True`) that is iterated by a `for` inside an epoch loop whose iterations never call
     `set_epoch` (`sampler.set_epoch(epoch)`, `loader.sampler.set_epoch(epoch)`, or any
-    `set_epoch` call in a same-module helper the loop calls). The finding is at the loader in the
-    inner `for`, with notes at the epoch loop and at the sampler.
+    `set_epoch` call in a same-module helper the loop calls). The loader is followed to its
+    sampler through the file: `DataLoader(ds, sampler=...)` or `batch_sampler=BatchSampler(sampler,
+    ...)`, a same-module function that returns the loader (also as one element of a tuple:
+    `train_loader, val_loader = prepare_dataset()`), and a parameter of the function holding the
+    epoch loop when every call of that function in the module passes such a loader (for a
+    trainer's `self.train_data = train_data`, every `Trainer(...)` call of the module). The inner `for`
+    may iterate the loader directly or through `enumerate`, `tqdm` or a `MetricLogger.log_every`, in
+    the epoch loop or in a same-module helper it calls. The finding is at the loader in the inner
+    `for` (or at the helper call), with notes at the epoch loop and at the sampler; one per epoch
+    loop and sampler.
 
     Silent for `shuffle=False` (the order is meant to repeat) and for a `shuffle=` we cannot read,
     for loaders handed to a framework that sets the epoch itself (Lightning's `Trainer.fit`,
@@ -19,9 +27,11 @@ class SamplerEpochNotSet(Rule):
     `DataLoader` in this file, or is not iterated here), for a loader or sampler rebuilt inside the
     epoch loop, for a loader or sampler handed inside the epoch loop to code we cannot read (an
     imported `shuffle_dataset(loader, epoch)` may set the epoch), and for a loader that reaches the
-    loop as a parameter (we cannot see which sampler it draws from). A sampler bound to
+    loop as a parameter of a function this module never calls, or calls with a loader of another
+    kind or from a framework (`accelerator.prepare(loader)`). A sampler bound to
     `DistributedSampler(...)` on one branch and `None` on the other (single-process runs) counts as
-    distributed. Loaders iterated in a function of another module are out of reach.
+    distributed. Loaders iterated in a function of another module (an imported
+    `train_one_epoch(loader, ...)`) are out of reach: that function may set the epoch itself.
 
     ## Why is this bad?
     `DistributedSampler` shuffles with a generator seeded by `seed + epoch`, and `epoch` only

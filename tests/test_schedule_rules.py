@@ -203,6 +203,70 @@ def test_a_loader_parameter_or_a_loader_without_a_distributed_sampler_is_not_jud
     assert rows(source, "TL208") == [18]
 
 
+def test_loaders_are_followed_through_helper_returns_and_call_sites_but_only_when_every_path_agrees():
+    source = "import torch\n" + textwrap.dedent("""\
+        def loaders(ds):
+            train = torch.utils.data.DataLoader(ds, sampler=torch.utils.data.distributed.DistributedSampler(ds))
+            return train, torch.utils.data.DataLoader(ds)
+
+        def fit(loader, epochs):
+            for epoch in range(epochs):
+                for b in loader:
+                    step(b)
+
+        def main(ds, accelerator):
+            train, val = loaders(ds)
+            for epoch in range(3):
+                for b in val:
+                    step(b)
+            fit(train, 3)
+
+        def fit_prepared(loader):
+            for epoch in range(3):
+                for b in loader:
+                    step(b)
+
+        def fit_twice(loader):
+            for epoch in range(3):
+                for b in loader:
+                    step(b)
+
+        def other(ds, accelerator):
+            train, _ = loaders(ds)
+            fit_prepared(accelerator.prepare(train))  # a framework's loader sets its own epoch
+            fit_twice(train)
+            fit_twice(torch.utils.data.DataLoader(ds, shuffle=True))
+        """)
+    # only `fit`: `val` is the helper's second element (no sampler), `fit_prepared` gets what
+    # `prepare` returns, and `fit_twice` gets a plain loader from one of its two callers
+    assert rows(source, "TL208") == [8]
+
+
+def test_a_pass_over_the_loader_is_no_epoch_loop_for_the_evaluations_inside_it():
+    # LLMs-from-scratch's DDP training: every `eval_freq` batches, the first batches of the train
+    # and val loaders are re-read for a loss estimate; the same order each time is what it wants.
+    source = LOADER + textwrap.dedent("""\
+        def make(ds):
+            return DataLoader(ds, sampler=DistributedSampler(ds))
+
+        def estimate(loader, n):
+            for i, b in enumerate(loader):
+                if i >= n:
+                    break
+
+        def train(train_loader, val_loader, epochs):
+            for epoch in range(epochs):
+                train_loader.sampler.set_epoch(epoch)
+                for b in train_loader:
+                    step(b)
+                    estimate(train_loader, 2)
+                    estimate(val_loader, 2)
+
+        train(make(ds), make(ds), 3)
+        """)
+    assert rows(source, "TL208") == []
+
+
 # --- the runtime watches --------------------------------------------------------------------------
 
 def test_the_tracer_records_scheduler_steps_and_sampler_passes_and_the_oracles_judge_them():
@@ -239,6 +303,27 @@ def test_the_tracer_records_scheduler_steps_and_sampler_passes_and_the_oracles_j
     assert len(passes) == 2 and passes[0].order == passes[1].order
     assert judge_epochs(passes[0], tracer) is None and judge_epochs(passes[1], tracer).holds
     assert torch.optim.lr_scheduler.LRScheduler.step is step_before and DistributedSampler.__iter__ is iter_before
+
+
+def test_a_loss_module_call_is_recorded_at_the_users_line_through_the_nested_patches():
+    # TL204's oracle: `criterion(probabilities, labels)` reaches `F.cross_entropy` through
+    # `_Loss.__call__` (patched for TL203) and `CrossEntropyLoss.forward`; the walk out of torch must
+    # also walk out of the tracer's own wrappers, or the call is never attributed to this line.
+    torch = pytest.importorskip("torch")
+    import inspect
+
+    from torchlint.rules.oracles.observations import LossCall
+    from torchlint.rules.oracles.tl204_softmax_before_cross_entropy import judge
+    from torchlint.verify.tracer import Tracer
+
+    logits, labels = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
+    with Tracer() as tracer:
+        line = inspect.currentframe().f_lineno + 1
+        torch.nn.CrossEntropyLoss()(logits.softmax(dim=1), labels)
+        torch.nn.BCEWithLogitsLoss()(torch.sigmoid(logits), torch.ones(4, 3))
+    losses = [c for c in tracer.calls if isinstance(c, LossCall)]
+    assert [(c.name, c.line) for c in losses] == [("cross_entropy", line), ("binary_cross_entropy_with_logits", line + 1)]
+    assert all(judge(c, tracer).holds for c in losses)
 
 
 def test_an_unpacked_prepare_keeps_the_scheduler_and_two_training_helpers_are_not_one_iteration():

@@ -8,11 +8,13 @@ Two questions, answered per loop of the file (`LoopFacts.loops`, innermost first
   or `sched.step()` ahead of the inner batch loop). The body is read in execution order: inner
   loops are taken to run, both branches of an `if` are possible (events on exclusive branches do
   not follow each other), and calls into same-module functions and `self` methods are followed
-  three levels deep. An update anywhere before the scheduler step in the iteration (even on one
-  branch only) keeps it silent.
+  three levels deep. An update before the scheduler step in the iteration (even on one branch
+  only, but not on the other branch of the same `if`, and not of another optimizer than the one
+  the scheduler was built on) keeps it silent.
 - `unset_sampler_epochs`: a `DataLoader` built with a shuffling `DistributedSampler`, iterated by
   a `for` inside an epoch loop whose iteration never calls `set_epoch` (on anything, directly or
-  through a same-module helper): every epoch draws the same permutation.
+  through a same-module helper): every epoch draws the same permutation. Which sampler a loader
+  draws from is `schedule_loaders`' question.
 
 What a name holds is read from its assignments in the file: schedulers are built by
 `torch.optim.lr_scheduler.*` (not `ReduceLROnPlateau`, whose `step(metric)` follows a metric, not
@@ -30,8 +32,9 @@ from typing import Any, Iterator
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.loops import LoopFacts
-from torchlint.facts.names import dotted_name
-from torchlint.facts.statements import body_of, calls_in, iter_statements, parameters, small_statements
+from torchlint.facts.schedule_loaders import LoaderSources, Unpacked
+from torchlint.facts.names import dotted_name, related
+from torchlint.facts.statements import body_of, calls_in, iter_statements, small_statements
 from torchlint.facts.summaries import Summaries
 
 cst = lazy_module("libcst")
@@ -45,7 +48,9 @@ _NOT_SCHEDULES = ("ReduceLROnPlateau",)
 _SCHEDULER_NAME = re.compile(r"(?:^|_)(?:lr_?)?sched(?:uler)?s?(?:_|\d|$)|^(?:lr|warmup)_?sched", re.I)
 _SCHEDULER_CLASS = re.compile(r"(?:LR|Scheduler|Schedule|_schedule\w*|_scheduler)$")
 _SAMPLERS = ("torch.utils.data.distributed.DistributedSampler", "torch.utils.data.DistributedSampler")
-_READS_ONLY = frozenset({"enumerate", "tqdm", "iter", "len", "print", "zip", "next", "list", "progress_bar", "track"})
+# `log_every`: the `MetricLogger.log_every(loader, freq, header)` of DeiT/DETR/DINO/MAE yields the loader's batches.
+_WRAPPERS = ("enumerate", "tqdm", "iter", "progress_bar", "track", "log_every")
+_READS_ONLY = frozenset({"len", "print", "zip", "next", "list", *_WRAPPERS})
 _LOADERS = ("torch.utils.data.DataLoader", "torch.utils.data.dataloader.DataLoader")
 
 
@@ -114,7 +119,9 @@ class Schedules:
         self.facts = facts
         self.names = facts.names
         self.loops: LoopFacts = facts.get(LoopFacts)
-        self._values: dict[tuple[int, str], list] = {}  # (scope, key) -> assigned values (None: unpacked)
+        self._values: dict[tuple[int, str], list] = {}  # (scope, key) -> assigned values
+        self._sources: LoaderSources | None = None
+        self._bound_in: dict[int, Any] = {}  # id(assigned value) -> the scope of its assignment
 
     @classmethod
     def build(cls, facts) -> Schedules:
@@ -139,48 +146,38 @@ class Schedules:
                         if key is not None:
                             self._bind(key, small.value, scope)
                         elif isinstance(target, (cst.Tuple, cst.List)):
-                            for element in target.elements:
+                            starred = any(isinstance(e, cst.StarredElement) for e in target.elements)
+                            for index, element in enumerate(target.elements):
                                 inner = dotted_name(element.value)
                                 if inner is not None:
-                                    self._values.setdefault(_scoped(inner, scope), []).append(None)
+                                    self._bind(inner, Unpacked(small.value, None if starred else index), scope)
 
     # --- what names hold ------------------------------------------------------------------------
 
     def _bind(self, key: str, value, scope) -> None:
         self._values.setdefault(_scoped(key, scope), []).append(value)
+        self._bound_in[id(value)] = scope
+
+    def scope_of(self, value, default):
+        """The function (None: the module) whose assignment holds `value`, as recorded by `values`."""
+        return self._bound_in.get(id(value), default)
 
     def values(self, key: str, scope) -> list:
-        """What `key` is assigned in `scope` (a function, None: the module); `self.x` file-wide."""
+        """What `key` is assigned in `scope` (a function, None: the module); `self.x` file-wide.
+        A target of an unpacking holds an `Unpacked` (the right-hand side and its position)."""
         found = self._values.get(_scoped(key, scope))
         if found is None and scope is not None and not key.startswith("self."):
             found = self._values.get(_scoped(key, None))
         return found or []
 
     def sampler_of(self, key: str, scope) -> Sampler | None:
-        """The DistributedSampler a loader `key` draws from, when every assignment of it says so."""
-        values = self.values(key, scope)
-        samplers = [self._loader_sampler(value, scope) for value in values]
-        if not samplers or any(s is None for s in samplers):
-            return None
-        return samplers[0]
+        """The DistributedSampler a loader `key` draws from, when every value of it says so
+        (`schedule_loaders` follows same-module helpers, their returns and call sites)."""
+        if self._sources is None:
+            self._sources = LoaderSources(self)
+        return self._sources.sampler_of(key, scope)
 
-    def _loader_sampler(self, value, scope) -> Sampler | None:
-        if not isinstance(value, cst.Call) or not self._is_loader_call(value):
-            return None
-        for arg in value.args:
-            if arg.keyword is not None and arg.keyword.value == "sampler":
-                given = arg.value
-                key = dotted_name(given)
-                built = self.values(key, scope) if key is not None else [given]
-                # `DistributedSampler(ds) if distributed else None`, or an `if`/`else` binding both:
-                # the single-process branch has no sampler and no epoch to set.
-                alternatives = [v for value in built for v in _alternatives(value)]
-                samplers = [v for v in alternatives if self._is_sampler_call(v)]
-                if len(samplers) == 1 and all(v is samplers[0] or _is_none(v) for v in alternatives):
-                    return Sampler(key or "", samplers[0], _shuffle(samplers[0]))
-        return None
-
-    def _is_sampler_call(self, value) -> bool:
+    def is_sampler_call(self, value) -> bool:
         return isinstance(value, cst.Call) and self.names.qualified_name(value.func) in _SAMPLERS
 
     def scheduler(self, key: str | None, scope) -> tuple[Evidence, Any] | None:
@@ -191,8 +188,8 @@ class Schedules:
         everything = self.values(key, scope)
         # An unpacked binding (`optimizer, lr_scheduler = accelerator.prepare(optimizer, lr_scheduler)`)
         # says nothing about what the name holds: it neither proves nor vetoes a scheduler.
-        values = [value for value in everything if value is not None]
-        if values and len(values) == len(everything) and all(self._is_scheduler_call(v) for v in values):
+        values = [value for value in everything if not isinstance(value, Unpacked)]
+        if values and all(self._is_scheduler_call(v) for v in values):
             return Evidence.CONSTRUCTOR, values[0] if len(values) == 1 else None
         named = bool(_SCHEDULER_NAME.search(key.rsplit(".", 1)[-1]))
         if values and not all(self._may_be_scheduler(value, named) for value in values):
@@ -220,7 +217,7 @@ class Schedules:
         return qualified is not None and qualified.startswith(_SCHEDULER_FACTORIES) \
             and not qualified.endswith(_NOT_SCHEDULES) and qualified.rsplit(".", 1)[-1][:1] != "_"
 
-    def _is_loader_call(self, call) -> bool:
+    def is_loader_call(self, call) -> bool:
         qualified = self.names.qualified_name(call.func)
         if qualified is not None:
             return qualified in _LOADERS
@@ -229,28 +226,40 @@ class Schedules:
     # --- TL207's question -----------------------------------------------------------------------
 
     def early_scheduler_steps(self) -> Iterator[EarlyStep]:
-        """Scheduler steps that precede the update of their own iteration, innermost loop first."""
+        """Scheduler steps that precede the update of their own iteration, innermost loop first.
+        A step is placed in the loop whose body holds it before any loop that reaches it through a
+        helper call (a search loop calling a whole `train()` runs its epochs, not its batches)."""
         seen: set[int] = set()
-        for loop in self.loops.loops:
-            events = list(self._events(body_of(loop.node.body), (), 0, (), None, loop, (loop.function, {})))
-            for index, event in enumerate(events):
-                if event.kind is not StepKind.SCHEDULER or id(event.node) in seen:
-                    continue
-                known = self.scheduler(event.key, event.scope)
-                if known is None:
-                    continue
-                evidence, built = known
-                if any(e.kind is StepKind.OPTIMIZER for e in events[:index]):
-                    continue
-                # A step inside one helper call and an update inside another (a loop over
-                # configurations calling two whole training functions) are not one iteration's.
-                later = [e for e in events[index + 1:] if e.kind is StepKind.OPTIMIZER and not _exclusive(e, event)
-                         and (event.via is None or e.via is None or e.via is event.via)]
-                if not later:
-                    continue
-                seen.add(id(event.node))
-                optimizer = _first_argument(built, "optimizer") if built is not None else None
-                yield EarlyStep(loop.node, event, later[0], evidence, built, optimizer)
+        events_of = [(loop, list(self._events(body_of(loop.node.body), (), 0, (), None, loop, (loop.function, {}))))
+                     for loop in self.loops.loops]
+        for direct in (True, False):
+            for loop, events in events_of:
+                yield from self._early_in(loop, events, direct, seen)
+
+    def _early_in(self, loop, events: list, direct: bool, seen: set[int]) -> Iterator[EarlyStep]:
+        for index, event in enumerate(events):
+            if event.kind is not StepKind.SCHEDULER or id(event.node) in seen or (event.via is None) is not direct:
+                continue
+            known = self.scheduler(event.key, event.scope)
+            if known is None:
+                continue
+            evidence, built = known
+            owner = _first_argument(built, "optimizer") if built is not None else None
+            # An update earlier in the iteration, unless it sits on the other branch of an `if` (a
+            # GAN's generator branch does not step the discriminator's optimizer first) or updates
+            # another optimizer than the one the scheduler was built on (`opt_d.step()` before
+            # `sched_g.step()` says nothing about `opt_g`).
+            if any(e.kind is StepKind.OPTIMIZER and not _exclusive(e, event)
+                   and (owner is None or e.key is None or related(e.key, owner)) for e in events[:index]):
+                continue
+            # A step inside one helper call and an update inside another (a loop over
+            # configurations calling two whole training functions) are not one iteration's.
+            later = [e for e in events[index + 1:] if e.kind is StepKind.OPTIMIZER and not _exclusive(e, event)
+                     and (event.via is None or e.via is None or e.via is event.via)]
+            if not later:
+                continue
+            seen.add(id(event.node))
+            yield EarlyStep(loop.node, event, later[0], evidence, built, owner)
 
     def _events(self, statements, branches, depth, active, via, loop, scope) -> Iterator[StepEvent]:
         for statement in statements:
@@ -328,20 +337,23 @@ class Schedules:
 
     def unset_sampler_epochs(self) -> Iterator[UnsetEpoch]:
         """Loaders with a shuffling DistributedSampler iterated in an epoch loop that never sets the epoch."""
-        if not self.facts.names.imports_from("torch.utils.data"):
+        if not self.facts.names.imports_from("torch"):  # `import torch` reaches torch.utils.data too
             return
         reported: set[int] = set()
         for loop in self.loops.loops:
-            if self._sets_epoch(body_of(loop.node.body), 0, (), loop):
+            if self._sets_epoch(body_of(loop.node.body), 0, (), loop) or self._is_batch_loop(loop):
                 continue
             for inner, loader_node, key, via, scope in self._iterations(body_of(loop.node.body), 0, (), None, loop, {},
                                                                         loop.function):
                 sampler = self.sampler_of(key, scope)
-                if sampler is None or sampler.shuffle is not Shuffle.ON or id(inner) in reported:
+                if sampler is None or sampler.shuffle is not Shuffle.ON or id(inner) in reported \
+                        or (id(loop.node), id(sampler.node)) in reported:
                     continue
                 if self._rebuilt_in(loop, key, sampler) or self._handed_away(loop, {key, sampler.key} - {""}):
                     continue
-                reported.add(id(inner))
+                # One finding per epoch loop and sampler (a second pass over the same loader, to
+                # measure accuracy, repeats the same order for the same reason).
+                reported.update((id(inner), (id(loop.node), id(sampler.node))))
                 yield UnsetEpoch(loop.node, inner, loader_node, sampler, via)
 
     def _iterations(self, statements, depth, active, via, loop, rename, scope) -> Iterator[tuple]:
@@ -356,8 +368,6 @@ class Schedules:
                     if root in rename:
                         key = rename[root] + dot + rest if rename[root] is not None else None
                         where = loop.function
-                    elif self._is_parameter(scope, root):
-                        key = None
                     if key is not None:
                         yield statement, node, key, via, where
             for small in _headers(statement):
@@ -370,6 +380,15 @@ class Schedules:
                         continue
                     yield from self._iterations(body_of(helper.body), depth + 1, active + (helper,), via or call,
                                                 loop, mapping, helper)
+
+    def _is_batch_loop(self, loop) -> bool:
+        """A `for` over a loader is a pass over batches, not an epoch loop: an evaluation inside it
+        that re-reads the first batches of a loader wants the same order each time."""
+        if not isinstance(loop.node, cst.For):
+            return False
+        node = _iterated(loop.node.iter)
+        key = dotted_name(node) if node is not None else None
+        return key is not None and self.sampler_of(key, loop.function) is not None
 
     def _sets_epoch(self, statements, depth, active, loop) -> bool:
         for statement in iter_statements(statements, into_functions=False, into_classes=False):
@@ -398,9 +417,6 @@ class Schedules:
                             return True
         return False
 
-    def _is_parameter(self, function, root: str) -> bool:
-        return function is not None and root != "self" and any(p.name.value == root for p in parameters(function.params))
-
     def _rebuilt_in(self, loop, key: str, sampler: Sampler) -> bool:
         """The loader or its sampler is built inside the epoch loop (each epoch its own)."""
         for statement in iter_statements(body_of(loop.node.body)):
@@ -428,17 +444,6 @@ def _argument_key(call, scope) -> str | None:
     return _resolve(key, scope)[0] if key is not None else None
 
 
-def _alternatives(value) -> list:
-    """The values an expression may take: both arms of `a if c else b`."""
-    if isinstance(value, cst.IfExp):
-        return _alternatives(value.body) + _alternatives(value.orelse)
-    return [value]
-
-
-def _is_none(value) -> bool:
-    return isinstance(value, cst.Name) and value.value == "None"
-
-
 def _scoped(key: str, scope) -> tuple[int, str]:
     return (0 if scope is None or key.startswith("self.") else id(scope), key)
 
@@ -451,7 +456,8 @@ def _first_argument(call, keyword: str) -> str | None:
     return dotted_name(positional[0].value) if positional else None
 
 
-def _shuffle(call) -> Shuffle:
+def shuffle_of(call) -> Shuffle:
+    """Whether a `DistributedSampler(...)` call shuffles."""
     for arg in call.args:
         if arg.star:
             return Shuffle.UNKNOWN
@@ -470,11 +476,12 @@ def _shuffle(call) -> Shuffle:
 
 
 def _iterated(expr):
-    """The loader in `loader`, `enumerate(loader)`, `tqdm(loader, ...)`, `enumerate(tqdm(loader))`."""
+    """The loader in `loader`, `enumerate(loader)`, `tqdm(loader, ...)`, `enumerate(tqdm(loader))`,
+    `metric_logger.log_every(loader, 10, header)`."""
     while isinstance(expr, cst.Call):
         positional = [arg for arg in expr.args if arg.keyword is None and not arg.star]
         name = dotted_name(expr.func) or ""
-        if not positional or name.rsplit(".", 1)[-1] not in ("enumerate", "tqdm", "iter", "progress_bar", "track"):
+        if not positional or name.rsplit(".", 1)[-1] not in _WRAPPERS:
             return None
         expr = positional[0].value
     return expr if dotted_name(expr) is not None else None

@@ -368,8 +368,9 @@ def _make_wrapper(original, handler, name: str, kind: str, walk_out: bool):
         try:
             frame = sys._getframe(1)
             if walk_out:
-                # Optimizer.step is reached through torch's own wrappers (profiling, LR schedulers).
-                while frame is not None and not tracer.is_user_frame(frame) and _in_torch(frame):
+                # Optimizer.step is reached through torch's own wrappers (profiling, LR schedulers);
+                # F.cross_entropy inside CrossEntropyLoss.forward also through our own `_Loss.__call__`.
+                while frame is not None and not tracer.is_user_frame(frame) and (_in_torch(frame) or _in_tracer(frame)):
                     frame = frame.f_back
             if kind != "optimizer" and not tracer.is_user_frame(frame):
                 return timed(*args, **kwargs)
@@ -389,6 +390,10 @@ def _in_torch(frame) -> bool:
     torch = sys.modules.get("torch")
     root = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep if torch else None
     return root is not None and frame.f_code.co_filename.startswith(root)
+
+
+def _in_tracer(frame) -> bool:
+    return frame.f_code.co_filename.startswith(os.path.dirname(os.path.abspath(__file__)) + os.sep)
 
 
 def _subclasses(cls) -> list:
