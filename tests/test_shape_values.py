@@ -150,3 +150,53 @@ def test_cat_with_the_sliced_source_tells_the_ndim():
 def test_cat_with_another_tensor_tells_nothing():
     facts, nodes = _found(CAT, "x[:, -1:].repeat(1, n, 1, 1)", cst.Call)
     assert concatenated_with_source(facts, nodes[0]) is None
+
+
+LAYERS = """
+import torch
+import torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.conv = nn.Conv2d(dim, 8, 3, padding=1)
+        self.point = nn.Conv2d(dim, 8, 1)
+        self.norm = nn.BatchNorm2d(dim)
+
+    def forward(self, x, y):
+        B, C, H, W = x.shape
+        N, P, Q, D = y.shape
+        a = self.conv(x.transpose(2, 3))
+        b = self.point(x)
+        c = self.norm(y.permute(0, 3, 1, 2))
+        d = self.norm(x.transpose(2, 3))
+        return a, b, c, d
+"""
+
+
+def _layout_of(source, code):
+    facts, nodes = _found(source, code, cst.Call)
+    return facts.get(Layouts).of(nodes[0])
+
+
+def test_conv_output_keeps_ndim_and_batch_and_is_contiguous():
+    facts, nodes = _found(LAYERS, "self.conv(x.transpose(2, 3))", cst.Call)
+    layout = facts.get(Layouts).of(nodes[0])
+    batch = facts.get(Layouts).of(nodes[0].args[0].value).dims[0].size
+    assert layout.contiguous is True and layout.ndim == 4
+    assert _sizes(layout)[0] == batch and _sizes(layout)[1] == "8" and _sizes(layout)[2:] == [None, None]
+
+
+def test_pointwise_conv_keeps_spatial_sizes():
+    sizes = _sizes(_layout_of(LAYERS, "self.point(x)"))
+    assert sizes[1] == "8" and None not in sizes
+
+
+def test_norm_of_a_channels_last_input_is_not_known_contiguous():
+    layout = _layout_of(LAYERS, "self.norm(y.permute(0, 3, 1, 2))")
+    assert layout.ndim == 4 and layout.contiguous is None
+
+
+def test_norm_of_a_transposed_input_is_contiguous():
+    layout = _layout_of(LAYERS, "self.norm(x.transpose(2, 3))")
+    assert layout.contiguous is True and layout.ndim == 4

@@ -287,7 +287,7 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues):
                 return _elementwise(source) if isinstance(source, Layout) else UNKNOWN
             if module in FEATURE_MODULES and len(args) == 1 and not any(a.keyword for a in call.args):
                 return self._feature_module(module, call, args[0].value)
-            return OPAQUE  # a layer's output (Conv...): fresh memory, assumed contiguous
+            return self._layer_output(module, call)  # conv, norm, or another layer (assumed contiguous)
         returned = self._returned(call)  # a same-module function or method
         if returned is not NO_HELPER:
             return returned

@@ -68,6 +68,9 @@ class ReturnedValues:
         frame = object.__new__(type(self))
         frame.__dict__.update(self.__dict__)
         frame._memo, frame._active = {}, set()
+        for name, value in (("_parent", None), ("_fixed", None), ("_dirty", frozenset())):
+            if name in frame.__dict__:  # copied from a one-path evaluator: a frame evaluates its own body
+                frame.__dict__[name] = value
         frame._caller, frame._frame_def, frame._depth = self, function, self._depth + 1
         params = function.params
         first = next(iter((*params.posonly_params, *params.params)), None)
