@@ -7,7 +7,7 @@ from torchlint.diagnostics import Applicability, Severity
 from torchlint.facts.shape_scope import ScopedDataflow
 from torchlint.facts.fate import Fate, fate_of
 from torchlint.facts.layout import Layouts
-from torchlint.facts.shape_uses import concatenated_with_source
+from torchlint.facts.shape_uses import concatenated_with_source, handed_on
 from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
 
 cst = lazy_module("libcst")
@@ -39,8 +39,12 @@ class RepeatCouldBeExpand(Rule):
     result or an alias of it is written in place (`y[...] = v`, `y.add_()`, `out=y`, a function
     of the same module that writes its argument), when the result is later `view`-ed,
     reshaped, flattened or made contiguous (expand would raise or copy anyway), for receivers
-    that are not tensors (numpy, pandas, `itertools`, `einops.repeat`), and for
-    `repeat_interleave`.
+    that are not tensors (numpy, pandas, `itertools`, `einops.repeat`), for
+    `repeat_interleave`, when the result is the weight of a torch convolution (directly or as a
+    `self.<attr>` the class convolves with: conv2d copies a stride-0 weight into contiguous
+    memory on every call), and when it is handed inside a dict, list or tuple display to a call
+    torchlint cannot see (consumers of batched outputs, such as detection matchers, flatten them,
+    which copies an expanded tensor anyway).
 
     ## Why is this bad?
     `repeat` always allocates and copies: `x.repeat(B, 1, 1)` on a `(1, N, D)` tensor writes `B`
@@ -99,6 +103,9 @@ class RepeatCouldBeExpand(Rule):
         "import itertools\ndef f(n):\n    return list(itertools.repeat(1, n))\n",
         "import torch\ndef f(x, n):\n    return x.unsqueeze(0).repeat(n, 1, 1).view(-1)\n",
         "import torch\ndef f(x, n):\n    return x.repeat_interleave(n, dim=0)\n",
+        "import torch\nimport torch.nn.functional as F\ndef f(x, c):\n    k = torch.ones(1, 1, 3, 3).repeat(c, 1, 1, 1)\n"
+        "    return F.conv2d(x, k, groups=c)\n",
+        "import torch\ndef f(logits, matcher):\n    return matcher({'pred_logits': logits.unsqueeze(0).repeat(2, 1, 1)})\n",
     )
     INVALID = (
         Invalid(
@@ -133,6 +140,8 @@ class RepeatCouldBeExpand(Rule):
         if isinstance(dataflow.function_of(node).scope, cst.ClassDef) and _bound(node, dataflow):
             return  # a class attribute: any method, any instance may write it
         fated = fate_of(node, dataflow, self.facts)
+        if fated.fate in (Fate.READ_ONLY, Fate.ESCAPES) and handed_on(self.facts, node) is not None:
+            return  # a conv weight (copied there anyway) or a display handed out of sight
         if fated.fate is Fate.READ_ONLY:
             self._report(node, layout, factors, evidence, False, joined)
         elif fated.fate is Fate.ESCAPES:

@@ -200,3 +200,49 @@ def test_norm_of_a_channels_last_input_is_not_known_contiguous():
 def test_norm_of_a_transposed_input_is_contiguous():
     layout = _layout_of(LAYERS, "self.norm(x.transpose(2, 3))")
     assert layout.contiguous is True and layout.ndim == 4
+
+
+HANDED = """
+import torch
+import torch.nn.functional as F
+
+class Blur:
+    def __init__(self, c):
+        kernel = torch.ones(1, 1, 3, 3).repeat(c, 1, 1, 1)
+        self.kernel = kernel.to("cpu")
+
+    def __call__(self, x):
+        return F.conv2d(x, self.kernel, groups=x.shape[1])
+
+def direct(x, c):
+    return F.conv2d(x, torch.ones(1, 1, 3, 3).repeat(c, 1, 1, 1))
+
+def displayed(logits, matcher):
+    return matcher({"pred_logits": logits.unsqueeze(0).repeat(2, 1, 1)})
+
+def read(logits):
+    return (logits.unsqueeze(0).repeat(2, 1, 1) + 1, torch.cat([logits.unsqueeze(0).repeat(3, 1, 1)]))
+"""
+
+
+def _handed(code):
+    from torchlint.facts.shape_uses import HandedOn, handed_on
+
+    facts, nodes = _found(HANDED, code, cst.Call)
+    found = handed_on(facts, nodes[0])
+    return None if found is None else found.how, HandedOn
+
+
+def test_repeat_kept_as_a_conv_weight_of_the_class_is_handed_on():
+    how, kinds = _handed("torch.ones(1, 1, 3, 3).repeat(c, 1, 1, 1)")
+    assert how is kinds.CONV_WEIGHT
+
+
+def test_repeat_in_a_display_passed_to_an_unseen_call_is_handed_on():
+    how, kinds = _handed('logits.unsqueeze(0).repeat(2, 1, 1)')
+    assert how is kinds.IN_DISPLAY
+
+
+def test_repeat_read_by_torch_functions_is_not_handed_on():
+    how, _ = _handed("logits.unsqueeze(0).repeat(3, 1, 1)")
+    assert how is None

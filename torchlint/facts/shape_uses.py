@@ -11,10 +11,18 @@ source must be one binding of one name at both places (the same value), and the 
 take at least two dims (a 1-D empty tensor, which `cat` skips, cannot be indexed so).
 
     found = concatenated_with_source(facts, repeat_call)   # Concatenation, or None
+
+Also where a tensor goes that copies it anyway or out of sight (`handed_on(facts, call)`):
+the weight of a torch convolution (conv2d copies a stride-0 weight into contiguous memory on
+every call: torch.profiler shows `aten::contiguous` of the weight's size), directly or through
+a `self.<attr>` the class passes as a weight; and a dict, list or tuple display handed to a
+call torchlint cannot see (the consumers of batched outputs in a container, such as DETR's
+matcher, flatten them, which copies an expanded tensor again).
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +32,25 @@ from torchlint.facts.shape_scope import ScopedDataflow
 cst = lazy_module("libcst")
 
 CONCATENATIONS = frozenset({"torch.cat", "torch.concat", "torch.concatenate"})
+CONVOLUTIONS = frozenset({
+    "torch.nn.functional.conv1d", "torch.nn.functional.conv2d", "torch.nn.functional.conv3d",
+    "torch.nn.functional.conv_transpose1d", "torch.nn.functional.conv_transpose2d",
+    "torch.nn.functional.conv_transpose3d", "torch.conv1d", "torch.conv2d", "torch.conv3d",
+})
+_PASSING = (cst.Element, cst.DictElement, cst.StarredElement)
+
+
+class HandedOn(enum.Enum):
+    """Where a value goes that copies it anyway, or that cannot be seen."""
+
+    CONV_WEIGHT = enum.auto()  # the weight of a torch convolution (made contiguous there)
+    IN_DISPLAY = enum.auto()  # inside a dict/list/tuple display passed to an unseen call
+
+
+@dataclass(frozen=True)
+class Handed:
+    how: HandedOn
+    node: Any  # the convolution or the call that receives the display
 
 
 @dataclass(frozen=True)
@@ -98,3 +125,88 @@ def _elements(concatenation) -> list:
     if argument is None or not isinstance(argument.value, (cst.List, cst.Tuple)):
         return []
     return [e.value for e in argument.value.elements if isinstance(e, cst.Element)]
+
+
+def handed_on(facts, call) -> Handed | None:
+    """Does the value of `call` (or a name bound to it, through aliases such as `.to()`) go
+    where it is copied anyway or out of sight (see the module docstring)? The first such use."""
+    dataflow = facts.get(ScopedDataflow)
+    flow = dataflow.function_of(call)
+    for carrier in _carriers(call, flow, dataflow):
+        top = dataflow.alias_top(carrier)
+        node, parent = top, dataflow.parent(top)
+        displays = 0
+        while isinstance(parent, (*_PASSING, cst.Dict, cst.List, cst.Tuple, cst.Set)):
+            displays += isinstance(parent, (cst.Dict, cst.List, cst.Tuple, cst.Set))
+            node, parent = parent, dataflow.parent(parent)
+        consumer = dataflow.parent(parent) if isinstance(parent, cst.Arg) else None
+        if isinstance(consumer, cst.Call):
+            if displays == 0 and _is_conv_weight(consumer, parent, facts):
+                return Handed(HandedOn.CONV_WEIGHT, consumer)
+            if displays and _unseen(consumer, facts):
+                return Handed(HandedOn.IN_DISPLAY, consumer)
+        attribute = _stored_on_self(top, parent)
+        if attribute is not None:
+            weight = _conv_weight_in_class(attribute, top, dataflow, facts)
+            if weight is not None:
+                return Handed(HandedOn.CONV_WEIGHT, weight)
+    return None
+
+
+def _carriers(call, flow, dataflow) -> list:
+    """`call` and every load of a name bound to it (or to an alias of it)."""
+    top = dataflow.alias_top(call)
+    parent = dataflow.parent(top)
+    found = [call]
+    if isinstance(parent, cst.Assign) and parent.value is top and len(parent.targets) == 1 \
+            and isinstance(parent.targets[0].target, cst.Name):
+        binding = flow.binding_for_target(parent.targets[0].target)
+        if binding is not None:
+            found += [use for alias in flow.aliases(binding) for use in flow.uses(alias)]
+    return found
+
+
+def _is_conv_weight(consumer, argument, facts) -> bool:
+    if facts.names.qualified_name(consumer.func) not in CONVOLUTIONS:
+        return False
+    if argument.keyword is not None:
+        return argument.keyword.value == "weight"
+    positional = [a for a in consumer.args if a.keyword is None]
+    return len(positional) > 1 and positional[1] is argument
+
+
+def _unseen(consumer, facts) -> bool:
+    """A call torchlint cannot look into: not a torch function, not a same-module def."""
+    qualified = facts.names.qualified_name(consumer.func)
+    if qualified is not None and qualified.startswith("torch."):
+        return False
+    from torchlint.facts.summaries import Summaries
+
+    return facts.get(Summaries).callee(consumer) is None
+
+
+def _stored_on_self(top, parent):
+    if isinstance(parent, cst.Assign) and parent.value is top and len(parent.targets) == 1:
+        target = parent.targets[0].target
+        if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self":
+            return target.attr.value
+    return None
+
+
+def _conv_weight_in_class(attribute, node, dataflow, facts):
+    """A torch convolution anywhere in the class whose weight is `self.<attribute>`."""
+    from torchlint.walk import children
+
+    cls = dataflow.enclosing_class(node)
+    stack = [cls] if cls is not None else []
+    while stack:
+        current = stack.pop()
+        if isinstance(current, cst.Call) and facts.names.qualified_name(current.func) in CONVOLUTIONS:
+            for argument in current.args:
+                value = argument.value
+                if isinstance(value, cst.Attribute) and value.attr.value == attribute \
+                        and isinstance(value.value, cst.Name) and value.value.value == "self" \
+                        and _is_conv_weight(current, argument, facts):
+                    return current
+        stack.extend(children(current))
+    return None
