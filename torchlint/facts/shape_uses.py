@@ -37,7 +37,6 @@ CONVOLUTIONS = frozenset({
     "torch.nn.functional.conv_transpose1d", "torch.nn.functional.conv_transpose2d",
     "torch.nn.functional.conv_transpose3d", "torch.conv1d", "torch.conv2d", "torch.conv3d",
 })
-_PASSING = (cst.Element, cst.DictElement, cst.StarredElement)
 
 
 class HandedOn(enum.Enum):
@@ -136,7 +135,7 @@ def handed_on(facts, call) -> Handed | None:
         top = dataflow.alias_top(carrier)
         node, parent = top, dataflow.parent(top)
         displays = 0
-        while isinstance(parent, (*_PASSING, cst.Dict, cst.List, cst.Tuple, cst.Set)):
+        while isinstance(parent, (cst.Element, cst.DictElement, cst.StarredElement, cst.Dict, cst.List, cst.Tuple, cst.Set)):
             displays += isinstance(parent, (cst.Dict, cst.List, cst.Tuple, cst.Set))
             node, parent = parent, dataflow.parent(parent)
         consumer = dataflow.parent(parent) if isinstance(parent, cst.Arg) else None
