@@ -119,8 +119,10 @@ class ModuleValues:
             constructor = self._module_constructor(call)
             width = _constructor_argument(constructor, 1, ("out_channels",))
             channels = self._size(width, 0) if width is not None else None
-            kept = sizes[-spatial:] if _pointwise(constructor) else [None] * spatial
-            sizes = sizes[:-spatial - 1] + [channels] + kept
+            # sizes not told by the code: one key per call (per frame), as `B, C, H, W = y.shape` names them
+            key = f"out:{id(call)}" + (f"@{id(self)}" if self._caller is not None else "")
+            kept = sizes[-spatial:] if _pointwise(constructor) else [f"{key}:{i}" for i in range(spatial)]
+            sizes = sizes[:-spatial - 1] + [channels if channels is not None else f"{key}:c"] + kept
         dense = _channels_first(source)
         if dense:
             return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
