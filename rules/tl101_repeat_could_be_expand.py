@@ -7,6 +7,7 @@ from torchlint.diagnostics import Applicability, Severity
 from torchlint.facts.shape_scope import ScopedDataflow
 from torchlint.facts.fate import Fate, fate_of
 from torchlint.facts.layout import Layouts
+from torchlint.facts.shape_uses import concatenated_with_source, handed_on
 from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
 
 cst = lazy_module("libcst")
@@ -21,7 +22,10 @@ class RepeatCouldBeExpand(Rule):
     parameter created that way in `__init__`, a nested literal such as `torch.tensor([[a, b]])`,
     `unsqueeze` of an `nn.Embedding` output) or on a new leading dimension (more factors than
     the input has dims, also in the tuple form `repeat((n, 1, 1))`), and the result is only read
-    afterwards. Module-level code (scripts, notebook cells) is checked like a function body;
+    afterwards. Values are followed through same-module helpers and methods (`rows =
+    add_batch_dim(x)`), and the number of dims of a slice is also told by a later `torch.cat`
+    of the result with the sliced tensor (`torch.cat([x, x[:, :, -1:].repeat(1, 1, n, 1, 1)])`:
+    `cat` raises unless both have the same number of dims). Module-level code (scripts, notebook cells) is checked like a function body;
     a repeat bound as a class attribute is not reported (any method may write it).
 
     A receiver without an annotation counts as a tensor when the module imports torch and the
@@ -35,8 +39,12 @@ class RepeatCouldBeExpand(Rule):
     result or an alias of it is written in place (`y[...] = v`, `y.add_()`, `out=y`, a function
     of the same module that writes its argument), when the result is later `view`-ed,
     reshaped, flattened or made contiguous (expand would raise or copy anyway), for receivers
-    that are not tensors (numpy, pandas, `itertools`, `einops.repeat`), and for
-    `repeat_interleave`.
+    that are not tensors (numpy, pandas, `itertools`, `einops.repeat`), for
+    `repeat_interleave`, when the result is the weight of a torch convolution (directly or as a
+    `self.<attr>` the class convolves with: conv2d copies a stride-0 weight into contiguous
+    memory on every call), and when it is handed inside a dict, list or tuple display to a call
+    torchlint cannot see (consumers of batched outputs, such as detection matchers, flatten them,
+    which copies an expanded tensor anyway).
 
     ## Why is this bad?
     `repeat` always allocates and copies: `x.repeat(B, 1, 1)` on a `(1, N, D)` tensor writes `B`
@@ -95,6 +103,9 @@ class RepeatCouldBeExpand(Rule):
         "import itertools\ndef f(n):\n    return list(itertools.repeat(1, n))\n",
         "import torch\ndef f(x, n):\n    return x.unsqueeze(0).repeat(n, 1, 1).view(-1)\n",
         "import torch\ndef f(x, n):\n    return x.repeat_interleave(n, dim=0)\n",
+        "import torch\nimport torch.nn.functional as F\ndef f(x, c):\n    k = torch.ones(1, 1, 3, 3).repeat(c, 1, 1, 1)\n"
+        "    return F.conv2d(x, k, groups=c)\n",
+        "import torch\ndef f(logits, matcher):\n    return matcher({'pred_logits': logits.unsqueeze(0).repeat(2, 1, 1)})\n",
     )
     INVALID = (
         Invalid(
@@ -119,19 +130,25 @@ class RepeatCouldBeExpand(Rule):
         layout = self.facts.get(Layouts).of(receiver)
         if layout is None or not (layout.tensor or (layout.tensor is None and len(factors) >= 3)):
             return
-        evidence = _grown_dims(layout, factors, _index_gives_ndim(receiver, len(factors)))
+        joined = None
+        exact = _index_gives_ndim(receiver, len(factors))
+        if not exact and layout.dims is None:
+            joined = concatenated_with_source(self.facts, node)  # `torch.cat([x, x[:, -1:].repeat(...)])`
+        evidence = _grown_dims(layout, factors, exact or joined is not None)
         if evidence is None:
             return
         if isinstance(dataflow.function_of(node).scope, cst.ClassDef) and _bound(node, dataflow):
             return  # a class attribute: any method, any instance may write it
         fated = fate_of(node, dataflow, self.facts)
+        if fated.fate in (Fate.READ_ONLY, Fate.ESCAPES) and handed_on(self.facts, node) is not None:
+            return  # a conv weight (copied there anyway) or a display handed out of sight
         if fated.fate is Fate.READ_ONLY:
-            self._report(node, layout, factors, evidence, False)
+            self._report(node, layout, factors, evidence, False, joined)
         elif fated.fate is Fate.ESCAPES:
-            self._report(node, layout, factors, evidence, escape_text(fated.escape))
+            self._report(node, layout, factors, evidence, escape_text(fated.escape), joined)
         # written, viewed or kept as state: `expand` would raise, copy anyway, or be written through
 
-    def _report(self, node, layout, factors, evidence, escape) -> None:
+    def _report(self, node, layout, factors, evidence, escape, joined=None) -> None:
         module = self.facts.module
         texts = [module.code_for_node(f) for f in factors]
         grown = [texts[i] for i, *_ in evidence]
@@ -146,6 +163,9 @@ class RepeatCouldBeExpand(Rule):
             f"`{expand_text}` gives the same values as a view that allocates nothing"
         )
         notes = [NodeNote(where if where is not None else node, label) for _, label, where in evidence]
+        if joined is not None:
+            source = module.code_for_node(joined.source)
+            notes.append(NodeNote(joined.source, f"`{source}` is concatenated with the result, so it has {len(factors)} dims"))
         fix = None
         if layout.ndim is not None:
             applicability = Applicability.SAFE if escape is False else Applicability.UNSAFE

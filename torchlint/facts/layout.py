@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from torchlint._lazy import lazy_module
 from torchlint.facts.shape_modules import ModuleValues
 from torchlint.facts.shape_scope import ScopedDataflow
+from torchlint.facts.shape_values import NO_ARGUMENT, NO_HELPER, ReturnedValues
 from torchlint.facts.shape_sizes import SizeTokens, _einsum_permutation, _literal_tensor
 from torchlint.facts.evidence import Evidence
 from torchlint.facts.layout_ops import (
@@ -102,7 +103,7 @@ from torchlint.facts.tensors import (
 cst = lazy_module("libcst")
 
 
-class Layouts(ModuleValues, SizeTokens):
+class Layouts(ModuleValues, SizeTokens, ReturnedValues):
     """Fact kind: `of(expr)` gives the abstract layout of an expression inside a function."""
 
     def __init__(self, facts) -> None:
@@ -201,6 +202,8 @@ class Layouts(ModuleValues, SizeTokens):
             return self._subscript(expr)
         if isinstance(expr, cst.BinaryOperation):
             return self._binary(expr)
+        if isinstance(expr, cst.UnaryOperation):
+            return self._unary(expr)
         if isinstance(expr, cst.IfExp):
             # `nn.Parameter(...) if cls_token else None`: where it is used as a tensor, it is the tensor
             arms = [arm for arm in (expr.body, expr.orelse) if not (isinstance(arm, cst.Name) and arm.value == "None")]
@@ -227,6 +230,10 @@ class Layouts(ModuleValues, SizeTokens):
 
     def _binding(self, binding, flow):
         if binding.kind == "param":
+            argument = self._argument(binding)  # a helper's parameter, in a caller's frame
+            if argument is not NO_ARGUMENT:
+                known = isinstance(argument, Layout) and argument.dims is None and argument.contiguous
+                return self._with_shape_unpack(argument, binding, flow) if known else argument
             layout = self._annotation(binding.annotation)
             if isinstance(layout, Layout):
                 if layout.tensor is None and self._used_as_tensor(binding, flow):
@@ -331,7 +338,10 @@ class Layouts(ModuleValues, SizeTokens):
                 return _elementwise(source) if isinstance(source, Layout) else UNKNOWN
             if module in FEATURE_MODULES and len(args) == 1 and not any(a.keyword for a in call.args):
                 return self._feature_module(module, call, args[0].value)
-            return OPAQUE  # a layer's output (Conv...): fresh memory, assumed contiguous
+            return self._layer_output(module, call)  # conv, norm, or another layer (assumed contiguous)
+        returned = self._returned(call)  # a same-module function or method
+        if returned is not NO_HELPER:
+            return returned
         if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self" \
                 and self.dataflow.enclosing_class(call) is not None and func.attr.value not in self._methods_of(call):
             return OPAQUE  # `self.proj(x)`: a submodule set up elsewhere

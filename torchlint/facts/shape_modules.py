@@ -2,7 +2,12 @@
 
 A mixin of `Layouts`: `self.weight` of an `nn.Linear`, a parameter created in `__init__`, the
 output of `self.fc(x)` (`nn.Linear`, `nn.Embedding`, `nn.LayerNorm`: fresh contiguous memory of
-known sizes, checked with `stride()` on permuted, sliced and expanded inputs).
+known sizes, checked with `stride()` on permuted, sliced and expanded inputs), and of
+convolutions and channel norms (`nn.Conv2d`, `nn.BatchNorm2d`, `nn.GroupNorm`, ...): the
+input's number of dims, `out_channels` in dim 1 (dim 0 unbatched), the spatial sizes of a
+pointwise conv; fresh memory that is contiguous unless the input is channels-last (checked with
+`is_contiguous()` on transposed, sliced, channels-last and channels-last-3d inputs: only a 4-D
+or 5-D input whose dim 1 is innermost gives a channels-last output).
 """
 
 from __future__ import annotations
@@ -11,9 +16,16 @@ from torchlint._lazy import lazy_module
 from torchlint.facts.layout_ops import _ranked, _transpose
 from torchlint.facts.program import Program
 from torchlint.facts.shape_sizes import _constructor_argument
-from torchlint.facts.tensors import UNKNOWN, Layout, _is_self, _Pair
+from torchlint.facts.tensors import OPAQUE, UNKNOWN, Dim, Layout, _int, _is_self, _Pair
 
 cst = lazy_module("libcst")
+
+
+CONVOLUTIONS = {"torch.nn.Conv1d": 1, "torch.nn.Conv2d": 2, "torch.nn.Conv3d": 3}
+CHANNEL_NORMS = frozenset({
+    "torch.nn.BatchNorm1d", "torch.nn.BatchNorm2d", "torch.nn.BatchNorm3d", "torch.nn.GroupNorm",
+    "torch.nn.InstanceNorm1d", "torch.nn.InstanceNorm2d", "torch.nn.InstanceNorm3d", "torch.nn.SyncBatchNorm",
+})
 
 
 class ModuleValues:
@@ -89,6 +101,33 @@ class ModuleValues:
             sizes = sizes[:-1] + [token] if module == "torch.nn.Linear" else sizes + [token]
         return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
 
+    def _layer_output(self, module, call):
+        """The output of a layer `self.<name>(x)` other than the shape-preserving and feature ones:
+        convolutions and channel norms are known (see the module docstring); any other layer's
+        output is fresh memory of unknown sizes, assumed contiguous (`OPAQUE`)."""
+        args = [a for a in call.args if a.keyword is None]
+        if (module not in CONVOLUTIONS and module not in CHANNEL_NORMS) or len(args) != 1 or len(call.args) != 1:
+            return OPAQUE
+        source = self._eval(args[0].value)
+        if not isinstance(source, Layout) or source.dims is None:
+            return OPAQUE
+        sizes = [d.size for d in source.dims]
+        if module in CONVOLUTIONS:
+            spatial = CONVOLUTIONS[module]
+            if len(sizes) not in (spatial + 1, spatial + 2):
+                return Layout(tensor=True)  # torch raises
+            constructor = self._module_constructor(call)
+            width = _constructor_argument(constructor, 1, ("out_channels",))
+            channels = self._size(width, 0) if width is not None else None
+            # sizes not told by the code: one key per call (per frame), as `B, C, H, W = y.shape` names them
+            key = f"out:{id(call)}" + (f"@{id(self)}" if self._caller is not None else "")
+            kept = sizes[-spatial:] if _pointwise(constructor) else [f"{key}:{i}" for i in range(spatial)]
+            sizes = sizes[:-spatial - 1] + [channels if channels is not None else f"{key}:c"] + kept
+        dense = _channels_first(source)
+        if dense:
+            return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
+        return Layout(tensor=True, dims=tuple(Dim(size) for size in sizes), contiguous=None)
+
     def _module_constructor(self, call):
         cls = self.dataflow.enclosing_class(call)
         values = self._attributes_of(cls).get(call.func.attr.value) if cls is not None else None
@@ -106,3 +145,37 @@ class ModuleValues:
         if not values or len(values) != 1 or not isinstance(values[0], cst.Call):
             return None
         return self.names.qualified_name(values[0].func)
+
+
+def _channels_first(layout) -> bool:
+    """Is a conv's or norm's output contiguous for this input? Yes unless the input may be
+    channels-last: only 4-D and 5-D inputs whose dim 1 is (or may be) innermost are."""
+    if layout.contiguous or len(layout.dims) not in (4, 5):
+        return bool(layout.contiguous) or len(layout.dims) < 4
+    ranks = [d.rank for d in layout.dims if d.size != "1"]
+    channel = layout.dims[1]
+    if channel.size == "1" or channel.rank is None or any(r is None or not isinstance(r, int) for r in ranks):
+        return False
+    return channel.rank != max(ranks)
+
+
+def _pointwise(constructor) -> bool:
+    """`nn.Conv2d(c, d, 1)` with default stride, padding and dilation keeps the spatial sizes."""
+    if constructor is None or any(a.star for a in constructor.args):
+        return False
+    kernel = _constructor_argument(constructor, 2, ("kernel_size",))
+    if kernel is None or _int(kernel) != 1:
+        return False
+    positional = [a for a in constructor.args if a.keyword is None]
+    if len(positional) > 3:
+        return False
+    keep = {"stride": 1, "padding": 0, "dilation": 1}
+    for argument in constructor.args:
+        if argument.keyword is None:
+            continue
+        name = argument.keyword.value
+        if name in keep and _int(argument.value) != keep[name]:
+            return False
+        if name == "padding_mode" or (name not in keep and name not in ("in_channels", "out_channels", "kernel_size", "bias", "groups", "device", "dtype")):
+            return False
+    return True

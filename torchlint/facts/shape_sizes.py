@@ -12,6 +12,7 @@ from __future__ import annotations
 from torchlint._lazy import lazy_module
 from torchlint.facts.evidence import Evidence
 from torchlint.facts.layout_ops import _code, _ranked
+from torchlint.facts.shape_values import NO_ARGUMENT
 from torchlint.facts.tensors import Layout, Shows, _int, _looks_like_size, _single_int
 
 cst = lazy_module("libcst")
@@ -90,6 +91,10 @@ class SizeTokens:
         binding = flow.binding_at(name) if flow is not None else None
         if binding is None:
             return f"name:{name.value}" if flow is None or not flow.is_local_load(name) else None
+        if binding.kind == "param":
+            token = self._argument_size(binding, depth)  # a helper's parameter: the caller's size
+            if token is not NO_ARGUMENT:
+                return token
         if binding.kind == "unpack" and isinstance(binding.value, cst.Attribute) and binding.value.attr.value == "shape":
             return self._dim_token(binding.value.value, binding.index)
         if binding.kind == "unpack" and isinstance(binding.value, cst.Call) and isinstance(binding.value.func, cst.Attribute) and binding.value.func.attr.value == "size" and not binding.value.args:
@@ -107,6 +112,9 @@ class SizeTokens:
         if isinstance(layout, Layout) and layout.dims is None and index >= 0 and isinstance(tensor_expr, cst.Name):
             # `x.shape[0]` of a tensor of unknown ndim: one size per binding of x and dim
             binding = self.dataflow.function_of(tensor_expr).binding_at(tensor_expr)
+            token = self._argument_dim(binding, index) if binding is not None and binding.kind == "param" else NO_ARGUMENT
+            if token is not NO_ARGUMENT:
+                return token
             return f"shape:{id(binding)}:{index}" if binding is not None else None
         return None
 
