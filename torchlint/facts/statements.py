@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from torchlint._lazy import lazy_module
-from torchlint.walk import TRIVIA, child_fields, children
+from torchlint.walk import TRIVIA, child_fields, children, children_in
 
 cst = lazy_module("libcst")
 
@@ -89,20 +89,17 @@ _CODE_FIELDS: dict[type, tuple[str, ...]] = {}
 
 def code_children(node) -> list:
     """A node's children without layout (whitespace, punctuation), in source order."""
-    cls = type(node)
+    fields = _CODE_FIELDS.get(type(node))
+    return children_in(node, code_fields(type(node)) if fields is None else fields)
+
+
+def code_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a node class that may hold code (not layout), in source order."""
     fields = _CODE_FIELDS.get(cls)
     if fields is None:
         fields = _CODE_FIELDS[cls] = tuple(
             f for f in child_fields(cls) if f not in _LAYOUT_FIELDS and not f.startswith("whitespace"))
-    base = cst.CSTNode
-    found: list = []
-    for name in fields:
-        value = getattr(node, name)
-        if type(value) is list or type(value) is tuple:
-            found.extend(child for child in value if isinstance(child, base))
-        elif isinstance(value, base):
-            found.append(value)
-    return found
+    return fields
 
 
 def walk_nodes(node) -> Iterator:
