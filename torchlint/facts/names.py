@@ -47,10 +47,11 @@ def canonical(qualified: str) -> str:
 def dotted_name(expr) -> str | None:
     """`a.b.c` as text, for a chain of names and attributes; None for anything else."""
     parts = []
-    while isinstance(expr, cst.Attribute):
+    attribute = cst.Attribute
+    while type(expr) is attribute:  # exact classes, not isinstance (an ABC check): a hot path
         parts.append(expr.attr.value)
         expr = expr.value
-    if not isinstance(expr, cst.Name):
+    if type(expr) is not cst.Name:
         return None
     parts.append(expr.value)
     return ".".join(reversed(parts))

@@ -16,9 +16,10 @@ def child_bodies(statement) -> Iterator:
         block = getattr(statement, attr, None)
         if block is None:
             continue
-        if isinstance(block, (cst.Else, cst.Finally)):
+        kind = type(block)  # exact classes: LibCST's node classes here have no subclasses
+        if kind is cst.Else or kind is cst.Finally:
             block = block.body
-        elif isinstance(block, cst.If):  # elif chain
+        elif kind is cst.If:  # elif chain
             yield [block]
             continue
         yield from _block_statements(block)
@@ -29,9 +30,10 @@ def child_bodies(statement) -> Iterator:
 
 
 def _block_statements(block) -> Iterator:
-    if isinstance(block, cst.IndentedBlock):
+    kind = type(block)
+    if kind is cst.IndentedBlock:
         yield block.body
-    elif isinstance(block, cst.SimpleStatementSuite):
+    elif kind is cst.SimpleStatementSuite:
         yield [block]  # `if x: a = 1`: the suite stands for one statement line
 
 
@@ -45,11 +47,12 @@ def iter_statements(body, *, into_functions: bool = True, into_classes: bool = T
             stack.pop()
             continue
         yield statement
-        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        kind = type(statement)  # exact classes, not isinstance (an ABC check): this runs per statement
+        if kind is cst.SimpleStatementLine or kind is cst.SimpleStatementSuite:
             continue
-        if isinstance(statement, cst.FunctionDef) and not into_functions:
+        if kind is cst.FunctionDef and not into_functions:
             continue
-        if isinstance(statement, cst.ClassDef) and not into_classes:
+        if kind is cst.ClassDef and not into_classes:
             continue
         for inner in child_bodies(statement):
             stack.append(iter(inner))
@@ -57,15 +60,14 @@ def iter_statements(body, *, into_functions: bool = True, into_classes: bool = T
 
 def small_statements(statement) -> Iterator:
     """The `import`, assignment and expression statements of one statement line."""
-    if isinstance(statement, cst.SimpleStatementLine):
-        yield from statement.body
-    elif isinstance(statement, cst.SimpleStatementSuite):
+    kind = type(statement)
+    if kind is cst.SimpleStatementLine or kind is cst.SimpleStatementSuite:
         yield from statement.body
 
 
 def body_of(block) -> list:
     """The statements of a block: an indented block's lines, or a one-line suite as itself."""
-    return list(block.body) if isinstance(block, cst.IndentedBlock) else [block]
+    return list(block.body) if type(block) is cst.IndentedBlock else [block]
 
 
 def parameters(params) -> list:
