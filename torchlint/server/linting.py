@@ -26,8 +26,9 @@ KEPT_PARSES = 8
 class Linter:
     """Lints snapshots with the settings it is given; one result cache per settings."""
 
-    def __init__(self, use_cache: bool = True) -> None:
+    def __init__(self, use_cache: bool = True, reuse_parses: bool = True) -> None:
         self.use_cache = use_cache
+        self.reuse_parses = reuse_parses
         self._caches: dict[tuple[str, str], object] = {}
         self._reparsers: dict[str, Reparser] = {}  # document URI -> its parses, least recent first
 
@@ -41,7 +42,8 @@ class Linter:
             if hit is not None:
                 return Linted(snapshot, hit.diagnostics)
         result = lint_file(
-            snapshot.engine_path, settings, snapshot.shown_path, data=snapshot.data, reparse=self.reparser(snapshot.uri)
+            snapshot.engine_path, settings, snapshot.shown_path, data=snapshot.data,
+            reparse=self.reparser(snapshot.uri) if self.reuse_parses else None,
         )
         if cache is not None and store and all(d.code != codes.INTERNAL_ERROR for d in result.diagnostics):
             cache.put(key, result)
