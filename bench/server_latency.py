@@ -259,7 +259,7 @@ def check_reparse(root: str) -> int:
                 compared += 1
                 if module is None:
                     whole += 1
-                elif not module.deep_equals(expected) or module.code != version:
+                elif not module.deep_equals(expected) or module.code != expected.code:
                     different.append(path)
                 else:
                     reused += reparser.reused

@@ -24,6 +24,7 @@ LAYOUTS = {
     "only blocks in else": "if x: pass\nelse:\n  y = 1\n\n\ndef f():\n    pass\n",
     "trailing comments at the end": "x = 1\n\n# the end\n\n",
     "indented comment after a block": "def f():\n    pass\n        # deeper\n  # shallower\n# top\nx = 1\n",
+    "blank line above an indented comment": "model.to(device)\n\n    # an indented comment\noptimizer = f(model)\n",
     "strings spanning lines": "s = '''\ndef not_a_def():\n'''\nt = 1\n",
     "try and match": "try:\n    x = 1\nexcept E:\n    pass\nfinally:\n    y = 2\nmatch x:\n    case 1:\n        pass\n",
     "async and with": "async def f():\n    async with a as b:\n        await b\n\n\nwith open(p) as h:\n    h.read()\n",
@@ -33,9 +34,13 @@ LAYOUTS = {
     "carriage returns": "x = 1\r\ny = 2\r\n",
     "form feed": "x = 1\n\x0c\ny = 2\n",
 }
-# Left to the whole-file parse: line ends that are not "\n", and blocks indented unlike the first
-# one of the file (their indentation is recorded relative to it).
-PARSED_WHOLE = {"carriage returns", "form feed", "tabs after spaces", "tabs first", "only blocks in else"}
+# Left to the whole-file parse: line ends that are not "\n", blocks indented unlike the first
+# one of the file (their indentation is recorded relative to it), and a piece ending in a blank
+# line and an indented comment (LibCST's module footer loses that blank line).
+PARSED_WHOLE = {
+    "carriage returns", "form feed", "tabs after spaces", "tabs first", "only blocks in else",
+    "blank line above an indented comment",
+}
 
 
 def reparsed(reparser: Reparser, text: str):

@@ -11,7 +11,10 @@ module a whole-file parse gives:
 - a piece's blocks record their indentation relative to the module's default (the first
   indented block of the text): every piece that has an indented block must agree on it;
 - a piece met twice in one text is parsed again for its second place, so no node appears twice
-  in a tree (facts key their answers by node identity).
+  in a tree (facts key their answers by node identity);
+- a piece whose module does not give its text back is not joined: LibCST loses a blank line
+  above an indented comment at the end of a module, which a piece's end may be but the file's
+  middle is not.
 
 Only plain text is cut: text with carriage returns, form feeds, vertical tabs or a byte order
 mark, and any cut that a backslash continues, is parsed whole, as is every text where a piece
@@ -58,6 +61,8 @@ class Reparser:
             module = known.get(piece) if piece not in used else None
             if module is None:
                 module = cst.parse_module(piece)
+                if module.code != piece:  # LibCST drops a blank line above a last, indented comment
+                    return None
             else:
                 self.reused += 1
             used.add(piece)
