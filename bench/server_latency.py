@@ -2,6 +2,7 @@
 
     python bench/server_latency.py                 # 1,000 lines, 20 edits
     python bench/server_latency.py --lines 3000 --edits 50
+    python bench/server_latency.py --check-reparse DIR   # the statement-wise reparse is exact on DIR's files
 
 Two figures, both for the same generated file (tensor code, training loops, datasets and
 preprocessing, with findings of several rules), edited one line at a time:
@@ -9,15 +10,21 @@ preprocessing, with findings of several rules), edited one line at a time:
 - in-process: the server's own lint step on the edited text (`Linter.lint`, the engine run the
   server makes per change: settings looked up, cache consulted, findings converted to LSP
   diagnostics), wall time (`time.perf_counter`) and CPU time (`time.process_time`, less
-  sensitive to other processes on a shared machine);
+  sensitive to other processes on a shared machine); then the same with every edit parsed
+  whole (no statement reused), which shows what the analysis itself costs above the parse;
 - end to end: a real `torchlint server` process over stdio; each edit is a `textDocument/didChange`
   and the clock stops when the `publishDiagnostics` for that version arrives (the debounce is
   set to 0 through `initializationOptions`, so the figure is the server's work plus JSON-RPC);
   with the server process's CPU time over the same interval where Linux's /proc gives it.
 
+The server parses an edited document again by top-level statement, reusing the statements the
+edit did not touch (`torchlint.server.reparse`); `--check-reparse DIR` checks, for every `.py`
+file under DIR and four edits of it, that the module it builds equals LibCST's whole-file parse.
+
 Needs the `server` extra (pygls). Prints the median, 90th percentile and worst case in ms, with
-LibCST's parse of the same file as the floor to compare against on a shared machine; the target
-is a median of at most 300 ms end to end.
+LibCST's parse of the whole file as the yardstick to compare against on a shared machine (a
+whole-file lint cannot go below it; the server's re-lint after an edit parses less, and can);
+the target is a median of at most 300 ms end to end.
 """
 
 from __future__ import annotations
@@ -120,8 +127,9 @@ def summary(samples_ms: list[float]) -> str:
 
 
 def parse_floor(text: str, runs: int) -> list[float]:
-    """LibCST's parse of the same text: the part no linter built on it can skip. On a busy
-    machine every figure grows; their ratio to this one is what to compare across runs."""
+    """LibCST's parse of the whole text: what a linter built on it pays to lint the file from
+    scratch. On a busy machine every figure grows; their ratio to this one is what to compare
+    across runs."""
     import libcst
 
     samples = []
@@ -132,7 +140,7 @@ def parse_floor(text: str, runs: int) -> list[float]:
     return samples
 
 
-def in_process(path: str, text: str, edits: int) -> tuple[list[float], list[float], int]:
+def in_process(path: str, text: str, edits: int, reuse_parses: bool = True) -> tuple[list[float], list[float], int]:
     from torchlint.config import SelectionLayer
     from torchlint.server.convert import published
     from torchlint.server.documents import python_snapshot
@@ -140,7 +148,7 @@ def in_process(path: str, text: str, edits: int) -> tuple[list[float], list[floa
     from torchlint.server.settings import WorkspaceSettings
 
     settings = WorkspaceSettings(SelectionLayer())
-    linter = Linter()
+    linter = Linter(reuse_parses=reuse_parses)
     uri = "file://" + path
     linted = linter.lint(python_snapshot(uri, 0, path, text), settings.for_path(path).settings)  # warm-up: imports
     samples, cpu = [], []
@@ -221,13 +229,71 @@ def process_cpu_ms(process) -> float | None:
         return None
 
 
+def check_reparse(root: str) -> int:
+    """Compare the statement-wise reparse with the whole-file parse on every `.py` file under `root`."""
+    import ast
+
+    import libcst
+
+    from torchlint.server.reparse import Reparser
+
+    compared = whole = reused = 0
+    different = []
+    for folder, _, names in sorted(os.walk(root)):
+        for name in sorted(names):
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    text = handle.read()
+            except (OSError, UnicodeDecodeError):
+                continue
+            reparser = Reparser()
+            for version in edits_of(text):
+                try:
+                    tree, expected = ast.parse(version), libcst.parse_module(version)
+                except Exception:  # not Python that both parsers take: the engine parses it whole
+                    continue
+                module = reparser(version, tree)
+                compared += 1
+                if module is None:
+                    whole += 1
+                elif not module.deep_equals(expected) or module.code != expected.code:
+                    different.append(path)
+                else:
+                    reused += reparser.reused
+    print(f"{compared} versions compared: {compared - whole - len(different)} equal, {whole} parsed whole, "
+          f"{len(different)} different; {reused} statement pieces reused")
+    for path in different:
+        print(f"  different: {path}")
+    return 1 if different else 0
+
+
+def edits_of(text: str) -> list[str]:
+    """The text, then as typing changes it: a comment at the end, a line inserted in the middle
+    (a comment, an indented comment, a statement), each on the version before's parse."""
+    lines = text.split("\n")
+    middle = len(lines) // 2
+    return [
+        text,
+        edited(text, 1),
+        "\n".join(lines[:middle] + ["# edited"] + lines[middle:]),
+        "\n".join(lines[:middle] + ["    # an indented comment"] + lines[middle:]),
+        "\n".join(lines[:middle] + ["x = 1"] + lines[middle:]),
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1000)
     parser.add_argument("--edits", type=int, default=20)
     parser.add_argument("--mistakes-every", type=int, default=200, help="lines between blocks of mistakes")
     parser.add_argument("--dense", action="store_true", help="mistakes only (about 13 findings per 100 lines)")
+    parser.add_argument("--check-reparse", metavar="DIR", help="check the statement-wise reparse on DIR's files instead")
     args = parser.parse_args()
+    if args.check_reparse:
+        return check_reparse(args.check_reparse)
     text = generated_file(args.lines, 0 if args.dense else args.mistakes_every)
     with tempfile.TemporaryDirectory() as work:
         path = os.path.join(work, "busy.py")
@@ -239,9 +305,12 @@ def main() -> int:
             f"{os.cpu_count()} CPUs, load average {load:.1f}"
         )
         floor = parse_floor(text, args.edits)
-        print(f"libcst.parse_module (the floor):   {summary(floor)}")
+        print(f"libcst.parse_module (whole file):  {summary(floor)}")
         samples, cpu, findings = in_process(path, text, args.edits)
         print(f"in-process lint + conversion:      {summary(samples)}   {findings} findings")
+        print(f"  (its CPU time):                  {summary(cpu)}")
+        samples, cpu, _ = in_process(path, text, args.edits, reuse_parses=False)
+        print(f"  the same, every edit parsed whole: {summary(samples)}")
         print(f"  (its CPU time):                  {summary(cpu)}")
         samples, cpu, first, findings = asyncio.run(end_to_end(path, text, args.edits))
         print(f"end to end (didChange -> publish): {summary(samples)}   {findings} findings")

@@ -19,8 +19,13 @@ from torchlint.rule import Report, Rule
 from torchlint.source import SourceError, TooLarge, check_size, decode_python, read_bytes, read_limit
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from torchlint.config import Settings
     from torchlint.notebook import NotebookSource
+
+    # (text, CPython's tree of it) -> LibCST's module of the text, or None to parse it whole
+    Reparse = Callable[[str, object], object]
 
 cst = lazy_module("libcst")
 
@@ -129,12 +134,15 @@ def _span(code_range) -> Span:
     )
 
 
-def lint_text(text: str, path: str, enabled: Iterable[type[Rule]]):
+def lint_text(text: str, path: str, enabled: Iterable[type[Rule]], reparse: Reparse | None = None):
     """Lint one program's text with the given rules: diagnostics in the text's own rows.
 
     Returns (diagnostics, parsed): `parsed` is False when the text is not valid Python, or is
     too deeply nested to analyse. CPython's parser judges first: LibCST never sees code that
     CPython rejects for its nesting, nor code nested deeper than `MAX_NESTING_DEPTH`.
+
+    `reparse(text, cpython_tree)`, if given, may return the module LibCST's parse of the text
+    gives, built from an earlier version's (the server's `Reparser`); None: parse it whole.
     """
     rules = [rule for rule in enabled if _may_trigger(rule, text)]
     if not rules:
@@ -153,7 +161,9 @@ def lint_text(text: str, path: str, enabled: Iterable[type[Rule]]):
         warnings.simplefilter("ignore")
         folded = blank_huge_literals(text)
     try:
-        module = _parse(folded)
+        module = reparse(folded, tree) if reparse is not None else None
+        if module is None:
+            module = _parse(folded)
     except _SyntaxProblem as found:
         return [(problem or found).diagnostic(path, text)], False
     context = FileContext(module, path, folded, enabled_codes=[rule.code for rule in rules], cpython_tree=tree)
@@ -438,17 +448,23 @@ def internal_error_result(path: str, settings: Settings, message: str) -> FileRe
     return FileResult(path=path, diagnostics=[_internal_error(path, message)])
 
 
-def lint_file(path: str, settings: Settings, display_path: str | None = None, *, data: bytes | None = None) -> FileResult:
-    """Lint one file. Never raises for a bad input: problems become diagnostics."""
+def lint_file(
+    path: str, settings: Settings, display_path: str | None = None, *, data: bytes | None = None,
+    reparse: Reparse | None = None,
+) -> FileResult:
+    """Lint one file. Never raises for a bad input: problems become diagnostics.
+
+    `reparse`: see `lint_text` (the program of a notebook too).
+    """
     old_limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old_limit, RECURSION_LIMIT))
     try:
-        return _lint_file(path, settings, display_path, data)
+        return _lint_file(path, settings, display_path, data, reparse)
     finally:
         sys.setrecursionlimit(old_limit)
 
 
-def _lint_file(path: str, settings: Settings, display_path: str | None, data: bytes | None) -> FileResult:
+def _lint_file(path: str, settings: Settings, display_path: str | None, data: bytes | None, reparse) -> FileResult:
     shown = display_path or path
     enabled_codes = settings.rules_for(shown)
     result = FileResult(path=shown)
@@ -463,12 +479,12 @@ def _lint_file(path: str, settings: Settings, display_path: str | None, data: by
             if notebook is None:
                 return result
             check_size(len(notebook.text.encode("utf-8", "surrogatepass")), settings.max_file_size)
-            diagnostics = _lint_notebook(notebook, shown, settings, enabled_codes)
+            diagnostics = _lint_notebook(notebook, shown, settings, enabled_codes, reparse)
             result.cell_sources = {cell.index: cell.source for cell in notebook.cells}
             result.source = notebook.text
         else:
             text = decode_python(data).text
-            diagnostics = _lint_program(text, shown, settings, enabled_codes)
+            diagnostics = _lint_program(text, shown, settings, enabled_codes, reparse)
             result.source = text
     except TooLarge as exc:
         diagnostics = [make_diagnostic(codes.UNREADABLE_FILE, str(exc), shown)]
@@ -485,12 +501,12 @@ def _lint_file(path: str, settings: Settings, display_path: str | None, data: by
     return result
 
 
-def _lint_program(text: str, path: str, settings: Settings, enabled_codes) -> list[Diagnostic]:
+def _lint_program(text: str, path: str, settings: Settings, enabled_codes, reparse=None) -> list[Diagnostic]:
     from torchlint.registry import all_rules
     from torchlint.suppressions import apply_suppressions
 
     rules = [rule for rule in all_rules() if rule.code in enabled_codes and _visits(rule)]
-    diagnostics, parsed = lint_text(text, path, rules)
+    diagnostics, parsed = lint_text(text, path, rules, reparse)
     if parsed:
         diagnostics = apply_suppressions(text, diagnostics, enabled_codes, path)
     return diagnostics
@@ -500,9 +516,9 @@ def _visits(rule: type[Rule]) -> bool:
     return bool(_visitor_methods(rule))
 
 
-def _lint_notebook(notebook: NotebookSource, path: str, settings: Settings, enabled_codes) -> list[Diagnostic]:
+def _lint_notebook(notebook: NotebookSource, path: str, settings: Settings, enabled_codes, reparse=None) -> list[Diagnostic]:
     """Lint the joined cells (see `NotebookSource.lint`), locating findings in their cells."""
     return notebook.lint(
-        lambda text: _lint_program(text, path, settings, enabled_codes),
+        lambda text: _lint_program(text, path, settings, enabled_codes, reparse),
         lambda code: _syntax_error_without_libcst(code, path),
     )

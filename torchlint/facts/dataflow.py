@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from torchlint._lazy import lazy_module
-from torchlint.facts.statements import code_children, is_true
+from torchlint.facts.statements import code_fields, is_true
+from torchlint.walk import _IS_NODE, is_node_type
 
 cst = lazy_module("libcst")
 
@@ -255,8 +256,7 @@ class Dataflow:
 
     def __init__(self, facts) -> None:
         self.facts = facts
-        self._parents: dict[int, object] = {}
-        self._scope_of: dict[int, object] = {}  # id(node) -> innermost FunctionDef/ClassDef
+        self._parents: dict[int, object] = {}  # id(node) -> its parent (layout nodes left out)
         self._flows: dict[int, Flow] = {}
         self._index()
 
@@ -267,26 +267,50 @@ class Dataflow:
     # --- structure ------------------------------------------------------------------------
 
     def _index(self) -> None:
-        stack = [(self.facts.module, None)]
-        parents, scope_of = self._parents, self._scope_of
+        """Every node's parent, whitespace and punctuation left out (no rule asks about them).
+
+        One pass over the whole tree, the first time any rule asks: `code_children` inlined,
+        with whether a value is a node looked up by its type (see `walk.children_in`).
+        """
+        parents = self._parents
+        fields_of, is_node = _FIELDS_OF, _IS_NODE
+        stack = [self.facts.module]
+        push, pop = stack.append, stack.pop
         while stack:
-            node, scope = stack.pop()
-            if type(node) is cst.FunctionDef or type(node) is cst.ClassDef:
-                scope = node
-            for child in code_children(node):  # whitespace and punctuation: no rule asks
-                parents[id(child)] = node
-                if scope is not None:
-                    scope_of[id(child)] = scope
-                stack.append((child, scope))
+            node = pop()
+            kind = type(node)
+            fields = fields_of.get(kind)
+            if fields is None:
+                fields = fields_of[kind] = code_fields(kind)
+            for field in fields:
+                value = getattr(node, field)
+                value_kind = type(value)
+                if value_kind is list or value_kind is tuple:
+                    for child in value:
+                        child_kind = type(child)
+                        if is_node[child_kind] if child_kind in is_node else is_node_type(child_kind):
+                            parents[id(child)] = node
+                            push(child)
+                elif is_node[value_kind] if value_kind in is_node else is_node_type(value_kind):
+                    parents[id(value)] = node
+                    push(value)
 
     def parent(self, node):
         return self._parents.get(id(node))
 
+    def _scope_of(self, node):
+        """The innermost def or class strictly above `node`, or None."""
+        parents = self._parents
+        scope = parents.get(id(node))
+        while scope is not None and type(scope) is not cst.FunctionDef and type(scope) is not cst.ClassDef:
+            scope = parents.get(id(scope))
+        return scope
+
     def enclosing_function(self, node):
         """The innermost def around `node` (its decorators and defaults included), or None."""
-        scope = self._scope_of.get(id(node))
+        scope = self._scope_of(node)
         while type(scope) is cst.ClassDef:
-            scope = self._scope_of.get(id(scope))
+            scope = self._scope_of(scope)
         return scope
 
     def enclosing_class(self, node):
@@ -308,9 +332,9 @@ class Dataflow:
         """
         if isinstance(node, (cst.Module, cst.FunctionDef, cst.ClassDef)):
             return self._flow(node)
-        scope = self._scope_of.get(id(node))
+        scope = self._scope_of(node)
         while scope is not None and not self._inside(node, scope):
-            scope = self._scope_of.get(id(scope))
+            scope = self._scope_of(scope)
         return self._flow(self.facts.module if scope is None else scope)
 
     def enclosing_flow(self, flow: Flow) -> Flow | None:
@@ -469,6 +493,9 @@ class Dataflow:
             if isinstance(call, cst.Call) and not (is_pure_call and is_pure_call(call, parent)):
                 return Escape(call, Away.PASSED)
         return None
+
+
+_FIELDS_OF: dict[type, tuple[str, ...]] = {}  # node class -> `code_fields`, for `Dataflow._index`
 
 
 def is_inplace_name(name: str) -> bool:

@@ -55,10 +55,11 @@ def dotted_name(expr) -> str | None:
 def attribute_chain(expr) -> tuple:
     """(root Name node, attribute names in order) of `a.b.c`; (None, ()) for anything else."""
     parts = []
-    while isinstance(expr, cst.Attribute):
+    attribute = cst.Attribute
+    while type(expr) is attribute:  # exact classes, not isinstance (an ABC check): a hot path
         parts.append(expr.attr.value)
         expr = expr.value
-    if not isinstance(expr, cst.Name):
+    if type(expr) is not cst.Name:
         return None, ()
     return expr, tuple(reversed(parts))
 

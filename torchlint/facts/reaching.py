@@ -8,12 +8,9 @@ per scope on demand.
 
 from __future__ import annotations
 
-from typing import Iterator
-
 from torchlint._lazy import lazy_module
 from torchlint.facts.dataflow import Binding, BindingKind, Dataflow, Flow
-from torchlint.facts.statements import body_of, parameters, walk_nodes
-from torchlint.walk import children
+from torchlint.facts.statements import body_of, code_children, parameters, walk_nodes
 
 cst = lazy_module("libcst")
 
@@ -25,6 +22,7 @@ class Builder:
         self.flow = Flow(scope, dataflow)
         self.counter = 0
         self.by_node: dict[int, Binding] = {}
+        self.seen: set[tuple[int, int]] = set()  # (id(binding), id(Name load)) recorded as a use
         # a class body's names are invisible to the lambdas, comprehensions and defs inside it
         self.in_class = isinstance(scope, cst.ClassDef)
 
@@ -59,13 +57,15 @@ class Builder:
 
     def _statement(self, statement, env) -> dict:
         self.counter += 1
-        self.flow._order.setdefault(id(statement), self.counter)
-        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        order = self.flow._order
+        order.setdefault(id(statement), self.counter)
+        kind = type(statement)  # LibCST's statement classes have no subclasses
+        if kind is cst.SimpleStatementLine or kind is cst.SimpleStatementSuite:
             for small in statement.body:
-                self.flow._order.setdefault(id(small), self.counter)
+                order.setdefault(id(small), self.counter)
                 env = self._small(small, statement, env)
             return env
-        if isinstance(statement, cst.If):
+        if kind is cst.If:
             self._loads(statement.test, statement, env)
             then_env = self._block(body_of(statement.body), dict(env))
             if statement.orelse is None:
@@ -75,16 +75,16 @@ class Builder:
             else:
                 else_env = self._block(body_of(statement.orelse.body), dict(env))
             return _merge(then_env, else_env)
-        if isinstance(statement, (cst.For, cst.While)):
+        if kind is cst.For or kind is cst.While:
             return self._loop(statement, env)
-        if isinstance(statement, cst.With):
+        if kind is cst.With:
             env = dict(env)
             for item in statement.items:
                 self._loads(item.item, statement, env)
                 if item.asname is not None:
                     self._bind_target(item.asname.name, BindingKind.WITH, statement, None, env)
             return self._block(body_of(statement.body), env)
-        if isinstance(statement, cst.Try) or type(statement).__name__ == "TryStar":
+        if kind is cst.Try or kind.__name__ == "TryStar":
             body_env = self._block(body_of(statement.body), dict(env))
             merged = _merge(env, body_env)
             result = body_env
@@ -98,13 +98,13 @@ class Builder:
             if statement.finalbody is not None:
                 result = self._block(body_of(statement.finalbody.body), result)
             return result
-        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+        if kind is cst.FunctionDef or kind is cst.ClassDef:
             self._definition(statement, env)
             env = dict(env)
-            kind = BindingKind.DEF if isinstance(statement, cst.FunctionDef) else BindingKind.CLASS
-            env[statement.name.value] = frozenset({self._bind(statement.name.value, kind, statement.name, statement)})
+            binding_kind = BindingKind.DEF if kind is cst.FunctionDef else BindingKind.CLASS
+            env[statement.name.value] = frozenset({self._bind(statement.name.value, binding_kind, statement.name, statement)})
             return env
-        if type(statement).__name__ == "Match":
+        if kind.__name__ == "Match":
             self._loads(statement.subject, statement, env)
             result = env
             for case in statement.cases:
@@ -129,7 +129,8 @@ class Builder:
         return loop_env
 
     def _small(self, small, statement, env) -> dict:
-        if isinstance(small, cst.Assign):
+        kind = type(small)  # LibCST's small-statement classes have no subclasses
+        if kind is cst.Assign:
             self._loads(small.value, small, env)
             for target in small.targets:
                 self._target_loads(target.target, small, env)
@@ -137,7 +138,7 @@ class Builder:
             for target in small.targets:
                 self._bind_target(target.target, BindingKind.ASSIGN, small, small.value, env)
             return env
-        if isinstance(small, cst.AnnAssign):
+        if kind is cst.AnnAssign:
             if small.value is not None:
                 self._loads(small.value, small, env)
             self._target_loads(small.target, small, env)
@@ -145,22 +146,22 @@ class Builder:
             if small.value is not None or isinstance(small.target, cst.Name):
                 self._bind_target(small.target, BindingKind.ASSIGN, small, small.value, env, annotation=small.annotation)
             return env
-        if isinstance(small, cst.AugAssign):
+        if kind is cst.AugAssign:
             # `y += v` on a tensor writes y in place; the name keeps its binding and is a load
             self._loads(small.value, small, env)
             self._loads(small.target, small, env)
             return env
-        if isinstance(small, (cst.Global, cst.Nonlocal)):
+        if kind is cst.Global or kind is cst.Nonlocal:
             env = dict(env)
             for item in small.names:
                 env.pop(item.name.value, None)
             return env
-        if isinstance(small, cst.Del):
+        if kind is cst.Del:
             self._loads(small.target, small, env)
             return env
-        if isinstance(small, (cst.Import, cst.ImportFrom)):
+        if kind is cst.Import or kind is cst.ImportFrom:
             return env
-        for child in children(small):
+        for child in code_children(small):
             self._loads(child, small, env)
         return env
 
@@ -210,16 +211,20 @@ class Builder:
             self.flow._nested.append(definition)
 
     def _loads(self, expr, statement, env) -> None:
+        if not env:  # nothing bound yet: no load can be local
+            return
+        flow, seen = self.flow, self.seen
         for name in _load_names(expr, in_class=self.in_class):
             reaching = env.get(name.value)
             if reaching is None:
                 continue
-            self.flow._reaching[id(name)] = reaching
-            self.flow._statement_of[id(name)] = statement
+            flow._reaching[id(name)] = reaching
+            flow._statement_of[id(name)] = statement
             for binding in reaching:
-                uses = self.flow._uses.setdefault(id(binding), [])
-                if not any(u is name for u in uses):
-                    uses.append(name)
+                key = (id(binding), id(name))
+                if key not in seen:  # a loop body is walked twice
+                    seen.add(key)
+                    flow._uses.setdefault(id(binding), []).append(name)
 
 
 def names_in_definitions(definitions) -> frozenset:
@@ -227,55 +232,74 @@ def names_in_definitions(definitions) -> frozenset:
     return frozenset(name.value for definition in definitions for name in _load_names(definition, into_scopes=True))
 
 
-def _load_names(expr, into_scopes: bool = False, in_class: bool = False) -> Iterator:
+def _load_names(expr, into_scopes: bool = False, in_class: bool = False) -> list:
     """Name nodes read by an expression (not attribute names, keywords or comprehension targets).
 
     `in_class`: the expression stands in a class body, whose names a lambda or comprehension
     cannot see (except the first iterable, evaluated in place).
+
+    This runs on every expression of every scope whose flow is built: node kinds are told apart
+    by their exact class (LibCST's node classes have no subclasses), not by `isinstance`, an
+    ABC check that costs a Python call per node.
     """
-    stack = [(expr, frozenset())]
+    kinds = _load_kinds()
+    found: list = []
+    stack = [(expr, _NOTHING)]
+    push, pop = stack.append, stack.pop
     while stack:
-        node, hidden = stack.pop()
-        if isinstance(node, cst.Name):
+        node, hidden = pop()
+        kind = kinds.get(type(node))
+        if kind is None or (kind is _DEFINITION and into_scopes):
+            for child in code_children(node):
+                push((child, hidden))
+        elif kind is _NAME:
             if node.value not in hidden:
-                yield node
-            continue
-        if isinstance(node, cst.Attribute):
-            stack.append((node.value, hidden))
-            continue
-        if isinstance(node, cst.Arg):
-            stack.append((node.value, hidden))
-            continue
-        if isinstance(node, cst.Lambda) or (isinstance(node, (cst.FunctionDef, cst.ClassDef)) and not into_scopes):
-            if isinstance(node, cst.Lambda):
-                params = parameters(node.params)
-                stack.extend((p.default, hidden) for p in params if p.default is not None)
-                if not in_class:
-                    stack.append((node.body, hidden | {p.name.value for p in params}))
-            continue
-        if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
-            stack.append((node.for_in.iter, hidden))  # the first iterable is evaluated outside
+                found.append(node)
+        elif kind is _VALUE:  # an attribute's receiver, an argument's value
+            push((node.value, hidden))
+        elif kind is _LAMBDA:
+            params = parameters(node.params)
+            stack.extend((p.default, hidden) for p in params if p.default is not None)
+            if not in_class:
+                push((node.body, hidden | {p.name.value for p in params}))
+        elif kind is _COMPREHENSION:
+            push((node.for_in.iter, hidden))  # the first iterable is evaluated outside
             if in_class:
                 continue
             inner = hidden | _comprehension_targets(node.for_in)
             stack.extend((child, inner) for child in node.for_in.ifs)
             if node.for_in.inner_for_in is not None:
-                stack.append((node.for_in.inner_for_in, inner))
-            stack.extend((child, inner) for child in children(node) if child is not node.for_in)
-            continue
-        if isinstance(node, cst.Param):
+                push((node.for_in.inner_for_in, inner))
+            stack.extend((child, inner) for child in code_children(node) if child is not node.for_in)
+        elif kind is _PARAM:
             if node.default is not None:
-                stack.append((node.default, hidden))
-            continue
-        if isinstance(node, cst.CompFor):
-            stack.append((node.iter, hidden))
+                push((node.default, hidden))
+        elif kind is _COMP_FOR:
+            push((node.iter, hidden))
             for child in node.ifs:
-                stack.append((child, hidden))
+                push((child, hidden))
             if node.inner_for_in is not None:
-                stack.append((node.inner_for_in, hidden))
-            continue
-        for child in children(node):
-            stack.append((child, hidden))
+                push((node.inner_for_in, hidden))
+        # else a def or class, not entered: its body runs later (see `names_in_definitions`)
+    return found
+
+
+_NOTHING: frozenset = frozenset()
+_NAME, _VALUE, _LAMBDA, _DEFINITION, _COMPREHENSION, _PARAM, _COMP_FOR = (
+    "name", "value", "lambda", "definition", "comprehension", "param", "comp_for")
+_LOAD_KINDS: dict[type, str] = {}
+
+
+def _load_kinds() -> dict[type, str]:
+    """How `_load_names` treats each node class that it does not simply descend into."""
+    if not _LOAD_KINDS:
+        _LOAD_KINDS.update({
+            cst.Name: _NAME, cst.Attribute: _VALUE, cst.Arg: _VALUE, cst.Lambda: _LAMBDA,
+            cst.FunctionDef: _DEFINITION, cst.ClassDef: _DEFINITION, cst.ListComp: _COMPREHENSION,
+            cst.SetComp: _COMPREHENSION, cst.GeneratorExp: _COMPREHENSION, cst.DictComp: _COMPREHENSION,
+            cst.Param: _PARAM, cst.CompFor: _COMP_FOR,
+        })
+    return _LOAD_KINDS
 
 
 def _comprehension_targets(for_in) -> frozenset:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from torchlint._lazy import lazy_module
-from torchlint.walk import TRIVIA, child_fields, children
+from torchlint.walk import TRIVIA, child_fields, children, children_in
 
 cst = lazy_module("libcst")
 
@@ -16,9 +16,10 @@ def child_bodies(statement) -> Iterator:
         block = getattr(statement, attr, None)
         if block is None:
             continue
-        if isinstance(block, (cst.Else, cst.Finally)):
+        kind = type(block)  # exact classes: LibCST's node classes here have no subclasses
+        if kind is cst.Else or kind is cst.Finally:
             block = block.body
-        elif isinstance(block, cst.If):  # elif chain
+        elif kind is cst.If:  # elif chain
             yield [block]
             continue
         yield from _block_statements(block)
@@ -29,9 +30,10 @@ def child_bodies(statement) -> Iterator:
 
 
 def _block_statements(block) -> Iterator:
-    if isinstance(block, cst.IndentedBlock):
+    kind = type(block)
+    if kind is cst.IndentedBlock:
         yield block.body
-    elif isinstance(block, cst.SimpleStatementSuite):
+    elif kind is cst.SimpleStatementSuite:
         yield [block]  # `if x: a = 1`: the suite stands for one statement line
 
 
@@ -45,11 +47,12 @@ def iter_statements(body, *, into_functions: bool = True, into_classes: bool = T
             stack.pop()
             continue
         yield statement
-        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+        kind = type(statement)  # exact classes, not isinstance (an ABC check): this runs per statement
+        if kind is cst.SimpleStatementLine or kind is cst.SimpleStatementSuite:
             continue
-        if isinstance(statement, cst.FunctionDef) and not into_functions:
+        if kind is cst.FunctionDef and not into_functions:
             continue
-        if isinstance(statement, cst.ClassDef) and not into_classes:
+        if kind is cst.ClassDef and not into_classes:
             continue
         for inner in child_bodies(statement):
             stack.append(iter(inner))
@@ -57,15 +60,14 @@ def iter_statements(body, *, into_functions: bool = True, into_classes: bool = T
 
 def small_statements(statement) -> Iterator:
     """The `import`, assignment and expression statements of one statement line."""
-    if isinstance(statement, cst.SimpleStatementLine):
-        yield from statement.body
-    elif isinstance(statement, cst.SimpleStatementSuite):
+    kind = type(statement)
+    if kind is cst.SimpleStatementLine or kind is cst.SimpleStatementSuite:
         yield from statement.body
 
 
 def body_of(block) -> list:
     """The statements of a block: an indented block's lines, or a one-line suite as itself."""
-    return list(block.body) if isinstance(block, cst.IndentedBlock) else [block]
+    return list(block.body) if type(block) is cst.IndentedBlock else [block]
 
 
 def parameters(params) -> list:
@@ -89,20 +91,17 @@ _CODE_FIELDS: dict[type, tuple[str, ...]] = {}
 
 def code_children(node) -> list:
     """A node's children without layout (whitespace, punctuation), in source order."""
-    cls = type(node)
+    fields = _CODE_FIELDS.get(type(node))
+    return children_in(node, code_fields(type(node)) if fields is None else fields)
+
+
+def code_fields(cls: type) -> tuple[str, ...]:
+    """The fields of a node class that may hold code (not layout), in source order."""
     fields = _CODE_FIELDS.get(cls)
     if fields is None:
         fields = _CODE_FIELDS[cls] = tuple(
             f for f in child_fields(cls) if f not in _LAYOUT_FIELDS and not f.startswith("whitespace"))
-    base = cst.CSTNode
-    found: list = []
-    for name in fields:
-        value = getattr(node, name)
-        if type(value) is list or type(value) is tuple:
-            found.extend(child for child in value if isinstance(child, base))
-        elif isinstance(value, base):
-            found.append(value)
-    return found
+    return fields
 
 
 def walk_nodes(node) -> Iterator:

@@ -3,7 +3,9 @@
 The engine gets the snapshot's bytes exactly as `check` gets a file's (`lint_file` with `data`),
 so settings, suppressions, notebooks and syntax errors behave the same. Results are looked up in
 `check`'s result cache first; only text that is also on disk (just opened or saved) is stored,
-so typing does not fill the cache with every keystroke's version.
+so typing does not fill the cache with every keystroke's version. Each document's last parse
+is kept, by top-level statement (`Reparser`): after an edit only the changed statements are
+parsed again.
 """
 
 from __future__ import annotations
@@ -14,14 +16,21 @@ import os
 from torchlint import codes
 from torchlint.config import Settings
 from torchlint.server.documents import Linted, Snapshot
+from torchlint.server.reparse import Reparser
+
+
+# The documents whose last parse is kept (the most recently linted ones).
+KEPT_PARSES = 8
 
 
 class Linter:
     """Lints snapshots with the settings it is given; one result cache per settings."""
 
-    def __init__(self, use_cache: bool = True) -> None:
+    def __init__(self, use_cache: bool = True, reuse_parses: bool = True) -> None:
         self.use_cache = use_cache
+        self.reuse_parses = reuse_parses
         self._caches: dict[tuple[str, str], object] = {}
+        self._reparsers: dict[str, Reparser] = {}  # document URI -> its parses, least recent first
 
     def lint(self, snapshot: Snapshot, settings: Settings, *, store: bool = False) -> Linted:
         from torchlint.engine import lint_file
@@ -32,10 +41,21 @@ class Linter:
             hit = cache.get(key, snapshot.shown_path)
             if hit is not None:
                 return Linted(snapshot, hit.diagnostics)
-        result = lint_file(snapshot.engine_path, settings, snapshot.shown_path, data=snapshot.data)
+        result = lint_file(
+            snapshot.engine_path, settings, snapshot.shown_path, data=snapshot.data,
+            reparse=self.reparser(snapshot.uri) if self.reuse_parses else None,
+        )
         if cache is not None and store and all(d.code != codes.INTERNAL_ERROR for d in result.diagnostics):
             cache.put(key, result)
         return Linted(snapshot, result.diagnostics)
+
+    def reparser(self, uri: str) -> Reparser:
+        """The document's `Reparser`, made the most recent; the least recent beyond `KEPT_PARSES` go."""
+        reparser = self._reparsers.pop(uri, None) or Reparser()
+        self._reparsers[uri] = reparser
+        while len(self._reparsers) > KEPT_PARSES:
+            del self._reparsers[next(iter(self._reparsers))]
+        return reparser
 
     def _cache_for(self, settings: Settings):
         # Only inside a configured project: its root is where `check` keeps the cache too.
