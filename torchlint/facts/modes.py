@@ -47,6 +47,7 @@ from torchlint.facts.modes_syntax import (
     _loops_in,
     _requires_grad,
 )
+from torchlint.facts.dataflow import Dataflow
 from torchlint.facts.names import dotted_name, related, within
 from torchlint.facts.statements import (
     body_of,
@@ -250,8 +251,14 @@ class Modes:
             if any(s.effect in (Effect.TRAIN, Effect.HANDED) and (s.key is None or related(s.key, key))
                    for s in steps):
                 continue
-            yield EvalInLoop(loop, step.site, step.node, key, trains.node, backward.node,
-                             self._train_before(body, loop, key))
+            train_before = self._train_before(body, loop, key)
+            if train_before is None and steps.index(step) < steps.index(trains) and self._same_function(step.node, trains.node):
+                continue  # the training code sets evaluation mode itself, before every forward: by design
+            yield EvalInLoop(loop, step.site, step.node, key, trains.node, backward.node, train_before)
+
+    def _same_function(self, first, second) -> bool:
+        enclosing = self.facts.get(Dataflow).enclosing_function
+        return enclosing(first) is enclosing(second)
 
     def _train_before(self, body, loop, key: str):
         found = None
