@@ -247,7 +247,9 @@ class Modes:
                    for s in steps):
                 continue
             train_before = self._train_before(body, loop, key)
-            if train_before is None and steps.index(step) < steps.index(trains) and self._same_function(step.node, trains.node):
+            if train_before is None and any(
+                    s.effect is Effect.EVAL and s.key == key and steps.index(s) < steps.index(trains)
+                    and self._same_function(s.node, trains.node) for s in steps):
                 continue  # the training code sets evaluation mode itself, before every forward: by design
             yield EvalInLoop(loop, step.site, step.node, key, trains.node, backward.node, train_before)
 
