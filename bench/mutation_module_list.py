@@ -24,11 +24,17 @@ WRAPPERS = ("nn.ModuleList", "torch.nn.ModuleList", "nn.ModuleDict", "torch.nn.M
 DISPLAYS = (cst.List, cst.ListComp, cst.Dict, cst.DictComp)
 
 
+MARK = "# torchlint-mutant"
+
+
 class Unwrap(cst.CSTTransformer):
-    """`self.x = nn.ModuleList([...])` -> `self.x = [...]`; remembers the mutated statements' rows."""
+    """`self.x = nn.ModuleList([...])` -> `self.x = [...]`, with a marker comment on the line
+    above each mutated statement so that the mutant's row is easy to find. The attribute keeps its
+    name: `self.x.append(block)` later in `__init__` still fills the (now plain) container."""
 
     def __init__(self) -> None:
         self.mutated = 0
+        self._pending = False
 
     def leave_Assign(self, original, updated):
         target = updated.targets[0].target if len(updated.targets) == 1 else None
@@ -37,10 +43,16 @@ class Unwrap(cst.CSTTransformer):
                 and isinstance(value, cst.Call) and dotted_name(value.func) in WRAPPERS and len(value.args) == 1
                 and isinstance(value.args[0].value, DISPLAYS)):
             self.mutated += 1
-            return updated.with_changes(value=value.args[0].value,
-                                        targets=[updated.targets[0].with_changes(target=target.with_changes(
-                                            attr=cst.Name(target.attr.value + "_MUTANT")))])
+            self._pending = True
+            return updated.with_changes(value=value.args[0].value)
         return updated
+
+    def leave_SimpleStatementLine(self, original, updated):
+        if not self._pending:
+            return updated
+        self._pending = False
+        mark = cst.EmptyLine(comment=cst.Comment(MARK))
+        return updated.with_changes(leading_lines=[*updated.leading_lines, mark])
 
 
 def _score(text: str):
@@ -53,8 +65,7 @@ def _score(text: str):
     if not mutator.mutated:
         return None
     code = mutant.code
-    # The attribute is renamed `<attr>_MUTANT` so the mutant's row is easy to find.
-    rows = {i for i, line in enumerate(code.splitlines(), start=1) if "_MUTANT =" in line}
+    rows = {i + 1 for i, line in enumerate(code.splitlines(), start=1) if line.strip() == MARK}
     return rows, {d.span.start.row for d in lint_snippet(code, select=["TL402"])}
 
 

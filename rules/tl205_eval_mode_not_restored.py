@@ -24,7 +24,9 @@ class EvalModeNotRestored(Rule):
     `accelerator.accumulate(model)` and bookkeeping calls such as `save_checkpoint(model)` or
     `ema.update(model)` are not taken to), when the evaluated model is another one (a copy
     such as `copy.deepcopy(model).eval()`, an EMA model), when nothing in the loop trains the
-    evaluated model, when the loop exits right after the evaluation (`break`, `return`), and for
+    evaluated model, when the evaluation mode is set before every training forward, the first one
+    included, and `.train()` is never set before the loop (training in evaluation mode by design,
+    as in linear probing on frozen batch-norm statistics, or an EMA teacher's forward), when the loop exits right after the evaluation (`break`, `return`), and for
     frameworks that toggle modes themselves (Lightning's `training_step`/`validation_step` run
     no `backward()` of their own).
 
@@ -105,6 +107,9 @@ class EvalModeNotRestored(Rule):
         "import torch\ndef fit(model, opt, loader, val, epochs):\n    model.train()\n    for epoch in range(epochs):\n"
         "        for x in loader:\n            model(x).sum().backward()\n            opt.step()\n"
         "    model.eval()\n",
+        "import torch\ndef probe(model, opt, loader):\n    model.eval()\n    for x in loader:\n"
+        "        model(x).sum().backward()\n        opt.step()\n"
+        "def fit(model, opt, loader, epochs):\n    for epoch in range(epochs):\n        probe(model, opt, loader)\n",
     )
     INVALID = (
         "import torch\ndef fit(model, opt, loader, val, epochs):\n    model.train()\n    for epoch in range(epochs):\n"

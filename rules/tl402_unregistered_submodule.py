@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
-from torchlint.facts.modules import Kind, Modules
-from torchlint.facts.program import Program
+from torchlint.facts.dataflow import BindingKind, Dataflow
+from torchlint.facts.modules import Modules
 from torchlint.facts.statements import body_of, iter_statements, small_statements, walk_nodes
 from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
 
@@ -13,19 +13,30 @@ cst = lazy_module("libcst")
 REGISTERING_CALLS = frozenset({"add_module", "register_module", "setattr"})
 
 
+
 class UnregisteredSubmodule(Rule):
     """## What it does
-    Reports, in the `__init__` of an `nn.Module` subclass, an attribute set to a plain `list`,
-    `dict` or `tuple` display or comprehension holding modules it builds:
-    `self.blocks = [nn.Linear(d, d) for _ in range(n)]`. A class counts as a module when it derives
-    from `torch.nn.Module` (or a Lightning module) through imports, aliases and classes of the same
-    module; an element counts when it constructs a `torch.nn` module or a same-module module class.
+    Reports, in a method of an `nn.Module` subclass (usually `__init__`), an attribute set to a
+    plain `list`, `dict` or `tuple` display or comprehension holding modules it builds
+    (`self.blocks = [nn.Linear(d, d) for _ in range(n)]`), or set to an empty one that the same
+    method then fills with modules (`self.layers = []` … `self.layers.append(Block(d))`).
+
+    A class counts as a module when it derives from `torch.nn.Module` (or a Lightning module)
+    through imports, aliases and classes of the same module, or when its bases cannot be seen
+    into but it has a `forward` and stores a module it builds in an attribute (`ModelMixin`,
+    `PreTrainedModel` subclasses). An element counts as a module when it constructs a `torch.nn`
+    module or a same-module module class, calls a name bound only to module classes (a parameter
+    whose default or annotation is one: `norm_layer=nn.LayerNorm`, `Type[nn.Module]`), or calls a
+    same-module function annotated `-> nn.Module` or returning one everywhere.
 
     Silent for containers of functions or other objects (`[F.relu, torch.tanh]`), for an existing
     module put in a list on purpose (`self.teacher = [teacher]` hides it from `parameters()`), when
-    the class registers modules itself (`add_module`, `register_module`, `setattr`), when the
-    attribute is assigned again elsewhere in the class (`self.blocks = nn.ModuleList(self.blocks)`),
-    and for classes whose bases torchlint cannot see into.
+    the method registers modules itself (`add_module`, `register_module`, `setattr` with a value not
+    built on the spot), when the attribute is assigned again in the same method (other than in
+    another branch of an `if`), when the attribute is handed to a module's constructor
+    (`nn.Sequential(*self.blocks)`), outside `__init__` when the attribute holds a module elsewhere
+    (assigning a list to it raises), and for classes with unseen bases and no module evidence.
+    Modules built by classes imported from other files are unknown to a one-file analysis.
 
     ## Why is this bad?
     `nn.Module.__setattr__` registers a module only when the value *is* a module: the modules in a
@@ -76,7 +87,7 @@ class UnregisteredSubmodule(Rule):
     name = "unregistered-submodule"
     severity = Severity.ERROR
     summary = "Modules stored in a plain list, dict or tuple attribute of an nn.Module are not registered"
-    tokens = ("Module",)
+    tokens = ("Module", "nn")
 
     VALID = (
         "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.blocks = nn.ModuleList([nn.Linear(2, 2) for _ in range(3)])\n",
@@ -87,6 +98,9 @@ class UnregisteredSubmodule(Rule):
         "import torch.nn as nn\nclass Holder:\n    def __init__(self):\n        self.blocks = [nn.Linear(2, 2) for _ in range(3)]\n",
         "import torch.nn as nn\nfrom mylib import Base\nclass Net(Base):\n    def __init__(self):\n        self.blocks = [nn.Linear(2, 2)]\n",
         "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.sizes = [nn.Parameter(None), 3]\n",
+        "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.layers = [nn.Linear(2, 2) for _ in range(3)]\n        self.net = nn.Sequential(*self.layers)\n",
+        "import torch.nn as nn\nfrom mylib import Base\nclass Holder(Base):\n    def __init__(self):\n        self.layers = [nn.Linear(2, 2)]\n    def forward(self, x):\n        return x\n",
+        "import torch.nn as nn\nfrom mylib import make_block\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.layers = []\n        for _ in range(3):\n            block = make_block()\n            self.layers.append(block)\n",
     )
     INVALID = (
         Invalid(
@@ -99,36 +113,34 @@ class UnregisteredSubmodule(Rule):
         ),
         "from torch import nn\nclass Block(nn.Module):\n    pass\nclass Net(Block):\n    def __init__(self):\n        super().__init__()\n        self.pair = (Block(), Block())  # expect: TL402\n",
         "from torch.nn import Module, Conv2d\nclass Net(Module):\n    def __init__(self):\n        super().__init__()\n        self.convs = {i: Conv2d(1, 1, 3) for i in range(2)}  # expect: TL402\n",
+        "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self, depth):\n        super().__init__()\n        self.layers = []  # expect: TL402\n        for _ in range(depth):\n            block = nn.Linear(2, 2)\n            self.layers.append(block)\n",
+        "import torch.nn as nn\nfrom diffusers import ModelMixin\nclass Net(ModelMixin):\n    def __init__(self):\n        super().__init__()\n        self.proj = nn.Linear(2, 2)\n        self.heads = {}  # expect: TL402\n        self.heads['a'] = nn.Linear(2, 1)\n    def forward(self, x):\n        return self.proj(x)\n",
     )
 
     def visit_ClassDef(self, node) -> None:
         modules = self.facts.get(Modules)
-        if modules.class_kind(node) is not Kind.MODULE:
+        if not modules.behaves_as_module(node):
             return
-        init = next((s for s in body_of(node.body) if isinstance(s, cst.FunctionDef) and s.name.value == "__init__"), None)
-        if init is None:
-            return
-        candidates = []
-        for line in iter_statements(body_of(init.body)):
-            for statement in small_statements(line):
-                if isinstance(statement, cst.Assign) and len(statement.targets) == 1:
-                    target, value = statement.targets[0].target, statement.value
-                elif isinstance(statement, cst.AnnAssign) and statement.value is not None:
-                    target, value = statement.target, statement.value
-                else:
-                    continue
-                if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self" \
-                        and isinstance(value, (cst.List, cst.Tuple, cst.Dict, cst.ListComp, cst.DictComp)):
-                    candidates.append((statement, target, value))
-        if not candidates or _registers_itself(init):
-            return
-        attributes = self.facts.get(Program).self_attributes(node)
-        for statement, target, value in candidates:
-            if len(attributes.get(target.attr.value, ())) != (2 if isinstance(statement, cst.AnnAssign) else 1):
-                continue  # assigned again somewhere (wrapped later, or replaced)
-            built = _built_modules(value, modules)
-            if built:
-                self._report(target, value, built, node)
+        handed = None
+        for method in body_of(node.body):
+            if not isinstance(method, cst.FunctionDef):
+                continue
+            candidates = _plain_containers(method)
+            if candidates and handed is None:
+                handed = _handed_to_modules(node, modules)
+            for statement, target, value in candidates:
+                attr = target.attr.value
+                if attr in handed or _registers(method, attr):
+                    continue  # `nn.Sequential(*self.blocks)`, `add_module`: registered some other way
+                if method.name.value != "__init__" and _holds_module_elsewhere(node, attr, statement):
+                    continue  # a module attribute set to a list raises `TypeError`: no silent bug
+                if _assigned_again(method, statement, attr, self.facts.get(Dataflow).parent):
+                    continue  # assigned again in the same method (wrapped later, or replaced)
+                built = _built_modules(value, modules)
+                if not built and _is_empty(value):
+                    built = [e for _, added in _filled_in(method, attr) for e in added if _holds_module(e, modules)]
+                if built:
+                    self._report(target, value, built, node)
 
     def _report(self, target, value, built, class_node) -> None:
         container = _container_word(value)
@@ -162,20 +174,151 @@ def _built_modules(value, modules: Modules) -> list:
     return []
 
 
+def _plain_containers(method) -> list:
+    """`self.<attr> = <list, tuple or dict display or comprehension>` statements of a method."""
+    found = []
+    for line in iter_statements(body_of(method.body)):
+        for statement in small_statements(line):
+            if isinstance(statement, cst.Assign) and len(statement.targets) == 1:
+                target, value = statement.targets[0].target, statement.value
+            elif isinstance(statement, cst.AnnAssign) and statement.value is not None:
+                target, value = statement.target, statement.value
+            else:
+                continue
+            if _is_self_attribute(target) and isinstance(value, (cst.List, cst.Tuple, cst.Dict, cst.ListComp, cst.DictComp)):
+                found.append((statement, target, value))
+    return found
+
+
+def _holds_module_elsewhere(class_node, attr: str, statement) -> bool:
+    """Is `self.<attr>` set to anything but `None` or a plain container by another statement of the class?"""
+    for node in walk_nodes(class_node.body):
+        if node is statement:
+            continue
+        if isinstance(node, cst.Assign) and any(_is_self_attribute(t.target, attr) for t in node.targets):
+            value = node.value
+            if not (isinstance(value, cst.Name) and value.value == "None") and not isinstance(
+                    value, (cst.List, cst.Tuple, cst.Dict, cst.ListComp, cst.DictComp)):
+                return True
+    return False
+
+
+def _assigned_again(init, statement, attr: str, parent) -> bool:
+    """Does another statement of `__init__` assign `self.<attr>`, other than in another branch of
+    an `if`/`try` (`if deep: self.blocks = [...]` / `else: self.blocks = None`)?
+    (`self.<attr> += [...]` extends the same container: not counted.)"""
+    for node in walk_nodes(init.body):
+        if node is statement:
+            continue
+        if isinstance(node, cst.Assign):
+            assigns = any(_is_self_attribute(t.target, attr) for t in node.targets)
+        else:
+            assigns = isinstance(node, cst.AnnAssign) and node.value is not None and _is_self_attribute(node.target, attr)
+        if assigns and not _in_other_branches(statement, node, parent):
+            return True
+    return False
+
+
+def _in_other_branches(first, second, parent) -> bool:
+    above = []
+    node = first
+    while node is not None:
+        above.append(node)
+        node = parent(node)
+    mine = {id(n) for n in above}
+    node = second
+    while node is not None and id(node) not in mine:
+        node = parent(node)
+    return isinstance(node, (cst.If, cst.Try, cst.Match))
+
+
+def _is_empty(value) -> bool:
+    return isinstance(value, (cst.List, cst.Dict, cst.Tuple)) and not value.elements
+
+
+def _filled_in(init, attr: str) -> list:
+    """How `__init__` fills `self.<attr>` after creating it: (statement, values added) for each
+    `self.<attr>.append(v)`, `.extend([...])`, `self.<attr> += [...]` and `self.<attr>[k] = v`."""
+    found = []
+    for node in walk_nodes(init.body):
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and _is_self_attribute(node.func.value, attr) \
+                and node.args and node.args[0].keyword is None and node.args[0].star == "":
+            if node.func.attr.value in ("append", "insert"):
+                found.append((node, [node.args[-1].value]))
+            elif node.func.attr.value == "extend":
+                found.append((node, _displayed(node.args[0].value)))
+        elif isinstance(node, cst.AugAssign) and _is_self_attribute(node.target, attr):
+            found.append((node, _displayed(node.value)))
+        elif isinstance(node, cst.Assign):
+            for target in node.targets:
+                if isinstance(target.target, cst.Subscript) and _is_self_attribute(target.target.value, attr):
+                    found.append((node, [node.value]))
+    return found
+
+
+def _displayed(value) -> list:
+    if isinstance(value, (cst.List, cst.Tuple)):
+        return [e.value for e in value.elements if isinstance(e, cst.Element)]
+    if isinstance(value, cst.ListComp):
+        return [value.elt]
+    return []
+
+
+def _holds_module(value, modules: Modules) -> bool:
+    """A module construction, or a local name every binding of which reaching here is one."""
+    if modules.builds_module(value):
+        return True
+    if isinstance(value, cst.Name):
+        bindings = modules.bindings(value)
+        return bool(bindings) and all(b.kind is BindingKind.ASSIGN and modules.builds_module(b.value) for b in bindings)
+    return False
+
+
+def _handed_to_modules(class_node, modules: Modules) -> set[str]:
+    """Attributes given whole to a module's constructor anywhere in the class
+    (`nn.Sequential(*self.blocks)`, `nn.ModuleList(self.blocks)`, `Stage(self.blocks)` for a class
+    torchlint cannot see into): that module registers them."""
+    found = set()
+    for node in walk_nodes(class_node.body):
+        if isinstance(node, cst.Call) and (modules.builds_module(node) or _may_be_class(node.func)):
+            for arg in node.args:
+                if _is_self_attribute(arg.value):
+                    found.add(arg.value.attr.value)
+    return found
+
+
+def _may_be_class(func) -> bool:
+    name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", "")
+    return isinstance(name, str) and name[:1].isupper()
+
+
+def _is_self_attribute(expr, attr: str | None = None) -> bool:
+    return (isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self"
+            and (attr is None or expr.attr.value == attr))
+
+
 def _container_word(value) -> str:
     if isinstance(value, (cst.Dict, cst.DictComp)):
         return "dict"
     return "tuple" if isinstance(value, cst.Tuple) else "list"
 
 
-def _registers_itself(init) -> bool:
+def _registers(init, attr: str) -> bool:
+    """Might `__init__` register the container's modules itself (`self.add_module(f"b{i}", b)` in
+    a loop over it)? A registering call whose value is built on the spot
+    (`setattr(self, "pos", nn.Parameter(...))`) cannot register them; any other value might."""
     for node in walk_nodes(init.body):
         if isinstance(node, cst.Call):
             func = node.func
             name = func.attr.value if isinstance(func, cst.Attribute) else getattr(func, "value", None)
-            if name in REGISTERING_CALLS:
+            if name in REGISTERING_CALLS and not (node.args and isinstance(node.args[-1].value, cst.Call)
+                                                  and not _mentions(node.args[-1].value, attr)):
                 return True
     return False
+
+
+def _mentions(expr, attr: str) -> bool:
+    return any(_is_self_attribute(n, attr) for n in walk_nodes(expr))
 
 
 def _string_keys(value) -> bool:

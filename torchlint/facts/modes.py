@@ -14,7 +14,8 @@ see is assumed to do anything):
   decorator, or around any same-module call of the function; and nothing near them needs the
   graph (`backward()`, `torch.autograd.grad`, inputs that require grad).
 
-Answers are typed (`EvalInLoop`, `EvalForward`); the rules word them.
+Answers are typed (`EvalInLoop`, `EvalForward`); the rules word them. Whether gradients are
+recorded at a statement (`no_grad` blocks, decorators, callers, frozen models) is `mode_grad`'s.
 """
 
 from __future__ import annotations
@@ -25,14 +26,11 @@ from typing import Any, Iterator
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.modes_syntax import (
-    _ENABLE_GRAD,
     _FRAMEWORK_EVAL_METHODS,
     _GRAD_FUNCTIONS,
     _MODE_KEEPING_FUNCTIONS,
     _MODE_KEEPING_METHODS,
     _MODE_KEEPING_PREFIXES,
-    _NO_GRAD,
-    _SET_GRAD,
     _TORCH_LIBRARIES,
     _UTILITY,
     INLINE_DEPTH,
@@ -41,19 +39,18 @@ from torchlint.facts.modes_syntax import (
     _Context,
     _ends_after,
     _flat,
-    _flat_outside_parameter_loops,
-    _is_false,
     _loop_body,
     _loops_in,
     _requires_grad,
 )
-from torchlint.facts.names import dotted_name, related, within
+from torchlint.facts.dataflow import Dataflow
+from torchlint.facts.mode_grad import Gradients
+from torchlint.facts.names import dotted_name, related
 from torchlint.facts.statements import (
     body_of,
     child_bodies,
     iter_statements,
     parameters,
-    small_statements,
     walk_nodes,
 )
 
@@ -113,13 +110,12 @@ class Modes:
         self._enclosing: dict[int, Any] = {}  # id(FunctionDef) -> the enclosing FunctionDef
         self._backward_cache: dict[int, bool] = {}
         self._self_names: dict[int, frozenset] = {}
-        self._frozen_models: tuple[set, set] | None = None  # (frozen, thawed) models
         self._tail_cache: dict = {}
         self._calls_cache: dict[int, list] = {}
         self._any_switch: bool | None = None
         self._scopes: list | None = None
         self._statement_backward: dict[int, bool] = {}
-        self._calls_by_name: dict | None = None  # (kind, name) -> [(scope, gradients disabled)]
+        self.grad = Gradients(self)  # where gradients are recorded: `no_grad` blocks, decorators, callers
         for statement in self.module.body:
             self._index(statement, None, None)
 
@@ -250,8 +246,16 @@ class Modes:
             if any(s.effect in (Effect.TRAIN, Effect.HANDED) and (s.key is None or related(s.key, key))
                    for s in steps):
                 continue
-            yield EvalInLoop(loop, step.site, step.node, key, trains.node, backward.node,
-                             self._train_before(body, loop, key))
+            train_before = self._train_before(body, loop, key)
+            if train_before is None and any(
+                    s.effect is Effect.EVAL and s.key == key and steps.index(s) < steps.index(trains)
+                    and self._same_function(s.node, trains.node) for s in steps):
+                continue  # the training code sets evaluation mode itself, before every forward: by design
+            yield EvalInLoop(loop, step.site, step.node, key, trains.node, backward.node, train_before)
+
+    def _same_function(self, first, second) -> bool:
+        enclosing = self.facts.get(Dataflow).enclosing_function
+        return enclosing(first) is enclosing(second)
 
     def _train_before(self, body, loop, key: str):
         found = None
@@ -456,16 +460,16 @@ class Modes:
             if function is not None and function.name.value in _FRAMEWORK_EVAL_METHODS and id(function) in self._classes:
                 continue  # a Lightning hook (a plain function named `test_step` is not one)
             forwards = list(self._eval_forwards(body))
-            if not forwards or self._needs_graph(body):
+            if not forwards or self.grad.needs_graph(body):
                 continue
-            if function is not None and self._grad_disabled_for(function, 0):
+            if function is not None and self.grad.disabled_for(function, 0):
                 continue
             found.extend(forwards)
         return found
 
     def _eval_forwards(self, body) -> Iterator[EvalForward]:
         modes: dict[str, Any] = {}  # model -> its latest `.eval()` call, or None after `.train()`
-        for statement, no_grad, block in self._walk_grad(body, False, body):
+        for statement, no_grad, block in self.grad.walk(body, False, body):
             if no_grad is None:
                 modes.clear()  # `torch.set_grad_enabled(...)` or `enable_grad`: no longer ours to judge
                 continue
@@ -480,137 +484,9 @@ class Modes:
                 if no_grad:
                     continue
                 key = self.forward_key(call)
-                if key is None or modes.get(key) is None or key in reported or self._frozen(key):
+                if key is None or modes.get(key) is None or key in reported or self.grad.frozen(key):
                     continue
                 if any(self.is_backward(c) or _requires_grad(c) for s in _flat(block) for c in self._calls_in(s)):
                     continue
                 reported.add(key)  # one finding per statement and model
                 yield EvalForward(call, modes[key], key)
-
-    def _frozen(self, key: str) -> bool:
-        """Are the model's parameters frozen somewhere in the file (`requires_grad_(False)`, or
-        `p.requires_grad = False` over its `parameters()`)? Then its forwards record no graph."""
-        if self._frozen_models is None:
-            frozen, thawed = set(), set()
-            for node in iter_statements(self.module.body):
-                for call in self._calls_in(node):
-                    if isinstance(call.func, cst.Attribute) and call.func.attr.value == "requires_grad_":
-                        off = bool(call.args) and _is_false(call.args[0].value)
-                        (frozen if off else thawed).add(dotted_name(call.func.value))
-                if isinstance(node, cst.For) and isinstance(node.iter, cst.Call) \
-                        and isinstance(node.iter.func, cst.Attribute) \
-                        and node.iter.func.attr.value in ("parameters", "named_parameters"):
-                    text = self.module.code_for_node(node.body)
-                    if "requires_grad = False" in text or "requires_grad_(False)" in text:
-                        frozen.add(dotted_name(node.iter.func.value))
-                    if "requires_grad = True" in text or "requires_grad_()" in text or "requires_grad_(True)" in text:
-                        thawed.add(dotted_name(node.iter.func.value))
-            # A model frozen, then partly thawed (fine-tuning a head), still records a graph.
-            self._frozen_models = ({name for name in frozen if name}, {name for name in thawed if name})
-        frozen, thawed = self._frozen_models
-        # Freezing `model.features` leaves the rest of `model` recording a graph.
-        return any(within(key, name) for name in frozen) and not any(related(key, name) for name in thawed)
-
-    def _walk_grad(self, body, no_grad: bool, block) -> Iterator[tuple[Any, bool | None, list]]:
-        """(statement, gradients disabled there, its innermost loop or function body), in source order.
-
-        A statement that switches gradients globally (`torch.set_grad_enabled(...)`) yields
-        None: what follows depends on state we do not track.
-        """
-        for statement in body:
-            if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-                continue
-            if isinstance(statement, cst.With):
-                state = self._with_grad(statement)
-                if state is None:
-                    yield statement, None, block
-                    continue
-                yield from self._walk_grad(body_of(statement.body), no_grad or state, block)
-                continue
-            if any(self._switches_grad(call) for call in self._calls_in(statement)):
-                yield statement, None, block
-                continue
-            yield statement, no_grad, block
-            loop = isinstance(statement, (cst.For, cst.While))
-            for index, child in enumerate(child_bodies(statement)):
-                yield from self._walk_grad(child, no_grad, child if loop and index == 0 else block)
-
-    def _with_grad(self, statement) -> bool | None:
-        """True: the `with` disables gradients; False: it does not touch them; None: it enables them."""
-        disabled = False
-        for item in statement.items:
-            expr = item.item
-            target = expr.func if isinstance(expr, cst.Call) else expr
-            qualified = self.names.qualified_name(target)
-            if self._disables_grad(target):
-                disabled = True
-            elif qualified in _SET_GRAD:
-                args = expr.args if isinstance(expr, cst.Call) else ()
-                if args and isinstance(args[0].value, cst.Name) and args[0].value.value == "True":
-                    return None
-                disabled = True  # `set_grad_enabled(False)` or `set_grad_enabled(phase == "train")`
-            elif qualified in _ENABLE_GRAD:
-                return None
-        return disabled
-
-    def _disables_grad(self, target) -> bool:
-        """`torch.no_grad`, `torch.inference_mode`, or a wrapper named like them (`smart_inference_mode`)."""
-        if self.names.qualified_name(target) in _NO_GRAD:
-            return True
-        name = dotted_name(target)
-        last = name.rsplit(".", 1)[-1].lower() if name else ""
-        return "no_grad" in last or "inference_mode" in last
-
-    def _switches_grad(self, call) -> bool:
-        qualified = self.names.qualified_name(call.func)
-        if qualified in _SET_GRAD:
-            return True
-        # `torch.no_grad().__enter__()`
-        func = call.func
-        return isinstance(func, cst.Attribute) and func.attr.value == "__enter__"
-
-    def _needs_graph(self, body) -> bool:
-        """Does the scope ask for gradients of something other than the model (saliency, attacks)?"""
-        for statement in _flat_outside_parameter_loops(body):
-            for call in self._calls_in(statement):
-                if self.names.qualified_name(call.func) in _GRAD_FUNCTIONS:
-                    return True
-            for small in small_statements(statement):
-                if isinstance(small, cst.Assign) and any(
-                        isinstance(t.target, cst.Attribute) and t.target.attr.value == "requires_grad"
-                        for t in small.targets) and not _is_false(small.value):
-                    return True
-        return False
-
-    def _grad_disabled_for(self, function, depth: int) -> bool:
-        """Is `function` decorated with `no_grad`, nested in one that is, or called under it here?"""
-        for decorator in function.decorators:
-            expr = decorator.decorator
-            if self._disables_grad(expr.func if isinstance(expr, cst.Call) else expr):
-                return True
-        outer = self._enclosing.get(id(function))
-        if outer is not None and self._grad_disabled_for(outer, depth + 1):
-            return True
-        if depth >= INLINE_DEPTH:
-            return False
-        return self._called_without_grad(function, depth)
-
-    def _called_without_grad(self, function, depth: int) -> bool:
-        """Is some same-module call of `function` made with gradients disabled (or unknown)?"""
-        if self._calls_by_name is None:
-            self._calls_by_name = {}
-            for scope, body in self.scopes():
-                for statement, no_grad, _ in self._walk_grad(body, False, body):
-                    for call in self._calls_in(statement):
-                        func = call.func
-                        if isinstance(func, cst.Attribute):
-                            self._calls_by_name.setdefault(("attr", func.attr.value), []).append((scope, no_grad))
-                        elif isinstance(func, cst.Name):
-                            self._calls_by_name.setdefault(("name", func.value), []).append((scope, no_grad))
-        kind = "attr" if id(function) in self._classes else "name"
-        for scope, no_grad in self._calls_by_name.get((kind, function.name.value), ()):
-            if no_grad or no_grad is None:
-                return True
-            if scope is not None and scope is not function and self._grad_disabled_for(scope, depth + 1):
-                return True
-        return False

@@ -14,8 +14,11 @@ from __future__ import annotations
 from enum import Enum
 
 from torchlint._lazy import lazy_module
+from torchlint.facts.dataflow import BindingKind, Dataflow
+from torchlint.facts.names import dotted_name
 from torchlint.facts.program import Program
 from torchlint.facts.statements import walk_nodes
+from torchlint.facts.summaries import Summaries
 
 cst = lazy_module("libcst")
 
@@ -38,6 +41,7 @@ class Kind(Enum):
 
 class Modules:
     def __init__(self, facts) -> None:
+        self.facts = facts
         self.names = facts.names
         self.program = facts.get(Program)
         self._kinds: dict[int, Kind] = {}
@@ -53,6 +57,18 @@ class Modules:
             known = self._kinds[id(class_node)] = self._class_kind(class_node)
         return known
 
+    def behaves_as_module(self, class_node) -> bool:
+        """A module class, or one whose bases torchlint cannot see into (`ModelMixin`,
+        `PreTrainedModel`) that has a `forward` and stores a module it builds in an attribute
+        (`self.proj = nn.Linear(...)`): what only an `nn.Module` does."""
+        kind = self.class_kind(class_node)
+        if kind is not Kind.UNKNOWN:
+            return kind is Kind.MODULE
+        if self.program.method(class_node, "forward") is None:
+            return False
+        return any(self.builds_module(value) for cls in self.program.lineage(class_node)
+                   for values in self.program.self_attributes(cls).values() for value in values)
+
     def _class_kind(self, class_node) -> Kind:
         unseen = False
         for cls in self.program.lineage(class_node):
@@ -65,14 +81,92 @@ class Modules:
         return Kind.UNKNOWN if unseen else Kind.NOT_MODULE
 
     def builds_module(self, expr) -> bool:
-        """Does the expression certainly construct an `nn.Module` (`nn.Linear(...)`, `Block(...)`)?"""
+        """Does the expression certainly construct an `nn.Module`?
+
+        `nn.Linear(...)`, `Block(...)` for a same-module module class, `norm_layer(d)` for a name
+        bound only to module classes (a parameter whose default or annotation is one, a local
+        `block = Block if deep else nn.Identity`), `make_block(i)` for a same-module function
+        whose every `return` builds one, and `A() if c else B()` when both do.
+        """
+        return self._builds(expr, frozenset())
+
+    def _builds(self, expr, active: frozenset) -> bool:
+        if isinstance(expr, cst.IfExp):
+            return self._builds(expr.body, active) and self._builds(expr.orelse, active)
         if not isinstance(expr, cst.Call):
             return False
-        qualified = self.names.qualified_name(expr.func)
+        return self.is_module_class(expr.func) or self._returns_module(expr, active)
+
+    def is_module_class(self, expr, depth: int = 3) -> bool:
+        """Is the expression certainly a module class (or a `functools.partial` of one)?"""
+        if depth <= 0:
+            return False
+        qualified = self.names.qualified_name(expr)
         if qualified is not None:
             return is_module_class_name(qualified)
-        local = self.program.local_class(expr.func)
-        return local is not None and self.class_kind(local) is Kind.MODULE
+        if isinstance(expr, cst.IfExp):
+            return self.is_module_class(expr.body, depth - 1) and self.is_module_class(expr.orelse, depth - 1)
+        if isinstance(expr, cst.BooleanOperation) and isinstance(expr.operator, cst.Or):
+            # `norm_layer or nn.LayerNorm`: the parameter, or the class when it is not given
+            return self.is_module_class(expr.right, depth - 1) and (
+                self.is_module_class(expr.left, depth - 1) or self._only_parameters(expr.left))
+        if isinstance(expr, cst.Call) and self.names.qualified_name(expr.func) == "functools.partial" and expr.args:
+            return expr.args[0].keyword is None and self.is_module_class(expr.args[0].value, depth - 1)
+        if not isinstance(expr, cst.Name):
+            return False
+        bindings = self.bindings(expr)
+        if not bindings:
+            local = self.program.local_class(expr)
+            return local is not None and self.class_kind(local) is Kind.MODULE
+        return all(self._binds_module_class(b, depth - 1) for b in bindings)
+
+    def _binds_module_class(self, binding, depth: int) -> bool:
+        if binding.kind is BindingKind.CLASS:
+            return self.class_kind(binding.statement) is Kind.MODULE
+        if binding.kind is BindingKind.ASSIGN:
+            return self.is_module_class(binding.value, depth)
+        if binding.kind is BindingKind.PARAM:
+            param = binding.node
+            if param.annotation is not None and self._annotated_module_class(param.annotation.annotation):
+                return True
+            return param.default is not None and self.is_module_class(param.default, depth)
+        return False
+
+    def _annotated_module_class(self, annotation) -> bool:
+        """`Type[nn.Module]`, `type[Block]`, `Callable[..., nn.Module]`, `Optional[...]` of those."""
+        if not isinstance(annotation, cst.Subscript):
+            return False
+        kind = self.names.qualified_name(annotation.value) or dotted_name(annotation.value)
+        elements = [e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)]
+        if not elements:
+            return False
+        if kind in ("typing.Type", "type"):
+            return self.is_module_class(elements[0])
+        if kind in ("typing.Callable", "collections.abc.Callable"):
+            return self.is_module_class(elements[-1])
+        if kind == "typing.Optional":
+            return self._annotated_module_class(elements[0])
+        return False
+
+    def _only_parameters(self, expr) -> bool:
+        bindings = self.bindings(expr) if isinstance(expr, cst.Name) else ()
+        return bool(bindings) and all(b.kind is BindingKind.PARAM for b in bindings)
+
+    def bindings(self, name) -> frozenset:
+        """The bindings of a local name that may reach this load (empty: global or unknown)."""
+        return self.facts.get(Dataflow).flow_of(name).bindings_at(name)
+
+    def _returns_module(self, call, active: frozenset) -> bool:
+        """A same-module function (or method) annotated to return a module, or every `return` of
+        which builds one."""
+        function = self.facts.get(Summaries).callee(call)
+        if function is None or id(function) in active:
+            return False
+        if function.returns is not None and self.is_module_class(function.returns.annotation):
+            return True  # `def get_block(kind) -> nn.Module:`
+        returns = [n.value for n in walk_nodes(function.body) if isinstance(n, cst.Return)]
+        active = active | {id(function)}
+        return bool(returns) and all(v is not None and self._builds(v, active) for v in returns)
 
     def forward_output(self, class_node) -> Normalised | None:
         """What every `return` of the class's `forward` (same-module lineage) is normalised into.
