@@ -7,7 +7,7 @@ from typing import Any, Sequence
 from torchlint._lazy import lazy_module
 from torchlint.facts.dataflow import Away, Escape, How, Write
 from torchlint.facts.evidence import Evidence
-from torchlint.facts.layout import CopyingReshape
+from torchlint.facts.layout_reshape import CopyingReshape
 from torchlint.facts.tensors import Shows
 from torchlint.rule import NodeNote
 

@@ -4,7 +4,8 @@ from torchlint.rules._tensor_wording import cause_notes, merge_explanation, path
 
 from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
-from torchlint.facts.layout import Layouts, call_arguments, copying_flatten, copying_reshape
+from torchlint.facts.layout import Layouts
+from torchlint.facts.layout_reshape import call_arguments, copying_flatten, copying_reshape
 from torchlint.rule import FixSpec, Invalid, Rule
 
 cst = lazy_module("libcst")

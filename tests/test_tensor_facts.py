@@ -8,7 +8,8 @@ import pytest
 from torchlint.facts import ModuleFacts
 from torchlint.facts.dataflow import Dataflow
 from torchlint.facts.statements import walk_nodes
-from torchlint.facts.layout import Layouts, copying_reshape
+from torchlint.facts.layout import Layouts
+from torchlint.facts.layout_reshape import copying_reshape
 from torchlint.facts.tensors import Shows
 
 

@@ -6,7 +6,8 @@ import textwrap
 import libcst as cst
 
 from torchlint.facts import ModuleFacts
-from torchlint.facts.layout import Layouts, copying_reshape
+from torchlint.facts.layout import Layouts
+from torchlint.facts.layout_reshape import copying_reshape
 
 
 def _layout(source, code, kind=(cst.Call, cst.Name, cst.Attribute, cst.Subscript, cst.BinaryOperation)):

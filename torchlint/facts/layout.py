@@ -17,11 +17,12 @@ Sizes are symbolic tokens: "1", "3" for literals, and stable keys for named size
 sorted factors, so `H * W` matches the dims `H` and `W`), so that two spellings of the same
 size compare equal. Memory order is a rank per dim (0 = outermost in the underlying storage,
 None for size-1 or unknown dims, EXPANDED for stride 0); `view_merge(layout, target)` uses
-ranks to tell whether a reshape is a view or a copy, and `copying_reshape(layouts, call)` is
+ranks to tell whether a reshape is a view or a copy, and `layout_reshape.copying_reshape(layouts, call)` is
 the question the reshape rules ask of a `.reshape`/`.view` call.
 
-Facts that only hold on some paths are dropped (`_join`): a name bound differently in two
-branches has a layout only where both agree. Results checked against torch 2.x with
+A name bound differently in two branches keeps only what every definition agrees on (`_join`:
+ndim, sizes, memory order); `paths_of` gives each definition's own layout, for questions
+judged path by path. Results checked against torch 2.x with
 `is_contiguous()`, `stride()` and `untyped_storage().data_ptr()`: elementwise ops keep the
 input's memory order; `softmax`, `log_softmax`, `masked_fill`, `layer_norm` return contiguous
 memory; `contiguous()`/`to()` with a `memory_format` make strides unknown.
@@ -30,7 +31,7 @@ memory; `contiguous()`/`to()` with a `memory_format` make strides unknown.
 from __future__ import annotations
 
 from copy import copy
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.shape_modules import ModuleValues
@@ -38,6 +39,7 @@ from torchlint.facts.shape_scope import ScopedDataflow
 from torchlint.facts.shape_values import NO_ARGUMENT, NO_HELPER, ReturnedValues
 from torchlint.facts.shape_sizes import SizeTokens, _einsum_permutation, _literal_tensor
 from torchlint.facts.evidence import Evidence
+from torchlint.facts.layout_index import _index, _sliced, _split_element
 from torchlint.facts.layout_ops import (
     _code,
     _dim_argument,
@@ -45,10 +47,8 @@ from torchlint.facts.layout_ops import (
     _expand,
     _first_operand,
     _flattened,
-    flatten_bounds,
     _fresh,
     _has_ones,
-    _index,
     _join,
     _interleaved,
     _keepdim,
@@ -59,8 +59,6 @@ from torchlint.facts.layout_ops import (
     _ranked,
     _repeated,
     _reshaped,
-    _sliced,
-    _split_element,
     _squeezed,
     _tensor,
     _topk,
@@ -95,9 +93,7 @@ from torchlint.facts.tensors import (
     _int_list,
     _is_scalar_like,
     _looks_like_size,
-    flatten_merge,
     _Pair,
-    view_merge,
 )
 
 cst = lazy_module("libcst")
@@ -587,120 +583,3 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues):
         batch = left.dims[:-2] if len(left.dims) >= len(right.dims) else right.dims[:-2]
         sizes = [d.size for d in batch] + [left.dims[-2].size, right.dims[-1].size]
         return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
-
-@dataclass(frozen=True)
-class CopyingReshape:
-    """A `.view`/`.reshape` call whose new shape merges dims that are not adjacent in memory."""
-
-    layout: Layout  # the receiver's layout
-    merged: tuple  # positions of the merged dims in the receiver
-    into: int = 0  # 0: `merged` go into one dim; n > 0: they go into n dims in a way not told by sizes
-    when: object = None  # a `Binding`: the copy happens when this definition of the receiver's name ran
-
-    @property
-    def runs(self) -> int:
-        """How many runs of memory-adjacent dims the merged dims form (`into` is fewer)."""
-        ranks = [self.layout.dims[i].rank for i in self.merged]
-        return 1 + sum(1 for a, b in zip(ranks, ranks[1:]) if not (isinstance(a, int) and b == a + 1 and b not in self.layout.cuts))
-
-    @property
-    def cause(self) -> Evidence | None:
-        """Where the receiver became non-contiguous, when one operation shows it."""
-        cause = self.layout.noncontig
-        return cause if cause is not None and cause.node is not None else None
-
-
-def call_arguments(module, call) -> str:
-    """The source text of a call's arguments, `B, -1` for `x.view(B, -1)`, `shape=(B, -1)`."""
-    return ", ".join(
-        (f"{argument.keyword.value}=" if argument.keyword is not None else "") + module.code_for_node(argument.value)
-        for argument in call.args
-    )
-
-
-def copying_reshape(layouts: Layouts, call, paths: bool = False) -> CopyingReshape | None:
-    """For `x.view(...)` / `x.reshape(...)`: the evidence that it needs a copy, or None.
-
-    None unless the receiver is a tensor known to be non-contiguous there, its dims are known,
-    and the new shape provably merges dims whose strides are incompatible. With `paths`, a
-    receiver whose definitions differ is judged on each (see `Layouts.paths_of`): a reshape
-    that copies when one definition ran is answered with that definition (`when`).
-    """
-    func = call.func
-    if not isinstance(func, cst.Attribute):
-        return None
-    target = layouts._target_tokens(call)
-    if target is None or sum(1 for t in target if t == "-1") > 1:
-        return None
-    method = func.attr.value
-
-    def judge(layout):
-        if layout is not None and layout.contiguous is True:
-            return _VIEW
-        if layout is None or layout.contiguous is not False or layout.dims is None:
-            return None
-        if layout.tensor is None and method != "view":
-            return None
-        merge = view_merge(layout, target)
-        if merge is None:
-            return None
-        return CopyingReshape(layout, merge.positions, merge.into) if merge.copies else _VIEW
-
-    return _judged(layouts, func.value, judge, paths)
-
-
-def copying_flatten(layouts: Layouts, call, paths: bool = False) -> CopyingReshape | None:
-    """For `x.flatten(start, end)` / `torch.flatten(x, start, end)`: the evidence that it copies.
-
-    `flatten` has reshape's semantics: a view when dims start..end are one run in memory, else a
-    copy. None unless the receiver is a tensor known to be non-contiguous with known dims.
-    `paths` as for `copying_reshape`.
-    """
-    func = call.func
-    args = [a for a in call.args if a.keyword is None]
-    if isinstance(func, cst.Attribute) and func.attr.value == "flatten" \
-            and layouts.names.qualified_name(func) is None:
-        receiver, rest = func.value, args
-    elif layouts.names.qualified_name(func) == "torch.flatten" and args:
-        receiver, rest = args[0].value, args[1:]
-    else:
-        return None
-
-    def judge(layout):
-        if layout is not None and layout.contiguous is True:
-            return _VIEW
-        if layout is None or layout.contiguous is not False or layout.dims is None or not layout.tensor:
-            return None
-        bounds = flatten_bounds(layout, call, rest)
-        merge = flatten_merge(layout, *bounds) if bounds is not None else None
-        if merge is None:
-            return None
-        return CopyingReshape(layout, merge.positions) if merge.copies else _VIEW
-
-    return _judged(layouts, receiver, judge, paths)
-
-
-_VIEW = "view"  # a judge's answer: the reshape is a view (None: not known)
-
-
-def _judged(layouts: Layouts, receiver, judge, paths: bool) -> CopyingReshape | None:
-    """`judge` the receiver's layout; failing that, with `paths`, each definition's layout.
-
-    A copy on every path is a copy. A copy on some paths and a view on all the others is that
-    first copying path's copy (`when`). When some path is not known (a backend-dependent
-    `scaled_dot_product_attention`, a value from elsewhere), there is no answer: that path may be
-    the one that runs, and the census shows it usually is.
-    """
-    found = judge(layouts.of(receiver))
-    if isinstance(found, CopyingReshape):
-        return found
-    if not paths or found == _VIEW:
-        return None
-    verdicts = [(binding, judge(layout)) for binding, layout in layouts.paths_of(receiver)]
-    if not verdicts or any(verdict is None for _, verdict in verdicts):
-        return None
-    copying = [(binding, verdict) for binding, verdict in verdicts if isinstance(verdict, CopyingReshape)]
-    if not copying:
-        return None
-    binding, verdict = copying[0]
-    return verdict if len(copying) == len(verdicts) else replace(verdict, when=binding)
