@@ -280,10 +280,11 @@ def _handed_to_modules(class_node, modules: Modules) -> set[str]:
     torchlint cannot see into): that module registers them."""
     found = set()
     for node in walk_nodes(class_node.body):
-        if isinstance(node, cst.Call) and (modules.builds_module(node) or _may_be_class(node.func)):
-            for arg in node.args:
-                if _is_self_attribute(arg.value):
-                    found.add(arg.value.attr.value)
+        if not isinstance(node, cst.Call):
+            continue
+        handed = [arg.value.attr.value for arg in node.args if _is_self_attribute(arg.value)]
+        if handed and (_may_be_class(node.func) or modules.builds_module(node)):  # the cheap tests first
+            found.update(handed)
     return found
 
 
