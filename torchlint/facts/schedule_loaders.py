@@ -24,7 +24,7 @@ from typing import Any
 from torchlint._lazy import lazy_module
 from torchlint.facts.names import dotted_name
 from torchlint.facts.program import Program
-from torchlint.facts.statements import body_of, calls_in, iter_statements, parameters, small_statements
+from torchlint.facts.statements import body_of, calls_in, header_expressions, iter_statements, parameters, small_statements
 from torchlint.facts.summaries import Summaries
 
 cst = lazy_module("libcst")
@@ -195,21 +195,9 @@ def _calls_with_scope(module):
             if isinstance(statement, cst.FunctionDef):
                 stack.append((body_of(statement.body), statement))
                 continue
-            for expression in _evaluated(statement):
+            for expression in header_expressions(statement):
                 for call in calls_in(expression):
                     yield call, function
-
-
-def _evaluated(statement) -> list:
-    if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-        return list(statement.body)
-    if isinstance(statement, (cst.If, cst.While)):
-        return [statement.test]
-    if isinstance(statement, cst.For):
-        return [statement.iter]
-    if isinstance(statement, cst.With):
-        return [item.item for item in statement.items]
-    return []
 
 
 def _agreed(samplers: list):

@@ -34,7 +34,7 @@ from torchlint._lazy import lazy_module
 from torchlint.facts.loops import LoopFacts
 from torchlint.facts.schedule_loaders import LoaderSources, Unpacked
 from torchlint.facts.names import dotted_name, related
-from torchlint.facts.statements import body_of, calls_in, iter_statements, small_statements
+from torchlint.facts.statements import body_of, calls_in, header_expressions, iter_statements, small_statements
 from torchlint.facts.summaries import Summaries
 
 cst = lazy_module("libcst")
@@ -370,7 +370,7 @@ class Schedules:
                         where = loop.function
                     if key is not None:
                         yield statement, node, key, via, where
-            for small in _headers(statement):
+            for small in header_expressions(statement):
                 for call in calls_in(small):
                     helper = self._helper(call, loop)
                     if helper is None or depth >= INLINE_DEPTH or helper in active:
@@ -392,7 +392,7 @@ class Schedules:
 
     def _sets_epoch(self, statements, depth, active, loop) -> bool:
         for statement in iter_statements(statements, into_functions=False, into_classes=False):
-            for small in _headers(statement):
+            for small in header_expressions(statement):
                 for call in calls_in(small):
                     if isinstance(call.func, cst.Attribute) and call.func.attr.value == "set_epoch":
                         return True
@@ -406,7 +406,7 @@ class Schedules:
         """The loader or its sampler is passed, inside the epoch loop, to code we cannot read
         (an imported `shuffle_dataset(loader, epoch)` may set the epoch)."""
         for statement in iter_statements(body_of(loop.node.body), into_functions=False, into_classes=False):
-            for small in _headers(statement):
+            for small in header_expressions(statement):
                 for call in calls_in(small):
                     name = (dotted_name(call.func) or "").rsplit(".", 1)[-1]
                     if name in _READS_ONLY or self._helper(call, loop) is not None:
@@ -513,19 +513,4 @@ def _renaming(call, function, outer: dict) -> dict | None:
 def _exclusive(a: StepEvent, b: StepEvent) -> bool:
     taken = dict(a.branches)
     return any(key in taken and taken[key] != branch for key, branch in b.branches)
-
-
-def _headers(statement) -> list:
-    """The expressions a statement evaluates itself (not its body's)."""
-    if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-        return list(statement.body)
-    if isinstance(statement, cst.If):
-        return [statement.test]
-    if isinstance(statement, cst.While):
-        return [statement.test]
-    if isinstance(statement, cst.For):
-        return [statement.iter]
-    if isinstance(statement, cst.With):
-        return [item.item for item in statement.items]
-    return []
 

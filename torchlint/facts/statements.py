@@ -139,3 +139,18 @@ def calls_in(node) -> Iterator:
             yield from calls_in(child)
     if type(node).__name__ == "Call":
         yield node
+
+
+def header_expressions(statement) -> list:
+    """The expressions a statement evaluates itself, not its body's: a line's small statements,
+    an `if`/`while` test, a `for`'s iterable, a `with`'s items."""
+    kind = type(statement)
+    if kind is cst.SimpleStatementLine or kind is cst.SimpleStatementSuite:
+        return list(statement.body)
+    if kind is cst.If or kind is cst.While:
+        return [statement.test]
+    if kind is cst.For:
+        return [statement.iter]
+    if kind is cst.With:
+        return [item.item for item in statement.items]
+    return []
