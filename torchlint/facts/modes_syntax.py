@@ -12,6 +12,7 @@ from torchlint.facts.statements import (
     body_of,
     calls_in,
     child_bodies,
+    header_expressions,
     small_statements,
 )
 
@@ -163,15 +164,5 @@ def _ends_after(loop, site) -> bool:
 
 def _calls_of(statement) -> Iterator:
     """Calls in a statement line, or in a compound statement's header, in execution order."""
-    if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-        roots = list(statement.body)
-    elif isinstance(statement, (cst.If, cst.While)):
-        roots = [statement.test]
-    elif isinstance(statement, cst.For):
-        roots = [statement.iter]
-    elif isinstance(statement, cst.With):
-        roots = [item.item for item in statement.items]
-    else:
-        roots = []
-    for root in roots:
+    for root in header_expressions(statement):
         yield from calls_in(root)

@@ -1,4 +1,4 @@
-"""Which `DistributedSampler` a loader draws from, followed through the module (TL208's sources).
+"""Which `DistributedSampler` a loader draws from, followed through the module.
 
 A loader is known to draw from a sampler when every value a name may hold says so:
 
