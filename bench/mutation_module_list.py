@@ -156,13 +156,13 @@ def _aliases(module) -> dict[str, str]:
                     aliases[full.split(".")[0]] = full.split(".")[0]
 
         def visit_ImportFrom(self, node):
-            if node.relative or node.module is None or isinstance(node.names, cst.ImportStar):
+            if isinstance(node.names, cst.ImportStar):
                 return
-            base = dotted_name(node.module) or ""
+            base = "." * len(node.relative) + ((dotted_name(node.module) or "") if node.module is not None else "")
             for alias in node.names:
                 name = dotted_name(alias.name) or ""
                 local = dotted_name(alias.asname.name) if alias.asname is not None else name
-                aliases[local or ""] = f"{base}.{name}"
+                aliases[local or ""] = base + name if base.endswith(".") else f"{base}.{name}"
 
     module.visit(Find())
     return aliases
