@@ -39,6 +39,7 @@ from torchlint.facts.shape_scope import ScopedDataflow
 from torchlint.facts.shape_values import NO_ARGUMENT, NO_HELPER, ReturnedValues
 from torchlint.facts.shape_sizes import SizeTokens, _einsum_permutation, _literal_tensor
 from torchlint.facts.evidence import Evidence
+from torchlint.facts.layout_attention import ATTENTION_FUNCTIONS, attention_output
 from torchlint.facts.layout_index import _index, _sliced, _split_element
 from torchlint.facts.layout_ops import (
     _code,
@@ -389,6 +390,8 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues):
         if qualified == "torch.flatten" and args:
             source = self._eval(args[0].value)
             return _flattened(_tensor(source), call, args[1:]) if isinstance(source, Layout) else Layout(tensor=True)
+        if qualified in ATTENTION_FUNCTIONS:
+            return attention_output(self, call)
         if qualified in ("torch.matmul", "torch.bmm") and len(args) == 2:
             return self._matmul(self._eval(args[0].value), self._eval(args[1].value))
         if qualified in FRESH_FUNCTIONS and args:

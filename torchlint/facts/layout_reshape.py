@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from torchlint._lazy import lazy_module
 from torchlint.facts.evidence import Evidence
 from torchlint.facts.layout import Layouts
+from torchlint.facts.layout_attention import is_attention_call
 from torchlint.facts.layout_ops import flatten_bounds
 from torchlint.facts.tensors import Layout, flatten_merge, view_merge
 
@@ -119,9 +120,10 @@ def _judged(layouts: Layouts, receiver, judge, paths: bool) -> CopyingReshape | 
     """`judge` the receiver's layout; failing that, with `paths`, each definition's layout.
 
     A copy on every path is a copy. A copy on some paths and a view on all the others is that
-    first copying path's copy (`when`). When some path is not known (a backend-dependent
-    `scaled_dot_product_attention`, a value from elsewhere), there is no answer: that path may be
-    the one that runs, and the census shows it usually is.
+    first copying path's copy (`when`), unless one of the paths is a `scaled_dot_product_attention`
+    call: its branch and the other are chosen by configuration, not by the data. When some path is
+    not known (an attention output whose kernel cannot be told, a value from elsewhere), there is
+    no answer: that path may be the one that runs, and the census shows it usually is.
     """
     found = judge(layouts.of(receiver))
     if isinstance(found, CopyingReshape):
@@ -135,4 +137,10 @@ def _judged(layouts: Layouts, receiver, judge, paths: bool) -> CopyingReshape | 
     if not copying:
         return None
     binding, verdict = copying[0]
-    return verdict if len(copying) == len(verdicts) else replace(verdict, when=binding)
+    if len(copying) == len(verdicts):
+        return verdict
+    if any(is_attention_call(layouts.names, b.value) for b, _ in verdicts):
+        # a fused-attention branch next to its `attn @ v` fallback: which one runs is configuration
+        # (`self.fused_attn`), and the census shows the fused one usually does; the copy is not shown
+        return None
+    return replace(verdict, when=binding)
