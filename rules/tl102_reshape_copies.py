@@ -41,15 +41,26 @@ class ReshapeCopies(Rule):
     and `F.pad`/`F.interpolate` of a contiguous tensor (fresh contiguous memory), and elementwise ops,
     which keep their first operand's memory order when it is dense and not broadcast (so
     `pred.t().eq(...)[:k]` stays transposed, as in the usual top-k accuracy helper).
-    `F.scaled_dot_product_attention`'s output layout depends on the backend: not judged. In
+    `F.scaled_dot_product_attention`'s output is laid out as torch does on CPU: the fused CPU
+    kernel returns fresh memory in q's memory order (q from a permuted `qkv` gives an output whose
+    `transpose(1, 2)` is contiguous, so merging the heads is a view), and the math fallback (q not
+    4-D, `dropout_p` > 0, a 3-D mask, v's head dim unlike q's) returns contiguous memory; a
+    contiguous q (after `.contiguous()`, `torch.cat(..., dim=2)`, a fresh tensor) gives a contiguous
+    output either way, and `x.transpose(1, 2).reshape(B, N, C)` then copies. When the kernel cannot
+    be told (`dropout_p=self.attn_drop.p if self.training else 0.`, a mask of unknown rank) and q is
+    not contiguous, or q comes from elsewhere, the output's memory order is unknown. On CUDA the
+    flash and memory-efficient kernels return (B, N, h, d) memory whatever q is, so a merge that
+    copies on CPU can be a view there: the finding describes CPU (and the math backend). In
     `attn @ v` with `attn` from elsewhere, `attn` is taken to be a (batch of) matrices with no
     more dims than `v`, so the product has `v`'s ndim, in fresh contiguous memory.
 
     A name defined differently on several paths (`if ...: y = x.transpose(1, 2) else: y = x`)
     is judged on each: a reshape that copies on some paths and is a view on all the others is
     reported with the definition on whose path it copies (and no fix: `.contiguous()` would add
-    a copy on the other paths). When some path's layout is unknown (the backend-dependent
-    attention above), the line is not judged.
+    a copy on the other paths). When some path's layout is unknown, the line is not judged; nor
+    is it when one of the paths is a `scaled_dot_product_attention` call (`if self.fused_attn:`
+    next to an `attn @ v` fallback): which branch runs is configuration, usually the fused one,
+    and a copy on the other branch is not shown.
 
     ## Why is this bad?
     `reshape` returns a view when it can and a copy when it cannot, and the line reads the same
