@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from torchlint.facts.data_words import ACCEPTS_1D, HELD_OUT, TEST, TRAIN, VALID, Kind, Role
@@ -150,6 +150,23 @@ def union(values: Iterable[Value]) -> Value:
         evidence = evidence or value.role_evidence
         data = data or value.data
     return Value(frozenset(roles), evidence, frozenset(sources), frozenset(taints), data=data)
+
+
+def agreed(values: list[Value]) -> Value | None:
+    """One value for the values several statements store (given in evaluation order), or None
+    when they disagree on the role or on the fitted object they hold: the last one stands for
+    all, frame, 1-D and folds only when every one is."""
+    if not values:
+        return None
+    last = values[-1]
+    if any(value.roles != last.roles or value.obj is not last.obj for value in values):
+        return None
+    return replace(
+        last,
+        frame=all(value.frame for value in values),
+        one_d=last.one_d if all(value.one_d is not None for value in values) else None,
+        kfold=all(value.kfold for value in values),
+    )
 
 
 def is_held_out(roles: frozenset[Role]) -> bool:

@@ -18,6 +18,7 @@ from torchlint.facts.data_shapes import drops_rows, strip_indexers
 from torchlint.facts.data_words import HELD_OUT, ROW_SUBSET_METHODS, TEST, TRAIN, is_bare_role_name, roles_of_name
 from torchlint.facts.dataflow import Dataflow, Flow, Scope
 from torchlint.facts.names import dotted_name
+from torchlint.facts.program import Program
 from torchlint.facts.statements import body_of, parameters
 
 cst = lazy_module("libcst")
@@ -31,7 +32,7 @@ class Interpreter(Expressions):
         self.facts = facts
         self.names = facts.names
         self.dataflow: Dataflow = facts.get(Dataflow)
-        self.bindings = DataBindings(self.dataflow)
+        self.bindings = DataBindings(self.dataflow, facts.get(Program))
         self.order = 0
         self.next_source = 0
         self.conditional = 0  # depth of conditional blocks inside the current function
