@@ -262,3 +262,21 @@ def test_agreed_values_keep_one_role_and_one_object_and_only_shared_shapes():
     assert joined.roles == {TRAIN} and not joined.frame
     assert agreed([train, train]).frame
     assert agreed([Value(obj=object()), Value(obj=object())]) is None
+
+
+# --- annotations are evidence: wrapped, quoted, and on annotated assignments ------------------------
+
+
+def test_optional_quoted_and_assignment_annotations_are_evidence():
+    source = (
+        "from typing import Optional\nimport pandas as pd\n"
+        "def f(a: Optional[pd.DataFrame], b: 'pd.Series', c: pd.Series | None, d: int | str, e: 'not a type('):\n"
+        "    n: pd.DataFrame = load()\n"
+        "    use(a, b, c, d, e, n)\n"
+    )
+    facts, module = build(source)
+    call = module.body[2].body.body[1].body[0].value
+    a, b, c, d, e, n = (facts.value_of(arg.value) for arg in call.args)
+    assert a.frame and n.frame
+    assert b.one_d.reason is Because.ANNOTATED and c.one_d.reason is Because.ANNOTATED
+    assert not (d.frame or d.one_d or e.frame or e.one_d)

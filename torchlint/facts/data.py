@@ -13,7 +13,8 @@ bindings of its own:
 - its *sources* are the data sets it was derived from (each reader or constructor call is one);
 - its *taints* are the fits whose learned statistics it carries (`fit_transform` outputs, and
   `transform` outputs of an object fitted on it);
-- annotations are evidence: a parameter annotated `pd.DataFrame` is a frame, `pd.Series` is 1-D;
+- annotations are evidence: a parameter or an annotated assignment typed `pd.DataFrame` is a
+  frame, `pd.Series` is 1-D (also inside `Optional[...]`, `... | None`, or quoted);
 - fitted objects (scalers, encoders, PCA, pipelines, estimators) are recognised from their
   constructor through imports and aliases, and every `fit`/`fit_transform`/`partial_fit`, use and
   split is recorded in program order.
@@ -50,7 +51,7 @@ class Because(enum.Enum):
     ONE_D_ARRAY = enum.auto()  # a numpy constructor that builds a 1-D array
     FLATTENED = enum.auto()  # `.ravel()` / `.flatten()` (`name` is the method)
     RESHAPED_1D = enum.auto()  # `.reshape(-1)`
-    ANNOTATED = enum.auto()  # a parameter annotated with a 1-D type (`name` is the annotation)
+    ANNOTATED = enum.auto()  # annotated with a 1-D type (`name` is the annotation)
 
 
 @dataclass
