@@ -280,3 +280,16 @@ def test_optional_quoted_and_assignment_annotations_are_evidence():
     assert a.frame and n.frame
     assert b.one_d.reason is Because.ANNOTATED and c.one_d.reason is Because.ANNOTATED
     assert not (d.frame or d.one_d or e.frame or e.one_d)
+
+
+def test_a_class_attribute_is_what_self_reads_until_a_method_stores_one():
+    source = SCALER + (
+        "class Job:\n    prep = StandardScaler()\n"
+        "    def fit(self, X_train):\n        self.prep.fit(X_train)\n"
+    )
+    facts, _ = build(source)
+    (fit,) = facts.fits
+    assert fit.obj.class_name == "StandardScaler"
+    stored_too = source.replace("    def fit", "    def reset(self):\n        self.prep = StandardScaler()\n    def fit")
+    facts, _ = build(stored_too)
+    assert facts.fits == []  # two objects: the class's and the one `reset` stores

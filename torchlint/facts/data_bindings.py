@@ -10,7 +10,7 @@ afresh.
 `self.<attr>` in a method is also an attribute binding of the class (`Program.self_stores`): a
 read that finds no value its own method stored before it sees the values stored to that
 attribute by every method of the class and of its relatives (same-module bases and subclasses),
-when they agree (`data.agreed`: one role, one fitted object). It is unknown when they disagree,
+and the class-body bindings of that name (class attributes), when they agree (`data.agreed`: one role, one fitted object). It is unknown when they disagree,
 when one of those stores has not been evaluated yet (a method further down, a subclass; the
 reading method's own later stores excepted: they run after this read), or when a method sets
 attributes by name. A store of the literal `None` (`self.scaler = None` in `__init__`) is a
@@ -165,8 +165,17 @@ class DataBindings:
             stores = self.program.self_stores(relative)
             if stores.dynamic:
                 return None
+            # `scaler = StandardScaler()` in the class body: what `self.scaler` reads until a
+            # method stores one on the instance
+            for binding in self.dataflow.flow_of(relative).bindings_of(attributes[0]):
+                if is_none_literal(binding.value):
+                    continue
+                recorded = self._values.get(id(binding))
+                if recorded is None:
+                    return None  # a def, or not evaluated yet
+                values.append(recorded)
             for store in stores.by_name.get(attributes[0], ()):
-                if isinstance(store.value, cst.Name) and store.value.value == "None":
+                if is_none_literal(store.value):
                     continue
                 stored = self._stored.get(id(store.target))
                 if stored is not None:
@@ -196,3 +205,8 @@ class DataBindings:
                 return None
         outer = self.dataflow.flow_of(method.name)  # a def's name binds in the scope around it
         return (outer.scope, method) if outer.kind is Scope.CLASS else None
+
+
+def is_none_literal(expr) -> bool:
+    """The literal `None`: a placeholder until a method stores the attribute's real value."""
+    return isinstance(expr, cst.Name) and expr.value == "None"

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.data import Because, DataRoles, Evidence, Split, Value, union
-from torchlint.facts.data_bindings import DataBindings
+from torchlint.facts.data_bindings import DataBindings, is_none_literal
 from torchlint.facts.data_expressions import Expressions
 from torchlint.facts.data_shapes import drops_rows, strip_indexers
 from torchlint.facts.data_words import HELD_OUT, ROW_SUBSET_METHODS, TEST, TRAIN, is_bare_role_name, roles_of_name
@@ -131,7 +131,7 @@ class Interpreter(Expressions):
             except Exception:  # noqa: BLE001 - any string that is not an expression names no type
                 return None
         if isinstance(annotation, cst.BinaryOperation) and isinstance(annotation.operator, cst.BitOr):
-            sides = [side for side in (annotation.left, annotation.right) if not _is_none(side)]
+            sides = [side for side in (annotation.left, annotation.right) if not is_none_literal(side)]
             annotation = sides[0] if len(sides) == 1 else None
         elif isinstance(annotation, cst.Subscript) and self.names.qualified_name(annotation.value) == "typing.Optional":
             elements = [e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)]
@@ -302,7 +302,3 @@ class Interpreter(Expressions):
         for taint in value.taints:
             if taint in fits and node not in fits[taint].tainted_splits:
                 fits[taint].tainted_splits.append(node)
-
-
-def _is_none(expr) -> bool:
-    return isinstance(expr, cst.Name) and expr.value == "None"
