@@ -3,7 +3,9 @@
 One ordered pass over each scope (the module, then each function as it is defined) follows
 values through assignments the way a reader of a notebook does, cell after cell
 (`data_interpreter`, `data_expressions`). Values are kept on the program model's bindings
-(`data_bindings`): a load reads a binding of `Dataflow` that reaches it, so the domain finds no
+(`data_bindings`): a load reads a binding of `Dataflow` that reaches it, and `self.<attr>` in a
+method reads the attribute's stores in every method of the class and its same-module relatives
+(`Program.self_stores`) when they agree on one role and one object, so the domain finds no
 bindings of its own:
 
 - a value's *role* comes from the words of the name it is bound to (`X_test`, `valid_df`,
@@ -21,7 +23,8 @@ bindings of its own:
 
 The fact records and answers questions (`used_after`, `split_then_used`, `callers_of`...); the
 rules decide what is a leak. The evaluation is approximate: branches are read in order, loops
-once, and where several bindings reach a load the one evaluated last stands for all. Whenever it
+once, and where several bindings reach a load the one evaluated last stands for all; methods are
+read in source order, so a fit in one method comes "after" a fit in a method above it. Whenever it
 cannot tell, it records nothing, so the rules stay silent.
 """
 
