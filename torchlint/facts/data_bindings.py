@@ -62,11 +62,14 @@ class DataBindings:
                 return self._unbound.get(expr.value)
             recorded = self._values.get(id(binding))
             return self._unbound.get(expr.value) if recorded is None else recorded[1]
-        slot = self._slot(flow, expr)
-        if slot is None:
+        root, attributes = attribute_chain(expr)
+        if root is None or not attributes:
             return None
-        value = self._slots.get(slot)
-        return self._class_attribute(flow, expr) if value is None else value
+        binding = self._binding(flow, root)
+        value = self._slots.get((id(binding) if binding is not None else root.value, ".".join(attributes)))
+        if value is None and len(attributes) == 1 and root.value == "self":  # `self.a.b` reads `self.a`
+            return self._class_attribute(binding, attributes[0])
+        return value
 
     def is_bound(self, flow: Flow, name) -> bool:
         """Does a Name read a value the interpreter recorded (a local or enclosing variable)?"""
@@ -150,13 +153,11 @@ class DataBindings:
 
     # --- attribute bindings of a class ----------------------------------------------------------
 
-    def _class_attribute(self, flow: Flow, chain) -> Any:
-        """`self.<attr>` read in a method before the method stores it: the agreed value of the
-        attribute's stores in the class and its relatives, None when unknown."""
-        root, attributes = attribute_chain(chain)
-        if root is None or root.value != "self" or len(attributes) != 1:
-            return None  # `self.a.b` is read through `self.a`
-        found = self._method_of_self(self._binding(flow, root))
+    def _class_attribute(self, binding: Binding | None, attr: str) -> Any:
+        """`self.<attr>` read in a method before the method stores it (`binding`: what `self`
+        reads): the agreed value of the attribute's stores in the class and its relatives, and of
+        its class-body bindings; None when unknown."""
+        found = self._method_of_self(binding)
         if found is None:
             return None
         class_node, method = found
@@ -167,14 +168,14 @@ class DataBindings:
                 return None
             # `scaler = StandardScaler()` in the class body: what `self.scaler` reads until a
             # method stores one on the instance
-            for binding in self.dataflow.flow_of(relative).bindings_of(attributes[0]):
+            for binding in self.dataflow.flow_of(relative).bindings_of(attr):
                 if is_none_literal(binding.value):
                     continue
                 recorded = self._values.get(id(binding))
                 if recorded is None:
                     return None  # a def, or not evaluated yet
                 values.append(recorded)
-            for store in stores.by_name.get(attributes[0], ()):
+            for store in stores.by_name.get(attr, ()):
                 if is_none_literal(store.value):
                     continue
                 stored = self._stored.get(id(store.target))

@@ -186,35 +186,42 @@ def _is_self_attribute(target) -> bool:
 
 
 def _collect_stores(statement, method, found: SelfStores) -> None:
-    """The `self.<attr>` stores of one statement (its own header and lines, not its body's)."""
-    if isinstance(statement, cst.For):
+    """The `self.<attr>` stores of one statement (its own header and lines, not its body's).
+    Node kinds are told by exact class, not isinstance (an ABC check): this runs per statement."""
+    kind = type(statement)
+    if kind is cst.For:
         _add_targets(statement.target, None, method, found)
-    elif isinstance(statement, cst.With):
+    elif kind is cst.With:
         for item in statement.items:
             if item.asname is not None:
                 _add_targets(item.asname.name, None, method, found)
-    for small in small_statements(statement):
-        if isinstance(small, cst.Assign):
+    elif kind is not cst.SimpleStatementLine and kind is not cst.SimpleStatementSuite:
+        return
+    for small in statement.body if kind is cst.SimpleStatementLine or kind is cst.SimpleStatementSuite else ():
+        small_kind = type(small)
+        if small_kind is cst.Assign:
             for target in small.targets:
                 _add_targets(target.target, small.value, method, found)
-        elif isinstance(small, cst.AnnAssign):
+        elif small_kind is cst.AnnAssign:
             if small.value is not None:
                 _add_targets(small.target, small.value, method, found)
-        elif isinstance(small, cst.AugAssign):
+        elif small_kind is cst.AugAssign:
             _add_targets(small.target, None, method, found)
-        if _sets_attributes_by_name(small):
+        elif small_kind is cst.Expr and _sets_attributes_by_name(small):
             found.dynamic = True
 
 
 def _add_targets(target, value, method, found: SelfStores) -> None:
-    if isinstance(target, (cst.Tuple, cst.List)):
+    kind = type(target)
+    if kind is cst.Tuple or kind is cst.List:
         for element in target.elements:
             _add_targets(element.value, None, method, found)
-    elif isinstance(target, cst.StarredElement):
+    elif kind is cst.StarredElement:
         _add_targets(target.value, None, method, found)
-    elif _is_self_attribute(target):
-        found.by_name.setdefault(target.attr.value, []).append(AttributeStore(target, value, method))
-    elif isinstance(target, cst.Subscript) and _is_self_dict(target.value):
+    elif kind is cst.Attribute:
+        if type(target.value) is cst.Name and target.value.value == "self":
+            found.by_name.setdefault(target.attr.value, []).append(AttributeStore(target, value, method))
+    elif kind is cst.Subscript and _is_self_dict(target.value):
         found.dynamic = True  # `self.__dict__[key] = value`
 
 
