@@ -24,7 +24,10 @@ class FitOnTestData(Rule):
     (`X_test`, `test_x`, `x_val`, `valid_df`, `holdout`; whole words only, so `latest` and
     `contest` are not test data), the outputs of `train_test_split` by position, the test indices
     of a `KFold` split, files named for a split (`pd.read_csv("test.csv")`), and reassignment.
-    Objects are recognised from their constructors through imports and aliases. A module-level
+    Objects are recognised from their constructors through imports and aliases. An object or
+    data stored on `self` in one method (`self.scaler = StandardScaler()` in `__init__`) is
+    followed into the other methods of the class and of its same-module subclasses, when every
+    method that stores that attribute stores the same object or data of the same role. A module-level
     helper that fits its parameter unconditionally (`def scale(df): ...fit_transform(df)...`) is
     reported at that fit when a call passes it test data (`scale(test)`).
 
@@ -68,7 +71,9 @@ class FitOnTestData(Rule):
     ## Fix safety
     `fit_transform(X_test)` becomes `transform(X_test)` when the same object was fitted on
     training data earlier in the same flow: that is safe, since it keeps the training statistics
-    the object already has. Other cases have no fix: only you know which training data to fit on.
+    the object already has. When the training fit is in another method (an object stored on
+    `self`), the fix is unsafe: that method may not have run yet, and `transform` would then
+    raise `NotFittedError`. Other cases have no fix: only you know which training data to fit on.
 
     ## Runtime verification
     The runtime mode runs each fixture case and compares the fitted statistics of the object
@@ -156,12 +161,18 @@ def _fitted_on_held_out(data: DataRoles, fit: FitEvent):
         message = f"{who} is fitted on {what}: the {which} set leaks into what the model learns"
     fix = None
     if fit.method == "fit_transform" and earlier_train and isinstance(fit.call.func, cst.Attribute):
+        # In another method, the training fit may not have run yet when this one runs.
+        same_flow = earlier_train[-1].function is fit.function
         fix = FixSpec(
             "Use `transform` (keep the training statistics)",
-            Applicability.SAFE,
+            Applicability.SAFE if same_flow else Applicability.UNSAFE,
             replacements=((fit.call.func.attr, cst.Name("transform")),),
         )
-        help_text = "use `transform` here: the object is already fitted on the training data"
+        if same_flow:
+            help_text = "use `transform` here: the object is already fitted on the training data"
+        else:
+            method = earlier_train[-1].function.name.value if earlier_train[-1].function is not None else "the module"
+            help_text = f"use `transform` here, once the object is fitted on the training data (in `{method}`)"
     elif twin:
         help_text = "fit one object on the training data and `transform` the held-out data with it"
     elif obj.kind in (Kind.ESTIMATOR, Kind.PIPELINE):

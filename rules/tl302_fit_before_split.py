@@ -16,10 +16,12 @@ class FitBeforeSplit(Rule):
     train and test (`train = data[:n]`, `test = data[n:]`).
 
     The data is followed through reassignment, column assignment (`df[cols] =
-    scaler.fit_transform(df[cols])`), dropping the target column and `transform` calls of the
-    fitted object. It also reports a fit on whole data when the fitted object is then applied to
-    the split parts, and a model fitted on whole data that is then scored on the test part of a
-    later split without being refitted.
+    scaler.fit_transform(df[cols])`), dropping the target column, `transform` calls of the
+    fitted object, and attributes: data stored on `self` in one method (`self.df = ...` in
+    `load`) is followed into the other methods of the class when every method that stores that
+    attribute stores data of the same role. It also reports a fit on whole data when the fitted
+    object is then applied to the split parts, and a model fitted on whole data that is then
+    scored on the test part of a later split without being refitted.
 
     Silent when the fitted output never reaches the split (a `PCA` or `TSNE` for a plot, a topic
     model of all documents), for stateless transformers (`PolynomialFeatures`,

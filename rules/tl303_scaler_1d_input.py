@@ -16,7 +16,11 @@ class Scaler1dInput(Rule):
     array (scalers, encoders, imputers, `PCA`, feature selectors): a single-bracket DataFrame
     column (`df["price"]`, `df.loc[:, "price"]`, `df.iloc[:, 0]`), `.values` of one, a 1-D numpy
     construction (`np.array([1, 2, 3])`, `np.arange(n)`, `np.random.rand(n)`), or the result of
-    `.reshape(-1)`, `.ravel()` or `.flatten()`, also through a variable.
+    `.reshape(-1)`, `.ravel()` or `.flatten()`, also through a variable, or through an attribute
+    stored on `self` in another method (`self.df = pd.read_csv(...)` in `load`, `self.df["price"]`
+    in `prep`) when every method that stores that attribute stores a frame. Annotations are
+    evidence: a parameter or a variable annotated `pd.Series` is 1-D, and one annotated
+    `pd.DataFrame` has columns (also `Optional[...]`, `... | None`, or in quotes).
 
     Silent for `df[["price"]]`, `.reshape(-1, 1)`, `.to_frame()`, 2-D arrays, and for the classes
     that take 1-D input on purpose (`LabelEncoder`, text vectorizers, `FunctionTransformer`).

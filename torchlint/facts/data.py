@@ -3,7 +3,9 @@
 One ordered pass over each scope (the module, then each function as it is defined) follows
 values through assignments the way a reader of a notebook does, cell after cell
 (`data_interpreter`, `data_expressions`). Values are kept on the program model's bindings
-(`data_bindings`): a load reads a binding of `Dataflow` that reaches it, so the domain finds no
+(`data_bindings`): a load reads a binding of `Dataflow` that reaches it, and `self.<attr>` in a
+method reads the attribute's stores in every method of the class and its same-module relatives
+(`Program.self_stores`) when they agree on one role and one object, so the domain finds no
 bindings of its own:
 
 - a value's *role* comes from the words of the name it is bound to (`X_test`, `valid_df`,
@@ -13,14 +15,16 @@ bindings of its own:
 - its *sources* are the data sets it was derived from (each reader or constructor call is one);
 - its *taints* are the fits whose learned statistics it carries (`fit_transform` outputs, and
   `transform` outputs of an object fitted on it);
-- annotations are evidence: a parameter annotated `pd.DataFrame` is a frame, `pd.Series` is 1-D;
+- annotations are evidence: a parameter or an annotated assignment typed `pd.DataFrame` is a
+  frame, `pd.Series` is 1-D (also inside `Optional[...]`, `... | None`, or quoted);
 - fitted objects (scalers, encoders, PCA, pipelines, estimators) are recognised from their
   constructor through imports and aliases, and every `fit`/`fit_transform`/`partial_fit`, use and
   split is recorded in program order.
 
 The fact records and answers questions (`used_after`, `split_then_used`, `callers_of`...); the
 rules decide what is a leak. The evaluation is approximate: branches are read in order, loops
-once, and where several bindings reach a load the one evaluated last stands for all. Whenever it
+once, and where several bindings reach a load the one evaluated last stands for all; methods are
+read in source order, so a fit in one method comes "after" a fit in a method above it. Whenever it
 cannot tell, it records nothing, so the rules stay silent.
 """
 
@@ -28,7 +32,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from torchlint.facts.data_words import ACCEPTS_1D, HELD_OUT, TEST, TRAIN, VALID, Kind, Role
@@ -50,7 +54,7 @@ class Because(enum.Enum):
     ONE_D_ARRAY = enum.auto()  # a numpy constructor that builds a 1-D array
     FLATTENED = enum.auto()  # `.ravel()` / `.flatten()` (`name` is the method)
     RESHAPED_1D = enum.auto()  # `.reshape(-1)`
-    ANNOTATED = enum.auto()  # a parameter annotated with a 1-D type (`name` is the annotation)
+    ANNOTATED = enum.auto()  # annotated with a 1-D type (`name` is the annotation)
 
 
 @dataclass
@@ -150,6 +154,23 @@ def union(values: Iterable[Value]) -> Value:
         evidence = evidence or value.role_evidence
         data = data or value.data
     return Value(frozenset(roles), evidence, frozenset(sources), frozenset(taints), data=data)
+
+
+def agreed(values: list[Value]) -> Value | None:
+    """One value for the values several statements store (given in evaluation order), or None
+    when they disagree on the role or on the fitted object they hold: the last one stands for
+    all, frame, 1-D and folds only when every one is."""
+    if not values:
+        return None
+    last = values[-1]
+    if any(value.roles != last.roles or value.obj is not last.obj for value in values):
+        return None
+    return replace(
+        last,
+        frame=all(value.frame for value in values),
+        one_d=last.one_d if all(value.one_d is not None for value in values) else None,
+        kfold=all(value.kfold for value in values),
+    )
 
 
 def is_held_out(roles: frozenset[Role]) -> bool:

@@ -4,8 +4,17 @@ The data domain finds no bindings of its own. A load of a name reads the value r
 `Binding` of `Dataflow` that reaches it (in its own scope; a name the scope does not bind, in the
 nearest enclosing def or module that does, class bodies skipped as Python does); a target of an
 assignment records the value for the binding it creates. An attribute chain (`self.scaler`,
-`model.encoder`) is a slot of the object bound to its root name, so `self.x` set in one method
-is its own slot there, and rebinding the root starts afresh.
+`model.encoder`) is a slot of the object bound to its root name, so rebinding the root starts
+afresh.
+
+`self.<attr>` in a method is also an attribute binding of the class (`Program.self_stores`): a
+read that finds no value its own method stored before it sees the values stored to that
+attribute by every method of the class and of its relatives (same-module bases and subclasses),
+and the class-body bindings of that name (class attributes), when they agree (`data.agreed`: one role, one fitted object). It is unknown when they disagree,
+when one of those stores has not been evaluated yet (a method further down, a subclass; the
+reading method's own later stores excepted: they run after this read), or when a method sets
+attributes by name. A store of the literal `None` (`self.scaler = None` in `__init__`) is a
+placeholder: it does not count.
 
 When several bindings reach a load (after an `if`/`else`, around a loop), the one evaluated last
 stands for all: the interpreter reads a file in order, the way a notebook's reader does, and a
@@ -19,8 +28,11 @@ from __future__ import annotations
 from typing import Any
 
 from torchlint._lazy import lazy_module
-from torchlint.facts.dataflow import Binding, Dataflow, Flow
+from torchlint.facts.data import agreed
+from torchlint.facts.dataflow import Binding, BindingKind, Dataflow, Flow, Scope
 from torchlint.facts.names import attribute_chain
+from torchlint.facts.program import Program
+from torchlint.facts.statements import parameters
 
 cst = lazy_module("libcst")
 
@@ -28,14 +40,17 @@ cst = lazy_module("libcst")
 class DataBindings:
     """Values of the data domain, per binding of the program model."""
 
-    def __init__(self, dataflow: Dataflow) -> None:
+    def __init__(self, dataflow: Dataflow, program: Program) -> None:
         self.dataflow = dataflow
+        self.program = program
         self._clock = 0
         self._values: dict[int, tuple[int, Any]] = {}  # id(Binding) -> (when recorded, Value)
         self._slots: dict[tuple[Any, str], Any] = {}  # (owner, "attr.path") -> Value
         self._unbound: dict[str, Any] = {}  # name bound nowhere in the file -> Value
         self._targets: dict[int, dict[int, Binding]] = {}  # id(Flow) -> id(target node) -> Binding
         self._outer: dict[int, Flow | None] = {}  # id(Flow) -> enclosing def or module flow
+        self._stored: dict[int, tuple[int, Any]] = {}  # id(`self.<attr>` target) -> (when, Value)
+        self._methods: dict[int, Any] = {}  # id(Binding of `self`) -> (ClassDef, method) or None
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -47,8 +62,14 @@ class DataBindings:
                 return self._unbound.get(expr.value)
             recorded = self._values.get(id(binding))
             return self._unbound.get(expr.value) if recorded is None else recorded[1]
-        slot = self._slot(flow, expr)
-        return None if slot is None else self._slots.get(slot)
+        root, attributes = attribute_chain(expr)
+        if root is None or not attributes:
+            return None
+        binding = self._binding(flow, root)
+        value = self._slots.get((id(binding) if binding is not None else root.value, ".".join(attributes)))
+        if value is None and len(attributes) == 1 and root.value == "self":  # `self.a.b` reads `self.a`
+            return self._class_attribute(binding, attributes[0])
+        return value
 
     def is_bound(self, flow: Flow, name) -> bool:
         """Does a Name read a value the interpreter recorded (a local or enclosing variable)?"""
@@ -73,6 +94,8 @@ class DataBindings:
         slot = self._slot(flow, target)
         if slot is not None:
             self._slots[slot] = value
+            self._clock += 1
+            self._stored[id(target)] = (self._clock, value)
 
     def record_parameter(self, flow: Flow, param, value) -> None:
         """A def's parameter (a `Param` node) holds `value` on entry."""
@@ -127,3 +150,64 @@ class DataBindings:
         binding = self._binding(flow, root)
         owner: Any = id(binding) if binding is not None else root.value
         return owner, ".".join(attributes)
+
+    # --- attribute bindings of a class ----------------------------------------------------------
+
+    def _class_attribute(self, binding: Binding | None, attr: str) -> Any:
+        """`self.<attr>` read in a method before the method stores it (`binding`: what `self`
+        reads): the agreed value of the attribute's stores in the class and its relatives, and of
+        its class-body bindings; None when unknown."""
+        found = self._method_of_self(binding)
+        if found is None:
+            return None
+        class_node, method = found
+        values = []
+        for relative in self.program.relatives(class_node):
+            stores = self.program.self_stores(relative)
+            if stores.dynamic:
+                return None
+            # `scaler = StandardScaler()` in the class body: what `self.scaler` reads until a
+            # method stores one on the instance
+            for binding in self.dataflow.flow_of(relative).bindings_of(attr):
+                if is_none_literal(binding.value):
+                    continue
+                recorded = self._values.get(id(binding))
+                if recorded is None:
+                    return None  # a def, or not evaluated yet
+                values.append(recorded)
+            for store in stores.by_name.get(attr, ()):
+                if is_none_literal(store.value):
+                    continue
+                stored = self._stored.get(id(store.target))
+                if stored is not None:
+                    values.append(stored)
+                elif store.method is not method:
+                    return None  # not evaluated yet: what it stores is not known
+        return agreed([value for _when, value in sorted(values, key=lambda pair: pair[0])])
+
+    def _method_of_self(self, binding: Binding | None) -> tuple[Any, Any] | None:
+        """(class, method) when the binding is the `self` parameter of a method of a class."""
+        if binding is None or binding.kind is not BindingKind.PARAM or binding.name != "self":
+            return None
+        key = id(binding)
+        if key not in self._methods:
+            self._methods[key] = self._method_of(binding)
+        return self._methods[key]
+
+    def _method_of(self, binding: Binding) -> tuple[Any, Any] | None:
+        method = binding.statement
+        if not isinstance(method, cst.FunctionDef):
+            return None
+        params = parameters(method.params)
+        if not params or params[0] is not binding.node:
+            return None
+        for decorator in method.decorators:
+            if isinstance(decorator.decorator, cst.Name) and decorator.decorator.value in ("staticmethod", "classmethod"):
+                return None
+        outer = self.dataflow.flow_of(method.name)  # a def's name binds in the scope around it
+        return (outer.scope, method) if outer.kind is Scope.CLASS else None
+
+
+def is_none_literal(expr) -> bool:
+    """The literal `None`: a placeholder until a method stores the attribute's real value."""
+    return isinstance(expr, cst.Name) and expr.value == "None"

@@ -12,12 +12,13 @@ from dataclasses import replace
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.data import Because, DataRoles, Evidence, Split, Value, union
-from torchlint.facts.data_bindings import DataBindings
+from torchlint.facts.data_bindings import DataBindings, is_none_literal
 from torchlint.facts.data_expressions import Expressions
 from torchlint.facts.data_shapes import drops_rows, strip_indexers
 from torchlint.facts.data_words import HELD_OUT, ROW_SUBSET_METHODS, TEST, TRAIN, is_bare_role_name, roles_of_name
 from torchlint.facts.dataflow import Dataflow, Flow, Scope
 from torchlint.facts.names import dotted_name
+from torchlint.facts.program import Program
 from torchlint.facts.statements import body_of, parameters
 
 cst = lazy_module("libcst")
@@ -31,7 +32,7 @@ class Interpreter(Expressions):
         self.facts = facts
         self.names = facts.names
         self.dataflow: Dataflow = facts.get(Dataflow)
-        self.bindings = DataBindings(self.dataflow)
+        self.bindings = DataBindings(self.dataflow, facts.get(Program))
         self.order = 0
         self.next_source = 0
         self.conditional = 0  # depth of conditional blocks inside the current function
@@ -106,18 +107,36 @@ class Interpreter(Expressions):
         self.block(body_of(node.body), inner)
         self.conditional, self.current_function = outer
 
-    def annotated(self, param, value: Value) -> Value:
-        """A parameter's annotation is evidence of what it holds: a frame, a 1-D Series, an array."""
-        if param.annotation is None or not isinstance(param.annotation.annotation, (cst.Name, cst.Attribute)):
+    def annotated(self, target, value: Value) -> Value:
+        """The annotation of a parameter or an annotated assignment is evidence of what it holds:
+        a frame, a 1-D Series, an array (also `Optional[...]`, `... | None` and in quotes)."""
+        annotation = self.annotated_type(target.annotation.annotation) if target.annotation is not None else None
+        if annotation is None:
             return value
-        qualified = self.names.qualified_name(param.annotation.annotation)
+        qualified = self.names.qualified_name(annotation)
         if qualified == "pandas.DataFrame":
             return replace(value, frame=True, data=True)
         if qualified == "pandas.Series":
-            return replace(value, one_d=Evidence(param.annotation.annotation, Because.ANNOTATED, qualified), data=True)
+            return replace(value, one_d=Evidence(target.annotation.annotation, Because.ANNOTATED, qualified), data=True)
         if qualified in ("numpy.ndarray", "torch.Tensor"):
             return replace(value, data=True)
         return value
+
+    def annotated_type(self, annotation):
+        """The one type an annotation names (a Name or attribute chain), None for anything else."""
+        if isinstance(annotation, cst.SimpleString):
+            text = annotation.evaluated_value
+            try:
+                annotation = cst.parse_expression(text) if isinstance(text, str) and len(text) < 200 else None
+            except Exception:  # noqa: BLE001 - any string that is not an expression names no type
+                return None
+        if isinstance(annotation, cst.BinaryOperation) and isinstance(annotation.operator, cst.BitOr):
+            sides = [side for side in (annotation.left, annotation.right) if not is_none_literal(side)]
+            annotation = sides[0] if len(sides) == 1 else None
+        elif isinstance(annotation, cst.Subscript) and self.names.qualified_name(annotation.value) == "typing.Optional":
+            elements = [e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)]
+            annotation = elements[0] if len(elements) == 1 else None
+        return annotation if isinstance(annotation, (cst.Name, cst.Attribute)) else None
 
     def for_loop(self, node, flow: Flow) -> None:
         iterable = node.iter
@@ -156,7 +175,7 @@ class Interpreter(Expressions):
             for target in small.targets:
                 self.bind(target.target, value, small.value, flow)
         elif isinstance(small, cst.AnnAssign) and small.value is not None:
-            self.bind(small.target, self.eval(small.value, flow), small.value, flow)
+            self.bind(small.target, self.annotated(small, self.eval(small.value, flow)), small.value, flow)
         elif isinstance(small, cst.AugAssign):
             value = self.eval(small.value, flow)
             current = self.eval(small.target, flow)

@@ -3,7 +3,10 @@
 - the same-module class hierarchy: which class a base expression names, a class's same-module
   bases in order, the method a call on an instance reaches through them;
 - attribute bindings: every `self.<attr> = value` (and `register_buffer`) of a class, from any
-  of its methods;
+  of its methods; every store to `self.<attr>` with the method it is in (unpacking, loops and
+  `with` targets included), and whether a method sets attributes by name (`setattr(self, ...)`);
+- the relatives of a class: the classes whose methods may run on the same instance as its own
+  (its same-module bases, and its same-module subclasses with their bases);
 - imports come from `Names` (`facts.names`), bindings at each program point from `Dataflow`.
 
 Everything is computed on first use and cached, so a file whose rules ask nothing pays nothing.
@@ -12,6 +15,7 @@ Everything is computed on first use and cached, so a file whose rules ask nothin
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from torchlint._lazy import lazy_module
@@ -20,12 +24,31 @@ from torchlint.facts.statements import body_of, iter_statements, small_statement
 cst = lazy_module("libcst")
 
 
+@dataclass(frozen=True)
+class AttributeStore:
+    """One store to `self.<attr>` in a method of a class."""
+
+    target: Any  # the `self.<attr>` Attribute node that is assigned
+    value: Any  # the assigned expression; None when unpacked, a loop or `with` target, or augmented
+    method: Any  # the FunctionDef of the class body the store is in (nested defs: their method)
+
+
+@dataclass
+class SelfStores:
+    """Every store to `self.<attr>` in the methods of one class (not of the classes nested in it)."""
+
+    by_name: dict[str, list[AttributeStore]] = field(default_factory=dict)
+    dynamic: bool = False  # `setattr(self, ...)` or `self.__dict__`: any attribute may be set
+
+
 class Program:
     def __init__(self, facts) -> None:
         self.facts = facts
         self.names = facts.names
         self._bases: dict[int, list] = {}
         self._attributes: dict[int, dict[str, list]] = {}
+        self._stores: dict[int, SelfStores] = {}
+        self._relatives: dict[int, list] = {}
 
     @classmethod
     def build(cls, facts) -> Program:
@@ -77,6 +100,35 @@ class Program:
                     return True
         return False
 
+    def relatives(self, class_node) -> list:
+        """The classes whose methods may run on an instance that runs the class's own methods:
+        its lineage, then each same-module subclass (found by base name, so a class defined twice
+        counts for both) with its lineage; each once."""
+        found = self._relatives.get(id(class_node))
+        if found is not None:
+            return found
+        found, seen = [], set()
+        for root in [class_node, *self._subclasses(class_node)]:
+            for cls in self.lineage(root):
+                if id(cls) not in seen:
+                    seen.add(id(cls))
+                    found.append(cls)
+        self._relatives[id(class_node)] = found
+        return found
+
+    def _subclasses(self, class_node) -> list:
+        """Same-module classes deriving from the class, directly or not, by the names of their bases."""
+        found, names, seen = [], [class_node.name.value], {id(class_node)}
+        while names:
+            name = names.pop()
+            for candidates in self.names.classes.values():
+                for cls in candidates:
+                    if id(cls) not in seen and any(isinstance(a.value, cst.Name) and a.value.value == name for a in cls.bases):
+                        seen.add(id(cls))
+                        found.append(cls)
+                        names.append(cls.name.value)
+        return found
+
     # --- attribute bindings -------------------------------------------------------------------
 
     def self_attributes(self, class_node) -> dict[str, list]:
@@ -110,6 +162,20 @@ class Program:
                 and isinstance(args[0].value, cst.SimpleString):
             found.setdefault(args[0].value.evaluated_value, []).append(args[1].value)
 
+    def self_stores(self, class_node) -> SelfStores:
+        """Every store to `self.<attr>` in the class's methods (and the defs nested in them), with
+        unpacked, loop and `with` targets; `del self.x` and `register_buffer` are not stores here."""
+        found = self._stores.get(id(class_node))
+        if found is not None:
+            return found
+        found = SelfStores()
+        for method in iter_statements(body_of(class_node.body), into_functions=False, into_classes=False):
+            if isinstance(method, cst.FunctionDef):
+                for statement in iter_statements(body_of(method.body), into_classes=False):
+                    _collect_stores(statement, method, found)
+        self._stores[id(class_node)] = found
+        return found
+
     def method_names(self, class_node) -> set[str]:
         """Names of the methods defined directly in the class body."""
         return {s.name.value for s in body_of(class_node.body) if isinstance(s, cst.FunctionDef)}
@@ -117,3 +183,71 @@ class Program:
 
 def _is_self_attribute(target) -> bool:
     return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self"
+
+
+def _collect_stores(statement, method, found: SelfStores) -> None:
+    """The `self.<attr>` stores of one statement (its own header and lines, not its body's).
+    Node kinds are told by exact class, not isinstance (an ABC check): this runs per statement."""
+    kind = type(statement)
+    if kind is cst.For:
+        _add_targets(statement.target, None, method, found)
+    elif kind is cst.With:
+        for item in statement.items:
+            if item.asname is not None:
+                _add_targets(item.asname.name, None, method, found)
+    elif kind is not cst.SimpleStatementLine and kind is not cst.SimpleStatementSuite:
+        return
+    for small in statement.body if kind is cst.SimpleStatementLine or kind is cst.SimpleStatementSuite else ():
+        small_kind = type(small)
+        if small_kind is cst.Assign:
+            for target in small.targets:
+                _add_targets(target.target, small.value, method, found)
+        elif small_kind is cst.AnnAssign:
+            if small.value is not None:
+                _add_targets(small.target, small.value, method, found)
+        elif small_kind is cst.AugAssign:
+            _add_targets(small.target, None, method, found)
+        elif small_kind is cst.Expr and _sets_attributes_by_name(small):
+            found.dynamic = True
+
+
+def _add_targets(target, value, method, found: SelfStores) -> None:
+    kind = type(target)
+    if kind is cst.Tuple or kind is cst.List:
+        for element in target.elements:
+            _add_targets(element.value, None, method, found)
+    elif kind is cst.StarredElement:
+        _add_targets(target.value, None, method, found)
+    elif kind is cst.Attribute:
+        if type(target.value) is cst.Name and target.value.value == "self":
+            found.by_name.setdefault(target.attr.value, []).append(AttributeStore(target, value, method))
+    elif kind is cst.Subscript and _is_self_dict(target.value):
+        found.dynamic = True  # `self.__dict__[key] = value`
+
+
+def _sets_attributes_by_name(small) -> bool:
+    """`setattr(self, ...)`, `self.__dict__.update(...)` or `vars(self).update(...)` as a statement."""
+    if not isinstance(small, cst.Expr) or not isinstance(small.value, cst.Call):
+        return False
+    call = small.value
+    func = call.func
+    if isinstance(func, cst.Name) and func.value == "setattr":
+        return bool(call.args) and _is_self(call.args[0].value)
+    return isinstance(func, cst.Attribute) and func.attr.value == "update" and _is_self_dict(func.value)
+
+
+def _is_self_dict(expr) -> bool:
+    """`self.__dict__` or `vars(self)`."""
+    if isinstance(expr, cst.Attribute):
+        return expr.attr.value == "__dict__" and _is_self(expr.value)
+    return (
+        isinstance(expr, cst.Call)
+        and isinstance(expr.func, cst.Name)
+        and expr.func.value == "vars"
+        and len(expr.args) == 1
+        and _is_self(expr.args[0].value)
+    )
+
+
+def _is_self(expr) -> bool:
+    return isinstance(expr, cst.Name) and expr.value == "self"
