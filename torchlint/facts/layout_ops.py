@@ -469,3 +469,33 @@ def _squeezed(receiver: Layout, dim, has_dim: bool) -> Layout:
     elif dims is not None:
         dims = None if any(x.size is None for x in dims) else tuple(x for x in dims if x.size != "1")
     return Layout(tensor=receiver.tensor, dims=dims, contiguous=True)
+
+
+def _unflattened(receiver: Layout, dim, sizes) -> Layout:
+    """`x.unflatten(dim, sizes)`: always a view; dim `dim` splits into `len(sizes)` dims that are
+    memory-adjacent in order (their ranks consecutive, the outermost keeping any cut), the other
+    dims keep their order (checked with `stride()` and `untyped_storage().data_ptr()` on a
+    transposed input). `sizes`: size tokens, "-1" for the inferred one; None when not known."""
+    tensor = True
+    if sizes is None or dim is None:
+        return Layout(tensor=tensor)
+    if receiver.dims is None:
+        return Layout(tensor=tensor, contiguous=True) if receiver.contiguous is True else Layout(tensor=tensor)
+    d = _normalize(dim, len(receiver.dims))
+    if d is None:
+        return Layout(tensor=tensor)
+    old = receiver.dims[d]
+    grown = len(sizes) - 1
+    pieces = tuple(Dim(None if size == "-1" else size, old.rank + i if isinstance(old.rank, int) else None)
+                   for i, size in enumerate(sizes))
+
+    def shifted(rank):
+        return rank + grown if isinstance(rank, int) and isinstance(old.rank, int) and rank > old.rank else rank
+
+    if not isinstance(old.rank, int) and any(isinstance(x.rank, int) for x in receiver.dims):
+        return Layout(tensor=tensor, dims=tuple(Dim(x.size, None) for x in receiver.dims[:d]) + pieces
+                      + tuple(Dim(x.size, None) for x in receiver.dims[d + 1:]))
+    dims = tuple(replace(x, rank=shifted(x.rank)) for x in receiver.dims[:d]) + pieces \
+        + tuple(replace(x, rank=shifted(x.rank)) for x in receiver.dims[d + 1:])
+    cuts = frozenset(shifted(c) for c in receiver.cuts)
+    return replace(receiver, tensor=tensor, dims=dims, cuts=cuts, view_of=None)
