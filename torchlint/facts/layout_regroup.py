@@ -1,0 +1,97 @@
+"""Which dims each entry of a new shape takes, when a reshape splits some dims and merges others.
+
+`x.reshape(B, C, n_h * n_w, P)` of a `(B * C * n_h, n_w, p_h, p_w)` tensor splits dim 0 into
+`B`, `C`, `n_h` and gives `n_h` with dim 1 to one entry. Row-major order decides it: entries
+take sizes from the outermost dims first, a dim's outer factors before its inner ones, so an
+entry that spans several dims takes the *inner* part of its first dim, whole dims, and the
+*outer* part of its last. Its elements are one run of memory (a view) exactly when those dims
+are memory-adjacent in order, as for whole dims: the inner part of dim i has dim i's stride and
+the outer part of dim j spans dim j's extent (checked with `stride()` and
+`untyped_storage().data_ptr()`: `torch.randn(8, 4, 2, 2).transpose(1, 2).reshape(2, 4, 16, 4)`
+copies, the same reshape of the contiguous tensor is a view).
+
+Sizes are symbolic tokens (`B*C*n_h` as sorted factors); an entry that takes part of a dim must
+take a sub-multiset of the factors left in it. Anything else is not told: None.
+"""
+
+from __future__ import annotations
+
+
+def factor_groups(dims, positions, targets):
+    """For each target entry, the positions of the dims it takes a part of, in order; or None.
+
+    `dims`: the receiver's dims (`.size` tokens); `positions`: the dims being reshaped (size-1
+    dims left out); `targets`: the new shape's tokens for them, at most one "-1".
+    """
+    if any(dims[i].size is None for i in positions) or sum(1 for t in targets if t == "-1") > 1:
+        return None
+    if "-1" not in targets:
+        # one entry whose size is not spelled in the dims' factors (`self.patch_area` for
+        # `p_h * p_w`) takes what the others leave, as `-1` would: row-major grouping is unique
+        for wildcard in range(len(targets)):
+            groups = _grouped(dims, positions, targets[:wildcard] + ["-1"] + targets[wildcard + 1:])
+            if groups is not None:
+                return groups
+        return None
+    return _grouped(dims, positions, targets)
+
+
+def _grouped(dims, positions, targets):
+    if any(t is None for t in targets if t != "-1"):
+        return None
+    split = targets.index("-1") if "-1" in targets else len(targets)
+    left, right = targets[:split], targets[split + 1:]
+    factors = {i: dims[i].size.split("*") for i in positions}
+    queue = list(positions)
+    groups = []
+    for target in left:
+        group = _take(factors, queue, target.split("*"), front=True)
+        if group is None:
+            return None
+        groups.append(group)
+    tail = []
+    for target in reversed(right):
+        group = _take(factors, queue, target.split("*"), front=False)
+        if group is None:
+            return None
+        tail.append(list(reversed(group)))
+    if split < len(targets):
+        if not queue:
+            return None
+        groups.append(list(queue))
+    elif queue:
+        return None
+    return groups + list(reversed(tail))
+
+
+def _take(factors, queue, need, front: bool):
+    """Take the factors `need` from the outer (front) or inner end of `queue`'s dims."""
+    need = list(need)
+    group = []
+    while need:
+        if not queue:
+            return None
+        index = queue[0] if front else queue[-1]
+        left = factors[index]
+        if not left:
+            queue.pop(0 if front else -1)
+            continue
+        group.append(index)
+        if _contains(need, left):
+            for factor in left:
+                need.remove(factor)
+            factors[index] = []
+            queue.pop(0 if front else -1)
+        elif _contains(left, need):
+            remaining = list(left)
+            for factor in need:
+                remaining.remove(factor)
+            factors[index] = remaining
+            need = []
+        else:
+            return None
+    return group
+
+
+def _contains(bigger, smaller) -> bool:
+    return all(bigger.count(f) >= smaller.count(f) for f in set(smaller))
