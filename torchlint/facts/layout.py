@@ -52,6 +52,7 @@ from torchlint.facts.layout_ops import (
     _join,
     _interleaved,
     _keepdim,
+    _meshgrid_element,
     _movedim,
     _permute,
     _ranked,
@@ -311,6 +312,8 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues):
             if index is not None and index < len(elements) and not isinstance(elements[index], cst.StarredElement):
                 return self._eval(elements[index].value)
             return UNKNOWN
+        if isinstance(value, cst.Call) and self.names.qualified_name(value.func) == "torch.meshgrid" and index is not None:
+            return _meshgrid_element(self, value, index)
         source = self._eval(value)
         if isinstance(source, _Pair):
             return source.values if index in (0, 1) else UNKNOWN
