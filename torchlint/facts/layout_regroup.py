@@ -11,61 +11,68 @@ the outer part of dim j spans dim j's extent (checked with `stride()` and
 copies, the same reshape of the contiguous tensor is a view).
 
 Sizes are symbolic tokens (`B*C*n_h` as sorted factors); an entry that takes part of a dim must
-take a sub-multiset of the factors left in it. Anything else is not told: None.
+take a sub-multiset of the factors left in it. An entry that has taken whole dims and still
+needs factors that the next dim does not spell (its size unknown: a `chunk` piece) spans into
+it: that alone proves a copy when the two dims are not memory-adjacent, and tells nothing else.
+Anything else is not told: None.
 """
 
 from __future__ import annotations
 
 
-def factor_groups(dims, positions, targets):
+def factor_groups(dims, positions, targets, cuts=frozenset()):
     """For each target entry, the positions of the dims it takes a part of, in order; or None.
 
-    `dims`: the receiver's dims (`.size` tokens); `positions`: the dims being reshaped (size-1
-    dims left out); `targets`: the new shape's tokens for them, at most one "-1".
+    `dims`: the receiver's dims (`.size` tokens, `.rank`); `positions`: the dims being reshaped
+    (size-1 dims left out); `targets`: the new shape's tokens for them, at most one "-1"; `cuts`:
+    the layout's cuts. A prefix of the groups ending in a provably copying one may be returned.
     """
-    if any(dims[i].size is None for i in positions) or sum(1 for t in targets if t == "-1") > 1:
+    if sum(1 for t in targets if t == "-1") > 1:
         return None
     if "-1" not in targets:
         # one entry whose size is not spelled in the dims' factors (`self.patch_area` for
         # `p_h * p_w`) takes what the others leave, as `-1` would: row-major grouping is unique
         for wildcard in range(len(targets)):
-            groups = _grouped(dims, positions, targets[:wildcard] + ["-1"] + targets[wildcard + 1:])
+            groups = _grouped(dims, positions, targets[:wildcard] + ["-1"] + targets[wildcard + 1:], cuts)
             if groups is not None:
                 return groups
         return None
-    return _grouped(dims, positions, targets)
+    return _grouped(dims, positions, targets, cuts)
 
 
-def _grouped(dims, positions, targets):
+def _grouped(dims, positions, targets, cuts):
     if any(t is None for t in targets if t != "-1"):
         return None
-    split = targets.index("-1") if "-1" in targets else len(targets)
+    split = targets.index("-1")
     left, right = targets[:split], targets[split + 1:]
-    factors = {i: dims[i].size.split("*") for i in positions}
+    factors = {i: dims[i].size.split("*") if dims[i].size is not None else None for i in positions}
     queue = list(positions)
     groups = []
     for target in left:
-        group = _take(factors, queue, target.split("*"), front=True)
-        if group is None:
+        taken = _take(factors, queue, target.split("*"), front=True)
+        if taken is None:
             return None
+        group, partial = taken
+        if partial:
+            return groups + [group] if _apart(dims, group, cuts) else None
         groups.append(group)
     tail = []
     for target in reversed(right):
-        group = _take(factors, queue, target.split("*"), front=False)
-        if group is None:
+        taken = _take(factors, queue, target.split("*"), front=False)
+        if taken is None:
             return None
-        tail.append(list(reversed(group)))
-    if split < len(targets):
-        if not queue:
-            return None
-        groups.append(list(queue))
-    elif queue:
+        group, partial = list(reversed(taken[0])), taken[1]
+        if partial:
+            return [group] if _apart(dims, group, cuts) else None
+        tail.append(group)
+    if not queue or any(factors[i] is None for i in queue):
         return None
-    return groups + list(reversed(tail))
+    return groups + [list(queue)] + list(reversed(tail))
 
 
 def _take(factors, queue, need, front: bool):
-    """Take the factors `need` from the outer (front) or inner end of `queue`'s dims."""
+    """Take the factors `need` from the outer (front) or inner end of `queue`'s dims: `(group,
+    partial)`, partial when the entry spans into a dim whose factors do not tell how much."""
     need = list(need)
     group = []
     while need:
@@ -73,24 +80,35 @@ def _take(factors, queue, need, front: bool):
             return None
         index = queue[0] if front else queue[-1]
         left = factors[index]
-        if not left:
+        if left is not None and not left:
             queue.pop(0 if front else -1)
             continue
-        group.append(index)
-        if _contains(need, left):
+        if left is not None and _contains(need, left):
+            group.append(index)
             for factor in left:
                 need.remove(factor)
             factors[index] = []
             queue.pop(0 if front else -1)
-        elif _contains(left, need):
+        elif left is not None and _contains(left, need):
+            group.append(index)
             remaining = list(left)
             for factor in need:
                 remaining.remove(factor)
             factors[index] = remaining
             need = []
+        elif group:
+            return group + [index], True
         else:
             return None
-    return group
+    return group, False
+
+
+def _apart(dims, group, cuts) -> bool:
+    """Two neighbouring dims of `group` are known not to be memory-adjacent in order."""
+    ranks = [dims[i].rank for i in group]
+    if any(not isinstance(r, int) for r in ranks):
+        return False
+    return any(not (b == a + 1 and b not in cuts) for a, b in zip(ranks, ranks[1:]))
 
 
 def _contains(bigger, smaller) -> bool:
