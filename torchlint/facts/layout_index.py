@@ -61,7 +61,7 @@ def _index(receiver: Layout, expr, layouts) -> Layout:
             kinds.append(("new", element))
         elif isinstance(element.value, cst.Ellipsis):
             kinds.append(("rest", element))
-        elif _int(element.value) is not None:
+        elif _int(element.value) is not None or _loop_counter(layouts, element.value):
             kinds.append(("int", element))
         else:
             return Layout(tensor=tensor)  # advanced or unknown indexing
@@ -111,6 +111,32 @@ def _index(receiver: Layout, expr, layouts) -> Layout:
         contiguous = _dense_in_order(result.dims, result.cuts) and result.expanded is None
         result = replace(result, contiguous=contiguous, noncontig=result.noncontig if not contiguous and result.noncontig else (None if contiguous else Evidence(expr, Shows.NONCONTIGUOUS_BY, f"[{code}]")))
     return result
+
+
+def _loop_counter(layouts, expr) -> bool:
+    """`i` of `for i in range(n)` or `for i, item in enumerate(items)`: an int, so `x[i]` is basic
+    indexing (a dim dropped), not an advanced index."""
+    if not isinstance(expr, cst.Name):
+        return False
+    flow = layouts.dataflow.function_of(expr)
+    bindings = flow.bindings_at(expr) if flow is not None and flow.is_local_load(expr) else ()
+    if not bindings or any(b.kind != "for" or not isinstance(b.statement, cst.For) for b in bindings):
+        return False
+    for binding in bindings:
+        loop = binding.statement
+        called = layouts.names.qualified_name(loop.iter.func) if isinstance(loop.iter, cst.Call) else None
+        target = loop.target
+        if called == "builtins.range" or (isinstance(loop.iter, cst.Call) and isinstance(loop.iter.func, cst.Name)
+                                          and loop.iter.func.value == "range"):
+            if target is not binding.node:
+                return False
+        elif called == "builtins.enumerate" or (isinstance(loop.iter, cst.Call) and isinstance(loop.iter.func, cst.Name)
+                                                and loop.iter.func.value == "enumerate"):
+            if not (isinstance(target, cst.Tuple) and target.elements and target.elements[0].value is binding.node):
+                return False
+        else:
+            return False
+    return True
 
 
 def _index_unknown_ndim(receiver: Layout, kinds, expr, code) -> Layout:
