@@ -7,8 +7,8 @@ entry that spans several dims takes the *inner* part of its first dim, whole dim
 *outer* part of its last. Its elements are one run of memory (a view) exactly when those dims
 are memory-adjacent in order, as for whole dims: the inner part of dim i has dim i's stride and
 the outer part of dim j spans dim j's extent (checked with `stride()` and
-`untyped_storage().data_ptr()`: `torch.randn(8, 4, 2, 2).transpose(1, 2).reshape(2, 4, 16, 4)`
-copies, the same reshape of the contiguous tensor is a view).
+`untyped_storage().data_ptr()`: `torch.randn(8, 2, 4, 2).transpose(1, 2).reshape(2, 2, 8, 4)`
+copies, the same reshape of a contiguous `(8, 4, 2, 2)` tensor is a view).
 
 Sizes are symbolic tokens (`B*C*n_h` as sorted factors); an entry that takes part of a dim must
 take a sub-multiset of the factors left in it. An entry that has taken whole dims and still
