@@ -25,7 +25,8 @@ ndim, sizes, memory order); `paths_of` gives each definition's own layout, for q
 judged path by path. Results checked against torch 2.x with
 `is_contiguous()`, `stride()` and `untyped_storage().data_ptr()`: elementwise ops keep the
 input's memory order; `softmax`, `log_softmax`, `masked_fill`, `layer_norm` return contiguous
-memory; `contiguous()`/`to()` with a `memory_format` make strides unknown.
+memory; `contiguous()`/`to()` with a `memory_format` make strides unknown; `torch.cat`, `F.pad`,
+`F.interpolate` and pooling follow the input's memory format (`layout_formats`).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ from torchlint.facts.layout_ops import (
     _unflattened,
     _unsqueeze,
 )
-from torchlint.facts.layout_formats import POOLS, concatenated, not_channels_last, padded, resized
+from torchlint.facts.layout_formats import POOLS, concatenated, im2col, not_channels_last, padded, resized
 from torchlint.facts.tensors import (
     ELEMENTWISE_FUNCTIONS,
     ELEMENTWISE_METHODS,
@@ -392,6 +393,8 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues):
             return padded(self._candidates(args[0].value), call, self._literal(args[1].value) if len(args) > 1 else None, mode)
         if qualified in ("torch.nn.functional.interpolate", "torch.nn.functional.upsample") and args:
             return resized(self._candidates(args[0].value))
+        if qualified in ("torch.nn.functional.unfold", "torch.nn.functional.fold") and args:
+            return im2col(self._eval(args[0].value), fold=qualified.endswith(".fold"))
         if qualified in POOLS and args and "return_indices" not in {a.keyword.value for a in call.args if a.keyword}:
             return resized(self._candidates(args[0].value), one_d=qualified.endswith("1d"))
         if qualified in ("torch.cat", "torch.concat", "torch.concatenate") and args and isinstance(args[0].value, (cst.List, cst.Tuple)):

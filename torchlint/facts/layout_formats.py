@@ -118,3 +118,12 @@ def _joined_dims(candidates):
     if not known or any(len(k) != len(known[0]) for k in known):
         return None
     return tuple(k0.size if all(k[i].size == k0.size for k in known) else None for i, k0 in enumerate(known[0]))
+
+
+def im2col(source, fold: bool) -> Layout:
+    """`F.unfold(x, ...)` (`(B, C * k, L)`) and `F.fold(x, ...)` (`(B, C, H, W)`): fresh contiguous
+    memory whatever x's strides (checked with `stride()` on channels-last and transposed inputs)."""
+    if not isinstance(source, Layout) or source.dims is None or len(source.dims) not in ((2, 3) if fold else (3, 4)):
+        return Layout(tensor=True, contiguous=True)
+    batch = [source.dims[0].size] if len(source.dims) == (3 if fold else 4) else []
+    return Layout(tensor=True, dims=_ranked(batch + [None] * (3 if fold else 2)), contiguous=True)
