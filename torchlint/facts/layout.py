@@ -25,7 +25,8 @@ ndim, sizes, memory order); `paths_of` gives each definition's own layout, for q
 judged path by path. Results checked against torch 2.x with
 `is_contiguous()`, `stride()` and `untyped_storage().data_ptr()`: elementwise ops keep the
 input's memory order; `softmax`, `log_softmax`, `masked_fill`, `layer_norm` return contiguous
-memory; `contiguous()`/`to()` with a `memory_format` make strides unknown.
+memory; `contiguous()`/`to()` with a `memory_format` make strides unknown; `torch.cat`, `F.pad`,
+`F.interpolate` and pooling follow the input's memory format (`layout_formats`).
 """
 
 from __future__ import annotations
@@ -53,8 +54,7 @@ from torchlint.facts.layout_ops import (
     _join,
     _interleaved,
     _keepdim,
-    _padded,
-    _resized,
+    _meshgrid_element,
     _movedim,
     _permute,
     _ranked,
@@ -66,8 +66,10 @@ from torchlint.facts.layout_ops import (
     _transpose,
     _two_dims,
     _unknown_ranks,
+    _unflattened,
     _unsqueeze,
 )
+from torchlint.facts.layout_formats import POOLS, concatenated, im2col, not_channels_last, padded, resized
 from torchlint.facts.tensors import (
     ELEMENTWISE_FUNCTIONS,
     ELEMENTWISE_METHODS,
@@ -241,7 +243,7 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues):
             if binding.annotation is not None and self._annotation(binding.annotation) is None:
                 return None
             layout = self._eval(binding.value)
-            if isinstance(layout, Layout) and layout.dims is None and layout.contiguous:
+            if isinstance(layout, Layout) and (layout.dims is None and layout.contiguous or layout.dims is not None):
                 layout = self._with_shape_unpack(layout, binding, flow)
             return layout
         if binding.kind == "unpack" and binding.value is not None:
@@ -285,9 +287,8 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues):
         return OPAQUE
 
     def _with_shape_unpack(self, layout, binding, flow):
-        """`B, C, H, W = x.shape` anywhere in the function tells x's ndim and names its sizes."""
-        if layout.dims is not None:
-            return layout
+        """`B, C, H, W = x.shape` anywhere in the function tells x's ndim and names its sizes (a
+        layout of known ndim keeps its memory order and size-1 dims, other sizes take the names)."""
         for use in flow.uses(binding):
             parent = self.dataflow.parent(use)
             if not (isinstance(parent, cst.Attribute) and parent.attr.value == "shape" and parent.value is use):
@@ -298,6 +299,11 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues):
                 if isinstance(target, (cst.Tuple, cst.List)) and not any(
                     isinstance(e, cst.StarredElement) for e in target.elements
                 ):
+                    if layout.dims is not None:
+                        if len(layout.dims) != len(target.elements):
+                            return layout
+                        return replace(layout, dims=tuple(d if d.size == "1" else replace(d, size=f"{id(binding)}:{i}")
+                                                          for i, d in enumerate(layout.dims)))
                     dims = tuple(Dim(f"{id(binding)}:{i}", i) for i in range(len(target.elements)))
                     return Layout(tensor=layout.tensor if layout is not None else None, dims=dims, contiguous=True)
         return layout
@@ -308,6 +314,8 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues):
             if index is not None and index < len(elements) and not isinstance(elements[index], cst.StarredElement):
                 return self._eval(elements[index].value)
             return UNKNOWN
+        if isinstance(value, cst.Call) and self.names.qualified_name(value.func) == "torch.meshgrid" and index is not None:
+            return _meshgrid_element(self, value, index)
         source = self._eval(value)
         if isinstance(source, _Pair):
             return source.values if index in (0, 1) else UNKNOWN
@@ -381,12 +389,20 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues):
             source = self._eval(args[0].value)
             return _interleaved(_tensor(source), call, args[2:]) if isinstance(source, Layout) else Layout(tensor=True)
         if qualified == "torch.nn.functional.pad" and args:
-            source = self._eval(args[0].value)
-            return _padded(source, call, self._literal(args[1].value) if len(args) > 1 else None) \
-                if isinstance(source, Layout) else Layout(tensor=True)
+            mode = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "mode"), None)
+            mode = mode.evaluated_value if isinstance(mode, cst.SimpleString) else ("?" if mode is not None or len(args) > 2 else None)
+            return padded(self._candidates(args[0].value), call, self._literal(args[1].value) if len(args) > 1 else None, mode)
         if qualified in ("torch.nn.functional.interpolate", "torch.nn.functional.upsample") and args:
-            source = self._eval(args[0].value)
-            return _resized(source) if isinstance(source, Layout) else Layout(tensor=True)
+            return resized(self._candidates(args[0].value))
+        if qualified in ("torch.nn.functional.unfold", "torch.nn.functional.fold") and args:
+            return im2col(self._eval(args[0].value), fold=qualified.endswith(".fold"))
+        if qualified in POOLS and args and "return_indices" not in {a.keyword.value for a in call.args if a.keyword}:
+            return resized(self._candidates(args[0].value), one_d=qualified.endswith("1d"))
+        if qualified in ("torch.cat", "torch.concat", "torch.concatenate") and args and isinstance(args[0].value, (cst.List, cst.Tuple)):
+            dim = next((a.value for a in call.args if a.keyword is not None and a.keyword.value in ("dim", "axis")), None)
+            dim = args[1].value if dim is None and len(args) > 1 else dim
+            return concatenated([None if isinstance(e, cst.StarredElement) else self._eval(e.value) for e in args[0].value.elements],
+                                0 if dim is None else _int(dim))
         if qualified == "torch.flatten" and args:
             source = self._eval(args[0].value)
             return _flattened(_tensor(source), call, args[1:]) if isinstance(source, Layout) else Layout(tensor=True)
@@ -412,6 +428,11 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues):
         if qualified.startswith("torch.nn.functional."):
             return Layout(tensor=True)
         return UNKNOWN
+
+    def _candidates(self, expr) -> list:
+        """`expr`'s layout, then, when its nearest name has several definitions, each one's."""
+        layout = self._eval(expr)
+        return [layout] if not_channels_last(layout) else [layout] + [path for _, path in self.paths_of(expr)]
 
     def _literal(self, expr):
         """`expr`, or the value of a local name bound once to it (`pad = (0, 1); F.pad(x, pad)`)."""
@@ -493,6 +514,9 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues):
             return _reshaped(receiver, self._target_tokens(call), call, method, self)
         if method == "flatten":
             return _flattened(receiver, call, args)
+        if method == "unflatten" and len(args) == 2 and isinstance(args[1].value, (cst.Tuple, cst.List)):
+            sizes = [self._size(e.value, 0) for e in args[1].value.elements]
+            return _unflattened(receiver, _int(args[0].value), sizes)
         if method == "contiguous":
             return _fresh(receiver, tensor=True)
         if method == "repeat_interleave" and receiver.tensor:

@@ -61,7 +61,7 @@ def _index(receiver: Layout, expr, layouts) -> Layout:
             kinds.append(("new", element))
         elif isinstance(element.value, cst.Ellipsis):
             kinds.append(("rest", element))
-        elif _int(element.value) is not None:
+        elif _int(element.value) is not None or _loop_counter(layouts, element.value):
             kinds.append(("int", element))
         else:
             return Layout(tensor=tensor)  # advanced or unknown indexing
@@ -90,11 +90,17 @@ def _index(receiver: Layout, expr, layouts) -> Layout:
         else:
             dim = dims[source]
             source += 1
-            length = _slice_length(element)
+            length = _slice_length(element, dim.size)
+            ranks = [d.rank for d in layout.dims if isinstance(d.rank, int)]
             if length == "full":
                 out.append(dim)
             elif length == "1":
                 out.append(Dim("1", None, Evidence(expr, Shows.SIZE_ONE_SLICE, code, dim=len(out))))
+            elif length == "crop" and not (isinstance(dim.rank, int) and dim.rank == min(ranks)):
+                # `[:h]` may keep the whole dim (then merging it with its outer neighbour is a view)
+                # or cut it (a copy): no cut, so only merges that copy either way are judged copies
+                out.append(Dim(None, dim.rank))
+                layout = replace(layout, contiguous=None if layout.contiguous else layout.contiguous)
             else:
                 # a step slice's stride may still merge with its outer neighbour (`a[:, ::2]` of an
                 # even width): its rank becomes unknown, so merges through it are not judged
@@ -113,6 +119,32 @@ def _index(receiver: Layout, expr, layouts) -> Layout:
     return result
 
 
+def _loop_counter(layouts, expr) -> bool:
+    """`i` of `for i in range(n)` or `for i, item in enumerate(items)`: an int, so `x[i]` is basic
+    indexing (a dim dropped), not an advanced index."""
+    if not isinstance(expr, cst.Name):
+        return False
+    flow = layouts.dataflow.function_of(expr)
+    bindings = flow.bindings_at(expr) if flow is not None and flow.is_local_load(expr) else ()
+    if not bindings or any(b.kind != "for" or not isinstance(b.statement, cst.For) for b in bindings):
+        return False
+    for binding in bindings:
+        loop = binding.statement
+        called = layouts.names.qualified_name(loop.iter.func) if isinstance(loop.iter, cst.Call) else None
+        target = loop.target
+        if called == "builtins.range" or (isinstance(loop.iter, cst.Call) and isinstance(loop.iter.func, cst.Name)
+                                          and loop.iter.func.value == "range"):
+            if target is not binding.node:
+                return False
+        elif called == "builtins.enumerate" or (isinstance(loop.iter, cst.Call) and isinstance(loop.iter.func, cst.Name)
+                                                and loop.iter.func.value == "enumerate"):
+            if not (isinstance(target, cst.Tuple) and target.elements and target.elements[0].value is binding.node):
+                return False
+        else:
+            return False
+    return True
+
+
 def _index_unknown_ndim(receiver: Layout, kinds, expr, code) -> Layout:
     """Without ndim: `None`s before any `...` give size-1 dims from the left, after it from the right."""
     ones_left, ones_right = [], []
@@ -125,7 +157,7 @@ def _index_unknown_ndim(receiver: Layout, kinds, expr, code) -> Layout:
         if kind == "new" or (kind == "slice" and _slice_length(element) == "1"):
             ones_left.append((position, Evidence(expr, Shows.SIZE_ONE_BY, f"[{code}]", dim=position)))
         if kind == "slice" and _slice_length(element) not in ("full", "1") and position > 0:
-            contiguous = False
+            contiguous = False if _slice_length(element) != "crop" else (None if contiguous else contiguous)
         if kind != "int":
             position += 1
     position = 0
@@ -146,8 +178,10 @@ def _index_unknown_ndim(receiver: Layout, kinds, expr, code) -> Layout:
                   contiguous=contiguous, view_of=expr.value)
 
 
-def _slice_length(element) -> str:
-    """'full' for `:`, '1' for `:1`, `i:i+1`, `-1:`; 'step' for a step; else 'part'."""
+def _slice_length(element, size=None) -> str:
+    """'full' for `:`, '1' for `:1`, `i:i+1`, `-1:`; 'step' for a step; 'part' for a slice known to
+    leave out some of the dim (`1:`, `:-1`, `:2` of a dim of literal size 3); else 'crop': `[:h]`,
+    `[a:b]` may be the whole dim. `size`: the dim's size token, when known."""
     if element.step is not None and _int(element.step) != 1:
         return "step"
     lower, upper = element.lower, element.upper
@@ -164,7 +198,13 @@ def _slice_length(element) -> str:
         if isinstance(upper, cst.BinaryOperation) and isinstance(upper.operator, cst.Add) and _int(upper.right) == 1 \
                 and upper.left.deep_equals(lower):
             return "1"
-    return "part"
+    lo = _int(lower) if lower is not None else 0
+    hi = _int(upper) if upper is not None else None
+    if (lo is not None and lo > 0) or (hi is not None and hi < 0):
+        return "part"
+    if hi is not None and size is not None and size.isdigit() and lo is not None and hi - lo < int(size):
+        return "part"
+    return "crop"
 
 
 def _split_element(receiver: Layout, method, call, layouts) -> Layout:

@@ -469,3 +469,55 @@ def _squeezed(receiver: Layout, dim, has_dim: bool) -> Layout:
     elif dims is not None:
         dims = None if any(x.size is None for x in dims) else tuple(x for x in dims if x.size != "1")
     return Layout(tensor=receiver.tensor, dims=dims, contiguous=True)
+
+
+def _unflattened(receiver: Layout, dim, sizes) -> Layout:
+    """`x.unflatten(dim, sizes)`: always a view; dim `dim` splits into `len(sizes)` dims that are
+    memory-adjacent in order (their ranks consecutive, the outermost keeping any cut), the other
+    dims keep their order (checked with `stride()` and `untyped_storage().data_ptr()` on a
+    transposed input). `sizes`: size tokens, "-1" for the inferred one; None when not known."""
+    tensor = True
+    if sizes is None or dim is None:
+        return Layout(tensor=tensor)
+    if receiver.dims is None:
+        return Layout(tensor=tensor, contiguous=True) if receiver.contiguous is True else Layout(tensor=tensor)
+    d = _normalize(dim, len(receiver.dims))
+    if d is None:
+        return Layout(tensor=tensor)
+    old = receiver.dims[d]
+    grown = len(sizes) - 1
+    pieces = tuple(Dim(None if size == "-1" else size, old.rank + i if isinstance(old.rank, int) else None)
+                   for i, size in enumerate(sizes))
+
+    def shifted(rank):
+        return rank + grown if isinstance(rank, int) and isinstance(old.rank, int) and rank > old.rank else rank
+
+    if not isinstance(old.rank, int) and any(isinstance(x.rank, int) for x in receiver.dims):
+        return Layout(tensor=tensor, dims=tuple(Dim(x.size, None) for x in receiver.dims[:d]) + pieces
+                      + tuple(Dim(x.size, None) for x in receiver.dims[d + 1:]))
+    dims = tuple(replace(x, rank=shifted(x.rank)) for x in receiver.dims[:d]) + pieces \
+        + tuple(replace(x, rank=shifted(x.rank)) for x in receiver.dims[d + 1:])
+    cuts = frozenset(shifted(c) for c in receiver.cuts)
+    return replace(receiver, tensor=tensor, dims=dims, cuts=cuts, view_of=None)
+
+
+def _meshgrid_element(layouts, call, index: int) -> Layout:
+    """Output `index` of `torch.meshgrid(*inputs, indexing=...)`: a broadcast view of input
+    `index`, stride 1 along its own dim and 0 along the others (`y, x = torch.meshgrid(
+    torch.arange(4), torch.arange(4), indexing="ij")`: y has strides (1, 0), x (0, 1)); "xy" swaps
+    the first two dims. Known only when every input is 1-D."""
+    args = [a.value for a in call.args if a.keyword is None]
+    args = [e.value for e in args[0].elements] if len(args) == 1 and isinstance(args[0], (cst.Tuple, cst.List)) else args
+    inputs = [layouts._eval(a) for a in args]
+    indexing = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "indexing"), None)
+    indexing = "ij" if indexing is None else (indexing.evaluated_value if isinstance(indexing, cst.SimpleString) else None)
+    if not inputs or not 0 <= index < len(inputs) or indexing not in ("ij", "xy") \
+            or any(not isinstance(i, Layout) or i.dims is None or len(i.dims) != 1 for i in inputs):
+        return Layout(tensor=True)
+    order = list(range(len(inputs)))
+    if indexing == "xy" and len(order) >= 2:
+        order[0], order[1] = order[1], order[0]
+    dims = tuple(Dim(inputs[source].dims[0].size, 0 if source == index else EXPANDED) for source in order)
+    note = Evidence(call, Shows.EXPANDED)
+    return Layout(tensor=True, dims=dims, contiguous=False, expanded=note,
+                  noncontig=Evidence(call, Shows.NONCONTIGUOUS_BY, "meshgrid(...)"))

@@ -187,6 +187,9 @@ def view_merge(layout: Layout, target) -> _Merge | None:
     else:
         groups = _product_groups(dims, positions, rest)
         if groups is None:
+            from torchlint.facts.layout_regroup import factor_groups  # dims split across entries
+            groups = factor_groups(dims, positions, rest, layout.cuts)
+        if groups is None:
             return _pigeonhole(dims, positions, rest, layout.cuts)
     verdict = _Merge((), False, ())
     for group in groups:
