@@ -114,14 +114,15 @@ def _unsqueeze(layout: Layout, dim: int, node, shown: str) -> Layout:
         note = Evidence(node, Shows.SIZE_ONE_BY, shown, dim=position)
         dims = layout.dims[:position] + (Dim("1", None, note),) + layout.dims[position:]
         return replace(layout, tensor=True, dims=dims)
+    at_least = max(layout.at_least + 1 if layout.at_least else 0, dim + 1 if dim >= 0 else -dim)  # or torch raises
     if dim >= 0:
         note = Evidence(node, Shows.SIZE_ONE_BY, shown, dim=dim)
         ones = tuple((i if i < dim else i + 1, n) for i, n in layout.ones_left) + ((dim, note),)
-        return Layout(tensor=True, ones_left=ones, contiguous=layout.contiguous, noncontig=layout.noncontig)
+        return Layout(tensor=True, ones_left=ones, contiguous=layout.contiguous, noncontig=layout.noncontig, at_least=at_least)
     right = -dim - 1
     note = Evidence(node, Shows.SIZE_ONE_BY, shown, dim=dim)
     ones = tuple((i if i < right else i + 1, n) for i, n in layout.ones_right) + ((right, note),)
-    return Layout(tensor=True, ones_right=ones, contiguous=layout.contiguous, noncontig=layout.noncontig)
+    return Layout(tensor=True, ones_right=ones, contiguous=layout.contiguous, noncontig=layout.noncontig, at_least=at_least)
 
 
 def _transpose(layout: Layout, a: int, b: int, node, shown: str, tensor_only) -> Layout:
