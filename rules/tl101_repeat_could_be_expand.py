@@ -7,7 +7,7 @@ from torchlint.diagnostics import Applicability, Severity
 from torchlint.facts.shape_scope import ScopedDataflow
 from torchlint.facts.fate import Fate, fate_of
 from torchlint.facts.layout import Layouts
-from torchlint.facts.shape_sizes import joined_ndim_at_least
+from torchlint.facts.shape_joins import joined_ndim_at_least
 from torchlint.facts.shape_uses import concatenated_with_source, handed_on
 from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
 

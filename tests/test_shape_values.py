@@ -317,3 +317,26 @@ def test_cat_and_stack_with_a_dim_bound_the_number_of_dims():
     assert found["torch.cat([a, b], d)"] == (None, 0)
     assert found["torch.stack([a, b], 2)"] == (None, 3)
     assert found["torch.cat([a, b], 1).unsqueeze(1)"] == (None, 3)  # unsqueeze adds one
+
+
+CONCATENATED = """
+import torch
+
+def f(x: torch.Tensor, y, n):
+    padded = torch.cat([x, x.new_zeros(n)], dim=-1)
+    unknown = torch.cat([y, y.transpose(1, 2)], dim=1)
+    stacked = torch.stack([x, x], dim=1)
+    return padded, unknown, stacked
+"""
+
+
+def test_cat_with_a_contiguous_tensor_is_contiguous():
+    # cat allocates in the inputs' common memory format, contiguous when they differ:
+    # torch.cat([contiguous, channels_last], 1).is_contiguous() is True
+    assert _layout_of(CONCATENATED, "torch.cat([x, x.new_zeros(n)], dim=-1)").contiguous is True
+
+
+def test_cat_of_unknown_layouts_and_stack_are_not_known_contiguous():
+    # torch.cat([cl, cl], 1) and torch.stack([cl, cl], 1) of channels-last tensors are not contiguous
+    assert _layout_of(CONCATENATED, "torch.cat([y, y.transpose(1, 2)], dim=1)").contiguous is None
+    assert _layout_of(CONCATENATED, "torch.stack([x, x], dim=1)").contiguous is None

@@ -38,7 +38,9 @@ def _join(layouts):
     tensor = True if all(l.tensor for l in layouts) else None
     contiguous = first.contiguous if all(l.contiguous == first.contiguous for l in layouts) else None
     if first.dims is None or any(l.dims is None or len(l.dims) != len(first.dims) for l in layouts):
-        return Layout(tensor=tensor)
+        # contiguous memory and a lower bound on ndim hold on every path when every path has them
+        at_least = min(l.ndim if l.dims is not None else l.at_least for l in layouts)
+        return Layout(tensor=tensor, contiguous=True if contiguous else None, at_least=at_least)
     same_order = all(l.cuts == first.cuts and [d.rank for d in l.dims] == [d.rank for d in first.dims]
                      for l in layouts)
     dims = []

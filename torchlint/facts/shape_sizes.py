@@ -171,26 +171,3 @@ def _einsum_permutation(equation) -> list | None:
         return None
     return [source.index(letter) for letter in target]
 
-
-JOINS = frozenset({"torch.cat", "torch.concat", "torch.concatenate", "torch.stack"})
-
-
-def joined_ndim_at_least(qualified, call) -> int:
-    """A lower bound on the number of dims of `torch.cat(xs, dim=d)` / `torch.stack(xs, dim=d)`.
-
-    `d` must name a dim of the result, or torch raises (checked in torch 2.13:
-    `torch.cat([torch.zeros(3), torch.zeros(3)], dim=1)` is "Dimension out of range"; `stack`
-    with `dim=d` gives `d + 1` dims or more), so the result has at least `d + 1` dims, or
-    `-d` for a negative `d`. The one exception keeps no data: `cat` of legacy empty `(0,)`
-    tensors only gives `(0,)`. 0 when nothing is known.
-    """
-    if qualified not in JOINS:
-        return 0
-    dim = next((a.value for a in call.args if a.keyword is not None and a.keyword.value in ("dim", "axis")), None)
-    positional = [a for a in call.args if a.keyword is None]
-    if dim is None and len(positional) >= 2 and not any(a.star for a in positional[:2]):
-        dim = positional[1].value
-    value = _int(dim) if dim is not None else None
-    if value is None:
-        return 0
-    return value + 1 if value >= 0 else -value
