@@ -340,3 +340,29 @@ def test_cat_of_unknown_layouts_and_stack_are_not_known_contiguous():
     # torch.cat([cl, cl], 1) and torch.stack([cl, cl], 1) of channels-last tensors are not contiguous
     assert _layout_of(CONCATENATED, "torch.cat([y, y.transpose(1, 2)], dim=1)").contiguous is None
     assert _layout_of(CONCATENATED, "torch.stack([x, x], dim=1)").contiguous is None
+
+
+CONFIGURED = """
+import torch.nn as nn
+
+def pack(x, patch_size: int = 1, size=(1, 2), other=2):
+    return x.reshape(patch_size, size[0], size[1], other)
+
+class Block(nn.Module):
+    def __init__(self, patch_size_t=1, patch=(1, 2, 2), width=4):
+        super().__init__()
+        self.patch_size_t = patch_size_t
+        self.patch = patch
+        self.width = width
+"""
+
+
+def test_sizes_with_a_default_of_one_may_be_one():
+    from torchlint.facts.shape_configured import ConfiguredOnes
+
+    facts, nodes = _found(CONFIGURED, "x.reshape(patch_size, size[0], size[1], other)", cst.Call)
+    ones = facts.get(ConfiguredOnes).tokens
+    target = facts.get(Layouts)._target_tokens(nodes[0])
+    assert [t in ones for t in target] == [True, True, False, False]
+    assert {"self.patch_size_t", "self.patch[0]", "self.config.patch_size_t"} <= ones
+    assert not {"self.width", "self.patch[1]"} & ones

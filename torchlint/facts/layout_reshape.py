@@ -15,6 +15,7 @@ from torchlint._lazy import lazy_module
 from torchlint.facts.evidence import Evidence
 from torchlint.facts.layout import Layouts
 from torchlint.facts.layout_ops import flatten_bounds
+from torchlint.facts.shape_configured import ConfiguredOnes, with_configured_ones
 from torchlint.facts.tensors import Layout, flatten_merge, view_merge
 
 cst = lazy_module("libcst")
@@ -65,6 +66,7 @@ def copying_reshape(layouts: Layouts, call, paths: bool = False) -> CopyingResha
     if target is None or sum(1 for t in target if t == "-1") > 1:
         return None
     method = func.attr.value
+    ones = layouts.facts.get(ConfiguredOnes).tokens
 
     def judge(layout):
         if layout is not None and layout.contiguous is True:
@@ -75,6 +77,9 @@ def copying_reshape(layouts: Layouts, call, paths: bool = False) -> CopyingResha
             return None
         merge = view_merge(layout, target)
         if merge is None:
+            return None
+        configured = with_configured_ones(layout, ones, target)  # sizes the file shows may be 1
+        if merge.copies and configured is not None and not getattr(view_merge(*configured), "copies", False):
             return None
         return CopyingReshape(layout, merge.positions, merge.into) if merge.copies else _VIEW
 
@@ -97,6 +102,7 @@ def copying_flatten(layouts: Layouts, call, paths: bool = False) -> CopyingResha
         receiver, rest = args[0].value, args[1:]
     else:
         return None
+    ones = layouts.facts.get(ConfiguredOnes).tokens
 
     def judge(layout):
         if layout is not None and layout.contiguous is True:
@@ -106,6 +112,9 @@ def copying_flatten(layouts: Layouts, call, paths: bool = False) -> CopyingResha
         bounds = flatten_bounds(layout, call, rest)
         merge = flatten_merge(layout, *bounds) if bounds is not None else None
         if merge is None:
+            return None
+        configured = with_configured_ones(layout, ones)  # sizes the file shows may be 1
+        if merge.copies and configured is not None and not getattr(flatten_merge(configured, *bounds), "copies", False):
             return None
         return CopyingReshape(layout, merge.positions) if merge.copies else _VIEW
 
