@@ -51,10 +51,12 @@ def with_configured_ones(layout, ones, target=None):
 
 def _tokens(facts):
     dataflow = facts.get(ScopedDataflow)
+    blocks = (cst.BaseCompoundStatement, cst.BaseSuite, cst.Else, cst.ExceptHandler, cst.ExceptStarHandler,
+              cst.Finally, cst.MatchCase)
     stack = [facts.module]
-    while stack:
+    while stack:  # statements only: a def is never inside an expression
         node = stack.pop()
-        stack.extend(children(node))
+        stack.extend(c for c in children(node) if isinstance(c, blocks))
         if not isinstance(node, cst.FunctionDef):
             continue
         ones = _defaults_of_one(node)
