@@ -361,8 +361,12 @@ def test_sizes_with_a_default_of_one_may_be_one():
     from torchlint.facts.shape_configured import ConfiguredOnes
 
     facts, nodes = _found(CONFIGURED, "x.reshape(patch_size, size[0], size[1], other)", cst.Call)
-    ones = facts.get(ConfiguredOnes).tokens
+    configured = facts.get(ConfiguredOnes)
+    ones = configured.tokens_at(nodes[0])
     target = facts.get(Layouts)._target_tokens(nodes[0])
     assert [t in ones for t in target] == [True, True, False, False]
+    assert not {"self.patch_size_t", "self.patch[0]"} & ones  # outside the class
+    facts, inside = _found(CONFIGURED, "self.width", cst.Attribute)
+    ones = facts.get(ConfiguredOnes).tokens_at(inside[0])
     assert {"self.patch_size_t", "self.patch[0]", "self.config.patch_size_t"} <= ones
     assert not {"self.width", "self.patch[1]"} & ones

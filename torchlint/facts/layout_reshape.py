@@ -66,7 +66,7 @@ def copying_reshape(layouts: Layouts, call, paths: bool = False) -> CopyingResha
     if target is None or sum(1 for t in target if t == "-1") > 1:
         return None
     method = func.attr.value
-    ones = layouts.facts.get(ConfiguredOnes).tokens
+    ones = layouts.facts.get(ConfiguredOnes).tokens_at(call)
 
     def judge(layout):
         if layout is not None and layout.contiguous is True:
@@ -102,7 +102,7 @@ def copying_flatten(layouts: Layouts, call, paths: bool = False) -> CopyingResha
         receiver, rest = args[0].value, args[1:]
     else:
         return None
-    ones = layouts.facts.get(ConfiguredOnes).tokens
+    ones = layouts.facts.get(ConfiguredOnes).tokens_at(call)
 
     def judge(layout):
         if layout is not None and layout.contiguous is True:

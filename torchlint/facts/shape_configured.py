@@ -1,6 +1,6 @@
 """Sizes the file itself shows may be 1: a parameter whose default is 1, and what it sets.
 
-    ones = facts.get(ConfiguredOnes).tokens      # frozenset of size tokens (see shape_sizes)
+    ones = facts.get(ConfiguredOnes).tokens_at(call)  # frozenset of size tokens (see shape_sizes)
     layout = with_configured_ones(layout, ones)  # those dims set to size 1, or None
 
 `def _pack_latents(latents, patch_size: int = 1, patch_size_t: int = 1)`, `self.patch_size_t =
@@ -27,14 +27,30 @@ cst = lazy_module("libcst")
 
 class ConfiguredOnes:
     """Fact kind: the size tokens of parameters (and `self.` attributes set from them) whose
-    default is 1, or whose default tuple holds 1 at an index (`name[i]`)."""
+    default is 1, or whose default tuple holds 1 at an index (`name[i]`).
+
+    A parameter's token names its binding; `self.X` is the same text in every class, so the
+    attributes count only inside the class whose `__init__` sets them (`tokens_at(node)`)."""
 
     def __init__(self, facts) -> None:
-        self.tokens = frozenset(_tokens(facts))
+        self._dataflow = facts.get(ScopedDataflow)
+        self._classes: dict[int, frozenset] = {}
+        parameters = set()
+        for token, cls in _tokens(facts):
+            if cls is None:
+                parameters.add(token)
+            else:
+                self._classes[id(cls)] = self._classes.get(id(cls), frozenset()) | {token}
+        self._parameters = frozenset(parameters)
 
     @classmethod
     def build(cls, facts) -> ConfiguredOnes:
         return cls(facts)
+
+    def tokens_at(self, node) -> frozenset:
+        """The tokens that may be 1 where `node` is evaluated."""
+        cls = self._dataflow.enclosing_class(node)
+        return self._parameters | self._classes.get(id(cls), frozenset()) if cls is not None else self._parameters
 
 
 def with_configured_ones(layout, ones, target=None):
@@ -66,9 +82,10 @@ def _tokens(facts):
         for binding in (flow.bindings if flow is not None else ()):
             if binding.kind == "param" and binding.name in ones:
                 for index in ones[binding.name]:
-                    yield f"binding:{id(binding)}" if index is None else f"binding:{id(binding)}[{index}]"
-        if node.name.value == "__init__" and dataflow.enclosing_class(node) is not None:
-            yield from _attributes_set(node, ones)
+                    yield (f"binding:{id(binding)}" if index is None else f"binding:{id(binding)}[{index}]"), None
+        cls = dataflow.enclosing_class(node) if node.name.value == "__init__" else None
+        if cls is not None:
+            yield from ((token, cls) for token in _attributes_set(node, ones))
 
 
 def _defaults_of_one(function) -> dict:
