@@ -66,7 +66,7 @@ def copying_reshape(layouts: Layouts, call, paths: bool = False) -> CopyingResha
     if target is None or sum(1 for t in target if t == "-1") > 1:
         return None
     method = func.attr.value
-    ones = layouts.facts.get(ConfiguredOnes).tokens_at(call)
+    ones = _configured_ones(layouts, call)
 
     def judge(layout):
         if layout is not None and layout.contiguous is True:
@@ -78,8 +78,8 @@ def copying_reshape(layouts: Layouts, call, paths: bool = False) -> CopyingResha
         merge = view_merge(layout, target)
         if merge is None:
             return None
-        configured = with_configured_ones(layout, ones, target)  # sizes the file shows may be 1
-        if merge.copies and configured is not None and not getattr(view_merge(*configured), "copies", False):
+        configured = with_configured_ones(layout, ones(), target) if merge.copies else None  # may be 1
+        if configured is not None and not getattr(view_merge(*configured), "copies", False):
             return None
         return CopyingReshape(layout, merge.positions, merge.into) if merge.copies else _VIEW
 
@@ -102,7 +102,7 @@ def copying_flatten(layouts: Layouts, call, paths: bool = False) -> CopyingResha
         receiver, rest = args[0].value, args[1:]
     else:
         return None
-    ones = layouts.facts.get(ConfiguredOnes).tokens_at(call)
+    ones = _configured_ones(layouts, call)
 
     def judge(layout):
         if layout is not None and layout.contiguous is True:
@@ -113,12 +113,17 @@ def copying_flatten(layouts: Layouts, call, paths: bool = False) -> CopyingResha
         merge = flatten_merge(layout, *bounds) if bounds is not None else None
         if merge is None:
             return None
-        configured = with_configured_ones(layout, ones)  # sizes the file shows may be 1
-        if merge.copies and configured is not None and not getattr(flatten_merge(configured, *bounds), "copies", False):
+        configured = with_configured_ones(layout, ones()) if merge.copies else None  # sizes that may be 1
+        if configured is not None and not getattr(flatten_merge(configured, *bounds), "copies", False):
             return None
         return CopyingReshape(layout, merge.positions) if merge.copies else _VIEW
 
     return _judged(layouts, receiver, judge, paths)
+
+
+def _configured_ones(layouts: Layouts, call):
+    """The sizes the file shows may be 1 at `call`, looked up only when a merge copies."""
+    return lambda: layouts.facts.get(ConfiguredOnes).tokens_at(call)
 
 
 _VIEW = "view"  # a judge's answer: the reshape is a view (None: not known)
