@@ -7,6 +7,7 @@ from torchlint.diagnostics import Applicability, Severity
 from torchlint.facts.shape_scope import ScopedDataflow
 from torchlint.facts.fate import Fate, fate_of
 from torchlint.facts.layout import Layouts
+from torchlint.facts.shape_joins import joined_ndim_at_least
 from torchlint.facts.shape_uses import concatenated_with_source, handed_on
 from torchlint.rule import FixSpec, Invalid, NodeNote, Rule
 
@@ -25,7 +26,10 @@ class RepeatCouldBeExpand(Rule):
     afterwards. Values are followed through same-module helpers and methods (`rows =
     add_batch_dim(x)`), and the number of dims of a slice is also told by a later `torch.cat`
     of the result with the sliced tensor (`torch.cat([x, x[:, :, -1:].repeat(1, 1, n, 1, 1)])`:
-    `cat` raises unless both have the same number of dims). Module-level code (scripts, notebook cells) is checked like a function body;
+    `cat` raises unless both have the same number of dims), or by a `torch.cat`/`torch.stack`
+    with a `dim` along the receiver (`torch.cat(xs, dim=1).unsqueeze(1).repeat(1, n, 1)`: dim 1
+    must exist, so the receiver has at least 3 dims, and `repeat` raises on more dims than
+    factors). Module-level code (scripts, notebook cells) is checked like a function body;
     a repeat bound as a class attribute is not reported (any method may write it).
 
     A receiver without an annotation counts as a tensor when the module imports torch and the
@@ -132,23 +136,26 @@ class RepeatCouldBeExpand(Rule):
             return
         joined = None
         exact = _index_gives_ndim(receiver, len(factors))
-        if not exact and layout.dims is None:
+        bounded = not exact and layout.dims is None and layout.at_least == len(factors)
+        if not exact and not bounded and layout.dims is None:
             joined = concatenated_with_source(self.facts, node)  # `torch.cat([x, x[:, -1:].repeat(...)])`
-        evidence = _grown_dims(layout, factors, exact or joined is not None)
+        # `repeat` raises on more dims than factors: a lower bound of k dims means exactly k
+        evidence = _grown_dims(layout, factors, exact or bounded or joined is not None)
         if evidence is None:
             return
+        extra = _bound_notes(self.facts, receiver, len(factors)) if bounded else []
         if isinstance(dataflow.function_of(node).scope, cst.ClassDef) and _bound(node, dataflow):
             return  # a class attribute: any method, any instance may write it
         fated = fate_of(node, dataflow, self.facts)
         if fated.fate in (Fate.READ_ONLY, Fate.ESCAPES) and handed_on(self.facts, node) is not None:
             return  # a conv weight (copied there anyway) or a display handed out of sight
         if fated.fate is Fate.READ_ONLY:
-            self._report(node, layout, factors, evidence, False, joined)
+            self._report(node, layout, factors, evidence, False, joined, extra)
         elif fated.fate is Fate.ESCAPES:
-            self._report(node, layout, factors, evidence, escape_text(fated.escape), joined)
+            self._report(node, layout, factors, evidence, escape_text(fated.escape), joined, extra)
         # written, viewed or kept as state: `expand` would raise, copy anyway, or be written through
 
-    def _report(self, node, layout, factors, evidence, escape, joined=None) -> None:
+    def _report(self, node, layout, factors, evidence, escape, joined=None, extra=()) -> None:
         module = self.facts.module
         texts = [module.code_for_node(f) for f in factors]
         grown = [texts[i] for i, *_ in evidence]
@@ -163,11 +170,12 @@ class RepeatCouldBeExpand(Rule):
             f"`{expand_text}` gives the same values as a view that allocates nothing"
         )
         notes = [NodeNote(where if where is not None else node, label) for _, label, where in evidence]
+        notes += [NodeNote(where, label) for where, label in extra]
         if joined is not None:
             source = module.code_for_node(joined.source)
             notes.append(NodeNote(joined.source, f"`{source}` is concatenated with the result, so it has {len(factors)} dims"))
         fix = None
-        if layout.ndim is not None:
+        if layout.ndim is not None or extra:  # `extra`: the number of dims is bounded to exactly k
             applicability = Applicability.SAFE if escape is False else Applicability.UNSAFE
             new = module.code_for_node(node.func.value) + expand_text
             fix = FixSpec(f"Replace `{repeat_text}` with `{expand_text}`", applicability, ((node, new),))
@@ -175,6 +183,22 @@ class RepeatCouldBeExpand(Rule):
         if escape:
             help_text += f"; the result is {escape}, so check that nothing writes to it in place"
         self.report(node, message, notes=notes, help=help_text, fix=fix)
+
+
+def _bound_notes(facts, receiver, k) -> list:
+    """The `torch.cat(..., dim=d)` along the receiver's chain that tells its number of dims."""
+    node = receiver
+    while isinstance(node, cst.Call):
+        bound = joined_ndim_at_least(facts.names.qualified_name(node.func), node)
+        if bound:
+            name = facts.module.code_for_node(node.func)
+            label = (f"`{name}(...)` with this `dim` has at least {bound} dims; `repeat` raises on more dims "
+                     f"than its {k} factors, so the repeated tensor has exactly {k}")
+            return [(node.func, label)]
+        if not isinstance(node.func, cst.Attribute):
+            break
+        node = node.func.value
+    return []
 
 
 def _bound(node, dataflow) -> bool:

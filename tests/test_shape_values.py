@@ -250,3 +250,123 @@ def test_repeat_in_a_display_passed_to_an_unseen_call_is_handed_on():
 def test_repeat_read_by_torch_functions_is_not_handed_on():
     how, _ = _handed("logits.unsqueeze(0).repeat(3, 1, 1)")
     assert how is None
+
+
+FACTORY = """
+import torch
+import torch.nn as nn
+
+class Net(nn.Module):
+    def __init__(self, dim: int, device=None, dtype=None, **kwargs):
+        super().__init__()
+        dd = {'device': device, 'dtype': dtype}
+        same = dict(device=device, dtype=dtype)
+        moved = {'device': device, 'dtype': dtype}
+        moved['stride'] = 2
+        self.placed = nn.Conv2d(dim, 8, 1, **dd)
+        self.called = nn.Conv2d(dim, 8, 1, bias=False, **same)
+        self.strided = nn.Conv2d(dim, 8, 1, **moved)
+        self.other = nn.Conv2d(dim, 8, 1, **kwargs)
+
+    def forward(self, x):
+        B, C, H, W = x.shape
+        return self.placed(x), self.called(x), self.strided(x), self.other(x)
+"""
+
+
+def _spatial_kept(code):
+    facts, nodes = _found(FACTORY, code, cst.Call)
+    layouts = facts.get(Layouts)
+    source = layouts.of(nodes[0].args[0].value)
+    return _sizes(layouts.of(nodes[0]))[2:] == _sizes(source)[2:]
+
+
+def test_device_and_dtype_keywords_keep_a_pointwise_conv_pointwise():
+    # nn.Conv2d(4, 8, 1, device="cpu", dtype=torch.float64)(torch.randn(2, 4, 5, 6)).shape[2:] == (5, 6)
+    assert _spatial_kept("self.placed(x)") and _spatial_kept("self.called(x)")
+
+
+def test_other_unpacked_keywords_may_change_the_sizes():
+    # a dict written after it is made, and `**kwargs` of unknown keys, may hold a stride
+    assert not _spatial_kept("self.strided(x)") and not _spatial_kept("self.other(x)")
+
+
+JOINED = """
+import torch
+
+def f(a, b, d):
+    one = torch.cat([a, b], dim=1)
+    last = torch.cat([a, b], dim=-1)
+    some = torch.cat([a, b], d)
+    stacked = torch.stack([a, b], 2)
+    grown = torch.cat([a, b], 1).unsqueeze(1)
+    return one, last, some, stacked, grown
+"""
+
+
+def test_cat_and_stack_with_a_dim_bound_the_number_of_dims():
+    # torch.cat([torch.zeros(3), torch.zeros(3)], dim=1) raises "Dimension out of range"
+    found = {}
+    for code in ("torch.cat([a, b], dim=1)", "torch.cat([a, b], dim=-1)", "torch.cat([a, b], d)",
+                 "torch.stack([a, b], 2)", "torch.cat([a, b], 1).unsqueeze(1)"):
+        facts, nodes = _found(JOINED, code, cst.Call)
+        layout = facts.get(Layouts).of(nodes[0])
+        found[code] = (layout.dims, layout.at_least)
+    assert found["torch.cat([a, b], dim=1)"] == (None, 2)
+    assert found["torch.cat([a, b], dim=-1)"] == (None, 1)
+    assert found["torch.cat([a, b], d)"] == (None, 0)
+    assert found["torch.stack([a, b], 2)"] == (None, 3)
+    assert found["torch.cat([a, b], 1).unsqueeze(1)"] == (None, 3)  # unsqueeze adds one
+
+
+CONCATENATED = """
+import torch
+
+def f(x: torch.Tensor, y, n):
+    padded = torch.cat([x, x.new_zeros(n)], dim=-1)
+    unknown = torch.cat([y, y.transpose(1, 2)], dim=1)
+    stacked = torch.stack([x, x], dim=1)
+    return padded, unknown, stacked
+"""
+
+
+def test_cat_with_a_contiguous_tensor_is_contiguous():
+    # cat allocates in the inputs' common memory format, contiguous when they differ:
+    # torch.cat([contiguous, channels_last], 1).is_contiguous() is True
+    assert _layout_of(CONCATENATED, "torch.cat([x, x.new_zeros(n)], dim=-1)").contiguous is True
+
+
+def test_cat_of_unknown_layouts_and_stack_are_not_known_contiguous():
+    # torch.cat([cl, cl], 1) and torch.stack([cl, cl], 1) of channels-last tensors are not contiguous
+    assert _layout_of(CONCATENATED, "torch.cat([y, y.transpose(1, 2)], dim=1)").contiguous is None
+    assert _layout_of(CONCATENATED, "torch.stack([x, x], dim=1)").contiguous is None
+
+
+CONFIGURED = """
+import torch.nn as nn
+
+def pack(x, patch_size: int = 1, size=(1, 2), other=2):
+    return x.reshape(patch_size, size[0], size[1], other)
+
+class Block(nn.Module):
+    def __init__(self, patch_size_t=1, patch=(1, 2, 2), width=4):
+        super().__init__()
+        self.patch_size_t = patch_size_t
+        self.patch = patch
+        self.width = width
+"""
+
+
+def test_sizes_with_a_default_of_one_may_be_one():
+    from torchlint.facts.shape_configured import ConfiguredOnes
+
+    facts, nodes = _found(CONFIGURED, "x.reshape(patch_size, size[0], size[1], other)", cst.Call)
+    configured = facts.get(ConfiguredOnes)
+    ones = configured.tokens_at(nodes[0])
+    target = facts.get(Layouts)._target_tokens(nodes[0])
+    assert [t in ones for t in target] == [True, True, False, False]
+    assert not {"self.patch_size_t", "self.patch[0]"} & ones  # outside the class
+    facts, inside = _found(CONFIGURED, "self.width", cst.Attribute)
+    ones = facts.get(ConfiguredOnes).tokens_at(inside[0])
+    assert {"self.patch_size_t", "self.patch[0]", "self.config.patch_size_t"} <= ones
+    assert not {"self.width", "self.patch[1]"} & ones

@@ -38,6 +38,7 @@ from torchlint._lazy import lazy_module
 from torchlint.facts.shape_modules import ModuleValues
 from torchlint.facts.shape_scope import ScopedDataflow
 from torchlint.facts.shape_values import NO_ARGUMENT, NO_HELPER, ReturnedValues
+from torchlint.facts.shape_joins import joined_layout
 from torchlint.facts.shape_sizes import SizeTokens, _einsum_permutation, _literal_tensor
 from torchlint.facts.evidence import Evidence
 from torchlint.facts.layout_attention import ATTENTION_FUNCTIONS, attention_output
@@ -424,7 +425,7 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues):
             reduction = self._keepdim_function(qualified, call, args)
             if reduction is not None:
                 return reduction
-            return Layout(tensor=True)  # a tensor of unknown layout
+            return joined_layout(self, qualified, call)  # cat, stack, or a tensor of unknown layout
         if qualified.startswith("torch.nn.functional."):
             return Layout(tensor=True)
         return UNKNOWN

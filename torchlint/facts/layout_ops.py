@@ -38,7 +38,9 @@ def _join(layouts):
     tensor = True if all(l.tensor for l in layouts) else None
     contiguous = first.contiguous if all(l.contiguous == first.contiguous for l in layouts) else None
     if first.dims is None or any(l.dims is None or len(l.dims) != len(first.dims) for l in layouts):
-        return Layout(tensor=tensor)
+        # contiguous memory and a lower bound on ndim hold on every path when every path has them
+        at_least = min(l.ndim if l.dims is not None else l.at_least for l in layouts)
+        return Layout(tensor=tensor, contiguous=True if contiguous else None, at_least=at_least)
     same_order = all(l.cuts == first.cuts and [d.rank for d in l.dims] == [d.rank for d in first.dims]
                      for l in layouts)
     dims = []
@@ -114,14 +116,15 @@ def _unsqueeze(layout: Layout, dim: int, node, shown: str) -> Layout:
         note = Evidence(node, Shows.SIZE_ONE_BY, shown, dim=position)
         dims = layout.dims[:position] + (Dim("1", None, note),) + layout.dims[position:]
         return replace(layout, tensor=True, dims=dims)
+    at_least = max(layout.at_least + 1 if layout.at_least else 0, dim + 1 if dim >= 0 else -dim)  # or torch raises
     if dim >= 0:
         note = Evidence(node, Shows.SIZE_ONE_BY, shown, dim=dim)
         ones = tuple((i if i < dim else i + 1, n) for i, n in layout.ones_left) + ((dim, note),)
-        return Layout(tensor=True, ones_left=ones, contiguous=layout.contiguous, noncontig=layout.noncontig)
+        return Layout(tensor=True, ones_left=ones, contiguous=layout.contiguous, noncontig=layout.noncontig, at_least=at_least)
     right = -dim - 1
     note = Evidence(node, Shows.SIZE_ONE_BY, shown, dim=dim)
     ones = tuple((i if i < right else i + 1, n) for i, n in layout.ones_right) + ((right, note),)
-    return Layout(tensor=True, ones_right=ones, contiguous=layout.contiguous, noncontig=layout.noncontig)
+    return Layout(tensor=True, ones_right=ones, contiguous=layout.contiguous, noncontig=layout.noncontig, at_least=at_least)
 
 
 def _transpose(layout: Layout, a: int, b: int, node, shown: str, tensor_only) -> Layout:

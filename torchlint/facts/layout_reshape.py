@@ -16,6 +16,7 @@ from torchlint.facts.evidence import Evidence
 from torchlint.facts.layout import Layouts
 from torchlint.facts.layout_attention import is_attention_call
 from torchlint.facts.layout_ops import flatten_bounds
+from torchlint.facts.shape_configured import ConfiguredOnes, with_configured_ones
 from torchlint.facts.tensors import Layout, flatten_merge, view_merge
 
 cst = lazy_module("libcst")
@@ -66,6 +67,7 @@ def copying_reshape(layouts: Layouts, call, paths: bool = False) -> CopyingResha
     if target is None or sum(1 for t in target if t == "-1") > 1:
         return None
     method = func.attr.value
+    ones = _configured_ones(layouts, call)
 
     def judge(layout):
         if layout is not None and layout.contiguous is True:
@@ -76,6 +78,9 @@ def copying_reshape(layouts: Layouts, call, paths: bool = False) -> CopyingResha
             return None
         merge = view_merge(layout, target)
         if merge is None:
+            return None
+        configured = with_configured_ones(layout, ones(), target) if merge.copies else None  # may be 1
+        if configured is not None and not getattr(view_merge(*configured), "copies", False):
             return None
         return CopyingReshape(layout, merge.positions, merge.into) if merge.copies else _VIEW
 
@@ -98,6 +103,7 @@ def copying_flatten(layouts: Layouts, call, paths: bool = False) -> CopyingResha
         receiver, rest = args[0].value, args[1:]
     else:
         return None
+    ones = _configured_ones(layouts, call)
 
     def judge(layout):
         if layout is not None and layout.contiguous is True:
@@ -108,9 +114,17 @@ def copying_flatten(layouts: Layouts, call, paths: bool = False) -> CopyingResha
         merge = flatten_merge(layout, *bounds) if bounds is not None else None
         if merge is None:
             return None
+        configured = with_configured_ones(layout, ones()) if merge.copies else None  # sizes that may be 1
+        if configured is not None and not getattr(flatten_merge(configured, *bounds), "copies", False):
+            return None
         return CopyingReshape(layout, merge.positions) if merge.copies else _VIEW
 
     return _judged(layouts, receiver, judge, paths)
+
+
+def _configured_ones(layouts: Layouts, call):
+    """The sizes the file shows may be 1 at `call`, looked up only when a merge copies."""
+    return lambda: layouts.facts.get(ConfiguredOnes).tokens_at(call)
 
 
 _VIEW = "view"  # a judge's answer: the reshape is a view (None: not known)

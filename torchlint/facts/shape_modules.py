@@ -26,6 +26,7 @@ CHANNEL_NORMS = frozenset({
     "torch.nn.BatchNorm1d", "torch.nn.BatchNorm2d", "torch.nn.BatchNorm3d", "torch.nn.GroupNorm",
     "torch.nn.InstanceNorm1d", "torch.nn.InstanceNorm2d", "torch.nn.InstanceNorm3d", "torch.nn.SyncBatchNorm",
 })
+FACTORY_KEYWORDS = frozenset({"device", "dtype"})  # placement and type of a layer's weights: no size
 
 
 class ModuleValues:
@@ -121,7 +122,8 @@ class ModuleValues:
             channels = self._size(width, 0) if width is not None else None
             # sizes not told by the code: one key per call (per frame), as `B, C, H, W = y.shape` names them
             key = f"out:{id(call)}" + (f"@{id(self)}" if self._caller is not None else "")
-            kept = sizes[-spatial:] if _pointwise(constructor) else [f"{key}:{i}" for i in range(spatial)]
+            kept = sizes[-spatial:] if _pointwise(self._without_factory_kwargs(constructor)) \
+                else [f"{key}:{i}" for i in range(spatial)]
             sizes = sizes[:-spatial - 1] + [channels if channels is not None else f"{key}:c"] + kept
         dense = _channels_first(source)
         if dense:
@@ -132,6 +134,40 @@ class ModuleValues:
         cls = self.dataflow.enclosing_class(call)
         values = self._attributes_of(cls).get(call.func.attr.value) if cls is not None else None
         return values[0] if values and len(values) == 1 and isinstance(values[0], cst.Call) else None
+
+    def _without_factory_kwargs(self, constructor):
+        """`nn.Conv2d(c, d, 1, **dd)` with `dd = {'device': device, 'dtype': dtype}` (or `dict(...)`)
+        bound once in the same scope and only ever unpacked into calls: the constructor without
+        that `**dd`, which places and types the weights but changes no size (timm passes it to
+        every layer). Any other `**kwargs` stays."""
+        if constructor is None:
+            return None
+        kept = [a for a in constructor.args if not (a.star == "**" and self._factory_only(a.value))]
+        return constructor.with_changes(args=kept) if len(kept) != len(constructor.args) else constructor
+
+    def _factory_only(self, expr) -> bool:
+        if not isinstance(expr, cst.Name):
+            return False
+        flow = self.dataflow.function_of(expr)
+        bindings = flow.bindings_at(expr) if flow is not None and flow.is_local_load(expr) else ()
+        if len(bindings) != 1:
+            return False
+        binding = next(iter(bindings))
+        for use in flow.uses(binding):  # never written into (`dd["stride"] = 2`) or handed on
+            argument = self.dataflow.parent(use)
+            if not (isinstance(argument, cst.Arg) and argument.star == "**" and argument.value is use):
+                return False
+        value = binding.value if binding.kind == "assign" else None
+        if isinstance(value, cst.Call) and isinstance(value.func, cst.Name) and value.func.value == "dict" \
+                and self.names.qualified_name(value.func) is None:
+            return all(a.keyword is not None and a.keyword.value in FACTORY_KEYWORDS for a in value.args)
+        if not isinstance(value, cst.Dict):
+            return False
+        return all(
+            isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString)
+            and element.key.evaluated_value in FACTORY_KEYWORDS
+            for element in value.elements
+        )
 
     def module_kind(self, call) -> str | None:
         """For `self.drop(x)`: the qualified class of `self.drop` when set once in the class."""

@@ -170,3 +170,4 @@ def _einsum_permutation(equation) -> list | None:
     if len(set(source)) != len(source) or sorted(source) != sorted(target):
         return None
     return [source.index(letter) for letter in target]
+

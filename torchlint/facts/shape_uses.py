@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from torchlint._lazy import lazy_module
+from torchlint.facts.shape_joins import CONCATENATIONS
 from torchlint.facts.shape_scope import ScopedDataflow
 
 cst = lazy_module("libcst")
 
-CONCATENATIONS = frozenset({"torch.cat", "torch.concat", "torch.concatenate"})
 CONVOLUTIONS = frozenset({
     "torch.nn.functional.conv1d", "torch.nn.functional.conv2d", "torch.nn.functional.conv3d",
     "torch.nn.functional.conv_transpose1d", "torch.nn.functional.conv_transpose2d",
