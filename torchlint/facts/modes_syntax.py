@@ -56,7 +56,6 @@ _NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.n
 _SET_GRAD = frozenset({"torch.set_grad_enabled", "torch.autograd.set_grad_enabled",
                        "torch.autograd.grad_mode.set_grad_enabled"})
 _ENABLE_GRAD = frozenset({"torch.enable_grad", "torch.autograd.enable_grad"})
-_GRAD_FUNCTIONS = frozenset({"torch.autograd.grad", "torch.autograd.backward"})
 
 
 class _Context:
@@ -82,12 +81,6 @@ class _Context:
             mapped = self.rename[root]
             return None if mapped is None else mapped + dot + rest
         return text
-
-
-
-
-
-
 
 
 def _is_false(expr) -> bool:
