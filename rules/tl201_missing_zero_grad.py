@@ -113,7 +113,7 @@ def _unreset_updates(loops: LoopFacts, loop):
     """(optimizer, (backward, step)) for each path of `loop` that updates without a reset."""
     if not loop.paths:
         return
-    stepped = {e.key for e in loop.events(STEP) if e.key is not None and loops.is_optimizer(e.key)}
+    stepped = {e.key for e in loop.events(STEP) if e.key is not None and loops.is_optimizer(e.key, e.at)}
     for optimizer in sorted(stepped):
         if any(e.key == optimizer and e.has_args for e in loop.events(STEP)):
             continue  # step(closure): the closure resets and back-propagates

@@ -33,7 +33,6 @@ from torchlint.facts.modes_syntax import (
     _TORCH_LIBRARIES,
     _UTILITY,
     INLINE_DEPTH,
-    _calls_of,
     _contains,
     _Context,
     _ends_after,
@@ -48,6 +47,7 @@ from torchlint.facts.names import dotted_name, related
 from torchlint.facts.statements import (
     body_of,
     child_bodies,
+    header_calls,
     iter_statements,
     parameters,
     walk_nodes,
@@ -131,7 +131,7 @@ class Modes:
         """The calls of a statement line or compound header, computed once per statement."""
         found = self._calls_cache.get(id(statement))
         if found is None:
-            found = self._calls_cache[id(statement)] = list(_calls_of(statement))
+            found = self._calls_cache[id(statement)] = list(header_calls(statement))
         return found
 
     def _switches_anywhere(self) -> bool:
