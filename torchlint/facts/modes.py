@@ -14,6 +14,13 @@ see is assumed to do anything):
   decorator, or around any same-module call of the function; and nothing near them needs the
   graph (`backward()`, `torch.autograd.grad`, inputs that require grad).
 
+Which def a call runs, what its arguments bind and what running it does (a `backward()`, a mode
+switch, helpers inside followed) are the program model's answers (`Summaries.callee`,
+`.arguments`, `.acts`), as in every domain. The steps of a helper are then read from its body
+in order, as `iteration` does for gradients: whether a forward trains depends on a `backward()`
+after it in its own block, and a model handed to code we cannot see stops the judgement, which a
+per-def set of acts cannot carry.
+
 Answers are typed (`EvalInLoop`, `EvalForward`); the rules word them. Whether gradients are
 recorded at a statement (`no_grad` blocks, decorators, callers, frozen models) is `mode_grad`'s.
 """
