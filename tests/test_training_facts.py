@@ -373,6 +373,7 @@ def test_what_a_name_holds_comes_from_its_bindings_in_the_scope_that_reads_it():
 from torch.optim.lr_scheduler import StepLR
 def a(net):
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    state.opt = torch.optim.Adam(net.parameters())
     return optimizer
 def b(opt):
     optimizer = StepLR(opt, 1)
@@ -392,7 +393,7 @@ class B:
         return self.opt
 """)
     body = {s.name.value: s for s in facts.facts.module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))}
-    a, b, c = (body[name].body.body[-1] for name in "abc")
+    a, b, c = (body[name].body.body[-1] for name in "abc")  # their `return`s
     assert facts.held("optimizer", a) == Held(Holds.OPTIMIZER, frozenset({"net"}), built=True)
     assert facts.held("optimizer", b).holds is Holds.OTHER and not facts.is_optimizer("optimizer", b)
     # `c` binds no `optimizer`: it reads the module's
@@ -400,7 +401,8 @@ class B:
     in_a, in_b = (body[name].body.body[-1].body.body[0] for name in "AB")
     assert facts.held("self.opt", in_a).models == frozenset({"net"}) and facts.is_optimizer("self.opt", in_a)
     assert not facts.is_optimizer("self.opt", in_b)
-    assert facts.optimizers_at(a).keys() == {"optimizer"}  # its own, hiding the module's
+    assert facts.optimizers_at(a).keys() == {"optimizer", "state.opt"}  # its own, hiding the module's
+    assert facts.held("state.opt", a).holds is Holds.OPTIMIZER and facts.held("state.opt", b).holds is Holds.UNKNOWN
 
 
 # --- names answered by the program model's scoped bindings ------------------------------------

@@ -230,30 +230,38 @@ class LoopFacts:
         that binds it; `self.<attr>` the values the class of the method around `at` (and its
         same-module bases) assigns; `a.<attr>` the `a.<attr> = ...` of the scope binding `a`."""
         at = self.facts.module if at is None else at
-        root, dot, rest = key.partition(".")
-        if root == "self":
-            scope = self.dataflow.enclosing_class(at) if not isinstance(at, cst.ClassDef) else at
-            if scope is None or "." in rest:
-                return _UNKNOWN
-            program = self.facts.get(Program)
-            values = lambda: [(v, None) for cls in program.lineage(scope)  # noqa: E731
-                              for v in program.self_attributes(cls).get(rest, ())]
-        else:
-            flow = self.dataflow.flow_of(at)
-            binder = flow if flow.bindings_of(root) else self._enclosing_binder(flow, root)
-            scope = (binder or flow).scope
-            if not dot:
-                if binder is None:
-                    return _UNKNOWN  # a builtin, or a global of another module
-                values = lambda: [(b.value, b.annotation) for b in binder.bindings_of(root)  # noqa: E731
-                                  if b.kind is BindingKind.ASSIGN or b.kind is BindingKind.PARAM]
-            else:
-                values = lambda: [(v, None) for v in self._attributes_in(scope).get(key, ())]  # noqa: E731
+        scope, flow = self._binder(key, at)
+        if scope is None:
+            return _UNKNOWN  # a builtin, a global of another module, `self` outside a class
         cache = (id(scope), key)
         found = self._held.get(cache)
         if found is None:
-            found = self._held[cache] = self._judge(values())
+            found = self._held[cache] = self._judge(self._values(key, scope, flow))
         return found
+
+    def _binder(self, key: str, at) -> tuple:
+        """The scope whose bindings say what `key` holds at `at` (the class for `self.<attr>`) and,
+        for a plain name, its flow; (None, None) when nothing there binds it."""
+        root, dot, rest = key.partition(".")
+        if root == "self":
+            cls = at if isinstance(at, cst.ClassDef) else self.dataflow.enclosing_class(at)
+            return (None, None) if cls is None or "." in rest else (cls, None)
+        flow = self.dataflow.flow_of(at)
+        binder = flow if flow.bindings_of(root) else self._enclosing_binder(flow, root)
+        if not dot:
+            return (None, None) if binder is None else (binder.scope, binder)
+        return (binder or flow).scope, None
+
+    def _values(self, key: str, scope, flow) -> list:
+        """(value, annotation) for each binding of `key` in `scope`."""
+        if flow is not None:
+            return [(b.value, b.annotation) for b in flow.bindings_of(key)
+                    if b.kind is BindingKind.ASSIGN or b.kind is BindingKind.PARAM]
+        if key.startswith("self."):
+            program = self.facts.get(Program)
+            attr = key[len("self."):]
+            return [(v, None) for cls in program.lineage(scope) for v in program.self_attributes(cls).get(attr, ())]
+        return [(v, None) for v in self._attributes_in(scope).get(key, ())]
 
     def _enclosing_binder(self, flow, name: str):
         outer = self.dataflow.enclosing_flow(flow)
