@@ -23,6 +23,11 @@ class MissingZeroGrad(Rule):
     a method of a same-module class; Lightning's automatic `training_step`; `dist_autograd`
     contexts; and optimizers or models rebuilt inside the loop.
 
+    An optimizer is what the scope that reads the name binds it to (a `torch.optim` class, a known
+    library's, an `Optimizer` annotation; `self.opt` in a method: what that class assigns), so
+    the same name in two functions is judged twice; a name like `optimizer` or `opt_g` counts when
+    that scope binds it to nothing we can read (a parameter, a call we cannot see).
+
     ## Why is this bad?
     `backward()` adds into `.grad`; it never overwrites. Without a reset per update, the update
     of iteration k uses the sum of the gradients of iterations 1..k: the effective learning rate
@@ -113,7 +118,7 @@ def _unreset_updates(loops: LoopFacts, loop):
     """(optimizer, (backward, step)) for each path of `loop` that updates without a reset."""
     if not loop.paths:
         return
-    stepped = {e.key for e in loop.events(STEP) if e.key is not None and loops.is_optimizer(e.key)}
+    stepped = {e.key for e in loop.events(STEP) if e.key is not None and loops.is_optimizer(e.key, e.at)}
     for optimizer in sorted(stepped):
         if any(e.key == optimizer and e.has_args for e in loop.events(STEP)):
             continue  # step(closure): the closure resets and back-propagates

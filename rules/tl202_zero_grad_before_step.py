@@ -104,7 +104,8 @@ def _wiped_updates(loops: LoopFacts, loop):
     """(reset, backward, step, optimizer) where a reset runs between backward and step on a path."""
     if not loop.paths:
         return
-    stepped = {e.key for e in loop.events(STEP) if e.key is not None and loops.is_optimizer(e.key) and not e.has_args}
+    stepped = {e.key for e in loop.events(STEP)
+               if e.key is not None and loops.is_optimizer(e.key, e.at) and not e.has_args}
     only = len(stepped) == 1
     for path in loop.paths:
         backward = None

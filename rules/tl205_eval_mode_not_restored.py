@@ -16,8 +16,9 @@ class EvalModeNotRestored(Rule):
     forward is one that a `backward()` follows in the same loop body (or function body), also
     inside a helper that switches no mode, such as `compute_loss(model, batch)`.
 
-    Same-module helpers are followed three calls deep, with their parameters renamed to the
-    caller's arguments. Silent when the loop reaches `.train()` on the model (in the loop, in a
+    Same-module helpers (functions, and methods called on `self` or on an instance of a class of
+    the module, such as `model.validate(x)`) are followed three calls deep, with their parameters
+    renamed to the caller's arguments (the instance as `self`). Silent when the loop reaches `.train()` on the model (in the loop, in a
     train helper called each epoch, or at the end of the evaluation helper), when the model is
     handed to code we cannot see (an imported `train_one_epoch(model, ...)` or `evaluate(model)`,
     an unknown method of the model: it may switch the mode back; context managers such as

@@ -81,6 +81,33 @@ def test_a_train_helper_renamed_through_parameters_restores_the_callers_model():
                     .replace("net(x).sum()", "model(x).sum()"), "TL205")) <= 1
 
 
+METHOD_EVAL = HEAD + (
+    "class Net(torch.nn.Module):\n"
+    "    def forward(self, x):\n        return x\n"
+    "    def validate(self, x):\n        self.eval()\n        with torch.no_grad():\n            out = self(x)\n"
+    "        return out\n"
+    "model = Net()\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\nmodel.train()\n"
+    "for x in loader:\n    model(x).sum().backward()\n    opt.step()\n    opt.zero_grad()\n    model.validate(x)\n"
+)
+
+
+def test_a_method_of_a_same_module_class_is_followed_like_a_function():
+    # `model.validate(x)` runs `self.eval()` on `model` (Summaries: the class of `model`, `self` renamed).
+    assert rows(METHOD_EVAL, "TL205") == [METHOD_EVAL.splitlines().index("    model.validate(x)") + 1]
+    restored = METHOD_EVAL.replace("        return out\n", "        self.train()\n        return out\n")
+    assert rows(restored, "TL205") == []
+
+
+def test_a_backward_in_a_method_makes_the_forwards_before_it_training_ones():
+    source = HEAD + EVAL_HELPER + (
+        "class Trainer:\n    def backprop(self, out):\n        out.sum().backward()\n"
+        "trainer = Trainer()\nmodel.train()\n"
+        "for x in loader:\n    out = model(x)\n    trainer.backprop(out)\n    evaluate(model, val)\n"
+    )
+    assert rows(source, "TL205") == [source.splitlines().index("    evaluate(model, val)") + 1]
+    assert rows(source.replace(".backward()", ".item()"), "TL205") == []
+
+
 def test_files_that_do_not_import_torch_are_not_judged():
     source = fit("        run_batches(model, opt, loader)\n        evaluate(model, val)\n").replace("import torch\n", "")
     assert rows(source, "TL205") == []

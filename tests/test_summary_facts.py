@@ -204,3 +204,51 @@ def test_class_of_follows_enclosing_bindings_and_self_attributes():
     assert summaries.class_of(in_other) is None
     flow = facts.get(Dataflow).flow_of(in_other)
     assert facts.get(Dataflow).enclosing_flow(flow).scope is module
+
+
+def test_the_act_a_call_makes_itself():
+    module, _, summaries = _setup("""
+        from torch.autograd import grad
+        import torch
+        m.train(False); m.train(mode=flag); m.train(); m.eval(); m.eval(data); m.train(a, b)
+        loss.backward(); grad(y, x); torch.autograd.grad(y, x); opt.step(); opt.zero_grad(); m.fit()
+    """)
+    acts = {text: summaries.act_of(_call(module, text)) for text in (
+        "m.train(False)", "m.train(mode=flag)", "m.train()", "m.eval()", "m.eval(data)", "m.train(a, b)",
+        "loss.backward()", "grad(y, x)", "torch.autograd.grad(y, x)", "opt.step()", "opt.zero_grad()", "m.fit()")}
+    assert acts == {
+        "m.train(False)": Act.EVAL, "m.train(mode=flag)": Act.TRAIN, "m.train()": Act.TRAIN, "m.eval()": Act.EVAL,
+        "m.eval(data)": None, "m.train(a, b)": None, "loss.backward()": Act.BACKWARD, "grad(y, x)": Act.BACKWARD,
+        "torch.autograd.grad(y, x)": Act.BACKWARD, "opt.step()": Act.STEP, "opt.zero_grad()": Act.ZERO_GRAD,
+        "m.fit()": None,
+    }
+
+
+def test_acts_follow_functions_and_methods_three_defs_deep_and_cut_recursion():
+    module, _, summaries = _setup("""
+        import torch
+        def loss_of(net, x):
+            return torch.autograd.grad(net(x).sum(), x)
+        class Trainer:
+            def run(self, x):
+                self.inner(x)
+            def inner(self, x):
+                loss_of(self.net, x)
+            def again(self):
+                self.again()
+        def deep(x):
+            deeper(x)
+        def deeper(x):
+            Trainer().run(x)
+        trainer = Trainer()
+        trainer.run(batch)
+        trainer.again()
+        deep(batch)
+        loss_of(model, batch)
+    """)
+    assert summaries.acts(_call(module, "trainer.run(batch)")) == {Act.BACKWARD}  # method -> method -> function
+    assert summaries.acts(_call(module, "loss_of(model, batch)")) == {Act.BACKWARD}
+    assert summaries.acts(_call(module, "trainer.again()")) == frozenset()
+    # deep -> deeper -> Trainer().run is not a name's method call: nothing followed
+    assert summaries.acts(_call(module, "deep(batch)")) == frozenset()
+    assert summaries.acts(_call(module, "trainer.run(batch)"), depth=2) == frozenset()

@@ -5,7 +5,7 @@ import textwrap
 import libcst as cst
 
 from torchlint.facts import ModuleFacts
-from torchlint.facts.loops import BACKWARD, FRESH, OPAQUE, RESET, STEP, Event, LoopFacts, related
+from torchlint.facts.loops import BACKWARD, FRESH, OPAQUE, RESET, STEP, Event, Held, Holds, LoopFacts, related
 
 
 def loop_facts(source: str) -> LoopFacts:
@@ -198,15 +198,16 @@ sched = StepLR(opt, 1)
 scaler = torch.cuda.amp.GradScaler()
 lr_scheduler = make()
 """)
-    assert {"opt", "hf", "picked"} <= set(facts.optimizers)
-    assert facts.optimizers["opt"].models == frozenset({"model"})
-    assert not facts.is_optimizer("sched") and not facts.is_optimizer("lr_scheduler")
-    assert facts.is_scaler("scaler") and not facts.is_optimizer("scaler")
+    module = None  # read at the module's level
+    assert all(facts.held(key, module).holds is Holds.OPTIMIZER for key in ("opt", "hf", "picked"))
+    assert facts.held("opt", module).models == frozenset({"model"})
+    assert not facts.is_optimizer("sched", module) and not facts.is_optimizer("lr_scheduler", module)
+    assert facts.is_scaler("scaler", module) and not facts.is_optimizer("scaler", module)
     # named like an optimizer: a parameter, an attribute
-    assert facts.is_optimizer("optimizer") and facts.is_optimizer("self.optimizer_g")
-    assert facts.is_optimizer("optD") and facts.is_optimizer("g_opt")
-    assert not facts.is_optimizer("options") and not facts.is_optimizer("optimizer_config")
-    assert facts.is_optimizer("adam") and not facts.is_optimizer("local_sgd")
+    assert facts.is_optimizer("optimizer", module) and facts.is_optimizer("self.optimizer_g", module)
+    assert facts.is_optimizer("optD", module) and facts.is_optimizer("g_opt", module)
+    assert not facts.is_optimizer("options", module) and not facts.is_optimizer("optimizer_config", module)
+    assert facts.is_optimizer("adam", module) and not facts.is_optimizer("local_sgd", module)
 
 
 def test_scaler_step_updates_its_optimizer_and_scheduler_step_is_no_update():
@@ -360,9 +361,48 @@ def test_annotations_are_evidence_of_optimizers_scalers_and_schedulers():
         "def train(o: Optimizer, s: torch.amp.GradScaler, opt: LRScheduler, other: int):\n"
         "    pass\n"
     )
-    assert facts.is_optimizer("o") and not facts.is_optimizer("other")
-    assert facts.is_scaler("s") and not facts.is_optimizer("s")
-    assert not facts.is_optimizer("opt")  # named like an optimizer, annotated as a scheduler
+    train = facts.facts.module.body[3]
+    assert facts.is_optimizer("o", train) and not facts.is_optimizer("other", train)
+    assert facts.is_scaler("s", train) and not facts.is_optimizer("s", train)
+    assert not facts.is_optimizer("opt", train)  # named like an optimizer, annotated as a scheduler
+    assert facts.is_optimizer("opt", None)  # the module binds no `opt`: the name alone speaks
+
+
+def test_what_a_name_holds_comes_from_its_bindings_in_the_scope_that_reads_it():
+    facts = loop_facts(HEADER + """
+from torch.optim.lr_scheduler import StepLR
+def a(net):
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    state.opt = torch.optim.Adam(net.parameters())
+    return optimizer
+def b(opt):
+    optimizer = StepLR(opt, 1)
+    return optimizer
+def c():
+    return optimizer
+optimizer = torch.optim.Adam(model.parameters())
+class A:
+    def __init__(self, net):
+        self.opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    def run(self):
+        return self.opt
+class B:
+    def __init__(self):
+        self.opt = StepLR(None, 1)
+    def run(self):
+        return self.opt
+""")
+    body = {s.name.value: s for s in facts.facts.module.body if isinstance(s, (cst.FunctionDef, cst.ClassDef))}
+    a, b, c = (body[name].body.body[-1] for name in "abc")  # their `return`s
+    assert facts.held("optimizer", a) == Held(Holds.OPTIMIZER, frozenset({"net"}), built=True)
+    assert facts.held("optimizer", b).holds is Holds.OTHER and not facts.is_optimizer("optimizer", b)
+    # `c` binds no `optimizer`: it reads the module's
+    assert facts.held("optimizer", c).models == frozenset({"model"})
+    in_a, in_b = (body[name].body.body[-1].body.body[0] for name in "AB")
+    assert facts.held("self.opt", in_a).models == frozenset({"net"}) and facts.is_optimizer("self.opt", in_a)
+    assert not facts.is_optimizer("self.opt", in_b)
+    assert facts.optimizers_at(a).keys() == {"optimizer", "state.opt"}  # its own, hiding the module's
+    assert facts.held("state.opt", a).holds is Holds.OPTIMIZER and facts.held("state.opt", b).holds is Holds.UNKNOWN
 
 
 # --- names answered by the program model's scoped bindings ------------------------------------

@@ -26,6 +26,24 @@ def rows(body: str, code: str):
 
 # --- TL201 ----------------------------------------------------------------------------------
 
+def test_tl201_a_name_is_what_its_own_scope_binds_it_to():
+    # `optimizer` is a scheduler in `warmup` and an optimizer in `train`: two bindings, not one name.
+    body = """\
+        from torch.optim.lr_scheduler import StepLR
+        def warmup(net, xs):
+            optimizer = StepLR(opt, 1)
+            for x in xs:
+                net(x).sum().backward()
+                optimizer.step()
+        def train(net, xs):
+            optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+            for x in xs:
+                net(x).sum().backward()
+                optimizer.step()
+        """
+    assert rows(body, "TL201") == [10]
+
+
 def test_tl201_reports_at_backward_with_a_note_at_the_step():
     (finding,) = findings("""\
         for x in xs:

@@ -217,7 +217,8 @@ class Paths:
             key = context.key(target)
             if key is None or isinstance(small, cst.AugAssign):
                 continue
-            if self.facts.is_optimizer(key) or key in self._models():
+            at = context.via or small  # where the loop's code reads `key`
+            if self.facts.is_optimizer(key, at) or key in self.facts.models_at(at):
                 if isinstance(value, cst.Call):  # `opt = SGD(...)`, `model = Net()` in the loop
                     items.append(self.event(FRESH, key, small, context))
         return items
@@ -276,10 +277,11 @@ class Paths:
 
     def _step(self, call, receiver, context: _Context) -> list:
         key = context.key(receiver)
-        local = dotted_name(receiver)
-        if self.facts.is_optimizer(local) or self.facts.is_optimizer(key):
+        local = dotted_name(receiver)  # read here; `key` is read where the loop's code stands
+        at = context.via or call
+        if self.facts.is_optimizer(local, call) or self.facts.is_optimizer(key, at):
             return [self.event(STEP, key, call, context, has_args=bool(call.args))]
-        if (self.facts.is_scaler(local) or self.facts.is_scaler(key)) and call.args:
+        if (self.facts.is_scaler(local, call) or self.facts.is_scaler(key, at)) and call.args:
             return [self.event(STEP, context.key(call.args[0].value), call, context)]
         return []
 
@@ -345,7 +347,7 @@ class Paths:
         items = []
         for arg in call.args:
             key = context.key(arg.value) if dotted_name(arg.value) else None
-            if key is not None and self.facts.is_optimizer(key):
+            if key is not None and self.facts.is_optimizer(key, context.via or call):
                 items.append(self.event(OPAQUE, key, call, context))
         return items
 
@@ -403,9 +405,6 @@ class Paths:
         if found is not None and self.facts.is_local_optimizer_class(found):
             return None
         return found
-
-    def _models(self) -> set[str]:
-        return {model for optimizer in self.facts.optimizers.values() for model in optimizer.models}
 
     def _is_dist_autograd_context(self, expr) -> bool:
         if isinstance(expr, cst.Call):

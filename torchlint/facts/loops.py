@@ -13,10 +13,14 @@ Which same-module class a receiver is an instance of, and which names alias whic
 (`opt = self.optimizer`), come from the program model's scoped bindings (`Summaries.class_of`,
 `Dataflow`), not from names compared as text across the file.
 
-The same layer knows which names are optimizers (built from `torch.optim.*` or a known
-library, or named like one), schedulers (their `.step()` is no update) and grad scalers
-(`scaler.step(opt)` updates `opt`), and which optimizers a reset covers (`opt.zero_grad()` its
-own parameters, `model.zero_grad()` those of optimizers built from `model.parameters()`).
+The same layer knows what a name holds where it is read (`held(key, at)`): an optimizer (built
+from `torch.optim.*` or a known library, or annotated as one), a grad scaler (`scaler.step(opt)`
+updates `opt`), something else we know (a scheduler: its `.step()` is no update), or nothing we
+can read, when a name like `optimizer` still counts. The answer comes from the bindings that the
+program model gives that name in the scope of the read (`self.<attr>`: the assignments of the
+reading method's class and its same-module bases), so the same name in two functions is two
+bindings. It also knows which optimizers a reset covers (`opt.zero_grad()` its own parameters,
+`model.zero_grad()` those of optimizers built from `model.parameters()`).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from torchlint._lazy import lazy_module
 from torchlint.facts.dataflow import BindingKind, Dataflow
 from torchlint.facts.names import dotted_name, related, strip_self, within
 from torchlint.facts.program import Program
-from torchlint.facts.statements import body_of, calls_in, child_bodies, iter_statements, parameters, small_statements
+from torchlint.facts.statements import body_of, child_bodies, header_calls, iter_statements, small_statements
 from torchlint.walk import children
 
 cst = lazy_module("libcst")
@@ -115,6 +119,8 @@ class Guard:
 
 @dataclass(frozen=True)
 class Event:
+    """One gradient event; `key` names its object in the terms of the loop's own code, read at `at`."""
+
     kind: EventKind
     key: str | None  # the optimizer (STEP, OPAQUE), the reset target, the rebuilt name; None: unknown
     node: Any = field(compare=False, hash=False)
@@ -122,6 +128,11 @@ class Event:
     has_args: bool = False  # `opt.step(closure)`: the closure runs backward and reset itself
     # For an event inside an inlined helper: the call in the loop's own body that leads to it.
     via: Any = field(default=None, compare=False, hash=False)
+
+    @property
+    def at(self):
+        """Where the loop's code reads `key`: the call leading into the helper, or the event itself."""
+        return self.node if self.via is None else self.via
 
 
 @dataclass(frozen=True)
@@ -137,11 +148,25 @@ class IterationPath:
         return self.end is PathEnd.NEXT
 
 
+class Holds(enum.Enum):
+    """What a name holds for the training domain, by its bindings where it is read."""
+
+    OPTIMIZER = enum.auto()
+    SCALER = enum.auto()
+    OTHER = enum.auto()  # a known non-optimizer: a scheduler, a torch object, a same-module class's instance
+    UNKNOWN = enum.auto()  # bound to nothing we can read (a parameter, a call we cannot see), or not bound
+
+
 @dataclass(frozen=True)
-class Optimizer:
-    key: str
-    models: frozenset[str]  # receivers of `.parameters()` in its constructor; empty: unknown
-    node: Any = field(compare=False, hash=False)
+class Held:
+    """What a name holds where it is read, and what we know of it."""
+
+    holds: Holds
+    models: frozenset[str] = frozenset()  # OPTIMIZER: receivers of `.parameters()` in its constructors
+    built: bool = False  # some binding is a call's result (an object built here)
+
+
+_UNKNOWN = Held(Holds.UNKNOWN)
 
 
 @dataclass
@@ -163,15 +188,14 @@ class LoopInfo:
 
 
 class LoopFacts:
-    """Every loop of the file with its iteration paths, and the file's optimizers."""
+    """Every loop of the file with its iteration paths, and what the names of its loops hold."""
 
     def __init__(self, facts) -> None:
         self.facts = facts
         self.names = facts.names
-        self.optimizers: dict[str, Optimizer] = {}
-        self.not_optimizers: set[str] = set()  # names bound to schedulers, scalers, local classes
-        self.scalers: set[str] = set()
-        self.built: set[str] = set()  # names bound to the result of some call
+        self._held: dict[tuple, Held] = {}  # (id(binding scope), key) -> what the key holds there
+        self._attribute_values: dict[int, dict[str, list]] = {}  # id(scope) -> `a.b = v` values
+        self._visible: dict[int, dict[str, Held]] = {}  # id(Flow) -> optimizers readable there
         self._links: dict[int, dict[str, set[str]]] = {}  # id(Flow) -> `a = b` links, both ways
         self.loops: list[LoopInfo] = []
         # A trainer module may import nothing from torch (it receives model and optimizer), but
@@ -182,10 +206,9 @@ class LoopFacts:
     @classmethod
     def build(cls, facts) -> LoopFacts:
         self = cls(facts)
-        module = facts.module
-        self._collect_bindings(module)
         if not self.trains:
             return self
+        module = facts.module
         self._collect_loops(module.body, None, None, (), module.body)
         # Innermost loops first: a finding belongs to the tightest loop that shows it.
         self.loops.sort(key=lambda loop: -len(loop.outer))
@@ -195,71 +218,124 @@ class LoopFacts:
             loop.paths = Paths(self, loop).expand()
         return self
 
-    # --- what names are ---------------------------------------------------------------------
+    @property
+    def dataflow(self) -> Dataflow:
+        return self.facts.get(Dataflow)
 
-    def _collect_bindings(self, module) -> None:
-        for statement in iter_statements(module.body):
-            if isinstance(statement, cst.FunctionDef):
-                for param in parameters(statement.params):
-                    if param.annotation is not None:
-                        self._annotated(param.name.value, param.annotation.annotation, param)
-            for small in small_statements(statement):
-                if isinstance(small, cst.AnnAssign) and small.value is None:
-                    key = dotted_name(small.target)
-                    if key is not None:
-                        self._annotated(key, small.annotation.annotation, small)
-                if isinstance(small, cst.Assign):
-                    targets = [t.target for t in small.targets]
-                elif isinstance(small, cst.AnnAssign) and small.value is not None:
-                    targets = [small.target]
-                else:
-                    continue
-                for target in targets:
-                    key = dotted_name(target)
-                    if key is not None:
-                        self._bind(key, small.value)
+    # --- what names hold --------------------------------------------------------------------
 
-    def _bind(self, key: str, value) -> None:
-        other = dotted_name(value)
-        if other is not None and other != key and "." not in key:
-            return  # `opt = self.optimizer`: an alias (`same_as`), not a new object
-        if not isinstance(value, cst.Call):
-            return
-        self.built.add(key)
+    def held(self, key: str, at) -> Held:
+        """What the dotted name `key` holds as read at the node `at` (a def or the module: in
+        its body), from its bindings there: a plain name's bindings in the innermost scope
+        that binds it; `self.<attr>` the values the class of the method around `at` (and its
+        same-module bases) assigns; `a.<attr>` the `a.<attr> = ...` of the scope binding `a`."""
+        at = self.facts.module if at is None else at
+        scope, flow = self._binder(key, at)
+        if scope is None:
+            return _UNKNOWN  # a builtin, a global of another module, `self` outside a class
+        cache = (id(scope), key)
+        found = self._held.get(cache)
+        if found is None:
+            found = self._held[cache] = self._judge(self._values(key, scope, flow))
+        return found
+
+    def _binder(self, key: str, at) -> tuple:
+        """The scope whose bindings say what `key` holds at `at` (the class for `self.<attr>`) and,
+        for a plain name, its flow; (None, None) when nothing there binds it."""
+        root, dot, rest = key.partition(".")
+        if root == "self":
+            cls = at if isinstance(at, cst.ClassDef) else self.dataflow.enclosing_class(at)
+            return (None, None) if cls is None or "." in rest else (cls, None)
+        flow = self.dataflow.flow_of(at)
+        binder = flow if flow.bindings_of(root) else self._enclosing_binder(flow, root)
+        if not dot:
+            return (None, None) if binder is None else (binder.scope, binder)
+        return (binder or flow).scope, None
+
+    def _values(self, key: str, scope, flow) -> list:
+        """(value, annotation) for each binding of `key` in `scope`."""
+        if flow is not None:
+            return [(b.value, b.annotation) for b in flow.bindings_of(key)
+                    if b.kind is BindingKind.ASSIGN or b.kind is BindingKind.PARAM]
+        if key.startswith("self."):
+            program = self.facts.get(Program)
+            attr = key[len("self."):]
+            return [(v, None) for cls in program.lineage(scope) for v in program.self_attributes(cls).get(attr, ())]
+        return [(v, None) for v in self._attributes_in(scope).get(key, ())]
+
+    def _enclosing_binder(self, flow, name: str):
+        outer = self.dataflow.enclosing_flow(flow)
+        while outer is not None and not outer.bindings_of(name):
+            outer = self.dataflow.enclosing_flow(outer)
+        return outer
+
+    def _attributes_in(self, scope) -> dict[str, list]:
+        """`a.b = value` assignments (other than `self.b`) of one scope, by target."""
+        found = self._attribute_values.get(id(scope))
+        if found is None:
+            found = self._attribute_values[id(scope)] = {}
+            body = scope.body if isinstance(scope, cst.Module) else body_of(scope.body)
+            for statement in iter_statements(body, into_functions=False, into_classes=False):
+                for small in small_statements(statement):
+                    if isinstance(small, cst.Assign):
+                        targets = [t.target for t in small.targets]
+                    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+                        targets = [small.target]
+                    else:
+                        continue
+                    for target in targets:
+                        key = dotted_name(target) if isinstance(target, cst.Attribute) else None
+                        if key is not None and not key.startswith("self."):
+                            found.setdefault(key, []).append(small.value)
+        return found
+
+    def _judge(self, values: list) -> Held:
+        """What (value, annotation) bindings hold together: an optimizer if any builds one (its
+        models summed), else a scaler if any builds one, else something else we know if any
+        does; unknown otherwise. `opt = self.optimizer` is an alias (`same_as`), not a value."""
+        kinds, models, built = set(), set(), False
+        for value, annotation in values:
+            if isinstance(value, cst.Call):
+                built = True
+                kind, owners = self._constructed(value)
+            elif value is None and annotation is not None:
+                kind, owners = self._annotated(annotation.annotation), frozenset()
+            else:
+                continue
+            kinds.add(kind)
+            models |= owners
+        for holds in (Holds.OPTIMIZER, Holds.SCALER, Holds.OTHER):
+            if holds in kinds:
+                return Held(holds, frozenset(models) if holds is Holds.OPTIMIZER else frozenset(), built)
+        return Held(Holds.UNKNOWN, frozenset(), built)
+
+    def _constructed(self, value) -> tuple[Holds, frozenset]:
         local = self.facts.get(Program).local_class(value.func)
         if local is not None:
             if self.is_local_optimizer_class(local):
-                self.optimizers[key] = Optimizer(key, frozenset(_parameter_owners(value)), value)
-                return
-            self.not_optimizers.add(key)  # an instance of a same-module class (`Summaries.class_of`)
-            return
+                return Holds.OPTIMIZER, frozenset(_parameter_owners(value))
+            return Holds.OTHER, frozenset()  # an instance of a same-module class
         kind = self.constructor_kind(value)
         if kind is Constructed.OPTIMIZER:
-            models = frozenset(_parameter_owners(value))
-            previous = self.optimizers.get(key)
-            if previous is not None and previous.models != models:
-                models = previous.models | models
-            self.optimizers[key] = Optimizer(key, models, value)
-        elif kind is Constructed.SCALER:
-            self.scalers.add(key)
-            self.not_optimizers.add(key)
-        elif kind is Constructed.OTHER:
-            self.not_optimizers.add(key)
+            return Holds.OPTIMIZER, frozenset(_parameter_owners(value))
+        if kind is Constructed.SCALER:
+            return Holds.SCALER, frozenset()
+        return (Holds.OTHER if kind is Constructed.OTHER else Holds.UNKNOWN), frozenset()
 
-    def _annotated(self, key: str, annotation, node) -> None:
+    def _annotated(self, annotation) -> Holds:
         """An annotation is evidence of what a name holds (`opt: Optimizer`, `scaler: GradScaler`)."""
-        if not isinstance(annotation, (cst.Name, cst.Attribute)) or key in self.optimizers:
-            return
+        if not isinstance(annotation, (cst.Name, cst.Attribute)):
+            return Holds.UNKNOWN
         qualified = self.names.qualified_name(annotation)
         if qualified is None:
-            return
+            return Holds.UNKNOWN
         if qualified in _SCALERS:
-            self.scalers.add(key)
-            self.not_optimizers.add(key)
-        elif any(part in qualified for part in _NOT_OPTIMIZER_PARTS):
-            self.not_optimizers.add(key)
-        elif qualified.startswith(_OPTIMIZER_PREFIXES) and qualified.rsplit(".", 1)[-1][:1].isupper():
-            self.optimizers[key] = Optimizer(key, frozenset(), node)  # built elsewhere: models unknown
+            return Holds.SCALER
+        if any(part in qualified for part in _NOT_OPTIMIZER_PARTS):
+            return Holds.OTHER
+        if qualified.startswith(_OPTIMIZER_PREFIXES) and qualified.rsplit(".", 1)[-1][:1].isupper():
+            return Holds.OPTIMIZER  # built elsewhere: models unknown
+        return Holds.UNKNOWN
 
     def constructor_kind(self, call) -> Constructed | None:
         """What a call builds: an optimizer, a scaler, another known object; None: unknown."""
@@ -283,21 +359,24 @@ class LoopFacts:
             return Constructed.OTHER
         return None
 
-    def is_optimizer(self, key: str | None) -> bool:
-        """Built from a known optimizer class, or named like an optimizer and not bound otherwise."""
+    def is_optimizer(self, key: str | None, at) -> bool:
+        """Built from a known optimizer class where `at` reads it, or named like an optimizer
+        and not bound to anything else there."""
         if key is None:
             return False
-        if key in self.optimizers:
+        holds = self.held(key, at).holds
+        if holds is Holds.OPTIMIZER:
             return True
-        if key in self.not_optimizers or key.split(".")[0] in self.names.aliases:
+        if holds is not Holds.UNKNOWN or key.split(".")[0] in self.names.aliases:
             return False
         last = key.rsplit(".", 1)[-1]
         return bool(_OPTIMIZER_NAME.search(last)) and not _NOT_OPTIMIZER_NAME.search(last)
 
-    def is_scaler(self, key: str | None) -> bool:
+    def is_scaler(self, key: str | None, at) -> bool:
         if key is None:
             return False
-        return key in self.scalers or ("scaler" in key.rsplit(".", 1)[-1].lower() and key not in self.optimizers)
+        holds = self.held(key, at).holds
+        return holds is Holds.SCALER or ("scaler" in key.rsplit(".", 1)[-1].lower() and holds is not Holds.OPTIMIZER)
 
     def is_local_optimizer_class(self, class_node) -> bool:
         """A same-module subclass of `torch.optim.Optimizer` (or of a known optimizer)."""
@@ -307,17 +386,43 @@ class LoopFacts:
                 return True
         return False
 
-    def other_models(self, optimizer: str) -> set[str]:
-        """Models that the file's other optimizers were built from."""
-        return {m for key, known in self.optimizers.items() if key != optimizer for m in known.models}
+    def optimizers_at(self, at) -> dict[str, Held]:
+        """The optimizers that code at `at` can read by name: the names bound in its scope and the
+        scopes around it, and `self.<attr>` of the class around it, that hold one."""
+        at = self.facts.module if at is None else at
+        flow = self.dataflow.flow_of(at)
+        found = self._visible.get(id(flow))
+        if found is None:
+            found = self._visible[id(flow)] = {}
+            keys: set[str] = set()
+            scope = flow
+            while scope is not None:
+                keys |= {b.name for b in scope.bindings if b.kind is BindingKind.ASSIGN or b.kind is BindingKind.PARAM}
+                keys |= set(self._attributes_in(scope.scope))
+                scope = self.dataflow.enclosing_flow(scope)
+            cls = self.dataflow.enclosing_class(at)
+            if cls is not None:
+                program = self.facts.get(Program)
+                keys |= {"self." + attr for c in program.lineage(cls) for attr in program.self_attributes(c)}
+            for key in sorted(keys):
+                held = self.held(key, at)
+                if held.holds is Holds.OPTIMIZER:
+                    found[key] = held
+        return found
+
+    def models_at(self, at) -> set[str]:
+        """The models that the optimizers readable at `at` were built from."""
+        return {model for held in self.optimizers_at(at).values() for model in held.models}
+
+    def other_models(self, optimizer: str, at) -> set[str]:
+        """Models that the other optimizers readable at `at` were built from."""
+        return {m for key, held in self.optimizers_at(at).items() if key != optimizer for m in held.models}
 
     def models_of(self, optimizer: str, at=None) -> frozenset[str]:
         """The models `optimizer` (or an alias of it, as read at `at`) was built from, and their aliases."""
         models: set[str] = set()
         for name in self.same_as(optimizer, at):
-            known = self.optimizers.get(name)
-            if known is not None:
-                models |= {alias for model in known.models for alias in self.same_as(model, at)}
+            models |= {alias for model in self.held(name, at).models for alias in self.same_as(model, at)}
         return frozenset(models)
 
     def same_as(self, name: str, at=None) -> set[str]:
@@ -356,7 +461,7 @@ class LoopFacts:
         tell apart from the optimizer's, counts. Strict (for "is it wiped?"): only the optimizer
         itself, a model it was built from, or any model when it is the loop's only optimizer.
         """
-        at = reset.via or reset.node  # where the loop reads the names
+        at = reset.at
         same = self.same_as(optimizer, at)
         if reset.kind == OPAQUE:
             return not strict and reset.key in same
@@ -369,7 +474,7 @@ class LoopFacts:
             return True
         if target.startswith(optimizer + ".") or optimizer.startswith(target + "."):
             return True  # `opt.optimizer.zero_grad()` for a wrapper `opt`
-        if self.is_optimizer(target):
+        if self.is_optimizer(target, at):
             return False
         models = self.models_of(optimizer, at)
         if strict:
@@ -381,7 +486,7 @@ class LoopFacts:
             return True
         # A function's `net` may well be the module's `model`: only a name we know to be another
         # model (one another optimizer trains, or one built in this file) is a different one.
-        return not (target in self.other_models(optimizer) or target in self.built)
+        return not (target in self.other_models(optimizer, at) or self.held(target, at).built)
 
     # --- where the loops are ----------------------------------------------------------------
 
@@ -420,7 +525,7 @@ class LoopFacts:
                     return True
                 if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
                     continue
-                for call in _calls_in_header(statement):
+                for call in header_calls(statement):
                     func = call.func
                     if isinstance(func, cst.Attribute) and func.attr.value == "zero_grad":
                         event = Event(RESET, dotted_name(func.value), call)
@@ -455,18 +560,3 @@ def _parameter_owners(call) -> Iterator[str]:
                 continue
         if isinstance(node, cst.CSTNode):
             stack.extend(children(node))
-
-
-def _calls_in_header(statement) -> Iterator:
-    """Calls in a statement line, or in a compound statement's header (not its body)."""
-    if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-        roots = list(statement.body)
-    elif isinstance(statement, cst.If):
-        roots = [statement.test]
-    elif isinstance(statement, cst.With):
-        roots = [item.item for item in statement.items]
-    else:
-        roots = []
-    for root in roots:
-        yield from calls_in(root)
-

@@ -13,7 +13,6 @@ from typing import Any, Iterator
 from torchlint._lazy import lazy_module
 from torchlint.facts.modes_syntax import (
     _ENABLE_GRAD,
-    _GRAD_FUNCTIONS,
     _NO_GRAD,
     _SET_GRAD,
     INLINE_DEPTH,
@@ -22,6 +21,7 @@ from torchlint.facts.modes_syntax import (
 )
 from torchlint.facts.names import dotted_name, related, within
 from torchlint.facts.statements import body_of, child_bodies, iter_statements, small_statements
+from torchlint.facts.summaries import AUTOGRAD_FUNCTIONS
 
 cst = lazy_module("libcst")
 
@@ -121,7 +121,7 @@ class Gradients:
         """Does the scope ask for gradients of something other than the model (saliency, attacks)?"""
         for statement in _flat_outside_parameter_loops(body):
             for call in self.modes._calls_in(statement):
-                if self.names.qualified_name(call.func) in _GRAD_FUNCTIONS:
+                if self.names.qualified_name(call.func) in AUTOGRAD_FUNCTIONS:
                     return True
             for small in small_statements(statement):
                 if isinstance(small, cst.Assign) and any(

@@ -14,6 +14,13 @@ see is assumed to do anything):
   decorator, or around any same-module call of the function; and nothing near them needs the
   graph (`backward()`, `torch.autograd.grad`, inputs that require grad).
 
+Which def a call runs, what its arguments bind and what running it does (a `backward()`, a mode
+switch, helpers inside followed) are the program model's answers (`Summaries.callee`,
+`.arguments`, `.acts`), as in every domain. The steps of a helper are then read from its body
+in order, as `iteration` does for gradients: whether a forward trains depends on a `backward()`
+after it in its own block, and a model handed to code we cannot see stops the judgement, which a
+per-def set of acts cannot carry.
+
 Answers are typed (`EvalInLoop`, `EvalForward`); the rules word them. Whether gradients are
 recorded at a statement (`no_grad` blocks, decorators, callers, frozen models) is `mode_grad`'s.
 """
@@ -27,14 +34,12 @@ from typing import Any, Iterator
 from torchlint._lazy import lazy_module
 from torchlint.facts.modes_syntax import (
     _FRAMEWORK_EVAL_METHODS,
-    _GRAD_FUNCTIONS,
     _MODE_KEEPING_FUNCTIONS,
     _MODE_KEEPING_METHODS,
     _MODE_KEEPING_PREFIXES,
     _TORCH_LIBRARIES,
     _UTILITY,
     INLINE_DEPTH,
-    _calls_of,
     _contains,
     _Context,
     _ends_after,
@@ -49,10 +54,12 @@ from torchlint.facts.names import dotted_name, related
 from torchlint.facts.statements import (
     body_of,
     child_bodies,
+    header_calls,
     iter_statements,
     parameters,
     walk_nodes,
 )
+from torchlint.facts.summaries import Act, Summaries
 
 cst = lazy_module("libcst")
 
@@ -64,6 +71,10 @@ class Effect(enum.Enum):
     FORWARD = enum.auto()  # `m(...)`, `m.forward(...)`
     BACKWARD = enum.auto()  # `loss.backward()`, `accelerator.backward(loss)`, `torch.autograd.backward`
     HANDED = enum.auto()  # the model is given to code we cannot see (it may switch the mode)
+
+
+_MODE_EFFECTS = {Act.EVAL: Effect.EVAL, Act.TRAIN: Effect.TRAIN}
+_SWITCHES = frozenset(_MODE_EFFECTS)
 
 
 @dataclass(frozen=True)
@@ -108,13 +119,13 @@ class Modes:
         self._functions = {name: defs[0] for name, defs in self.names.functions.items() if len(defs) == 1}
         self._classes: dict[int, Any] = {}  # id(FunctionDef) -> the class it is a method of
         self._enclosing: dict[int, Any] = {}  # id(FunctionDef) -> the enclosing FunctionDef
-        self._backward_cache: dict[int, bool] = {}
         self._self_names: dict[int, frozenset] = {}
         self._tail_cache: dict = {}
         self._calls_cache: dict[int, list] = {}
         self._any_switch: bool | None = None
         self._scopes: list | None = None
         self._statement_backward: dict[int, bool] = {}
+        self.summaries: Summaries = facts.get(Summaries)  # which def a call runs, and what it does
         self.grad = Gradients(self)  # where gradients are recorded: `no_grad` blocks, decorators, callers
         for statement in self.module.body:
             self._index(statement, None, None)
@@ -127,7 +138,7 @@ class Modes:
         """The calls of a statement line or compound header, computed once per statement."""
         found = self._calls_cache.get(id(statement))
         if found is None:
-            found = self._calls_cache[id(statement)] = list(_calls_of(statement))
+            found = self._calls_cache[id(statement)] = list(header_calls(statement))
         return found
 
     def _switches_anywhere(self) -> bool:
@@ -183,26 +194,11 @@ class Modes:
 
     def mode_of(self, call) -> Effect | None:
         """EVAL for `m.eval()` / `m.train(False)`, TRAIN for `m.train()` / `m.train(flag)`; else None."""
-        func = call.func
-        if not isinstance(func, cst.Attribute):
-            return None
-        if func.attr.value == "eval" and not call.args:
-            return Effect.EVAL
-        if func.attr.value == "train":
-            if not call.args:
-                return Effect.TRAIN
-            if len(call.args) == 1 and (call.args[0].keyword is None or call.args[0].keyword.value == "mode"):
-                value = call.args[0].value
-                if isinstance(value, cst.Name) and value.value == "False":
-                    return Effect.EVAL
-                return Effect.TRAIN
-        return None
+        return _MODE_EFFECTS.get(self.summaries.act_of(call))
 
     def is_backward(self, call) -> bool:
-        func = call.func
-        if isinstance(func, cst.Attribute) and func.attr.value == "backward":
-            return True
-        return self.names.qualified_name(func) in _GRAD_FUNCTIONS
+        """`x.backward()`, `torch.autograd.grad(...)` / `torch.autograd.backward(...)`."""
+        return self.summaries.act_of(call) is Act.BACKWARD
 
     def forward_key(self, call) -> str | None:
         """`m` for `m(...)` / `m.forward(...)` when `m` is a plain name or attribute chain."""
@@ -295,9 +291,9 @@ class Modes:
         if self.is_backward(call):
             yield Step(Effect.BACKWARD, None, call, site)
             return
-        callee, bound = self._callee(call, context)
+        callee = self.summaries.callee(call)
         if callee is not None and id(callee) not in context.active and context.depth < INLINE_DEPTH:
-            rename = self._rename(callee, call, context, bound)
+            rename = self._rename(callee, call, context)
             # A helper that switches no mode, called before a `backward()` (`loss = compute_loss(model,
             # batch)`, a nested `_forward()`), makes training forwards.
             inherits = context.inherits or (self._backward_in(rest) and not self._switches_mode(callee))
@@ -358,42 +354,13 @@ class Modes:
             return qualified.startswith(_MODE_KEEPING_PREFIXES)
         return isinstance(func, cst.Name) and func.value in _MODE_KEEPING_FUNCTIONS
 
-    def _callee(self, call, context: _Context):
-        """The same-module function or method a call reaches, and whether it is bound (`self.f`)."""
-        func = call.func
-        if isinstance(func, cst.Name):
-            found = self._functions.get(func.value)
-            if found is not None and self.names.qualified_name(func) is None:
-                return found, False
-            return None, False
-        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == "self" \
-                and context.class_ is not None:
-            from torchlint.facts.program import Program
-
-            method = self.facts.get(Program).method(context.class_, func.attr.value)
-            if method is not None:
-                return method, True
-        return None, False
-
-    def _rename(self, callee, call, context: _Context, bound: bool) -> dict:
-        params = parameters(callee.params)
-        if bound and params:
-            params = params[1:]
-        rename: dict[str, str | None] = {p.name.value: None for p in params}
-        positional = [p for p in params if p.star == ""] if params else []
-        index = 0
-        for arg in call.args:
-            if arg.star:
-                break
-            if arg.keyword is not None:
-                if arg.keyword.value in rename:
-                    rename[arg.keyword.value] = context.key(arg.value)
-                continue
-            if index < len(positional):
-                rename[positional[index].name.value] = context.key(arg.value)
-            index += 1
-        if bound:
-            rename["self"] = context.key(cst.Name("self"))
+    def _rename(self, callee, call, context: _Context) -> dict:
+        """Each parameter of the helper -> the caller's name for its argument (None: unknown),
+        the receiver of a method as its first parameter (`Summaries.arguments`)."""
+        rename: dict[str, str | None] = {p.name.value: None for p in parameters(callee.params)}
+        for name, value in self.summaries.arguments(call, callee).items():
+            if name in rename:
+                rename[name] = context.key(value)
         return rename
 
     def _backward_in(self, statements) -> bool:
@@ -412,41 +379,13 @@ class Modes:
         known = self._statement_backward.get(id(statement))
         if known is None:
             known = self._statement_backward[id(statement)] = any(
-                self.is_backward(call) or self._helper_runs_backward(call)
+                self.is_backward(call) or Act.BACKWARD in self.summaries.acts(call)
                 for inner in _flat([statement]) for call in self._calls_in(inner))
         return known
 
     def _switches_mode(self, function) -> bool:
-        return any(self.mode_of(call) is not None for statement in _flat(body_of(function.body))
-                   for call in self._calls_in(statement))
-
-    def _helper_runs_backward(self, call) -> bool:
-        func = call.func
-        callee = self._functions.get(func.value) if isinstance(func, cst.Name) else None
-        return callee is not None and self._runs_backward(callee, body_of(callee.body), 1)
-
-    def _runs_backward(self, function, body, depth: int = 0) -> bool:
-        """Does the function (None: the script) run `backward()`, itself or in a helper it calls?"""
-        key = id(function) if function is not None else 0
-        found = self._backward_cache.get(key)
-        if found is None:
-            self._backward_cache[key] = False  # recursion stops here
-            found = False
-            for statement in _flat(body):
-                for call in self._calls_in(statement):
-                    if self.is_backward(call):
-                        found = True
-                        break
-                    func = call.func
-                    callee = self._functions.get(func.value) if isinstance(func, cst.Name) else None
-                    if callee is not None and depth < INLINE_DEPTH \
-                            and self._runs_backward(callee, body_of(callee.body), depth + 1):
-                        found = True
-                        break
-                if found:
-                    break
-            self._backward_cache[key] = found
-        return found
+        """Does the def itself (not a helper it calls) switch a mode?"""
+        return not _SWITCHES.isdisjoint(self.summaries.acts_of(function, 1))
 
     # --- forwards in evaluation mode that build a graph ----------------------------------------
 

@@ -10,9 +10,8 @@ from torchlint._lazy import lazy_module
 from torchlint.facts.names import dotted_name
 from torchlint.facts.statements import (
     body_of,
-    calls_in,
     child_bodies,
-    header_expressions,
+    header_calls,
     small_statements,
 )
 
@@ -56,7 +55,6 @@ _NO_GRAD = frozenset({"torch.no_grad", "torch.inference_mode", "torch.autograd.n
 _SET_GRAD = frozenset({"torch.set_grad_enabled", "torch.autograd.set_grad_enabled",
                        "torch.autograd.grad_mode.set_grad_enabled"})
 _ENABLE_GRAD = frozenset({"torch.enable_grad", "torch.autograd.enable_grad"})
-_GRAD_FUNCTIONS = frozenset({"torch.autograd.grad", "torch.autograd.backward"})
 
 
 class _Context:
@@ -82,12 +80,6 @@ class _Context:
             mapped = self.rename[root]
             return None if mapped is None else mapped + dot + rest
         return text
-
-
-
-
-
-
 
 
 def _is_false(expr) -> bool:
@@ -147,7 +139,7 @@ def _ends_after(loop, site) -> bool:
         for index, statement in enumerate(block):
             if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
                 continue
-            if any(call is site for call in _calls_of(statement)):
+            if any(call is site for call in header_calls(statement)):
                 rest = block[index + 1:]
                 return any(isinstance(small, (cst.Break, cst.Return, cst.Raise))
                            for s in rest for small in small_statements(s))
@@ -160,9 +152,3 @@ def _ends_after(loop, site) -> bool:
         return None
 
     return bool(search(_loop_body(loop)))
-
-
-def _calls_of(statement) -> Iterator:
-    """Calls in a statement line, or in a compound statement's header, in execution order."""
-    for root in header_expressions(statement):
-        yield from calls_in(root)

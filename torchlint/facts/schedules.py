@@ -305,13 +305,13 @@ class Schedules:
             receiver, where = _resolve(local, scope) if local is not None else (None, scope[0])
             if attr == "step" and local is not None:
                 if receiver is None:  # a parameter given something that is no plain name
-                    if self.loops.is_optimizer(local) or (self.loops.is_scaler(local) and call.args):
+                    if self.loops.is_optimizer(local, call) or (self.loops.is_scaler(local, call) and call.args):
                         yield StepEvent(StepKind.OPTIMIZER, None, call, branches, via, where)
                     return
-                if (self.loops.is_optimizer(receiver) or self.loops.is_optimizer(local)) \
+                if (self.loops.is_optimizer(receiver, where) or self.loops.is_optimizer(local, call)) \
                         and self.scheduler(receiver, where) is None:
                     yield StepEvent(StepKind.OPTIMIZER, receiver, call, branches, via, where)
-                elif (self.loops.is_scaler(receiver) or self.loops.is_scaler(local)) and call.args:
+                elif (self.loops.is_scaler(receiver, where) or self.loops.is_scaler(local, call)) and call.args:
                     yield StepEvent(StepKind.OPTIMIZER, _argument_key(call, scope), call, branches, via, where)
                 elif not call.args and self.scheduler(receiver, where) is not None:
                     yield StepEvent(StepKind.SCHEDULER, receiver, call, branches, via, where)

@@ -154,3 +154,9 @@ def header_expressions(statement) -> list:
     if kind is cst.With:
         return [item.item for item in statement.items]
     return []
+
+
+def header_calls(statement) -> Iterator:
+    """The calls a statement makes itself (`header_expressions`), not its body's, in execution order."""
+    for root in header_expressions(statement):
+        yield from calls_in(root)

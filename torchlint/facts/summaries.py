@@ -11,6 +11,8 @@ summarizes a def once, on first use:
     bound = summaries.arguments(call, function)  # parameter name -> argument expression
     summary = summaries.of(function)             # Summary: returns / writes / stores / actions
     summaries.actions(call)                      # what the call resets, steps, switches (Action)
+    summaries.acts(call)                         # the kinds of act it makes (frozenset[Act]), cached
+    summaries.act_of(call)                       # the act the call itself makes, or None
 
 Actions name their targets in the caller's terms (`opt` for a helper's `optimizer` parameter,
 `model.net` for a method's `self.net` called on `model`); domains decide what the target is (an
@@ -44,7 +46,9 @@ class Act(enum.Enum):
     EVAL = enum.auto()  # `x.eval()` / `x.train(False)`
 
 
-_ACT_METHODS = {"zero_grad": Act.ZERO_GRAD, "step": Act.STEP, "backward": Act.BACKWARD, "train": Act.TRAIN, "eval": Act.EVAL}
+_ACT_METHODS = {"zero_grad": Act.ZERO_GRAD, "step": Act.STEP, "backward": Act.BACKWARD}
+# Functions that back-propagate without a receiver.
+AUTOGRAD_FUNCTIONS = frozenset({"torch.autograd.grad", "torch.autograd.backward"})
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class Summaries:
         self.names = facts.names
         self._summaries: dict[int, Summary] = {}
         self._building: set[int] = set()
+        self._acts: dict[tuple[int, int], frozenset] = {}  # (id(def), depth) -> acts it reaches
 
     @classmethod
     def build(cls, facts) -> Summaries:
@@ -256,23 +261,69 @@ class Summaries:
         return Summary(function, params, frozenset(returns), frozenset(writes), frozenset(stores),
                        tuple(self._own_actions(function, flow)))
 
+    def act_of(self, call) -> Act | None:
+        """The act a call makes itself: `x.zero_grad()`, `x.step(...)`, `x.backward()` (or
+        `torch.autograd.grad/backward(...)`), `x.train()` / `x.train(flag)` (TRAIN), `x.eval()` /
+        `x.train(False)` (EVAL); None for any other call (`x.eval(data)` is no mode switch)."""
+        func = call.func
+        if not isinstance(func, cst.Attribute):
+            return Act.BACKWARD if self._autograd(func) else None
+        name = func.attr.value
+        if name == "eval":
+            return Act.EVAL if not call.args else None
+        if name == "train":
+            if not call.args:
+                return Act.TRAIN
+            if len(call.args) == 1 and (call.args[0].keyword is None or call.args[0].keyword.value == "mode"):
+                value = call.args[0].value
+                return Act.EVAL if isinstance(value, cst.Name) and value.value == "False" else Act.TRAIN
+            return None
+        act = _ACT_METHODS.get(name)
+        if act is None and name == "grad" and self._autograd(func):
+            return Act.BACKWARD
+        return act
+
+    def _autograd(self, func) -> bool:
+        return self.names.qualified_name(func) in AUTOGRAD_FUNCTIONS
+
     def _own_actions(self, function, flow) -> list[Action]:
         found = []
+        params = {p.name.value for p in parameters(function.params)}
         for node in calls_in(function.body):
-            func = node.func
-            if not isinstance(func, cst.Attribute):
-                continue
-            act = _ACT_METHODS.get(func.attr.value)
+            act = self.act_of(node)
             if act is None:
                 continue
-            if act is Act.TRAIN and node.args and isinstance(node.args[0].value, cst.Name) and node.args[0].value.value == "False":
-                act = Act.EVAL
+            func = node.func
+            if act is Act.BACKWARD and self._autograd(func):
+                found.append(Action(act, None, node))  # no receiver: nothing the caller names
+                continue
             target = dotted_name(func.value)
             root = (target or "").split(".")[0]
-            params = {p.name.value for p in parameters(function.params)}
             if target is not None and root not in params and flow.bindings_of(root):
                 target = None  # a local of the helper: nothing the caller can name
             found.append(Action(act, target, node))
+        return found
+
+    def acts(self, call, depth: int = MAX_DEPTH) -> frozenset:
+        """The kinds of act (`Act`) calling `call` makes, helpers inside it followed (`depth`
+        defs deep); empty for a call of no same-module def. Cached per def and depth."""
+        function = self.callee(call)
+        return frozenset() if function is None else self.acts_of(function, depth)
+
+    def acts_of(self, function, depth: int = MAX_DEPTH) -> frozenset:
+        """The kinds of act running `function` makes, itself or in the helpers it calls."""
+        key = (id(function), depth)
+        found = self._acts.get(key)
+        if found is None:
+            self._acts[key] = frozenset()  # a def calling itself adds nothing more
+            kinds = set()
+            for node in calls_in(function.body):  # no `of()`: the kinds need no dataflow
+                act = self.act_of(node)
+                if act is not None:
+                    kinds.add(act)
+                elif depth > 1:
+                    kinds |= self.acts(node, depth - 1)
+            found = self._acts[key] = frozenset(kinds)
         return found
 
     def actions(self, call, depth: int = MAX_DEPTH) -> tuple[Action, ...]:
