@@ -322,9 +322,9 @@ def test_cat_and_stack_with_a_dim_bound_the_number_of_dims():
 CONCATENATED = """
 import torch
 
-def f(x: torch.Tensor, y, n):
+def f(x: torch.Tensor, y, n, m):
     padded = torch.cat([x, x.new_zeros(n)], dim=-1)
-    unknown = torch.cat([y, y.transpose(1, 2)], dim=1)
+    unknown = torch.cat([y.contiguous(memory_format=m), y.transpose(1, 2)], dim=1)
     stacked = torch.stack([x, x], dim=1)
     return padded, unknown, stacked
 """
@@ -337,8 +337,9 @@ def test_cat_with_a_contiguous_tensor_is_contiguous():
 
 
 def test_cat_of_unknown_layouts_and_stack_are_not_known_contiguous():
-    # torch.cat([cl, cl], 1) and torch.stack([cl, cl], 1) of channels-last tensors are not contiguous
-    assert _layout_of(CONCATENATED, "torch.cat([y, y.transpose(1, 2)], dim=1)").contiguous is None
+    # torch.cat([cl, cl], 1) and torch.stack([cl, cl], 1) of channels-last tensors are not contiguous;
+    # a format chosen at run time and a transpose of unknown ndim may both be channels-last
+    assert _layout_of(CONCATENATED, "torch.cat([y.contiguous(memory_format=m), y.transpose(1, 2)], dim=1)").contiguous is None
     assert _layout_of(CONCATENATED, "torch.stack([x, x], dim=1)").contiguous is None
 
 

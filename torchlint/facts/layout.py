@@ -38,7 +38,7 @@ from torchlint._lazy import lazy_module
 from torchlint.facts.shape_modules import ModuleValues
 from torchlint.facts.shape_scope import ScopedDataflow
 from torchlint.facts.shape_values import NO_ARGUMENT, NO_HELPER, ReturnedValues
-from torchlint.facts.shape_joins import joined_layout
+from torchlint.facts.shape_joins import joined_layout, joined_ndim_at_least
 from torchlint.facts.shape_sizes import SizeTokens, _einsum_permutation, _literal_tensor
 from torchlint.facts.evidence import Evidence
 from torchlint.facts.layout_attention import ATTENTION_FUNCTIONS, attention_output
@@ -402,8 +402,9 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues):
         if qualified in ("torch.cat", "torch.concat", "torch.concatenate") and args and isinstance(args[0].value, (cst.List, cst.Tuple)):
             dim = next((a.value for a in call.args if a.keyword is not None and a.keyword.value in ("dim", "axis")), None)
             dim = args[1].value if dim is None and len(args) > 1 else dim
-            return concatenated([None if isinstance(e, cst.StarredElement) else self._eval(e.value) for e in args[0].value.elements],
-                                0 if dim is None else _int(dim))
+            joined = concatenated([None if isinstance(e, cst.StarredElement) else self._eval(e.value) for e in args[0].value.elements],
+                                  0 if dim is None else _int(dim))
+            return joined if joined.dims is not None else replace(joined, at_least=joined_ndim_at_least(qualified, call))
         if qualified == "torch.flatten" and args:
             source = self._eval(args[0].value)
             return _flattened(_tensor(source), call, args[1:]) if isinstance(source, Layout) else Layout(tensor=True)
@@ -425,7 +426,7 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues):
             reduction = self._keepdim_function(qualified, call, args)
             if reduction is not None:
                 return reduction
-            return joined_layout(self, qualified, call)  # cat, stack, or a tensor of unknown layout
+            return joined_layout(qualified, call)  # cat, stack, or a tensor of unknown layout
         if qualified.startswith("torch.nn.functional."):
             return Layout(tensor=True)
         return UNKNOWN
