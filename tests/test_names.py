@@ -39,3 +39,26 @@ def test_qualified_names(source, expression, expected):
 def test_canonical_spellings():
     assert canonical("torch.optim.lr_scheduler.StepLR") == "torch.optim.lr_scheduler.StepLR"
     assert canonical("torch.utils.data.dataloader.DataLoader") == "torch.utils.data.DataLoader"
+
+
+@pytest.mark.parametrize(
+    "annotation,expected",
+    [
+        ("Optional[pd.DataFrame]", "pd.DataFrame"),
+        ("typing.Optional[Optional[np.ndarray]]", "np.ndarray"),
+        ("pd.Series | None", "pd.Series"),
+        ("None | pd.Series", "pd.Series"),
+        ('"Optional[pd.DataFrame]"', "pd.DataFrame"),
+        ("Optional[Type[nn.Module]]", "Type[nn.Module]"),
+        ("pd.DataFrame", "pd.DataFrame"),
+        ("pd.Series | np.ndarray", None),
+        ('"not a type ("', None),
+    ],
+)
+def test_unwrap_optional(annotation, expected):
+    from torchlint.facts.names import unwrap_optional
+
+    source = "import typing\nfrom typing import Optional, Type\n"
+    names = ModuleFacts(cst.parse_module(source)).names
+    found = unwrap_optional(cst.parse_expression(annotation), names)
+    assert (None if found is None else cst.Module([]).code_for_node(found)) == expected

@@ -30,7 +30,7 @@ from typing import Any
 from torchlint._lazy import lazy_module
 from torchlint.facts.data import agreed
 from torchlint.facts.dataflow import Binding, BindingKind, Dataflow, Flow, Scope
-from torchlint.facts.names import attribute_chain
+from torchlint.facts.names import attribute_chain, is_none_literal
 from torchlint.facts.program import Program
 from torchlint.facts.statements import parameters
 
@@ -207,7 +207,3 @@ class DataBindings:
         outer = self.dataflow.flow_of(method.name)  # a def's name binds in the scope around it
         return (outer.scope, method) if outer.kind is Scope.CLASS else None
 
-
-def is_none_literal(expr) -> bool:
-    """The literal `None`: a placeholder until a method stores the attribute's real value."""
-    return isinstance(expr, cst.Name) and expr.value == "None"

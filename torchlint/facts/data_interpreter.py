@@ -12,12 +12,12 @@ from dataclasses import replace
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.data import Because, DataRoles, Evidence, Split, Value, union
-from torchlint.facts.data_bindings import DataBindings, is_none_literal
+from torchlint.facts.data_bindings import DataBindings
 from torchlint.facts.data_expressions import Expressions
 from torchlint.facts.data_shapes import drops_rows, strip_indexers
 from torchlint.facts.data_words import HELD_OUT, ROW_SUBSET_METHODS, TEST, TRAIN, is_bare_role_name, roles_of_name
 from torchlint.facts.dataflow import Dataflow, Flow, Scope
-from torchlint.facts.names import dotted_name
+from torchlint.facts.names import dotted_name, unwrap_optional
 from torchlint.facts.program import Program
 from torchlint.facts.statements import body_of, parameters
 
@@ -124,18 +124,7 @@ class Interpreter(Expressions):
 
     def annotated_type(self, annotation):
         """The one type an annotation names (a Name or attribute chain), None for anything else."""
-        if isinstance(annotation, cst.SimpleString):
-            text = annotation.evaluated_value
-            try:
-                annotation = cst.parse_expression(text) if isinstance(text, str) and len(text) < 200 else None
-            except Exception:  # noqa: BLE001 - any string that is not an expression names no type
-                return None
-        if isinstance(annotation, cst.BinaryOperation) and isinstance(annotation.operator, cst.BitOr):
-            sides = [side for side in (annotation.left, annotation.right) if not is_none_literal(side)]
-            annotation = sides[0] if len(sides) == 1 else None
-        elif isinstance(annotation, cst.Subscript) and self.names.qualified_name(annotation.value) == "typing.Optional":
-            elements = [e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)]
-            annotation = elements[0] if len(elements) == 1 else None
+        annotation = unwrap_optional(annotation, self.names)
         return annotation if isinstance(annotation, (cst.Name, cst.Attribute)) else None
 
     def for_loop(self, node, flow: Flow) -> None:

@@ -15,7 +15,7 @@ from enum import Enum
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.dataflow import BindingKind, Dataflow
-from torchlint.facts.names import dotted_name
+from torchlint.facts.names import dotted_name, unwrap_optional
 from torchlint.facts.program import Program
 from torchlint.facts.statements import walk_nodes
 from torchlint.facts.summaries import Summaries
@@ -134,6 +134,7 @@ class Modules:
 
     def _annotated_module_class(self, annotation) -> bool:
         """`Type[nn.Module]`, `type[Block]`, `Callable[..., nn.Module]`, `Optional[...]` of those."""
+        annotation = unwrap_optional(annotation, self.names)
         if not isinstance(annotation, cst.Subscript):
             return False
         kind = self.names.qualified_name(annotation.value) or dotted_name(annotation.value)
@@ -144,8 +145,6 @@ class Modules:
             return self.is_module_class(elements[0])
         if kind in ("typing.Callable", "collections.abc.Callable"):
             return self.is_module_class(elements[-1])
-        if kind == "typing.Optional":
-            return self._annotated_module_class(elements[0])
         return False
 
     def _only_parameters(self, expr) -> bool:

@@ -167,3 +167,28 @@ def strip_self(name: str) -> str:
     if name == "self":
         return ""
     return name[5:] if name.startswith("self.") else name
+
+
+def is_none_literal(expr) -> bool:
+    """The literal `None`."""
+    return isinstance(expr, cst.Name) and expr.value == "None"
+
+
+def unwrap_optional(annotation, names: Names):
+    """The annotation an optional one wraps: `X` for `Optional[X]`, `X | None`, `None | X` and a
+    quoted `"X"` (any of these nested); the annotation itself otherwise; None for an annotation that
+    names no one type (`Optional[X, Y]`, an unparsable string)."""
+    if isinstance(annotation, cst.SimpleString):
+        text = annotation.evaluated_value
+        try:
+            annotation = cst.parse_expression(text) if isinstance(text, str) and len(text) < 200 else None
+        except Exception:  # noqa: BLE001 - any string that is not an expression names no type
+            return None
+        return None if annotation is None else unwrap_optional(annotation, names)
+    if isinstance(annotation, cst.BinaryOperation) and isinstance(annotation.operator, cst.BitOr):
+        sides = [side for side in (annotation.left, annotation.right) if not is_none_literal(side)]
+        return unwrap_optional(sides[0], names) if len(sides) == 1 else None
+    if isinstance(annotation, cst.Subscript) and names.qualified_name(annotation.value) == "typing.Optional":
+        elements = [e.slice.value for e in annotation.slice if isinstance(e.slice, cst.Index)]
+        return unwrap_optional(elements[0], names) if len(elements) == 1 else None
+    return annotation

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from torchlint._lazy import lazy_module
-from torchlint.facts.names import dotted_name
+from torchlint.facts.names import dotted_name, is_none_literal
 from torchlint.facts.program import Program
 from torchlint.facts.statements import body_of, calls_in, header_expressions, iter_statements, parameters, small_statements
 from torchlint.facts.summaries import Summaries
@@ -99,7 +99,7 @@ class LoaderSources:
             # the single-process branch has no sampler and no epoch to set.
             alternatives = [v for value in built for v in _alternatives(value)]
             samplers = [v for v in alternatives if self.schedules.is_sampler_call(v)]
-            if len(samplers) == 1 and all(v is samplers[0] or _is_none(v) for v in alternatives):
+            if len(samplers) == 1 and all(v is samplers[0] or is_none_literal(v) for v in alternatives):
                 return Sampler(key or "", samplers[0], shuffle_of(samplers[0]))
         return None
 
@@ -215,5 +215,3 @@ def _alternatives(value) -> list:
     return [value]
 
 
-def _is_none(value) -> bool:
-    return isinstance(value, cst.Name) and value.value == "None"
