@@ -56,6 +56,8 @@ def _grouped(dims, positions, targets, cuts):
         if partial:
             return groups + [group] if _apart(dims, group, cuts) else None
         groups.append(group)
+        if _apart(dims, group, cuts):
+            return groups  # the entries after it cannot change which dims this one takes
     tail = []
     for target in reversed(right):
         taken = _take(factors, queue, target.split("*"), front=False)
