@@ -48,25 +48,28 @@ def _grouped(dims, positions, targets, cuts):
     factors = {i: dims[i].size.split("*") if dims[i].size is not None else None for i in positions}
     queue = list(positions)
     groups = []
+    proven = None  # the groups up to the first whole entry that merges dims apart in memory
     for target in left:
         taken = _take(factors, queue, target.split("*"), front=True)
         if taken is None:
-            return None
+            return proven
         group, partial = taken
         if partial:
-            return groups + [group] if _apart(dims, group, cuts) else None
+            return groups + [group] if _apart(dims, group, cuts) else proven
         groups.append(group)
+        if proven is None and _apart(dims, group, cuts):
+            proven = list(groups)  # the entries after it cannot change which dims this one takes
     tail = []
     for target in reversed(right):
         taken = _take(factors, queue, target.split("*"), front=False)
         if taken is None:
-            return None
+            return proven
         group, partial = list(reversed(taken[0])), taken[1]
         if partial:
-            return [group] if _apart(dims, group, cuts) else None
+            return [group] if _apart(dims, group, cuts) else proven
         tail.append(group)
     if not queue or any(factors[i] is None for i in queue):
-        return None
+        return proven
     return groups + [list(queue)] + list(reversed(tail))
 
 

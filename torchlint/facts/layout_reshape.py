@@ -68,6 +68,7 @@ def copying_reshape(layouts: Layouts, call, paths: bool = False) -> CopyingResha
         return None
     method = func.attr.value
     ones = _configured_ones(layouts, call)
+    products = _init_products(layouts, call, target)
 
     def judge(layout):
         if layout is not None and layout.contiguous is True:
@@ -76,10 +77,14 @@ def copying_reshape(layouts: Layouts, call, paths: bool = False) -> CopyingResha
             return None
         if layout.tensor is None and method != "view":
             return None
-        merge = view_merge(layout, target)
+        shape = target
+        merge = view_merge(layout, shape)
+        if merge is None:
+            shape = products()  # `self.dim_out_v` set to `num_heads * self.dim_head_v` in `__init__`
+            merge = view_merge(layout, shape) if shape is not None else None
         if merge is None:
             return None
-        configured = with_configured_ones(layout, ones(), target) if merge.copies else None  # may be 1
+        configured = with_configured_ones(layout, ones(), shape) if merge.copies else None  # may be 1
         if configured is not None and not getattr(view_merge(*configured), "copies", False):
             return None
         return CopyingReshape(layout, merge.positions, merge.into) if merge.copies else _VIEW
@@ -125,6 +130,27 @@ def copying_flatten(layouts: Layouts, call, paths: bool = False) -> CopyingResha
 def _configured_ones(layouts: Layouts, call):
     """The sizes the file shows may be 1 at `call`, looked up only when a merge copies."""
     return lambda: layouts.facts.get(ConfiguredOnes).tokens_at(call)
+
+
+def _init_products(layouts: Layouts, call, target):
+    """The target with each `self.X` entry that `__init__` sets once to a product spelled as that
+    product (`Layouts._init_product`), looked up only when the plain sizes do not tell: a
+    function returning the new target, or None when no entry is such a product."""
+    found = []
+
+    def products():
+        if not found:
+            spelled = [layouts._init_product(value) if _is_self_attribute(value) else None
+                       for value in layouts._target_values(call)]
+            found.append([s if s is not None else t for s, t in zip(spelled, target)]
+                         if any(s is not None for s in spelled) else None)
+        return found[0]
+
+    return products
+
+
+def _is_self_attribute(expr) -> bool:
+    return isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name) and expr.value.value == "self"
 
 
 _VIEW = "view"  # a judge's answer: the reshape is a view (None: not known)

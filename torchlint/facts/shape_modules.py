@@ -77,6 +77,51 @@ class ModuleValues:
             return UNKNOWN
         return self._eval(values[0])
 
+    def _init_product(self, attribute) -> str | None:
+        """`self.dim_out_v` whose only store in its class is `self.dim_out_v = num_heads *
+        self.dim_head_v` in `__init__`: that product as a size token, or None.
+
+        A factor is an int literal, `self.<attr>` as written, or a parameter of `__init__` that
+        reaches the product unchanged and is stored whole in exactly one `self.<attr>` (the token
+        `self.num_heads` for `num_heads`); any other factor is a size of its own, equal to no
+        other (`int(attn_ratio * key_dim)`). At least one factor must be a shared token.
+        """
+        cls = self.dataflow.enclosing_class(attribute)
+        if cls is None:
+            return None
+        stores = self.facts.get(Program).self_stores(cls)
+        found = stores.by_name.get(attribute.attr.value)
+        if stores.dynamic or not found or len(found) != 1:
+            return None
+        value, method = found[0].value, found[0].method
+        if method.name.value != "__init__" or not _is_product(value):
+            return None
+        factors, shared = [], False
+        for operand in _product_operands(value):
+            token = self._init_factor(operand, stores, method)
+            shared = shared or token is not None
+            factors.append(token if token is not None else f"init:{id(operand)}")
+        return "*".join(sorted(factors)) if shared else None
+
+    def _init_factor(self, operand, stores, method) -> str | None:
+        if isinstance(operand, cst.Integer):
+            return str(int(operand.evaluated_value))
+        if isinstance(operand, cst.Attribute) and _is_self(operand.value):
+            return f"self.{operand.attr.value}"
+        if not isinstance(operand, cst.Name):
+            return None
+        flow = self.dataflow.function_of(operand)
+        binding = flow.binding_at(operand) if flow is not None else None
+        if binding is None or binding.kind != "param":
+            return None
+        mirrors = [
+            name for name, named in stores.by_name.items()
+            if len(named) == 1 and isinstance(named[0].value, cst.Name)
+            and named[0].method is method
+            and flow.binding_at(named[0].value) is binding
+        ]
+        return f"self.{mirrors[0]}" if len(mirrors) == 1 else None
+
     def _attributes_of(self, cls) -> dict:
         return self.facts.get(Program).self_attributes(cls)
 
@@ -215,3 +260,14 @@ def _pointwise(constructor) -> bool:
         if name == "padding_mode" or (name not in keep and name not in ("in_channels", "out_channels", "kernel_size", "bias", "groups", "device", "dtype")):
             return False
     return True
+
+
+def _is_product(expr) -> bool:
+    return isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Multiply)
+
+
+def _product_operands(expr) -> list:
+    """`a * b * c` -> [a, b, c] (parentheses kept as one operand unless they hold a product)."""
+    if _is_product(expr):
+        return _product_operands(expr.left) + _product_operands(expr.right)
+    return [expr]

@@ -23,6 +23,11 @@ class SizeTokens:
 
     def _target_tokens(self, call):
         """Sizes passed to view/reshape/expand: a list of tokens ("-1" kept), or None."""
+        values = self._target_values(call)
+        return [self._size(v, 0) for v in values] if values is not None else None
+
+    def _target_values(self, call):
+        """The size expressions passed to view/reshape/expand, one per new dim, or None."""
         args = [a for a in call.args if a.keyword is None]
         if any(a.star for a in args):
             return None
@@ -38,7 +43,7 @@ class SizeTokens:
             return None  # `view(shape)`, `view(torch.float16)`, `reshape((n, -1) + x.shape[2:])`
         else:
             values = [a.value for a in args]
-        return [self._size(v, 0) for v in values]
+        return values
 
 
     # --- sizes ------------------------------------------------------------------------------
