@@ -23,7 +23,11 @@ class ReshapeCopies(Rule):
     Splitting a dimension, adding or dropping size-1 dimensions, and merging dimensions that
     stay adjacent and in order in memory are views: `x.permute(0, 2, 3, 1).reshape(B, H * W, C)`
     on a contiguous `(B, C, H, W)` tensor copies nothing, and stays silent. Sizes are matched
-    symbolically (`B, C, H, W = x.shape`, `x.size(0)`, `H * W`). When the sizes do not tell which
+    symbolically (`B, C, H, W = x.shape`, `x.size(0)`, `H * W`); a `self.<attr>` that the class
+    sets once, in `__init__`, to a product counts as that product when the plain sizes do not tell
+    (`self.dim_out_v = num_heads * self.dim_head_v`, with `self.num_heads = num_heads`: reshaping
+    `(B * heads, dim_head_v, H * W)` after a transpose to `(B, self.dim_out_v, H, W)` merges the
+    heads with `dim_head_v`, which lie apart in memory). When the sizes do not tell which
     dims merge, the memory order still may: after `x.permute(0, 3, 4, 2, 1)` the dims lie in four
     separate runs of memory, and a new shape with three entries cannot keep each run apart, so
     `.reshape(n, m, -1)` copies whatever the sizes. Otherwise torchlint stays silent.
@@ -37,8 +41,13 @@ class ReshapeCopies(Rule):
     (scripts, notebook cells) and in class bodies. Sizes and memory order flow through
     assignments, tuple unpacking, `self.<attr>` set in `__init__`, `nn.Linear`, `nn.Embedding`
     and `nn.LayerNorm` outputs (fresh contiguous memory of known sizes), shape-preserving layers
-    (`nn.Dropout`, activations), `unbind`/`chunk`/`split`, `@`/`matmul`, `repeat_interleave`
-    and `F.pad`/`F.interpolate` of a contiguous tensor (fresh contiguous memory), and elementwise ops,
+    (`nn.Dropout`, activations), `unbind`/`chunk`/`split`, `@`/`matmul`, `repeat_interleave`,
+    `unflatten` (a dim split into adjacent dims), `torch.meshgrid` (broadcast views, stride 0
+    along the other inputs' dims), `F.unfold`/`F.fold` (fresh contiguous memory), `torch.cat`,
+    `F.pad`, `F.interpolate` and pooling (fresh memory, contiguous unless the input may be
+    channels-last: it is taken as not channels-last when it is contiguous, has another ndim or a
+    known memory order other than channels-last; a pad of zeros keeps the input's strides and is
+    not judged), and elementwise ops,
     which keep their first operand's memory order when it is dense and not broadcast (so
     `pred.t().eq(...)[:k]` stays transposed, as in the usual top-k accuracy helper).
     `F.scaled_dot_product_attention`'s output is laid out as torch does on CPU: the fused CPU
@@ -53,6 +62,15 @@ class ReshapeCopies(Rule):
     copies on CPU can be a view there: the finding describes CPU (and the math backend). In
     `attn @ v` with `attn` from elsewhere, `attn` is taken to be a (batch of) matrices with no
     more dims than `v`, so the product has `v`'s ndim, in fresh contiguous memory.
+
+    Slicing: `[1:]`, `[:-1]`, `[::2]` and a literal bound under a literal size cut a dim, so
+    merging it with its neighbour copies; a crop that may keep the whole dim (`grid[:h, :w]` of a
+    max-size grid, with `h`, `w` not told in the file) is taken as possibly whole, and only merges
+    that copy either way are reported. Likewise a size that the file shows may be 1 (a parameter
+    whose default is 1, or has a 1 in its default tuple, and the `self.<attr>` or
+    `self.config.<attr>` that `__init__` sets from it) is taken as possibly 1: a merge is reported
+    only when it still copies with those dims at 1 (a size-1 dim has no place in memory, so
+    merging it is a view, as `patch_size=1` configurations show).
 
     A name defined differently on several paths (`if ...: y = x.transpose(1, 2) else: y = x`)
     is judged on each: a reshape that copies on some paths and is a view on all the others is
