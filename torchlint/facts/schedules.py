@@ -223,7 +223,7 @@ class Schedules:
             return qualified in _LOADERS
         return dotted_name(call.func) == "DataLoader"
 
-    # --- TL207's question -----------------------------------------------------------------------
+    # --- does a scheduler step before the optimizer's first step? -------------------------------
 
     def early_scheduler_steps(self) -> Iterator[EarlyStep]:
         """Scheduler steps that precede the update of their own iteration, innermost loop first.
@@ -333,7 +333,7 @@ class Schedules:
         model's one way of resolving a call)."""
         return self.facts.get(Summaries).callee(call)
 
-    # --- TL208's question -----------------------------------------------------------------------
+    # --- is a distributed sampler's epoch left unset? -------------------------------------------
 
     def unset_sampler_epochs(self) -> Iterator[UnsetEpoch]:
         """Loaders with a shuffling DistributedSampler iterated in an epoch loop that never sets the epoch."""
