@@ -32,6 +32,30 @@ def fixture_files():
     return found
 
 
+def nodes_with_source(source, code, kind):
+    """The facts of a (dedented) snippet, and every node of type `kind` whose source text is
+    `code`, in visiting order (at least one, or the test fails)."""
+    import textwrap
+
+    import libcst as cst
+
+    from torchlint.facts import ModuleFacts
+
+    module = cst.parse_module(textwrap.dedent(source))
+    facts = ModuleFacts(module)
+    found = []
+
+    class Finder(cst.CSTVisitor):
+        def on_visit(self, node):
+            if isinstance(node, kind) and module.code_for_node(node) == code:
+                found.append(node)
+            return True
+
+    module.visit(Finder())
+    assert found, f"no node {code!r}"
+    return facts, found
+
+
 @pytest.fixture
 def run_cli(tmp_path):
     """Run the real `torchlint` command in a subprocess; returns CompletedProcess."""

@@ -1,30 +1,17 @@
 """Values from same-module helpers (evaluated in a frame per call), unary operators, and the
 number of dims told by a later `torch.cat` (each behaviour checked in torch)."""
 
-import textwrap
-
 import libcst as cst
 
-from torchlint.facts import ModuleFacts
+from conftest import nodes_with_source
+
 from torchlint.facts.layout import Layouts
 from torchlint.facts.layout_reshape import copying_reshape
 from torchlint.facts.shape_uses import concatenated_with_source
 
 
 def _found(source, code, kind=(cst.Call, cst.Name, cst.Attribute, cst.Subscript, cst.UnaryOperation)):
-    module = cst.parse_module(textwrap.dedent(source))
-    facts = ModuleFacts(module)
-    found = []
-
-    class Finder(cst.CSTVisitor):
-        def on_visit(self, node):
-            if isinstance(node, kind) and module.code_for_node(node) == code:
-                found.append(node)
-            return True
-
-    module.visit(Finder())
-    assert found, f"no node {code!r}"
-    return facts, found
+    return nodes_with_source(source, code, kind)
 
 
 def _sizes(layout):

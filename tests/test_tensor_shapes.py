@@ -1,29 +1,17 @@
 """The tensor shapes domain on small snippets: module scope, size-1 sources, layer outputs,
 elementwise layouts, the top-k helper and torch-only evidence (each behaviour checked in torch)."""
 
-import textwrap
-
 import libcst as cst
 
-from torchlint.facts import ModuleFacts
+from conftest import nodes_with_source
+
 from torchlint.facts.layout import Layouts
 from torchlint.facts.layout_reshape import copying_reshape
 
 
 def _layout(source, code, kind=(cst.Call, cst.Name, cst.Attribute, cst.Subscript, cst.BinaryOperation)):
     """The layout of the last node whose source text is `code`."""
-    module = cst.parse_module(textwrap.dedent(source))
-    facts = ModuleFacts(module)
-    found = []
-
-    class Finder(cst.CSTVisitor):
-        def on_visit(self, node):
-            if isinstance(node, kind) and module.code_for_node(node) == code:
-                found.append(node)
-            return True
-
-    module.visit(Finder())
-    assert found, f"no node {code!r}"
+    facts, found = nodes_with_source(source, code, kind)
     return facts.get(Layouts), found[-1]
 
 
