@@ -3,9 +3,10 @@ from __future__ import annotations
 from torchlint.diagnostics import Severity
 from torchlint.facts.modes import Modes
 from torchlint.rule import NodeNote, Rule
+from torchlint.rules._mode_switches import AsksWhenModesSwitch
 
 
-class EvalModeNotRestored(Rule):
+class EvalModeNotRestored(AsksWhenModesSwitch, Rule):
     """## What it does
     Reports a training loop whose iteration switches the model to evaluation mode
     (`model.eval()` or `model.train(False)`, directly or inside a function or method of the same
@@ -121,14 +122,8 @@ class EvalModeNotRestored(Rule):
         "            model(x).sum().backward()\n            opt.step()\n        evaluate(model, val)  # expect: TL205\n",
     )
 
-    def visit_Call(self, node) -> None:
-        # Cheap: the engine walks every call anyway; the facts are asked only if a mode switches.
-        func = node.func
-        if type(func).__name__ == "Attribute" and func.attr.value in ("eval", "train"):
-            self._switches = True
-
     def leave_Module(self, original_node) -> None:
-        if not getattr(self, "_switches", False):
+        if not self.switches:
             return
         for found in self.facts.get(Modes).evals_left_in_loops():
             notes = []

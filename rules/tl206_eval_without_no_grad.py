@@ -3,9 +3,10 @@ from __future__ import annotations
 from torchlint.diagnostics import Severity
 from torchlint.facts.modes import Modes
 from torchlint.rule import NodeNote, Rule
+from torchlint.rules._mode_switches import AsksWhenModesSwitch
 
 
-class EvalWithoutNoGrad(Rule):
+class EvalWithoutNoGrad(AsksWhenModesSwitch, Rule):
     """## What it does
     Reports a forward pass `model(x)` that runs after `model.eval()` (in source order, in the
     same function or script, with no `model.train()` between) while gradients are enabled: no
@@ -90,14 +91,8 @@ class EvalWithoutNoGrad(Rule):
         "import torch\nmodel = torch.nn.Linear(3, 2)\nmodel.eval()\npredictions = model(torch.ones(1, 3)).argmax(1)  # expect: TL206\n",
     )
 
-    def visit_Call(self, node) -> None:
-        # Cheap: the engine walks every call anyway; the facts are asked only if a mode switches.
-        func = node.func
-        if type(func).__name__ == "Attribute" and func.attr.value in ("eval", "train"):
-            self._switches = True
-
     def leave_Module(self, original_node) -> None:
-        if not getattr(self, "_switches", False):
+        if not self.switches:
             return
         for found in self.facts.get(Modes).eval_forwards_with_grad():
             self.report(
