@@ -228,22 +228,11 @@ class Expressions:
             if not merged.sources:
                 merged.sources = frozenset({self.new_source()})
             return replace(merged, frame=True, data=True)
-        if qualified == "pandas.Series":
+        one_d = Because.SERIES if qualified == "pandas.Series" else Because.ONE_D_ARRAY if numpy_1d(node, qualified) else None
+        if one_d is not None:
             merged = union(args)
-            return replace(
-                merged,
-                one_d=Evidence(node, Because.SERIES),
-                data=True,
-                sources=merged.sources or frozenset({self.new_source()}),
-            )
-        if numpy_1d(node, qualified):
-            merged = union(args)
-            return replace(
-                merged,
-                one_d=Evidence(node, Because.ONE_D_ARRAY),
-                data=True,
-                sources=merged.sources or frozenset({self.new_source()}),
-            )
+            return replace(merged, one_d=Evidence(node, one_d), data=True,
+                           sources=merged.sources or frozenset({self.new_source()}))
         if qualified.startswith(("numpy.", "pandas.", "sklearn.datasets.", "torch.")):
             merged = union(args)
             if not merged.sources:
