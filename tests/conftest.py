@@ -32,6 +32,22 @@ def fixture_files():
     return found
 
 
+def nodes_in_order(module, kind=object, where=lambda node: True):
+    """Every node of `module` of type `kind` for which `where(node)` holds, in visiting (source) order."""
+    import libcst as cst
+
+    found = []
+
+    class Finder(cst.CSTVisitor):
+        def on_visit(self, node):
+            if isinstance(node, kind) and where(node):
+                found.append(node)
+            return True
+
+    module.visit(Finder())
+    return found
+
+
 def nodes_with_source(source, code, kind):
     """The facts of a (dedented) snippet, and every node of type `kind` whose source text is
     `code`, in visiting order (at least one, or the test fails)."""
@@ -42,18 +58,9 @@ def nodes_with_source(source, code, kind):
     from torchlint.facts import ModuleFacts
 
     module = cst.parse_module(textwrap.dedent(source))
-    facts = ModuleFacts(module)
-    found = []
-
-    class Finder(cst.CSTVisitor):
-        def on_visit(self, node):
-            if isinstance(node, kind) and module.code_for_node(node) == code:
-                found.append(node)
-            return True
-
-    module.visit(Finder())
+    found = nodes_in_order(module, kind, lambda node: module.code_for_node(node) == code)
     assert found, f"no node {code!r}"
-    return facts, found
+    return ModuleFacts(module), found
 
 
 @pytest.fixture

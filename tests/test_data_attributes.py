@@ -9,6 +9,7 @@ import libcst as cst
 from torchlint.facts import ModuleFacts
 from torchlint.facts.data import TEST, TRAIN, Because, DataRoles, Value, agreed
 from torchlint.facts.program import Program
+from conftest import nodes_in_order
 
 
 def build(source: str) -> tuple[DataRoles, cst.Module]:
@@ -18,15 +19,8 @@ def build(source: str) -> tuple[DataRoles, cst.Module]:
 
 def attribute_reads(module, attr: str) -> list:
     """Every `self.<attr>` load, in source order."""
-    found = []
-
-    class Collect(cst.CSTVisitor):
-        def visit_Attribute(self, node):
-            if isinstance(node.value, cst.Name) and node.value.value == "self" and node.attr.value == attr:
-                found.append(node)
-
-    module.visit(Collect())
-    return found
+    return nodes_in_order(module, cst.Attribute, lambda node: isinstance(node.value, cst.Name)
+                          and node.value.value == "self" and node.attr.value == attr)
 
 
 def last_read(source: str, attr: str):

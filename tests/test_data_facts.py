@@ -7,6 +7,7 @@ from torchlint.facts import ModuleFacts
 from torchlint.facts.data import TEST, TRAIN, VALID, Because, DataRoles, Kind
 from torchlint.facts.data_words import roles_of_file, roles_of_name, split_words
 from torchlint.notebook import load_notebook
+from conftest import nodes_in_order
 
 
 def build(source: str) -> tuple[DataRoles, cst.Module]:
@@ -15,15 +16,7 @@ def build(source: str) -> tuple[DataRoles, cst.Module]:
 
 
 def names_in(module, name: str) -> list:
-    found = []
-
-    class Collect(cst.CSTVisitor):
-        def visit_Name(self, node):
-            if node.value == name:
-                found.append(node)
-
-    module.visit(Collect())
-    return found
+    return nodes_in_order(module, cst.Name, lambda node: node.value == name)
 
 
 def roles_at_last_use(source: str, name: str) -> frozenset:

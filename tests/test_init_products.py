@@ -6,6 +6,8 @@ import textwrap
 import libcst as cst
 import pytest
 
+from conftest import nodes_in_order
+
 from torchlint.facts import ModuleFacts
 from torchlint.facts.layout import Layouts
 from torchlint.facts.layout_regroup import factor_groups
@@ -16,14 +18,7 @@ from torchlint.facts.tensors import Dim
 def _reshape(source):
     """`copying_reshape` of the snippet's last `.reshape(...)` call."""
     module = cst.parse_module(textwrap.dedent(source))
-    calls = []
-
-    class Finder(cst.CSTVisitor):
-        def visit_Call(self, node):
-            if isinstance(node.func, cst.Attribute) and node.func.attr.value == "reshape":
-                calls.append(node)
-
-    module.visit(Finder())
+    calls = nodes_in_order(module, cst.Call, lambda n: isinstance(n.func, cst.Attribute) and n.func.attr.value == "reshape")
     return copying_reshape(ModuleFacts(module).get(Layouts), calls[-1])
 
 

@@ -11,19 +11,14 @@ from torchlint.facts.layout import Layouts
 from torchlint.facts.layout_formats import not_channels_last
 from torchlint.facts.layout_regroup import factor_groups
 from torchlint.facts.tensors import Dim, Layout
+from conftest import nodes_in_order
 
 
 def _layout_of_return(source):
     """The layout of the expression returned by the snippet's only function."""
     module = cst.parse_module(textwrap.dedent(source))
-    found = []
-
-    class Finder(cst.CSTVisitor):
-        def visit_Return(self, node):
-            found.append(node.value)
-
-    module.visit(Finder())
-    return ModuleFacts(module).get(Layouts).of(found[-1])
+    returns = nodes_in_order(module, cst.Return)
+    return ModuleFacts(module).get(Layouts).of(returns[-1].value)
 
 
 def _ranks(layout):

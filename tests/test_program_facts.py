@@ -5,6 +5,7 @@ import libcst as cst
 from torchlint.facts import ModuleFacts
 from torchlint.facts.program import Program
 from torchlint.facts.statements import body_of, is_true, parameters, walk_nodes
+from conftest import nodes_in_order
 
 
 def program(source: str) -> tuple[Program, dict]:
@@ -90,15 +91,7 @@ def _loads_of(module, name: str) -> list:
 
 
 def _source_order(module) -> list:
-    order = []
-
-    class Visitor(cst.CSTVisitor):
-        def on_visit(self, node):
-            order.append(node)
-            return True
-
-    module.visit(Visitor())
-    return order
+    return nodes_in_order(module)
 
 
 def _reaching_values(module, dataflow, name_node) -> list[str]:

@@ -3,7 +3,7 @@ number of dims told by a later `torch.cat` (each behaviour checked in torch)."""
 
 import libcst as cst
 
-from conftest import nodes_with_source
+from conftest import nodes_in_order, nodes_with_source
 
 from torchlint.facts.layout import Layouts
 from torchlint.facts.layout_reshape import copying_reshape
@@ -81,15 +81,7 @@ def test_helper_locals_get_a_key_per_call():
 
 
 def _nodes(module):
-    found = []
-
-    class Finder(cst.CSTVisitor):
-        def on_visit(self, node):
-            found.append(node)
-            return True
-
-    module.visit(Finder())
-    return found
+    return nodes_in_order(module)
 
 
 def test_recursive_helper_is_unknown():

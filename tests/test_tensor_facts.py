@@ -11,6 +11,7 @@ from torchlint.facts.statements import walk_nodes
 from torchlint.facts.layout import Layouts
 from torchlint.facts.layout_reshape import copying_reshape
 from torchlint.facts.tensors import Shows
+from conftest import nodes_in_order
 
 
 def _facts(source):
@@ -20,15 +21,7 @@ def _facts(source):
 
 def _find(module, code, kind=None):
     """The first node whose source text is `code` (and of the given type)."""
-    found = []
-
-    class Finder(cst.CSTVisitor):
-        def on_visit(self, node):
-            if (kind is None or isinstance(node, kind)) and module.code_for_node(node) == code:
-                found.append(node)
-            return True
-
-    module.visit(Finder())
+    found = nodes_in_order(module, kind or object, lambda node: module.code_for_node(node) == code)
     assert found, f"no node {code!r}"
     return found[0]
 
@@ -254,16 +247,7 @@ def test_non_tensors(source, code):
 
 
 def _all(module, kind):
-    found = []
-
-    class Finder(cst.CSTVisitor):
-        def on_visit(self, node):
-            if isinstance(node, kind):
-                found.append(node)
-            return True
-
-    module.visit(Finder())
-    return found
+    return nodes_in_order(module, kind)
 
 
 def test_sizes_through_matmul_and_unbind():
