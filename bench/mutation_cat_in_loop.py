@@ -18,10 +18,10 @@ import os
 import sys
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import PositionProvider
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mutation_softmax_dim import run_recall  # noqa: E402
+from mutation_softmax_dim import reported_rows, run_recall, visit_sites  # noqa: E402
 
 from torchlint.facts.names import dotted_name  # noqa: E402
 
@@ -123,19 +123,13 @@ class Mutate(cst.CSTTransformer):
 
 
 def _score(text: str):
-    from torchlint.testing import lint_snippet
-
-    try:
-        wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
-    except Exception:
-        return None
     sites = Sites()
-    wrapper.visit(sites)
-    if not sites.appends:
+    wrapper = visit_sites(text, sites)
+    if wrapper is None or not sites.appends:
         return None
     mutant = wrapper.module.visit(Mutate(sites)).code  # lines before each final call stay where they were
     spans = list(sites.rows.values())
-    reported = {d.span.start.row for d in lint_snippet(mutant, select=["TL105"])}
+    reported = reported_rows(mutant, "TL105")
     found = {first for first, last in spans if any(first <= row <= last for row in reported)}
     return {first for first, _ in spans}, found
 

@@ -19,7 +19,7 @@ import sys
 import libcst as cst
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mutation_softmax_dim import run_recall  # noqa: E402
+from mutation_softmax_dim import reported_rows, run_recall  # noqa: E402
 
 from torchlint.facts.names import dotted_name  # noqa: E402
 
@@ -61,9 +61,7 @@ def spans(wrapper, nodes) -> list[tuple[int, int]]:
 
 def score_spans(code: str, ranges: list[tuple[int, int]], rule: str):
     """(mutants, mutants reported): a mutant is found when the rule reports a row of its span."""
-    from torchlint.testing import lint_snippet
-
-    reported = {d.span.start.row for d in lint_snippet(code, select=[rule])}
+    reported = reported_rows(code, rule)
     rows = {start for start, _ in ranges}
     found = {start for start, end in ranges if any(start <= row <= end for row in reported)}
     return rows, found

@@ -17,10 +17,10 @@ import os
 import sys
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
+from libcst.metadata import PositionProvider
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mutation_softmax_dim import run_recall  # noqa: E402
+from mutation_softmax_dim import reported_rows, run_recall, visit_sites  # noqa: E402
 
 from torchlint.facts.names import dotted_name  # noqa: E402
 
@@ -114,18 +114,12 @@ class Strip(cst.CSTTransformer):
 
 
 def _score(text: str):
-    from torchlint.testing import lint_snippet
-
-    try:
-        wrapper = MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
-    except Exception:
-        return None
     sites = Sites()
-    wrapper.visit(sites)
-    if not sites.strip:
+    wrapper = visit_sites(text, sites)
+    if wrapper is None or not sites.strip:
         return None
     mutant = wrapper.module.visit(Strip(sites.strip)).code  # stripping never moves a line
-    return set(sites.strip.values()), {d.span.start.row for d in lint_snippet(mutant, select=["TL203"])}
+    return set(sites.strip.values()), reported_rows(mutant, "TL203")
 
 
 def main() -> int:

@@ -38,7 +38,7 @@ import sys
 import libcst as cst
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mutation_softmax_dim import run_recall  # noqa: E402
+from mutation_softmax_dim import reported_rows, run_recall  # noqa: E402
 
 from torchlint.facts.names import dotted_name  # noqa: E402
 
@@ -88,8 +88,6 @@ MISSES: list[str] = []  # judgeable mutants the rule did not report (printed wit
 
 
 def _score(text: str):
-    from torchlint.testing import lint_snippet
-
     from libcst.metadata import PositionProvider
 
     try:
@@ -102,7 +100,7 @@ def _score(text: str):
         return None
     code = mutant.code
     rows = sorted(i + 1 for i, line in enumerate(code.splitlines(), start=1) if line.strip() == MARK)
-    reported = {d.span.start.row for d in lint_snippet(code, select=["TL402"])}
+    reported = reported_rows(code, "TL402")
     sites = _Sites()
     wrapper.visit(sites)
     positions = wrapper.resolve(PositionProvider)

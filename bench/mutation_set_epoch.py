@@ -31,7 +31,7 @@ import libcst as cst
 from torchlint.facts.names import dotted_name
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mutation_softmax_dim import run_recall  # noqa: E402
+from mutation_softmax_dim import run_recall, visit_sites  # noqa: E402
 
 
 def _is_set_epoch(statement) -> bool:
@@ -199,13 +199,9 @@ def _score(text: str):
 
     from torchlint.testing import lint_snippet
 
-    try:
-        wrapper = cst.MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
-    except Exception:
-        return None
     sites = Sites(HELPERS)
-    wrapper.visit(sites)
-    if not sites.sites:
+    wrapper = visit_sites(text, sites)
+    if wrapper is None or not sites.sites:
         return None
     positions = wrapper.resolve(PositionProvider)
     spelled = _File()

@@ -103,6 +103,24 @@ def run_recall(description: str, code: str, wanted, score) -> int:
 
 
 
+def visit_sites(text: str, sites):
+    """Run the visitor `sites` over `text` with position metadata: the wrapper, or None when the
+    text does not parse."""
+    try:
+        wrapper = cst.MetadataWrapper(cst.parse_module(text), unsafe_skip_copy=True)
+    except Exception:
+        return None
+    wrapper.visit(sites)
+    return wrapper
+
+
+def reported_rows(code: str, rule: str) -> set[int]:
+    """The rows where `rule` reports a finding in the source `code`."""
+    from torchlint.testing import lint_snippet
+
+    return {d.span.start.row for d in lint_snippet(code, select=[rule])}
+
+
 def score_mutants(mutants, code: str):
     """For mutants given as (text, first row, last row): (their indices, the indices whose rows
     `code` reported), or None when there are none."""
@@ -129,7 +147,7 @@ def _score(text: str):
         return None
     # Calls that had no dimension before the mutation are not mutants.
     rows = _mutated_rows(wrapper) - _mutated_rows(cst.MetadataWrapper(module, unsafe_skip_copy=True))
-    return rows, {d.span.start.row for d in lint_snippet(wrapper.module.code, select=["TL107"])}
+    return rows, reported_rows(wrapper.module.code, "TL107")
 
 
 def main() -> int:
