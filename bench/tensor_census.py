@@ -956,14 +956,15 @@ def _make_modes(census: Census):
         def _follow_twin(self, func, name, receiver, args, kwargs, out) -> None:
             """A permute/transpose/contiguous/unsqueeze of a replayed result: the same op on its twin.
 
-            `contiguous`/`to` of a tensor with size-1 dims starts a twin: they return their input when
+            `contiguous`/`to(memory_format=...)` of a tensor with size-1 dims starts a twin: they return their input when
             it is contiguous in the format asked for ignoring its size-1 dims, while at size 2 they may
             copy into that format, so what follows is measured on their result at size 2.
             """
             if not isinstance(out, torch.Tensor):
                 return
             twin = self._twin_of(receiver)
-            if twin is None and name in _FORMAT_OPS and out is receiver and 1 in receiver.shape:
+            if twin is None and name in _FORMAT_OPS and out is receiver and 1 in receiver.shape and (
+                    name == "contiguous" or "memory_format" in kwargs):
                 placed = place_size_one_dims(tuple(receiver.shape), tuple(receiver.stride()))
                 if isinstance(placed, str) or placed.unplaced:
                     return
