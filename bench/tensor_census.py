@@ -15,7 +15,9 @@ small resolution) under two tracers:
   tree (torch's own files are not the model's code). It records per call site (file, line of the
   method name, call kind): `repeat` (the input shape, the sizes, whether `expand` gives equal values,
   whether the result is later reshaped or made contiguous in a way that would copy the expanded
-  tensor too), `reshape`/`flatten`/`reshape_as` (whether the output shares the input's storage), and
+  tensor too), `reshape`/`flatten`/`reshape_as` (whether the output shares the input's storage; a
+  view whose input has a size-1 dim is replayed on the same layout with that dim grown to 2, see
+  `place_size_one_dims` and `replay_grown`), and
   `view`/`view_as` (whether it raised; the error is re-raised and the model stops there). Outputs of
   `expand`/`expand_as`/`broadcast_to`, and views of them, are followed to in-place writes.
 - a `TorchDispatchMode` sees every aten op, including those inside torch's Python code: a write
@@ -26,22 +28,27 @@ small resolution) under two tracers:
 Runtime truth per site (file, line, column of the method name): TL101 every call's sizes grow only
 size-1 or new leading dims, the result is never written and never reshaped later (a later reshape
 that would copy the expanded tensor makes it negative; one that is a view of it at these sizes makes
-the site undecided, counted neither way); TL102 some call copied; TL103 some call raised; TL104 some
+the site undecided, counted neither way); TL102 some call copied, or copied in its grown replay (a
+grown copy: the tiny configuration made a merged dim 1); TL103 some call raised; TL104 some
 write touched expanded memory. The parent then lints the traced files with
 `python -m torchlint check --output-format json` (torchlint is never imported by the traced process)
 and joins the findings by (file, line, column, rule), then by line, then by the call's span: found,
 missed (runtime positive, no finding) and false (a finding on a traced site where runtime saw no
-positive; the `(size1)` column counts those whose every call was a view only because the input had a
-size-1 dim). Findings on lines no traced call reached are counted as not exercised.
+positive). The table gives these figures with grown copies as positives (`grown+` counts the sites
+positive by a grown copy only, `(unmeas.)` the false sites with a replay that decided nothing) and
+from the real sizes alone (where `(size1)` counts the false sites whose every call was a view with a
+size-1 dim in its input). Findings on lines no traced call reached are counted as not exercised.
 
 With `--out DIR` it writes `summary.json` (the table), `sites.json` (every traced site with its
-observations and findings), `missed.txt`, `false.txt` and `undecided.txt` (file, line, source text,
+observations and findings), `missed.txt`, `false.txt`, `grown.txt` and `undecided.txt` (file, line, source text,
 runtime observation, findings), `models.txt` (each model's status and time), and a `README.txt` on
 how to read them.
 
 Besides torch (CPU), the targets import: einops (vit-pytorch, denoising-diffusion), tqdm
-(denoising-diffusion), and for diffusers huggingface_hub, safetensors, regex, requests, httpx,
-importlib_metadata; install them with `pip install --no-deps` next to the CPU torch. Modules a model
+(denoising-diffusion), and for diffusers huggingface_hub (1.x), safetensors, regex, requests, httpx,
+importlib_metadata (< 9), pillow and their own dependencies (urllib3, idna, certifi, charset_normalizer,
+httpcore, h11, anyio, sniffio, zipp, hf-xet); install them with `pip install --no-deps` next to the
+CPU torch. Modules a model
 only imports (torchvision, PIL, accelerate, ...) are stubbed in the traced process with placeholder
 classes, so only models whose forward does not use them run; a model that fails is reported with
 its error and the others go on. A full run takes about 5 minutes of CPU time (`--target` and
