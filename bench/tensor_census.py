@@ -59,8 +59,11 @@ earlier `--out DIR` and only lints and joins again (a minute), to measure a chan
 from __future__ import annotations
 
 import argparse
+import ast
 import json
+import linecache
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -507,6 +510,11 @@ class CallSites:
             self._files[filename] = cached
         return cached
 
+    def source(self, site: tuple) -> str:
+        """The source lines of a call site (its first to its last line)."""
+        filename = os.path.join(self.root, site[0])
+        return "".join(linecache.getline(filename, number) for number in range(site[3], site[4] + 1))
+
     def site(self, frame) -> tuple[int, int, int, int]:
         """(line, column, first line, last line) of the call now executing in `frame`.
 
@@ -624,6 +632,8 @@ def _storage_ptr(tensor) -> int | None:
 # when they agree. A tensor that a replayed call returned (or a permute/transpose/contiguous/unsqueeze
 # of it) is not placed from its strides: its counterfactual is the replay's own result (its `twin`),
 # since at size 2 the call that produced it may have copied, which changes the layout downstream.
+# A size-1 input dim that a reshape writes as the literal 1 in its target (`reshape(B, 1, C)` of one
+# class token) is 1 at every configuration: it is not grown (`grown_pinned` when nothing else is).
 
 _MAX_ORDERS = 24  # orders of tied size-1 dims tried per call
 _MAX_GROWN_BYTES = 1 << 24
@@ -640,14 +650,17 @@ class Placement:
     unplaced: tuple[int, ...]  # the size-1 dims left at size 1: their stride marks no place in memory
 
 
-def place_size_one_dims(shape: tuple[int, ...], strides: tuple[int, ...]) -> Placement | str:
-    """Grow each size-1 dim whose stride places it in memory; a reason string when nothing can be grown."""
+def place_size_one_dims(shape: tuple[int, ...], strides: tuple[int, ...], pinned: frozenset = frozenset()
+                        ) -> Placement | str:
+    """Grow each size-1 dim whose stride places it in memory (not those `pinned` at 1); else a reason string."""
     from itertools import permutations, product
 
     if 0 in shape:
         return "empty input"
     big = sorted((d for d, n in enumerate(shape) if n != 1), key=lambda d: -strides[d])  # outer -> inner
-    ones = [d for d, n in enumerate(shape) if n == 1]
+    ones = [d for d, n in enumerate(shape) if n == 1 and d not in pinned]
+    if not ones:
+        return "every size-1 dim is pinned at 1 by the call"
     if not big:
         return "no dim larger than 1 to place the size-1 dims against"
     if any(strides[o] < strides[i] * shape[i] for o, i in zip(big, big[1:])) or strides[big[-1]] < 1:
@@ -772,6 +785,46 @@ def grown_target(in_shape: tuple[int, ...], grown_in: tuple[int, ...], out_shape
     return tuple(target)
 
 
+_RESHAPE_CALL = re.compile(r"\.(?:reshape|view)\(")
+
+
+def literal_one_dims(source: str, rank: int) -> frozenset:
+    """Output dims that a `.reshape(...)`/`.view(...)` of `rank` sizes in `source` writes as the literal 1.
+
+    Such a dim is 1 at every configuration (`reshape(B, 1, C)` of one class token): the input dim it
+    takes cannot grow, so the replay leaves it at 1. Every such call in the source counts (a line
+    rarely holds two reshapes of one rank).
+    """
+    pinned: set[int] = set()
+    for match in _RESHAPE_CALL.finditer(source):
+        depth, end = 1, match.end()
+        while end < len(source) and depth:
+            depth += {"(": 1, ")": -1}.get(source[end], 0)
+            end += 1
+        try:
+            call = ast.parse("f(" + source[match.end():end], mode="eval").body
+        except SyntaxError:
+            continue
+        if not isinstance(call, ast.Call):
+            continue
+        sizes = call.args[0].elts if len(call.args) == 1 and isinstance(call.args[0], (ast.Tuple, ast.List)) else call.args
+        if len(sizes) != rank or any(isinstance(a, ast.Starred) for a in sizes):
+            continue
+        pinned |= {j for j, a in enumerate(sizes) if isinstance(a, ast.Constant) and a.value == 1}
+    return frozenset(pinned)
+
+
+def pinned_inputs(in_shape: tuple[int, ...], out_shape: tuple[int, ...], pinned_out: frozenset) -> frozenset:
+    """The size-1 input dims that go to pinned size-1 output dims (paired in order within their group)."""
+    groups = group_dims(tuple(in_shape), tuple(out_shape)) if pinned_out else None
+    pinned: set[int] = set()
+    for ins, outs in groups or ():
+        for d, j in zip([d for d in ins if in_shape[d] == 1], [j for j in outs if out_shape[j] == 1]):
+            if j in pinned_out:
+                pinned.add(d)
+    return frozenset(pinned)
+
+
 @dataclass
 class GrownReplay:
     """What the same call did on the grown input: `copy`, `view`, or `unknown` (with the reason)."""
@@ -782,12 +835,20 @@ class GrownReplay:
     result: object = None  # the replay's result: the twin of the real call's output
 
 
-def replay_grown(func, kind: str, receiver, args: tuple, kwargs: dict, out, twin=None) -> GrownReplay:
-    """Replay a reshape/flatten call that returned a view on its counterfactual input (see above)."""
+def replay_grown(func, kind: str, receiver, args: tuple, kwargs: dict, out, twin=None,
+                 pinned_out: frozenset = frozenset()) -> GrownReplay:
+    """Replay a reshape/flatten call that returned a view on its counterfactual input (see above).
+
+    `pinned_out`: output dims the call writes as the literal 1; the input dims they take stay at 1.
+    """
     import torch
 
     base = twin if twin is not None and twin.dim() == receiver.dim() else receiver
-    placed = place_size_one_dims(tuple(base.shape), tuple(base.stride()))
+    pinned = pinned_inputs(tuple(receiver.shape), tuple(out.shape), pinned_out) if base is receiver else frozenset()
+    placed = place_size_one_dims(tuple(base.shape), tuple(base.stride()), pinned)
+    if isinstance(placed, str) and pinned and not any(
+            n == 1 and d not in pinned for d, n in enumerate(receiver.shape)):
+        return GrownReplay("pinned", placed)
     if isinstance(placed, str):
         if base is receiver:
             return GrownReplay("unknown", placed, sum(1 for n in receiver.shape if n == 1))
@@ -910,7 +971,7 @@ def _make_modes(census: Census):
                     grown = None
                     if not copied and receiver is not None and receiver.numel() > 0 and (
                             size_one or twin is not None):
-                        grown = self._replay_grown(func, kind, receiver, args, kwargs, out, twin, record)
+                        grown = self._replay_grown(func, kind, site, receiver, args, kwargs, out, twin, record)
                     if copied:
                         example = f"{_describe(receiver)} -> {list(out.shape)}: copied"
                     elif size_one or grown is not None or (receiver is not None and not receiver.is_contiguous()):
@@ -947,13 +1008,17 @@ def _make_modes(census: Census):
             return entry[1] if entry is not None and entry[0]() is tensor else None
 
         @staticmethod
-        def _replay_grown(func, kind, receiver, args, kwargs, out, twin, record):
+        def _replay_grown(func, kind, site, receiver, args, kwargs, out, twin, record):
             """Replay the call on the grown input; count the verdict on the site; never raise."""
             try:
-                grown = replay_grown(func, kind, receiver, args, kwargs, out, twin)
+                pinned_out = frozenset()
+                if kind == "reshape" and 1 in out.shape:
+                    pinned_out = literal_one_dims(census.calls.source(site), out.dim())
+                grown = replay_grown(func, kind, receiver, args, kwargs, out, twin, pinned_out)
             except Exception as error:  # the replay's failure is a result, never the census's
                 grown = GrownReplay("unknown", f"replay raised {type(error).__name__}: {str(error)[:120]}")
-            key = {"copy": "grown_copies", "view": "grown_views"}.get(grown.verdict, "grown_unknown")
+            key = {"copy": "grown_copies", "view": "grown_views", "pinned": "grown_pinned"}.get(
+                grown.verdict, "grown_unknown")
             record[key] = record.get(key, 0) + 1
             record["unplaced"] = record.get("unplaced", 0) + int(grown.unplaced > 0)
             if grown.result is not None:
@@ -1449,6 +1514,7 @@ sites.json    every site: target, path, line, col, kind, calls, positives, examp
               what happened), static (the messages of the findings joined to it), and per kind counters:
               repeat: not_expandable, written, later_copy, later_reshape, unequal; reshape/flatten:
               size_one_views, grown_copies, grown_views, grown_unknown (replays on the grown input),
+              grown_pinned (calls whose size-1 dims the call itself writes as the literal 1: not grown),
               unplaced (calls with a size-1 dim left at size 1: its stride places it nowhere).
 missed.txt    runtime positives with no finding (TL101 repeat, TL102 reshape, TL103 view, TL104 write),
               (TL102 covers flatten, which has reshape's semantics).

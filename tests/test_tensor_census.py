@@ -272,3 +272,28 @@ def test_tabulate_counts_grown_copies_as_positives_and_reports_real_sizes_apart(
         3, 2, 2, 1, 1)
     assert (row["real_positive_sites"], row["real_found"], row["real_false"], row["false_size_one"]) == (1, 1, 2, 2)
     assert (row["precision"], row["recall"], row["real_precision"], row["real_recall"]) == (0.667, 0.667, 0.333, 1.0)
+
+
+def test_a_dim_the_call_writes_as_literal_one_is_not_grown(tmp_path):
+    census_module = load_census()
+    assert census_module.literal_one_dims("x = (attn @ v).transpose(1, 2).reshape(B, 1, C)  # one token\n", 3) == {1}
+    assert census_module.literal_one_dims("y = x.view((n, 1, -1)).reshape(n, frames, 4)\n", 3) == {1}
+    assert census_module.literal_one_dims("y = x.reshape(n, frames, 4)\n", 3) == set()
+    (tmp_path / "token_model.py").write_text(textwrap.dedent("""\
+        import torch
+
+        def forward(frames):
+            cls = torch.randn(2, 3, 1, 4).transpose(1, 2).reshape(2, 1, 12)
+            per_frame = torch.randn(2, 3, frames, 4).transpose(1, 2).reshape(2, frames, 12)
+            return cls, per_frame
+    """))
+    spec = importlib.util.spec_from_file_location("token_model", tmp_path / "token_model.py")
+    model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model)
+    census = census_module.Census(str(tmp_path))
+    function_mode, dispatch_mode = census_module._make_modes(census)
+    with dispatch_mode(), function_mode():
+        model.forward(1)
+    sites = {site["line"]: site for site in census.sites.values()}
+    assert (sites[4].get("grown_pinned"), sites[4].get("grown_copies", 0)) == (1, 0)  # one token at any size
+    assert sites[5].get("grown_copies") == 1  # a configured size: at 2 frames it copies
