@@ -769,14 +769,15 @@ def grown_target(in_shape: tuple[int, ...], grown_in: tuple[int, ...], out_shape
         ones_out = [d for d in outs if out_shape[d] == 1]
         big_out = [d for d in outs if out_shape[d] != 1]
         for d in ins:
+            if in_shape[d] == 1 and ones_out:  # paired in order, grown or not (as `pinned_inputs` pairs them)
+                target[ones_out.pop(0)] *= grown_in[d]
+                continue
             if grown_in[d] == in_shape[d]:
                 continue
             if grown_in[d] % in_shape[d]:
                 return None
             factor = grown_in[d] // in_shape[d]
-            if in_shape[d] == 1 and ones_out:
-                target[ones_out.pop(0)] *= factor
-            elif in_shape[d] == 1 and big_out:
+            if in_shape[d] == 1 and big_out:
                 target[big_out[0]] *= factor
             elif len(outs) == 1:
                 target[outs[0]] *= factor

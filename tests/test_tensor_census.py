@@ -239,6 +239,7 @@ def test_grown_target_grows_the_output_dim_of_the_group_that_absorbs_the_grown_d
     assert census_module.grown_target((2, 1, 4, 8), (2, 2, 4, 8), (2, 4, 8)) == (2, 8, 8)
     assert census_module.grown_target((2, 1, 4), (2, 2, 4), (2, 1, 4)) == (2, 2, 4)  # onto a size-1 output dim
     assert census_module.grown_target((4, 1), (4, 2), (4,)) == (8,)  # a trailing one joins the group outside
+    assert census_module.grown_target((2, 1, 1, 4), (2, 1, 2, 4), (2, 1, 1, 4)) == (2, 1, 2, 4)  # pairs in order
     assert census_module.grown_target((6, 4), (12, 4), (2, 3, 4)) is None  # a twin's growth with no single place
 
 
