@@ -808,7 +808,9 @@ def literal_one_dims(source: str, rank: int) -> frozenset:
             continue
         if not isinstance(call, ast.Call):
             continue
-        sizes = call.args[0].elts if len(call.args) == 1 and isinstance(call.args[0], (ast.Tuple, ast.List)) else call.args
+        sizes = call.args
+        if len(sizes) == 1 and isinstance(sizes[0], (ast.Tuple, ast.List)):
+            sizes = sizes[0].elts
         if len(sizes) != rank or any(isinstance(a, ast.Starred) for a in sizes):
             continue
         pinned |= {j for j, a in enumerate(sizes) if isinstance(a, ast.Constant) and a.value == 1}
@@ -1029,9 +1031,9 @@ def _make_modes(census: Census):
         def _follow_twin(self, func, name, receiver, args, kwargs, out) -> None:
             """A permute/transpose/contiguous/unsqueeze of a replayed result: the same op on its twin.
 
-            `contiguous`/`to(memory_format=...)` of a tensor with size-1 dims starts a twin: they return their input when
-            it is contiguous in the format asked for ignoring its size-1 dims, while at size 2 they may
-            copy into that format, so what follows is measured on their result at size 2.
+            `contiguous`/`to(memory_format=...)` of a tensor with size-1 dims starts a twin: they return
+            their input when it is contiguous in the format asked for ignoring its size-1 dims, while at
+            size 2 they may copy into that format, so what follows is measured on their result at size 2.
             """
             if not isinstance(out, torch.Tensor):
                 return
