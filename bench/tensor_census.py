@@ -15,7 +15,9 @@ small resolution) under two tracers:
   tree (torch's own files are not the model's code). It records per call site (file, line of the
   method name, call kind): `repeat` (the input shape, the sizes, whether `expand` gives equal values,
   whether the result is later reshaped or made contiguous in a way that would copy the expanded
-  tensor too), `reshape`/`flatten`/`reshape_as` (whether the output shares the input's storage), and
+  tensor too), `reshape`/`flatten`/`reshape_as` (whether the output shares the input's storage; a
+  view whose input has a size-1 dim is replayed on the same layout with that dim grown to 2, see
+  `place_size_one_dims` and `replay_grown`), and
   `view`/`view_as` (whether it raised; the error is re-raised and the model stops there). Outputs of
   `expand`/`expand_as`/`broadcast_to`, and views of them, are followed to in-place writes.
 - a `TorchDispatchMode` sees every aten op, including those inside torch's Python code: a write
@@ -26,22 +28,27 @@ small resolution) under two tracers:
 Runtime truth per site (file, line, column of the method name): TL101 every call's sizes grow only
 size-1 or new leading dims, the result is never written and never reshaped later (a later reshape
 that would copy the expanded tensor makes it negative; one that is a view of it at these sizes makes
-the site undecided, counted neither way); TL102 some call copied; TL103 some call raised; TL104 some
+the site undecided, counted neither way); TL102 some call copied, or copied in its grown replay (a
+grown copy: the tiny configuration made a merged dim 1); TL103 some call raised; TL104 some
 write touched expanded memory. The parent then lints the traced files with
 `python -m torchlint check --output-format json` (torchlint is never imported by the traced process)
 and joins the findings by (file, line, column, rule), then by line, then by the call's span: found,
 missed (runtime positive, no finding) and false (a finding on a traced site where runtime saw no
-positive; the `(size1)` column counts those whose every call was a view only because the input had a
-size-1 dim). Findings on lines no traced call reached are counted as not exercised.
+positive). The table gives these figures with grown copies as positives (`grown+` counts the sites
+positive by a grown copy only, `(unmeas.)` the false sites with a replay that decided nothing) and
+from the real sizes alone (where `(size1)` counts the false sites whose every call was a view with a
+size-1 dim in its input). Findings on lines no traced call reached are counted as not exercised.
 
 With `--out DIR` it writes `summary.json` (the table), `sites.json` (every traced site with its
-observations and findings), `missed.txt`, `false.txt` and `undecided.txt` (file, line, source text,
+observations and findings), `missed.txt`, `false.txt`, `grown.txt` and `undecided.txt` (file, line, source text,
 runtime observation, findings), `models.txt` (each model's status and time), and a `README.txt` on
 how to read them.
 
 Besides torch (CPU), the targets import: einops (vit-pytorch, denoising-diffusion), tqdm
-(denoising-diffusion), and for diffusers huggingface_hub, safetensors, regex, requests, httpx,
-importlib_metadata; install them with `pip install --no-deps` next to the CPU torch. Modules a model
+(denoising-diffusion), and for diffusers huggingface_hub (1.x), safetensors, regex, requests, httpx,
+importlib_metadata (< 9), pillow and their own dependencies (urllib3, idna, certifi, charset_normalizer,
+httpcore, h11, anyio, sniffio, zipp, hf-xet); install them with `pip install --no-deps` next to the
+CPU torch. Modules a model
 only imports (torchvision, PIL, accelerate, ...) are stubbed in the traced process with placeholder
 classes, so only models whose forward does not use them run; a model that fails is reported with
 its error and the others go on. A full run takes about 5 minutes of CPU time (`--target` and
@@ -52,8 +59,11 @@ earlier `--out DIR` and only lints and joins again (a minute), to measure a chan
 from __future__ import annotations
 
 import argparse
+import ast
 import json
+import linecache
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -500,6 +510,11 @@ class CallSites:
             self._files[filename] = cached
         return cached
 
+    def source(self, site: tuple) -> str:
+        """The source lines of a call site (its first to its last line)."""
+        filename = os.path.join(self.root, site[0])
+        return "".join(linecache.getline(filename, number) for number in range(site[3], site[4] + 1))
+
     def site(self, frame) -> tuple[int, int, int, int]:
         """(line, column, first line, last line) of the call now executing in `frame`.
 
@@ -543,6 +558,7 @@ class Census:
         self.repeat_storages: dict[int, list] = defaultdict(list)  # data_ptr -> [(weakref, RepeatObs)]
         self.repeat_outputs: dict[int, tuple] = {}  # id(out) -> (weakref(out), RepeatObs)
         self.expanded: dict[int, tuple] = {}  # id(t) -> (weakref(t), expand site)
+        self.twins: dict[int, tuple] = {}  # id(t) -> (weakref(t), its counterfactual from a grown replay)
 
     def entry(self, site: tuple, kind: str) -> dict:
         key = (site[0], site[1], site[2], kind)  # two calls of a kind on one line are two sites
@@ -584,6 +600,7 @@ class Census:
         self.repeat_storages.clear()
         self.repeat_outputs.clear()
         self.expanded.clear()
+        self.twins.clear()
 
 
 def _storage_ptr(tensor) -> int | None:
@@ -591,6 +608,277 @@ def _storage_ptr(tensor) -> int | None:
         return tensor.untyped_storage().data_ptr()
     except Exception:  # sparse, meta, tensor subclasses without storage
         return None
+
+
+# ---------------------------------------------------------------------------------------------------
+# Size-1 dims grown to 2: does a reshape that is a view only because a dim has size 1 copy at size 2?
+# ---------------------------------------------------------------------------------------------------
+# torch ignores the stride of a size-1 dim (`is_contiguous` and `computeStride` skip it), so a tiny
+# configuration (batch 1, one frame, patch size 1) can make a merge of dims that are not adjacent in
+# memory a view. The tracer replays such a call on a counterfactual input: the same rank, memory order
+# and gaps, with each size-1 dim grown to 2 at the place in memory it would take.
+#
+# Where a size-1 dim sits in memory is read from its stride, but only when that stride marks a
+# boundary of the memory order of the other dims: the dims larger than 1, sorted by stride (outer
+# first), leave slots between them; the slot between `outer` and `inner` is marked by stride(outer)
+# (the size-1 dim packed against `outer`) or stride(inner) * size(inner) (packed against `inner`);
+# the innermost slot by 1, the outermost by the extent of the outermost dim (or more: a gap). Those
+# are the strides torch's producers give a size-1 dim: an allocation in any memory format, a permute
+# of one, `unsqueeze`/`None` indexing, `view`/`reshape` (computeStride packs a size-1 output dim
+# against its chunk), a slice `x[:, :1]` of a wider dim, element-wise ops (TensorIterator sorts by
+# stride). A stride that marks no boundary (set by `as_strided`, or by an op that leaves it
+# unspecified) places nothing: that dim is not grown and the call records it (`unplaced`). Several
+# size-1 dims on one boundary have no order among them: the replay tries every order and decides only
+# when they agree. A tensor that a replayed call returned (or a permute/transpose/contiguous/unsqueeze
+# of it) is not placed from its strides: its counterfactual is the replay's own result (its `twin`),
+# since at size 2 the call that produced it may have copied, which changes the layout downstream.
+# A size-1 input dim that a reshape writes as the literal 1 in its target (`reshape(B, 1, C)` of one
+# class token) is 1 at every configuration: it is not grown (`grown_pinned` when nothing else is).
+
+_MAX_ORDERS = 24  # orders of tied size-1 dims tried per call
+_MAX_GROWN_BYTES = 1 << 24
+_FORMAT_OPS = {"contiguous", "to"}
+_TWIN_OPS = {"permute", "transpose", "swapaxes", "swapdims", "movedim", "moveaxis", "t", "contiguous", "unsqueeze"}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Counterfactual layouts of one input: every order of the tied size-1 dims gives one (shape, strides)."""
+
+    layouts: list  # [(shape, strides)] with the grown dims at size 2
+    grown: tuple[int, ...]  # the size-1 dims grown
+    unplaced: tuple[int, ...]  # the size-1 dims left at size 1: their stride marks no place in memory
+
+
+def place_size_one_dims(shape: tuple[int, ...], strides: tuple[int, ...], pinned: frozenset = frozenset()
+                        ) -> Placement | str:
+    """Grow each size-1 dim whose stride places it in memory (not those `pinned` at 1); else a reason string."""
+    from itertools import permutations, product
+
+    if 0 in shape:
+        return "empty input"
+    big = sorted((d for d, n in enumerate(shape) if n != 1), key=lambda d: -strides[d])  # outer -> inner
+    ones = [d for d, n in enumerate(shape) if n == 1 and d not in pinned]
+    if not ones:
+        return "every size-1 dim is pinned at 1 by the call"
+    if not big:
+        return "no dim larger than 1 to place the size-1 dims against"
+    if any(strides[o] < strides[i] * shape[i] for o, i in zip(big, big[1:])) or strides[big[-1]] < 1:
+        return "overlapping input (an expanded or self-overlapping layout)"
+    m = len(big)
+
+    def bounds(k: int) -> tuple[int | None, int]:  # slot k lies between big[k - 1] (outer) and big[k] (inner)
+        return (strides[big[k - 1]] if k else None), (strides[big[k]] * shape[big[k]] if k < m else 1)
+
+    ties: dict[tuple, list[int]] = defaultdict(list)  # (slot, side, stride) -> size-1 dims, no order among them
+    unplaced = []
+    for d in ones:
+        t = strides[d]
+        for k in range(m + 1):
+            outer, inner = bounds(k)
+            if t == inner:
+                ties[(k, 0, t)].append(d)  # packed against the inner dim (a gap, if any, lies outside it)
+                break
+            if t == outer or (outer is None and t > inner):
+                ties[(k, 1, t)].append(d)  # packed against the outer dim (a gap lies inside it)
+                break
+        else:
+            unplaced.append(d)
+    if not ties:
+        return "no size-1 dim has a stride that places it in memory"
+    keys = sorted(ties)
+    orders = 1
+    for key in keys:
+        for n in range(2, len(ties[key]) + 1):
+            orders *= n
+    if orders > _MAX_ORDERS:
+        return f"{orders} orders of the size-1 dims that share a place in memory"
+    grown_shape = tuple(2 if any(d in dims for dims in ties.values()) else n for d, n in enumerate(shape))
+    layouts = []
+    for choice in product(*(permutations(ties[key]) for key in keys)):
+        chosen = dict(zip(keys, choice))  # each tuple lists its dims outer -> inner
+        new = list(strides)
+        extent = 1
+        for k in range(m, -1, -1):
+            outer, inner = bounds(k)
+            for key in sorted(key for key in chosen if key[0] == k):
+                if key[1] == 1:  # the gap between the slot's two dims lies inside the dims packed outward
+                    extent += (outer - inner) if outer is not None else 1
+                    if outer is not None:
+                        outer = inner  # the gap is spent
+                for d in reversed(chosen[key]):
+                    new[d] = extent
+                    extent *= 2
+            if k:
+                if outer is not None:
+                    extent += outer - inner
+                new[big[k - 1]] = extent
+                extent *= shape[big[k - 1]]
+        layouts.append((grown_shape, tuple(new)))
+    return Placement(layouts, tuple(sorted(d for dims in ties.values() for d in dims)), tuple(unplaced))
+
+
+def group_dims(in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> list[tuple[list[int], list[int]]] | None:
+    """Input dims and the output dims they become, grouped by size products as torch's computeStride does.
+
+    Walking both shapes from the innermost dim, a group closes when the products agree, never just
+    before a size-1 input dim (it joins the group inside it), and takes the size-1 output dims at its
+    outer end; a trailing size-1 input dim that no output dim matches joins the group outside it.
+    """
+    groups: list[tuple[list[int], list[int]]] = []
+    view_d = len(out_shape) - 1
+    tensor_numel = view_numel = 1
+    in_dims: list[int] = []
+    out_dims: list[int] = []
+    for tensor_d in range(len(in_shape) - 1, -1, -1):
+        tensor_numel *= in_shape[tensor_d]
+        in_dims.append(tensor_d)
+        if tensor_d == 0 or in_shape[tensor_d - 1] != 1:
+            while view_d >= 0 and (view_numel < tensor_numel or out_shape[view_d] == 1):
+                view_numel *= out_shape[view_d]
+                out_dims.append(view_d)
+                view_d -= 1
+            if view_numel == tensor_numel:
+                groups.append((sorted(in_dims), sorted(out_dims)))
+                in_dims, out_dims, tensor_numel, view_numel = [], [], 1, 1
+    if in_dims or view_d >= 0 or not groups:
+        return None
+    merged: list[tuple[list[int], list[int]]] = []
+    for ins, outs in groups:  # innermost first
+        if merged and not merged[-1][1]:
+            merged[-1] = (sorted(merged[-1][0] + ins), outs)
+        else:
+            merged.append((ins, outs))
+    if not merged[-1][1]:
+        return None
+    return merged
+
+
+def grown_target(in_shape: tuple[int, ...], grown_in: tuple[int, ...], out_shape: tuple[int, ...]) -> tuple | None:
+    """The output shape of the same reshape on the grown input: each group's output grows by its input's growth.
+
+    A grown size-1 input dim goes to a size-1 output dim of its group (in order), else to the group's
+    outermost output dim larger than 1; growth of a dim larger than 1 (a replayed twin's) needs a group
+    with one output dim. None when the growth has no single place.
+    """
+    groups = group_dims(tuple(in_shape), tuple(out_shape))
+    if groups is None:
+        return None
+    target = list(out_shape)
+    for ins, outs in groups:
+        ones_out = [d for d in outs if out_shape[d] == 1]
+        big_out = [d for d in outs if out_shape[d] != 1]
+        for d in ins:
+            if in_shape[d] == 1 and ones_out:  # paired in order, grown or not (as `pinned_inputs` pairs them)
+                target[ones_out.pop(0)] *= grown_in[d]
+                continue
+            if grown_in[d] == in_shape[d]:
+                continue
+            if grown_in[d] % in_shape[d]:
+                return None
+            factor = grown_in[d] // in_shape[d]
+            if in_shape[d] == 1 and big_out:
+                target[big_out[0]] *= factor
+            elif len(outs) == 1:
+                target[outs[0]] *= factor
+            else:
+                return None
+    return tuple(target)
+
+
+_RESHAPE_CALL = re.compile(r"\.(?:reshape|view)\(")
+
+
+def literal_one_dims(source: str, rank: int) -> frozenset:
+    """Output dims that a `.reshape(...)`/`.view(...)` of `rank` sizes in `source` writes as the literal 1.
+
+    Such a dim is 1 at every configuration (`reshape(B, 1, C)` of one class token): the input dim it
+    takes cannot grow, so the replay leaves it at 1. Every such call in the source counts (a line
+    rarely holds two reshapes of one rank).
+    """
+    pinned: set[int] = set()
+    for match in _RESHAPE_CALL.finditer(source):
+        depth, end = 1, match.end()
+        while end < len(source) and depth:
+            depth += {"(": 1, ")": -1}.get(source[end], 0)
+            end += 1
+        try:
+            call = ast.parse("f(" + source[match.end():end], mode="eval").body
+        except SyntaxError:
+            continue
+        if not isinstance(call, ast.Call):
+            continue
+        sizes = call.args
+        if len(sizes) == 1 and isinstance(sizes[0], (ast.Tuple, ast.List)):
+            sizes = sizes[0].elts
+        if len(sizes) != rank or any(isinstance(a, ast.Starred) for a in sizes):
+            continue
+        pinned |= {j for j, a in enumerate(sizes) if isinstance(a, ast.Constant) and a.value == 1}
+    return frozenset(pinned)
+
+
+def pinned_inputs(in_shape: tuple[int, ...], out_shape: tuple[int, ...], pinned_out: frozenset) -> frozenset:
+    """The size-1 input dims that go to pinned size-1 output dims (paired in order within their group)."""
+    groups = group_dims(tuple(in_shape), tuple(out_shape)) if pinned_out else None
+    pinned: set[int] = set()
+    for ins, outs in groups or ():
+        for d, j in zip([d for d in ins if in_shape[d] == 1], [j for j in outs if out_shape[j] == 1]):
+            if j in pinned_out:
+                pinned.add(d)
+    return frozenset(pinned)
+
+
+@dataclass
+class GrownReplay:
+    """What the same call did on the grown input: `copy`, `view`, or `unknown` (with the reason)."""
+
+    verdict: str
+    detail: str
+    unplaced: int = 0  # size-1 dims left at size 1 (their stride places them nowhere)
+    result: object = None  # the replay's result: the twin of the real call's output
+
+
+def replay_grown(func, kind: str, receiver, args: tuple, kwargs: dict, out, twin=None,
+                 pinned_out: frozenset = frozenset()) -> GrownReplay:
+    """Replay a reshape/flatten call that returned a view on its counterfactual input (see above).
+
+    `pinned_out`: output dims the call writes as the literal 1; the input dims they take stay at 1.
+    """
+    import torch
+
+    base = twin if twin is not None and twin.dim() == receiver.dim() else receiver
+    pinned = pinned_inputs(tuple(receiver.shape), tuple(out.shape), pinned_out) if base is receiver else frozenset()
+    placed = place_size_one_dims(tuple(base.shape), tuple(base.stride()), pinned)
+    if isinstance(placed, str) and pinned and not any(
+            n == 1 and d not in pinned for d, n in enumerate(receiver.shape)):
+        return GrownReplay("pinned", placed)
+    if isinstance(placed, str):
+        if base is receiver:
+            return GrownReplay("unknown", placed, sum(1 for n in receiver.shape if n == 1))
+        placed = Placement([(tuple(base.shape), tuple(base.stride()))], (), ())
+    verdicts, first = set(), None
+    for shape, strides in placed.layouts:
+        size = 1 + sum((n - 1) * s for n, s in zip(shape, strides))
+        if size > _MAX_GROWN_BYTES:
+            return GrownReplay("unknown", f"grown input needs {size} bytes", len(placed.unplaced))
+        grown = torch.empty(size, dtype=torch.uint8).as_strided(shape, strides)
+        if kind == "flatten":
+            result = func(grown, *args[1:], **kwargs)
+        else:
+            target = grown_target(tuple(receiver.shape), shape, tuple(out.shape))
+            if target is None:
+                return GrownReplay("unknown", f"no single output dim takes the growth of {list(receiver.shape)} "
+                                   f"-> {list(out.shape)}", len(placed.unplaced))
+            result = grown.reshape(target)
+        verdicts.add(_storage_ptr(result) != _storage_ptr(grown))
+        if first is None:
+            first = (grown, result)
+    grown, result = first
+    detail = f"grown {_describe(grown)} -> {list(result.shape)}"
+    if len(verdicts) > 1:
+        return GrownReplay("unknown", f"{detail}: copy or view depending on the order of tied size-1 dims",
+                           len(placed.unplaced))
+    return GrownReplay("copy" if verdicts.pop() else "view", detail, len(placed.unplaced), result)
 
 
 def _make_modes(census: Census):
@@ -679,15 +967,28 @@ def _make_modes(census: Census):
                     example = None
                     record = census.entry(site, kind)
                     # A view only because a dim has size 1 here (batch 1, one head, patch size 1): with
-                    # other sizes the same line may copy, so a finding there is not plainly false.
+                    # other sizes the same line may copy; the grown replay measures it.
                     size_one = not copied and receiver is not None and 1 in receiver.shape
                     record["size_one_views"] = record.get("size_one_views", 0) + int(size_one)
+                    twin = self._twin_of(receiver)
+                    grown = None
+                    if not copied and receiver is not None and receiver.numel() > 0 and (
+                            size_one or twin is not None):
+                        grown = self._replay_grown(func, kind, site, receiver, args, kwargs, out, twin, record)
                     if copied:
                         example = f"{_describe(receiver)} -> {list(out.shape)}: copied"
-                    elif size_one or (receiver is not None and not receiver.is_contiguous()):
+                    elif size_one or grown is not None or (receiver is not None and not receiver.is_contiguous()):
                         example = f"{_describe(receiver)} -> {list(out.shape)}: view" + (
-                            " (the input has a size-1 dim)" if size_one else " of a non-contiguous input")
+                            " (the input has a size-1 dim)" if size_one else "" if grown is not None
+                            else " of a non-contiguous input")
+                        if grown is not None:
+                            example += f"; {grown.detail}: {grown.verdict}"
+                    if grown is not None and grown.verdict == "copy" and len(record["examples"]) >= 3 and not any(
+                            e.endswith(": copy") for e in record["examples"]):
+                        record["examples"].pop()  # a grown copy is the example a reader needs
                     census.note(record, copied, example)
+                elif receiver is not None and (name in _TWIN_OPS and census.twins or name in _FORMAT_OPS):
+                    self._follow_twin(func, name, receiver, args, kwargs, out)
                 elif kind == "view":
                     contiguous = receiver is None or receiver.is_contiguous()
                     census.note(census.entry(site, "view"), False,
@@ -703,6 +1004,66 @@ def _make_modes(census: Census):
             finally:
                 census.busy -= 1
             return out
+
+        @staticmethod
+        def _twin_of(tensor):
+            entry = census.twins.get(id(tensor)) if tensor is not None else None
+            return entry[1] if entry is not None and entry[0]() is tensor else None
+
+        @staticmethod
+        def _replay_grown(func, kind, site, receiver, args, kwargs, out, twin, record):
+            """Replay the call on the grown input; count the verdict on the site; never raise."""
+            try:
+                pinned_out = frozenset()
+                if kind == "reshape" and 1 in out.shape:
+                    pinned_out = literal_one_dims(census.calls.source(site), out.dim())
+                grown = replay_grown(func, kind, receiver, args, kwargs, out, twin, pinned_out)
+            except Exception as error:  # the replay's failure is a result, never the census's
+                grown = GrownReplay("unknown", f"replay raised {type(error).__name__}: {str(error)[:120]}")
+            key = {"copy": "grown_copies", "view": "grown_views", "pinned": "grown_pinned"}.get(
+                grown.verdict, "grown_unknown")
+            record[key] = record.get(key, 0) + 1
+            record["unplaced"] = record.get("unplaced", 0) + int(grown.unplaced > 0)
+            if grown.result is not None:
+                census.twins[id(out)] = (weakref.ref(out), grown.result)
+            return grown
+
+        def _follow_twin(self, func, name, receiver, args, kwargs, out) -> None:
+            """A permute/transpose/contiguous/unsqueeze of a replayed result: the same op on its twin.
+
+            `contiguous`/`to(memory_format=...)` of a tensor with size-1 dims starts a twin: they return
+            their input when it is contiguous in the format asked for ignoring its size-1 dims, while at
+            size 2 they may copy into that format, so what follows is measured on their result at size 2.
+            """
+            if not isinstance(out, torch.Tensor):
+                return
+            twin = self._twin_of(receiver)
+            if twin is None and name in _FORMAT_OPS and out is receiver and 1 in receiver.shape and (
+                    name == "contiguous" or "memory_format" in kwargs):
+                placed = place_size_one_dims(tuple(receiver.shape), tuple(receiver.stride()))
+                if isinstance(placed, str) or placed.unplaced:
+                    return
+                results = []
+                for shape, strides in placed.layouts:  # tied size-1 dims: every order must give one layout
+                    size = 1 + sum((n - 1) * s for n, s in zip(shape, strides))
+                    if size > _MAX_GROWN_BYTES:
+                        return
+                    grown = torch.empty(size, dtype=torch.uint8).as_strided(shape, strides)
+                    try:
+                        results.append(func(grown, *args[1:], **kwargs))
+                    except Exception:
+                        return
+                if len({(tuple(r.shape), tuple(r.stride())) for r in results}) == 1 and results[0].dim() == out.dim():
+                    census.twins[id(out)] = (weakref.ref(out), results[0])
+                return
+            if twin is None:
+                return
+            try:
+                result = func(twin, *args[1:], **kwargs)
+            except Exception:
+                return
+            if isinstance(result, torch.Tensor) and result.dim() == out.dim():
+                census.twins[id(out)] = (weakref.ref(out), result)
 
         @staticmethod
         def _track_view(out, receiver, origin) -> None:
@@ -981,39 +1342,52 @@ def _finding_kind(finding: dict) -> str:
 
 
 def tabulate(sites: list[dict]) -> list[dict]:
+    """Per rule and call kind: the figures with grown replays (the main ones) and with real sizes only (`real_*`).
+
+    With grown replays a reshape/flatten site is positive when some call copied or some call that was
+    a view only at these sizes copies with its size-1 dims grown (`grown_positive_sites` counts those
+    positive by a grown copy only); with real sizes only, just the copies count and `false_size_one`
+    counts the false sites whose every call was a view with a size-1 dim in its input.
+    """
     rows = []
     kinds = [("TL101", ("repeat",)), ("TL102", ("reshape",)), ("TL102", ("flatten",)),
              ("TL102", ("reshape", "flatten")), ("TL103", ("view",)), ("TL104", ("expanded_write",))]
     for rule, kinds_here in kinds:
         kind = "+".join(kinds_here)
         traced = [s for s in sites if s["kind"] in kinds_here]
-        positive = [s for s in traced if _is_positive(s)]
         static_here = all(rule == RULES.get(k) for k in kinds_here)
-        row = {
-            "rule": rule if static_here else f"({rule})", "kind": kind,
-            "calls": sum(s["calls"] for s in traced), "sites": len(traced),
-            "positive_calls": sum(s["positives"] for s in traced), "positive_sites": len(positive),
-            "found": sum(1 for s in positive if s["static"]) if static_here else 0,
-            "missed": sum(1 for s in positive if not s["static"]) if static_here else len(positive),
-            "false": sum(1 for s in traced if _is_false(s)) if static_here else 0,
-            "false_size_one": sum(1 for s in traced if _is_false(s)
-                                  and s.get("size_one_views", 0) == s["calls"]) if static_here else 0,
-            "undecided": sum(1 for s in traced if _is_undecided(s)),
-            "not_exercised": sum(1 for s in sites if s["kind"] == "not exercised" and s["rule"] == rule
-                                 and _finding_kind({"code": rule, "message": s["static"][0]}) in kinds_here)
-            if static_here else 0,
-        }
-        found, false = row["found"], row["false"]
-        row["recall"] = round(found / len(positive), 3) if positive and static_here else None
-        row["precision"] = round(found / (found + false), 3) if (found + false) and static_here else None
+        row = {"rule": rule if static_here else f"({rule})", "kind": kind,
+               "calls": sum(s["calls"] for s in traced), "sites": len(traced),
+               "positive_calls": sum(s["positives"] for s in traced),
+               "grown_copy_calls": sum(s.get("grown_copies", 0) for s in traced),
+               "grown_unknown_calls": sum(s.get("grown_unknown", 0) for s in traced)}
+        for prefix, grown in (("", True), ("real_", False)):
+            positive = [s for s in traced if _is_positive(s, grown)]
+            false = [s for s in traced if _is_false(s, grown)] if static_here else []
+            found = sum(1 for s in positive if s["static"]) if static_here else 0
+            row[prefix + "positive_sites"] = len(positive)
+            row[prefix + "found"] = found
+            row[prefix + "missed"] = len(positive) - found
+            row[prefix + "false"] = len(false)
+            row[prefix + "recall"] = round(found / len(positive), 3) if positive and static_here else None
+            row[prefix + "precision"] = round(found / (found + len(false)), 3) if found + len(false) else None
+            if grown:
+                row["grown_positive_sites"] = sum(1 for s in positive if not _is_positive(s, False))
+                row["false_unmeasured"] = sum(1 for s in false if s.get("grown_unknown", 0))
+            else:
+                row["false_size_one"] = sum(1 for s in false if s.get("size_one_views", 0) == s["calls"])
+        row["undecided"] = sum(1 for s in traced if _is_undecided(s))
+        row["not_exercised"] = sum(1 for s in sites if s["kind"] == "not exercised" and s["rule"] == rule
+                                   and _finding_kind({"code": rule, "message": s["static"][0]}) in kinds_here
+                                   ) if static_here else 0
         rows.append(row)
     return rows
 
 
-def _is_positive(site: dict) -> bool:
+def _is_positive(site: dict, grown: bool = True) -> bool:
     if site["kind"] == "repeat":  # the static claim holds for every call the line makes
         return site["calls"] > 0 and site["positives"] == site["calls"]
-    return site["positives"] > 0
+    return site["positives"] > 0 or (grown and site.get("grown_copies", 0) > 0)
 
 
 def _is_undecided(site: dict) -> bool:
@@ -1026,8 +1400,8 @@ def _is_undecided(site: dict) -> bool:
             and site["positives"] + site["later_reshape"] == site["calls"])
 
 
-def _is_false(site: dict) -> bool:
-    return bool(site["static"]) and site["kind"] != "not exercised" and not _is_positive(site) and (
+def _is_false(site: dict, grown: bool = True) -> bool:
+    return bool(site["static"]) and site["kind"] != "not exercised" and not _is_positive(site, grown) and (
         not _is_undecided(site))
 
 
@@ -1055,15 +1429,20 @@ def _previous_runs(out: str) -> dict[str, dict]:
 
 
 def print_table(rows: list[dict]) -> None:
-    header = f"{'rule':7s} {'kind':15s} {'calls':>6s} {'sites':>6s} {'pos.calls':>9s} {'pos.sites':>9s} " \
-             f"{'found':>6s} {'missed':>6s} {'false':>6s} {'(size1)':>7s} {'undec.':>6s} {'unexerc.':>8s} " \
-             f"{'prec':>6s} {'recall':>6s}"
-    print(header)
+    """The table twice for reshape/flatten: with grown replays (grown+: sites positive by a grown copy only),
+    and with real sizes only ((size1): false sites whose every call was a view with a size-1 dim)."""
+    fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+    print(f"{'rule':7s} {'kind':15s} {'calls':>6s} {'sites':>6s} {'pos.calls':>9s} {'pos.sites':>9s} "
+          f"{'grown+':>6s} {'found':>6s} {'missed':>6s} {'false':>6s} {'(unmeas.)':>9s} {'undec.':>6s} "
+          f"{'unexerc.':>8s} {'prec':>6s} {'recall':>6s}   real sizes only: {'pos':>4s} {'found':>5s} "
+          f"{'false':>5s} {'(size1)':>7s} {'prec':>5s} {'recall':>6s}")
     for r in rows:
-        fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
         print(f"{r['rule']:7s} {r['kind']:15s} {r['calls']:6d} {r['sites']:6d} {r['positive_calls']:9d} "
-              f"{r['positive_sites']:9d} {r['found']:6d} {r['missed']:6d} {r['false']:6d} {r['false_size_one']:7d} "
-              f"{r['undecided']:6d} {r['not_exercised']:8d} {fmt(r['precision']):>6s} {fmt(r['recall']):>6s}")
+              f"{r['positive_sites']:9d} {r['grown_positive_sites']:6d} {r['found']:6d} {r['missed']:6d} "
+              f"{r['false']:6d} {r['false_unmeasured']:9d} {r['undecided']:6d} {r['not_exercised']:8d} "
+              f"{fmt(r['precision']):>6s} {fmt(r['recall']):>6s}   {'':16s} {r['real_positive_sites']:4d} "
+              f"{r['real_found']:5d} {r['real_false']:5d} {r['false_size_one']:7d} {fmt(r['real_precision']):>5s} "
+              f"{fmt(r['real_recall']):>6s}")
 
 
 def write_out(out: str, rows: list[dict], sites: list[dict], models: list[dict], trees: dict[str, str],
@@ -1089,12 +1468,15 @@ def write_out(out: str, rows: list[dict], sites: list[dict], models: list[dict],
               and not s["static"]]
     false = [s for s in sites if _is_false(s)]
     undecided = [s for s in sites if _is_undecided(s)]
+    grown = [s for s in sites if _is_positive(s) and not _is_positive(s, False)]
 
     def listing(items: list[dict]) -> str:
         chunks = []
         for s in sorted(items, key=lambda s: (s["rule"] or "", s["target"], s["path"], s["line"])):
+            replays = "".join(f" {key}={s[key]}" for key in ("grown_copies", "grown_views", "grown_unknown", "unplaced")
+                              if s.get(key))
             chunks.append(f"{s['rule']} {s['kind']} {s['target']}:{s['path']}:{s['line']}:{s['col']}  "
-                          f"calls={s['calls']} positives={s['positives']}\n    {s['source']}\n"
+                          f"calls={s['calls']} positives={s['positives']}{replays}\n    {s['source']}\n"
                           + "".join(f"    runtime: {e}\n" for e in s["examples"])
                           + "".join(f"    static: {m}\n" for m in s["static"]))
         return "\n".join(chunks)
@@ -1109,6 +1491,9 @@ def write_out(out: str, rows: list[dict], sites: list[dict], models: list[dict],
     with open(os.path.join(out, "false.txt"), "w") as handle:
         handle.write(f"# static findings on traced lines where runtime saw no positive ({command})\n\n"
                      + listing(false))
+    with open(os.path.join(out, "grown.txt"), "w") as handle:
+        handle.write(f"# sites positive only because a call that was a view at these sizes copies with its size-1 "
+                     f"dims grown to 2 ({command})\n\n" + listing(grown))
     with open(os.path.join(out, "undecided.txt"), "w") as handle:
         handle.write(f"# repeat results later reshaped as views of the expanded tensor at these sizes ({command})\n\n"
                      + listing(undecided))
@@ -1123,16 +1508,21 @@ READ_ME = """Tensor census results ({command})
 
 summary.json  the table: per rule and call kind, calls traced, sites (file, line, column), positive calls and
               sites at runtime, found (a finding on a positive site), missed, false (a finding on a traced
-              site with no positive), false_size_one (of those, sites whose every call was a view only
-              because the input had a size-1 dim: the tiny inputs, not necessarily the rule, are wrong),
-              not_exercised (findings on lines no traced call reached).
+              site with no positive), not_exercised (findings on lines no traced call reached).
+              With grown replays (the plain keys): grown_positive_sites (positive only by a grown copy),
+              false_unmeasured (false sites with a replay that decided nothing). With real sizes only
+              (the real_* keys): false_size_one (false sites whose every call was a view with a size-1
+              dim in its input).
 sites.json    every site: target, path, line, col, kind, calls, positives, examples (shapes/strides and
               what happened), static (the messages of the findings joined to it), and per kind counters:
               repeat: not_expandable, written, later_copy, later_reshape, unequal; reshape/flatten:
-              size_one_views.
+              size_one_views, grown_copies, grown_views, grown_unknown (replays on the grown input),
+              grown_pinned (calls whose size-1 dims the call itself writes as the literal 1: not grown),
+              unplaced (calls with a size-1 dim left at size 1: its stride places it nowhere).
 missed.txt    runtime positives with no finding (TL101 repeat, TL102 reshape, TL103 view, TL104 write),
               (TL102 covers flatten, which has reshape's semantics).
-false.txt     findings on traced sites where runtime saw no positive.
+false.txt     findings on traced sites where runtime saw no positive (grown copies count as positives).
+grown.txt     reshape/flatten sites positive only by a grown copy, with or without a finding.
 undecided.txt repeat sites whose result was later reshaped/flattened/viewed, which was a view of the
               expanded tensor at these sizes: one run does not tell whether other sizes copy, so they
               count neither way (column undecided).
@@ -1140,7 +1530,9 @@ models.txt    each model's status and seconds.
 
 A repeat site is positive when every call only grew size-1 or new leading dims, its result was never
 written (any aten op writing its storage) and never passed on to view/reshape/flatten/contiguous.
-A reshape/flatten site is positive when some call returned new storage; a view site when some call raised.
+A reshape/flatten site is positive when some call returned new storage, or when some call that returned a
+view while its input had a size-1 dim copies when replayed with those dims grown to 2 (a grown copy; the
+real_* figures leave those out); a view site when some call raised.
 """
 
 
