@@ -73,6 +73,7 @@ from torchlint.facts.layout_ops import (
     _unflattened,
     _unsqueeze,
 )
+from torchlint.facts.layout_split import SPLIT_FUNCTIONS, split_function_element
 from torchlint.facts.layout_formats import POOLS, concatenated, im2col, not_channels_last, padded, resized
 from torchlint.facts.tensors import (
     ELEMENTWISE_FUNCTIONS,
@@ -263,6 +264,8 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues, BindingEvidence):
         source = self._eval(value)
         if isinstance(source, _Pair):
             return source.values if index in (0, 1) else UNKNOWN
+        if isinstance(value, cst.Call) and self.names.qualified_name(value.func) in SPLIT_FUNCTIONS and value.args:
+            return split_function_element(self, value, index)
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
             method = value.func.attr.value
             receiver = self._eval(value.func.value)
