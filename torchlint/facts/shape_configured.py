@@ -102,7 +102,7 @@ def _defaults_of_one(function) -> dict:
             items = [i for i, e in enumerate(default.elements) if isinstance(e, cst.Element) and _int(e.value) == 1]
             if items:
                 found[param.name.value] = items
-    for name in _asserted_not_one(function):  # `assert ws != 1` (Twins): never 1 where the code runs
+    for name in _asserted_not_one(function) if found else ():  # `assert ws != 1` (Twins): never 1 here
         found.pop(name, None)
     return found
 
