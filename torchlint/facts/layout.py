@@ -259,12 +259,13 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues, BindingEvidence):
             if index is not None and index < len(elements) and not isinstance(elements[index], cst.StarredElement):
                 return self._eval(elements[index].value)
             return UNKNOWN
-        if isinstance(value, cst.Call) and self.names.qualified_name(value.func) == "torch.meshgrid" and index is not None:
+        qualified = self.names.qualified_name(value.func) if isinstance(value, cst.Call) else None
+        if qualified == "torch.meshgrid" and index is not None:
             return _meshgrid_element(self, value, index)
         source = self._eval(value)
         if isinstance(source, _Pair):
             return source.values if index in (0, 1) else UNKNOWN
-        if isinstance(value, cst.Call) and self.names.qualified_name(value.func) in SPLIT_FUNCTIONS and value.args:
+        if qualified in SPLIT_FUNCTIONS and value.args:
             return split_function_element(self, value, index)
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
             method = value.func.attr.value
