@@ -41,7 +41,8 @@ class ReshapeCopies(Rule):
     (scripts, notebook cells) and in class bodies. Sizes and memory order flow through
     assignments, tuple unpacking, `self.<attr>` set in `__init__`, `nn.Linear`, `nn.Embedding`
     and `nn.LayerNorm` outputs (fresh contiguous memory of known sizes), shape-preserving layers
-    (`nn.Dropout`, activations), `unbind`/`chunk`/`split`, `@`/`matmul`, `repeat_interleave`,
+    (`nn.Dropout`, activations), `unbind`/`chunk`/`split` (methods, and the `torch.split(x, ...)`
+    spellings), `@`/`matmul`, `repeat_interleave`,
     `unflatten` (a dim split into adjacent dims), `torch.meshgrid` (broadcast views, stride 0
     along the other inputs' dims), `F.unfold`/`F.fold` (fresh contiguous memory), `torch.cat`,
     `F.pad`, `F.interpolate` and pooling (fresh memory, contiguous unless the input may be
@@ -57,7 +58,9 @@ class ReshapeCopies(Rule):
     contiguous q (after `.contiguous()`, `torch.cat(..., dim=2)`, a fresh tensor) gives a contiguous
     output either way, and `x.transpose(1, 2).reshape(B, N, C)` then copies. When the kernel cannot
     be told (`dropout_p=self.attn_drop.p if self.training else 0.`, a mask of unknown rank) and q is
-    not contiguous, or q comes from elsewhere, the output's memory order is unknown. On CUDA the
+    not contiguous, or q comes from elsewhere, the output's memory order is unknown; so is it when
+    q's own definitions differ (rotary embeddings' `torch.cat` makes q contiguous when a `rope`
+    argument is given, the permuted `qkv` stays when it is None: configuration). On CUDA the
     flash and memory-efficient kernels return (B, N, h, d) memory whatever q is, so a merge that
     copies on CPU can be a view there: the finding describes CPU (and the math backend). In
     `attn @ v` with `attn` from elsewhere, `attn` is taken to be a (batch of) matrices with no
@@ -68,7 +71,8 @@ class ReshapeCopies(Rule):
     max-size grid, with `h`, `w` not told in the file) is taken as possibly whole, and only merges
     that copy either way are reported. Likewise a size that the file shows may be 1 (a parameter
     whose default is 1, or has a 1 in its default tuple, and the `self.<attr>` or
-    `self.config.<attr>` that `__init__` sets from it) is taken as possibly 1: a merge is reported
+    `self.config.<attr>` that `__init__` sets from it, unless a top-level `assert p != 1`, `p > 1` or
+    `p >= 2` in that function rules 1 out) is taken as possibly 1: a merge is reported
     only when it still copies with those dims at 1 (a size-1 dim has no place in memory, so
     merging it is a view, as `patch_size=1` configurations show).
 

@@ -175,3 +175,37 @@ def test_pad_and_cat_behaviour_matches_torch():
     assert split.reshape(2, 2, 8, 4).untyped_storage().data_ptr() != split.untyped_storage().data_ptr()
     dense = torch.randn(8, 4, 2, 2)
     assert dense.reshape(2, 2, 8, 4).untyped_storage().data_ptr() == dense.untyped_storage().data_ptr()
+
+
+@pytest.mark.parametrize("ranks, expected", [
+    ((0, 2, None, 3), True),           # a head slice `q[:, :, :1, :]` of a permuted qkv: d inside h
+    ((0, 3, None, 4, 5), True),        # 5-D, the last dim inside dim 1
+    ((0, None, 1, 2), False),          # dim 1 of size 1: its stride may make it channels-last
+    ((0, 3, 1, None), False),          # last dim of size 1: not told
+    ((0, 3, None, 2), False),          # the last dim outside dim 1: may be channels-last
+])
+def test_a_last_dim_inside_the_channels_is_never_channels_last(ranks, expected):
+    layout = Layout(tensor=True, dims=tuple(Dim("1" if r is None else f"s{i}", r) for i, r in enumerate(ranks)),
+                    contiguous=False)
+    assert not_channels_last(layout) is expected
+
+
+def test_cat_sizes_outside_dim_come_from_any_input_of_known_dims():
+    rope = _layout_of_return("""
+        import torch
+        def f(x: torch.Tensor, rope):
+            B, N, h, d = x.shape
+            q = x.transpose(1, 2)
+            return torch.cat([q[:, :, :1, :], q[:, :, 1:, :] * rope], dim=2)
+    """)
+    assert rope.contiguous is True
+    assert [d.size is not None for d in rope.dims] == [True, True, False, True]
+
+
+def test_channels_last_rule_and_cat_sizes_match_torch():
+    torch = pytest.importorskip("torch")
+    q = torch.randn(2, 5, 3, 2, 4).permute(2, 0, 3, 1, 4).unbind(0)[0]  # (B, h, N, d), memory B, N, h, d
+    head = q[:, :, :1, :]
+    assert not head.is_contiguous(memory_format=torch.channels_last)
+    joined = torch.cat([head, q[:, :, 1:, :] * torch.randn(4, 4)], dim=2)
+    assert joined.is_contiguous() and joined.shape == (2, 2, 5, 4)

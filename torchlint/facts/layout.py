@@ -73,6 +73,7 @@ from torchlint.facts.layout_ops import (
     _unflattened,
     _unsqueeze,
 )
+from torchlint.facts.layout_split import SPLIT_FUNCTIONS, split_function_element
 from torchlint.facts.layout_formats import POOLS, concatenated, im2col, not_channels_last, padded, resized
 from torchlint.facts.tensors import (
     ELEMENTWISE_FUNCTIONS,
@@ -258,11 +259,14 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues, BindingEvidence):
             if index is not None and index < len(elements) and not isinstance(elements[index], cst.StarredElement):
                 return self._eval(elements[index].value)
             return UNKNOWN
-        if isinstance(value, cst.Call) and self.names.qualified_name(value.func) == "torch.meshgrid" and index is not None:
+        qualified = self.names.qualified_name(value.func) if isinstance(value, cst.Call) else None
+        if qualified == "torch.meshgrid" and index is not None:
             return _meshgrid_element(self, value, index)
         source = self._eval(value)
         if isinstance(source, _Pair):
             return source.values if index in (0, 1) else UNKNOWN
+        if qualified in SPLIT_FUNCTIONS and value.args:
+            return split_function_element(self, value, index)
         if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
             method = value.func.attr.value
             receiver = self._eval(value.func.value)

@@ -12,7 +12,9 @@ ndim, or one whose memory order is known and is not N, (D,) H, W, C. Experiment 
                              (modes constant, reflect, replicate; circular -> contiguous)
     F.pad(x, (0, 0, 0, 0))   all pads <= 0: a copy with x's strides (not judged)
     torch.cat([a, b], d)     contiguous unless every input is channels-last(-3d): one
-                             contiguous or transposed input is enough
+                             contiguous or transposed input is enough; a 4-/5-D input whose
+                             last dim lies inside its dim 1 in memory is never channels-last,
+                             whatever the strides of its size-1 dims (3,168 `as_strided` cases)
     F.interpolate(x, ...)    permuted non-channels-last 4/5-D -> contiguous; channels-last -> same
     F.avg_pool2d(x, 2)       the same (max_pool2d, adaptive_avg/max_pool2d, avg_pool3d)
     F.avg_pool1d(x, 2)       x transposed 3-D -> strides (12, 1, 3): only a contiguous x is judged
@@ -47,6 +49,9 @@ def not_channels_last(layout) -> bool:
         return False
     if len(layout.dims) not in _CHANNELS_LAST:
         return True
+    channel, last = layout.dims[1].rank, layout.dims[-1].rank
+    if isinstance(channel, int) and isinstance(last, int) and last > channel:
+        return True  # the last dim inside the channels: never channels-last, whatever the size-1 dims' strides
     ranks = tuple(d.rank for d in layout.dims)
     if any(not isinstance(r, int) for r in ranks):
         return False  # size-1, expanded or unknown dims: the format may go either way
@@ -93,18 +98,20 @@ def resized(candidates, one_d: bool = False) -> Layout:
 def concatenated(inputs, dim) -> Layout:
     """`torch.cat([a, b, ...], dim)`: contiguous when one input is known not channels-last.
     `inputs`: the layouts of the list's elements (None for an element not known: a starred one);
-    `dim`: the int dim, or None when not known. Sizes other than `dim`'s where all inputs agree."""
+    `dim`: the int dim, or None when not known. Sizes other than `dim`'s where the inputs of known
+    dims agree: torch requires every input to have them."""
     if not inputs or not any(not_channels_last(i) for i in inputs):
         return Layout(tensor=True)
     known = [i for i in inputs if isinstance(i, Layout) and i.dims is not None]
-    if not known or any(len(i.dims) != len(known[0].dims) for i in known) or None in inputs:
+    if not known or any(len(i.dims) != len(known[0].dims) for i in known):
         return Layout(tensor=True, contiguous=True)
     ndim = len(known[0].dims)
     d = _normalize(dim, ndim) if dim is not None else None
     sizes = []
     for index in range(ndim):
+        # every input has the output's size outside `dim` (torch raises otherwise): a known input tells it
         found = {i.dims[index].size for i in known}
-        sizes.append(None if index == d or d is None or len(found) != 1 or len(known) != len(inputs) else found.pop())
+        sizes.append(None if index == d or d is None or len(found) != 1 else found.pop())
     return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
 
 

@@ -207,8 +207,8 @@ def _slice_length(element, size=None) -> str:
     return "crop"
 
 
-def _split_element(receiver: Layout, method, call, layouts) -> Layout:
-    args = [a for a in call.args if a.keyword is None]
+def _split_element(receiver: Layout, method, call, layouts, skip: int = 0) -> Layout:
+    args = [a for a in call.args if a.keyword is None][skip:]  # skip: the tensor of `torch.split(x, ...)`
     dim_value = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "dim"), None)
     if method == "unbind":
         dim = _int(dim_value if dim_value is not None else (args[0].value if args else cst.Integer("0")))

@@ -102,7 +102,21 @@ def _defaults_of_one(function) -> dict:
             items = [i for i, e in enumerate(default.elements) if isinstance(e, cst.Element) and _int(e.value) == 1]
             if items:
                 found[param.name.value] = items
+    for name in _asserted_not_one(function) if found else ():  # `assert ws != 1` (Twins): never 1 here
+        found.pop(name, None)
     return found
+
+
+def _asserted_not_one(function):
+    """Names `n` of top-level `assert n != 1` / `assert n > 1` / `assert n >= 2` in `function`'s body."""
+    for line in function.body.body if isinstance(function.body, cst.IndentedBlock) else ():
+        for statement in line.body if isinstance(line, cst.SimpleStatementLine) else ():
+            test = statement.test if isinstance(statement, cst.Assert) else None
+            if isinstance(test, cst.Comparison) and isinstance(test.left, cst.Name) and len(test.comparisons) == 1:
+                operator, bound = test.comparisons[0].operator, _int(test.comparisons[0].comparator)
+                if (isinstance(operator, (cst.NotEqual, cst.GreaterThan)) and bound == 1) \
+                        or (isinstance(operator, cst.GreaterThanEqual) and bound == 2):
+                    yield test.left.value
 
 
 def _attributes_set(init, ones):
