@@ -51,13 +51,13 @@ from torchlint.facts.modes_syntax import (
 from torchlint.facts.dataflow import Dataflow
 from torchlint.facts.mode_grad import Gradients
 from torchlint.facts.names import dotted_name, related
+from torchlint.facts.program import Program
 from torchlint.facts.statements import (
     body_of,
     child_bodies,
     header_calls,
     iter_statements,
     parameters,
-    walk_nodes,
 )
 from torchlint.facts.summaries import Act, Summaries
 
@@ -116,10 +116,8 @@ class Modes:
         self.names = facts.names
         self.module = facts.module
         self.runs_torch = any(self.names.imports_from(lib) for lib in _TORCH_LIBRARIES)
-        self._functions = {name: defs[0] for name, defs in self.names.functions.items() if len(defs) == 1}
         self._classes: dict[int, Any] = {}  # id(FunctionDef) -> the class it is a method of
         self._enclosing: dict[int, Any] = {}  # id(FunctionDef) -> the enclosing FunctionDef
-        self._self_names: dict[int, frozenset] = {}
         self._tail_cache: dict = {}
         self._calls_cache: dict[int, list] = {}
         self._any_switch: bool | None = None
@@ -206,9 +204,11 @@ class Modes:
         if isinstance(func, cst.Attribute) and func.attr.value == "forward":
             return dotted_name(func.value)
         key = dotted_name(func)
-        if key is None or key in self._functions or key in self.names.classes or "." not in key and (
+        if key is None or key in self.names.classes or "." not in key and (
                 key in self.names.aliases or key in _MODE_KEEPING_FUNCTIONS):
             return None
+        if self.summaries.callees(call):
+            return None  # a same-module function or method, not a model
         if self.names.qualified_name(func) is not None:
             return None  # an imported function or class
         return key
@@ -319,29 +319,12 @@ class Modes:
                     yield Step(Effect.HANDED, name, call, site)
 
     def _is_self_attribute(self, func, context: _Context) -> bool:
-        """`self.model(...)` where the class assigns `self.model`: a forward, not a method call."""
+        """`self.model(...)` where the class or a same-module base stores `self.model`: a forward,
+        not a method call."""
         if not (isinstance(func.value, cst.Name) and func.value.value == "self") or context.class_ is None:
             return False
-        return func.attr.value in self._assigned_on_self(context.class_)
-
-    def _assigned_on_self(self, class_) -> frozenset:
-        """Names `self.<name>` is assigned to anywhere in the class, tuple targets included."""
-        found = self._self_names.get(id(class_))
-        if found is None:
-            names = set()
-            for node in walk_nodes(class_.body):
-                if isinstance(node, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign)):
-                    target = node.target
-                    stack = [target]
-                    while stack:
-                        current = stack.pop()
-                        if isinstance(current, (cst.Tuple, cst.List)):
-                            stack.extend(element.value for element in current.elements)
-                        elif isinstance(current, cst.Attribute) and isinstance(current.value, cst.Name) \
-                                and current.value.value == "self":
-                            names.add(current.attr.value)
-            found = self._self_names[id(class_)] = frozenset(names)
-        return found
+        program = self.facts.get(Program)
+        return any(func.attr.value in program.self_stores(cls).by_name for cls in program.lineage(context.class_))
 
     def _utility(self, func) -> bool:
         """A callee named for bookkeeping (saving, logging, syncing, EMA updates): it keeps modes."""
