@@ -221,3 +221,17 @@ def test_a_defs_defaults_and_decorators_are_read_in_the_enclosing_scope():
     assert dataflow.flow_of(param.name).kind is Scope.FUNCTION
     # a module-level value read by a function may be changed by a call to it: captured
     assert "scale" in dataflow.flow_of(module).captured
+
+
+def test_object_stores_are_a_scopes_own_stores_to_other_objects():
+    source = (
+        "state.opt = make()\nstate.a, cfg.b.c = pair()\nself.x = 1\n"
+        "def f():\n    state.inner = 2\n"
+    )
+    module = cst.parse_module(source)
+    facts = ModuleFacts(module).get(Program)
+    stores = facts.object_stores(module)
+    assert sorted(stores.by_name) == ["cfg.b.c", "state.a", "state.opt"]
+    [c] = stores.by_name["cfg.b.c"]
+    assert c.kind is StoreKind.UNPACK and c.index == 1 and c.method is module
+    assert sorted(facts.object_stores(module.body[-1]).by_name) == ["state.inner"]

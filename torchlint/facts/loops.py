@@ -195,7 +195,6 @@ class LoopFacts:
         self.names = facts.names
         self._held: dict[tuple, Held] = {}  # (id(binding scope), key, bindings) -> what they hold
         self._reads: dict[tuple, frozenset | None] = {}  # (id(at), name) -> bindings reaching its reads there
-        self._attribute_values: dict[int, dict[str, list]] = {}  # id(scope) -> `a.b = v` values
         self._visible: dict[int, dict[str, Held]] = {}  # id(Flow) -> optimizers readable there
         self._links: dict[int, dict[str, set[str]]] = {}  # id(Flow) -> `a = b` links, both ways
         self.loops: list[LoopInfo] = []
@@ -273,27 +272,7 @@ class LoopFacts:
             program = self.facts.get(Program)
             attr = key[len("self."):]
             return [(v, None) for cls in program.lineage(scope) for v in program.self_attributes(cls).get(attr, ())]
-        return [(v, None) for v in self._attributes_in(scope).get(key, ())]
-
-    def _attributes_in(self, scope) -> dict[str, list]:
-        """`a.b = value` assignments (other than `self.b`) of one scope, by target."""
-        found = self._attribute_values.get(id(scope))
-        if found is None:
-            found = self._attribute_values[id(scope)] = {}
-            body = scope.body if isinstance(scope, cst.Module) else body_of(scope.body)
-            for statement in iter_statements(body, into_functions=False, into_classes=False):
-                for small in small_statements(statement):
-                    if isinstance(small, cst.Assign):
-                        targets = [t.target for t in small.targets]
-                    elif isinstance(small, cst.AnnAssign) and small.value is not None:
-                        targets = [small.target]
-                    else:
-                        continue
-                    for target in targets:
-                        key = dotted_name(target) if isinstance(target, cst.Attribute) else None
-                        if key is not None and not key.startswith("self."):
-                            found.setdefault(key, []).append(small.value)
-        return found
+        return [(store.value, None) for store in self.facts.get(Program).object_stores(scope).by_name.get(key, ())]
 
     def _judge(self, values: list) -> Held:
         """What (value, annotation) bindings hold together: an optimizer if any builds one (its
@@ -401,14 +380,14 @@ class LoopFacts:
         if found is None:
             found = self._visible[id(flow)] = {}
             keys: set[str] = set()
+            program = self.facts.get(Program)
             scope = flow
             while scope is not None:
                 keys |= {b.name for b in scope.bindings if b.kind is BindingKind.ASSIGN or b.kind is BindingKind.PARAM}
-                keys |= set(self._attributes_in(scope.scope))
+                keys |= set(program.object_stores(scope.scope).by_name)
                 scope = self.dataflow.enclosing_flow(scope)
             cls = self.dataflow.enclosing_class(at)
             if cls is not None:
-                program = self.facts.get(Program)
                 keys |= {"self." + attr for c in program.lineage(cls) for attr in program.self_attributes(c)}
             for key in sorted(keys):  # readable anywhere in the scope: all of each name's bindings
                 held = self.held(key, flow.scope)

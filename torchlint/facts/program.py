@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from torchlint._lazy import lazy_module
+from torchlint.facts.names import dotted_name
 from torchlint.facts.statements import body_of, iter_statements
 
 cst = lazy_module("libcst")
@@ -43,16 +44,18 @@ class AttributeStore:
 
     target: Any  # the `self.<attr>` node assigned; for `register_buffer`, the name's string literal
     value: Any  # the bound expression (ASSIGN, REGISTER); None when not known whole
-    method: Any  # the FunctionDef of the class body the store is in (nested defs: their method)
+    method: Any  # the FunctionDef of the class body the store is in (nested defs: their method);
+    # for `a.<attr>`, the scope (def, class or module)
     kind: StoreKind = StoreKind.ASSIGN
     source: Any = None  # UNPACK: the unpacked expression; AUGMENT: the operand
     index: int | None = None  # UNPACK: the position in a flat target without a starred element
 
 
 @dataclass
-class SelfStores:
-    """The attribute bindings of one class: every store to `self.<attr>` in its methods (not in
-    the classes nested in it), by attribute, in source order."""
+class AttributeStores:
+    """Attribute bindings by key, in source order: of one class, every store to `self.<attr>` in
+    its methods (key: the attribute); of one scope, every store to `a.<attr>` (key: the dotted
+    target, `a.b.c`)."""
 
     by_name: dict[str, list[AttributeStore]] = field(default_factory=dict)
     dynamic: bool = False  # `setattr(self, ...)` or `self.__dict__`: any attribute may be set
@@ -64,7 +67,8 @@ class Program:
         self.names = facts.names
         self._bases: dict[int, list] = {}
         self._attributes: dict[int, dict[str, list]] = {}
-        self._stores: dict[int, SelfStores] = {}
+        self._stores: dict[int, AttributeStores] = {}
+        self._objects: dict[int, AttributeStores] = {}
         self._relatives: dict[int, list] = {}
 
     @classmethod
@@ -148,7 +152,7 @@ class Program:
 
     # --- attribute bindings -------------------------------------------------------------------
 
-    def self_stores(self, class_node) -> SelfStores:
+    def self_stores(self, class_node) -> AttributeStores:
         """The attribute bindings of the class: every store to `self.<attr>` in its methods and
         the defs nested in them (unpacked, loop and `with` targets, augmented assignments and
         `self.register_buffer("name", value)` included), and whether a method sets attributes by
@@ -157,12 +161,24 @@ class Program:
         found = self._stores.get(id(class_node))
         if found is not None:
             return found
-        found = SelfStores()
+        found = AttributeStores()
         for method in iter_statements(body_of(class_node.body), into_functions=False, into_classes=False):
             if type(method) is cst.FunctionDef:
                 for statement in iter_statements(body_of(method.body), into_classes=False):
-                    _collect_stores(statement, method, found)
+                    _collect_stores(statement, method, found, _self_key)
         self._stores[id(class_node)] = found
+        return found
+
+    def object_stores(self, scope) -> AttributeStores:
+        """Stores to attributes of objects other than `self` (`state.opt = ...`, `a.b.c = ...`) in
+        one scope's own statements (a def, a class body or the module; not the defs and classes
+        in it), by dotted target; kinds as for `self_stores`."""
+        found = self._objects.get(id(scope))
+        if found is None:
+            found = self._objects[id(scope)] = AttributeStores()
+            body = scope.body if type(scope) is cst.Module else body_of(scope.body)
+            for statement in iter_statements(body, into_functions=False, into_classes=False):
+                _collect_stores(statement, scope, found, _object_key)
         return found
 
     def self_attributes(self, class_node) -> dict[str, list]:
@@ -180,36 +196,37 @@ class Program:
         return {s.name.value for s in body_of(class_node.body) if isinstance(s, cst.FunctionDef)}
 
 
-def _collect_stores(statement, method, found: SelfStores) -> None:
-    """The `self.<attr>` stores of one statement (its own header and lines, not its body's).
+def _collect_stores(statement, method, found: AttributeStores, key_of) -> None:
+    """The attribute stores of one statement (its own header and lines, not its body's), each
+    under `key_of(target)` (None: not a store of this kind).
     Node kinds are told by exact class, not isinstance (an ABC check): this runs per statement."""
     kind = type(statement)
     if kind is cst.For:
-        _add_targets(statement.target, method, found, StoreKind.FOR)
+        _add_targets(statement.target, method, found, key_of, StoreKind.FOR)
     elif kind is cst.With:
         for item in statement.items:
             if item.asname is not None:
-                _add_targets(item.asname.name, method, found, StoreKind.WITH)
+                _add_targets(item.asname.name, method, found, key_of, StoreKind.WITH)
     elif kind is not cst.SimpleStatementLine and kind is not cst.SimpleStatementSuite:
         return
     for small in statement.body if kind is cst.SimpleStatementLine or kind is cst.SimpleStatementSuite else ():
         small_kind = type(small)
         if small_kind is cst.Assign:
             for target in small.targets:
-                _add_targets(target.target, method, found, StoreKind.ASSIGN, small.value)
+                _add_targets(target.target, method, found, key_of, StoreKind.ASSIGN, small.value)
         elif small_kind is cst.AnnAssign:
             if small.value is not None:
-                _add_targets(small.target, method, found, StoreKind.ASSIGN, small.value)
+                _add_targets(small.target, method, found, key_of, StoreKind.ASSIGN, small.value)
         elif small_kind is cst.AugAssign:
-            _add_targets(small.target, method, found, StoreKind.AUGMENT, small.value)
+            _add_targets(small.target, method, found, key_of, StoreKind.AUGMENT, small.value)
         elif small_kind is cst.Expr and type(small.value) is cst.Call:
             if _sets_attributes_by_name(small):
                 found.dynamic = True
-            else:
+            elif key_of is _self_key:
                 _add_registered(small.value, method, found)
 
 
-def _add_targets(target, method, found: SelfStores, kind: StoreKind, value=None, index=None) -> None:
+def _add_targets(target, method, found: AttributeStores, key_of, kind: StoreKind, value=None, index=None) -> None:
     """The stores of one target: `value` is what an ASSIGN target is given whole, or what an
     AUGMENT reads; the elements of a tuple or list target are UNPACK stores of it."""
     target_kind = type(target)
@@ -217,23 +234,36 @@ def _add_targets(target, method, found: SelfStores, kind: StoreKind, value=None,
         flat = not any(type(e) is cst.StarredElement for e in target.elements) and index is None
         for position, element in enumerate(target.elements):
             element_kind = StoreKind.UNPACK if kind is StoreKind.ASSIGN else kind
-            _add_targets(element.value, method, found, element_kind, value, position if flat else -1)
+            _add_targets(element.value, method, found, key_of, element_kind, value, position if flat else -1)
     elif target_kind is cst.StarredElement:
-        _add_targets(target.value, method, found, kind, value, -1)
+        _add_targets(target.value, method, found, key_of, kind, value, -1)
     elif target_kind is cst.Attribute:
-        if type(target.value) is cst.Name and target.value.value == "self":
+        key = key_of(target)
+        if key is not None:
             if kind is StoreKind.ASSIGN:
                 store = AttributeStore(target, value, method)
             elif kind is StoreKind.UNPACK or kind is StoreKind.AUGMENT:
                 store = AttributeStore(target, None, method, kind, value, None if index is None or index < 0 else index)
             else:
                 store = AttributeStore(target, None, method, kind)
-            found.by_name.setdefault(target.attr.value, []).append(store)
+            found.by_name.setdefault(key, []).append(store)
     elif target_kind is cst.Subscript and _is_self_dict(target.value):
         found.dynamic = True  # `self.__dict__[key] = value`
 
 
-def _add_registered(call, method, found: SelfStores) -> None:
+def _self_key(target) -> str | None:
+    """`self.<attr>`: the attribute."""
+    value = target.value
+    return target.attr.value if type(value) is cst.Name and value.value == "self" else None
+
+
+def _object_key(target) -> str | None:
+    """`a.<attr>`, `a.b.<attr>` of an object other than `self`: the dotted target."""
+    key = dotted_name(target)
+    return None if key is None or key.startswith("self.") else key
+
+
+def _add_registered(call, method, found: AttributeStores) -> None:
     """`self.register_buffer("name", value)` binds `self.name` (a computed name binds none we know)."""
     func = call.func
     if not (type(func) is cst.Attribute and func.attr.value == "register_buffer" and _is_self(func.value)):
