@@ -16,10 +16,10 @@ Which same-module class a receiver is an instance of, and which names alias whic
 The same layer knows what a name holds where it is read (`held(key, at)`): an optimizer (built
 from `torch.optim.*` or a known library, or annotated as one), a grad scaler (`scaler.step(opt)`
 updates `opt`), something else we know (a scheduler: its `.step()` is no update), or nothing we
-can read, when a name like `optimizer` still counts. The answer comes from the bindings that the
-program model gives that name in the scope of the read (`self.<attr>`: the assignments of the
-reading method's class and its same-module bases), so the same name in two functions is two
-bindings. It also knows which optimizers a reset covers (`opt.zero_grad()` its own parameters,
+can read, when a name like `optimizer` still counts. The answer comes from the bindings of the
+program model that reach the read (`Dataflow`'s reaching definitions; `self.<attr>`: the stores of
+the reading method's class and its same-module bases, `Program.self_stores`), so the same name in
+two functions, or before and after a rebinding, is two bindings. It also knows which optimizers a reset covers (`opt.zero_grad()` its own parameters,
 `model.zero_grad()` those of optimizers built from `model.parameters()`).
 """
 

@@ -16,7 +16,9 @@ Two questions, answered per loop of the file (`LoopFacts.loops`, innermost first
   through a same-module helper): every epoch draws the same permutation. Which sampler a loader
   draws from is `schedule_loaders`' question.
 
-What a name holds is read from its assignments in the file: schedulers are built by
+What a name holds is read from its bindings in the program model (`values`: a plain name's in
+the nearest scope that binds it, `self.<attr>` the stores of its class and relatives, `a.<attr>`
+the stores of the scope): schedulers are built by
 `torch.optim.lr_scheduler.*` (not `ReduceLROnPlateau`, whose `step(metric)` follows a metric, not
 a schedule), the `transformers`/`diffusers` schedule factories, or named like one (`scheduler`,
 `lr_sched`); optimizers and grad scalers as `LoopFacts` knows them. A `step(...)` given arguments
