@@ -48,7 +48,7 @@ from torchlint.facts.modes_syntax import (
     _loops_in,
     _requires_grad,
 )
-from torchlint.facts.dataflow import Dataflow
+from torchlint.facts.dataflow import Dataflow, Scope
 from torchlint.facts.mode_grad import Gradients
 from torchlint.facts.names import dotted_name, related
 from torchlint.facts.program import Program
@@ -116,8 +116,6 @@ class Modes:
         self.names = facts.names
         self.module = facts.module
         self.runs_torch = any(self.names.imports_from(lib) for lib in _TORCH_LIBRARIES)
-        self._classes: dict[int, Any] = {}  # id(FunctionDef) -> the class it is a method of
-        self._enclosing: dict[int, Any] = {}  # id(FunctionDef) -> the enclosing FunctionDef
         self._tail_cache: dict = {}
         self._calls_cache: dict[int, list] = {}
         self._any_switch: bool | None = None
@@ -125,8 +123,6 @@ class Modes:
         self._statement_backward: dict[int, bool] = {}
         self.summaries: Summaries = facts.get(Summaries)  # which def a call runs, and what it does
         self.grad = Gradients(self)  # where gradients are recorded: `no_grad` blocks, decorators, callers
-        for statement in self.module.body:
-            self._index(statement, None, None)
 
     @classmethod
     def build(cls, facts) -> Modes:
@@ -149,22 +145,13 @@ class Modes:
     def _has_mode_calls(self, body) -> bool:
         return any(self.mode_of(call) is not None for statement in _flat(body) for call in self._calls_in(statement))
 
-    def _index(self, statement, class_, function) -> None:
-        if isinstance(statement, cst.ClassDef):
-            for inner in body_of(statement.body):
-                self._index(inner, statement, function)
-            return
-        if isinstance(statement, cst.FunctionDef):
-            if class_ is not None:
-                self._classes[id(statement)] = class_
-            if function is not None:
-                self._enclosing[id(statement)] = function
-            for inner in body_of(statement.body):
-                self._index(inner, None, statement)
-            return
-        for block in child_bodies(statement):
-            for inner in block:
-                self._index(inner, class_, function)
+    def defining_class(self, function) -> Any:
+        """The class whose body defines the def (through its `if`s and `try`s), or None: the
+        scope its name binds in."""
+        if function is None:
+            return None
+        flow = self.facts.get(Dataflow).flow_of(function.name)
+        return flow.scope if flow.kind is Scope.CLASS else None
 
     # --- scopes -------------------------------------------------------------------------------
 
@@ -220,7 +207,7 @@ class Modes:
             return []
         found: dict[int, EvalInLoop] = {}
         for function, body in self.scopes():
-            class_ = self._classes.get(id(function)) if function is not None else None
+            class_ = self.defining_class(function)
             for loop in _loops_in(body):
                 steps = list(self._steps(_loop_body(loop), _Context(class_)))
                 for item in self._left_on(loop, steps, function, body):
@@ -297,7 +284,7 @@ class Modes:
             # A helper that switches no mode, called before a `backward()` (`loss = compute_loss(model,
             # batch)`, a nested `_forward()`), makes training forwards.
             inherits = context.inherits or (self._backward_in(rest) and not self._switches_mode(callee))
-            inner = context.inlined(self._classes.get(id(callee)), callee, rename, site, inherits)
+            inner = context.inlined(self.defining_class(callee), callee, rename, site, inherits)
             yield from self._steps(body_of(callee.body), inner)
             return
         key = self.forward_key(call)
@@ -379,7 +366,8 @@ class Modes:
         for function, body in self.scopes():
             if not self._has_mode_calls(body):
                 continue
-            if function is not None and function.name.value in _FRAMEWORK_EVAL_METHODS and id(function) in self._classes:
+            if function is not None and function.name.value in _FRAMEWORK_EVAL_METHODS \
+                    and self.defining_class(function) is not None:
                 continue  # a Lightning hook (a plain function named `test_step` is not one)
             forwards = list(self._eval_forwards(body))
             if not forwards or self.grad.needs_graph(body):
