@@ -34,7 +34,7 @@ from torchlint._lazy import lazy_module
 from torchlint.facts.dataflow import BindingKind, Dataflow
 from torchlint.facts.names import dotted_name, related, strip_self, within
 from torchlint.facts.program import Program
-from torchlint.facts.statements import body_of, child_bodies, header_calls, iter_statements, small_statements, walk_nodes
+from torchlint.facts.statements import body_of, child_bodies, header_calls, walk_nodes
 from torchlint.walk import children
 
 cst = lazy_module("libcst")
