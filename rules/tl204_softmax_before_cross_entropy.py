@@ -187,7 +187,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
             if cls is None:
                 return []
             values = self.facts.get(Program).self_attributes(cls).get(expr.attr.value, [])
-            return values if len(values) == 1 else []
+            return values if len(values) == 1 and values[0] is not None else []
         if not isinstance(expr, cst.Name):
             return []
         dataflow = self.facts.get(Dataflow)

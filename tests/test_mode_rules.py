@@ -254,3 +254,36 @@ def test_freezing_part_of_a_model_leaves_the_rest_recording_a_graph():
     source = HEAD + ("vgg = torch.nn.Linear(2, 2)\nfor p in vgg.features.parameters():\n    p.requires_grad = False\n"
                      "vgg.eval()\nout = vgg(torch.ones(1, 2))\n")
     assert rows(source, "TL206") == [6]
+
+
+def test_a_model_stored_on_self_by_a_base_class_trains_in_the_subclass():
+    # `self.model` is stored by `Base.__init__`: `self.model(x)` in `Trainer` is its forward, not
+    # `self` handed to a method we cannot see
+    source = HEAD + (
+        "class Base:\n    def __init__(self, model, opt):\n        self.model = model\n        self.opt = opt\n"
+        "class Trainer(Base):\n    def fit(self, loader):\n        for epoch in range(3):\n"
+        "            for x in loader:\n                self.opt.zero_grad()\n"
+        "                self.model(x).sum().backward()\n                self.opt.step()\n"
+        "            self.model.eval()\n"
+    )
+    assert rows(source, "TL205") == [13]
+
+
+def test_calls_of_same_module_defs_are_no_forwards():
+    import libcst as cst
+
+    from torchlint.facts import ModuleFacts
+    from torchlint.facts.modes import Modes
+    from torchlint.facts.statements import walk_nodes
+
+    source = HEAD + (
+        "if fast:\n    def predict(x):\n        return x\nelse:\n    def predict(x):\n        return 2 * x\n"
+        "class M:\n    def __init__(self, net):\n        self.net = net\n"
+        "    def helper(self, x):\n        return x\n"
+        "    def run(self, x):\n        return self.helper(x), self.net(x), predict(x), model(x)\n"
+    )
+    module = cst.parse_module(source)
+    modes = ModuleFacts(module).get(Modes)
+    calls = [n for n in walk_nodes(module) if isinstance(n, cst.Call)]
+    keys = {cst.Module([]).code_for_node(call.func): modes.forward_key(call) for call in calls}
+    assert keys == {"self.helper": None, "self.net": "self.net", "predict": None, "model": "model"}

@@ -3,7 +3,7 @@
 import libcst as cst
 
 from torchlint.facts import ModuleFacts
-from torchlint.facts.program import Program
+from torchlint.facts.program import Program, StoreKind
 from torchlint.facts.statements import body_of, is_true, parameters, walk_nodes
 from conftest import nodes_in_order
 
@@ -61,8 +61,29 @@ def test_self_attributes_are_collected_from_every_method():
     facts, classes = program(source)
     attributes = facts.self_attributes(classes["M"])
     assert sorted(attributes) == ["a", "b", "buf"]
-    assert len(attributes["a"]) == 3  # assigned, then augmented (counted twice: not set once)
+    # assigned, then augmented: two stores, the second of a value not known whole
+    assert [type(v).__name__ if v is not None else None for v in attributes["a"]] == ["Call", None]
     assert facts.method_names(classes["M"]) == {"__init__", "later"}
+
+
+def test_self_attributes_are_a_view_of_the_stores():
+    source = (
+        "class M:\n"
+        "    self.body_level = 1\n"
+        "    def a(self):\n        self.x: int = 1\n        self.y: int\n        self.p, self.q = f()\n"
+        "        self.register_buffer('buf', tensor=t(), persistent=False)\n        other.register_buffer('no', t())\n"
+        "        class Nested:\n            def n(self):\n                self.inner = 1\n"
+    )
+    facts, classes = program(source)
+    stores = facts.self_stores(classes["M"])
+    attributes = facts.self_attributes(classes["M"])
+    # nested classes and the class body bind no attribute of M's instances; annotations alone bind nothing
+    assert sorted(attributes) == sorted(stores.by_name) == ["buf", "p", "q", "x"]
+    assert len(attributes["x"]) == 1 and attributes["p"] == [None]
+    assert [s.kind for s in stores.by_name["buf"]] == [StoreKind.REGISTER]
+    assert type(attributes["buf"][0]).__name__ == "Call"
+    [q] = stores.by_name["q"]
+    assert q.kind is StoreKind.UNPACK and q.index == 1 and type(q.source).__name__ == "Call"
 
 
 def test_shared_syntax_helpers():
@@ -193,3 +214,17 @@ def test_a_defs_defaults_and_decorators_are_read_in_the_enclosing_scope():
     assert dataflow.flow_of(param.name).kind is Scope.FUNCTION
     # a module-level value read by a function may be changed by a call to it: captured
     assert "scale" in dataflow.flow_of(module).captured
+
+
+def test_object_stores_are_a_scopes_own_stores_to_other_objects():
+    source = (
+        "state.opt = make()\nstate.a, cfg.b.c = pair()\nself.x = 1\n"
+        "def f():\n    state.inner = 2\n"
+    )
+    module = cst.parse_module(source)
+    facts = ModuleFacts(module).get(Program)
+    stores = facts.object_stores(module)
+    assert sorted(stores.by_name) == ["cfg.b.c", "state.a", "state.opt"]
+    [c] = stores.by_name["cfg.b.c"]
+    assert c.kind is StoreKind.UNPACK and c.index == 1 and c.method is module
+    assert sorted(facts.object_stores(module.body[-1]).by_name) == ["state.inner"]

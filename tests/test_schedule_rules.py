@@ -353,3 +353,47 @@ def test_an_unpacked_prepare_keeps_the_scheduler_and_two_training_helpers_are_no
             integration(optimizer)
         """)
     assert rows(source, "TL207") == [11]
+
+
+def test_what_a_name_holds_comes_from_the_program_models_scopes():
+    import libcst as cst
+
+    from torchlint.facts.schedule_loaders import Unpacked
+
+    source = TORCH + textwrap.dedent("""\
+        scheduler = torch.optim.lr_scheduler.StepLR(opt, 1)
+        class Config:
+            warmup = make_warmup()
+        def train(scheduler):
+            return scheduler
+        def outer():
+            warmup = torch.optim.lr_scheduler.LinearLR(opt)
+            a, *rest, b = build()
+            def inner():
+                return warmup
+            return inner
+        class Trainer:
+            def __init__(self):
+                self.sched, self.opt = prepare()
+            def fit(self):
+                return self.sched
+        class Other:
+            def __init__(self):
+                self.sched = torch.optim.lr_scheduler.StepLR(opt, 1)
+    """)
+    facts = facts_of(source)
+    module = facts.facts.module
+    defs = {n.name.value: n for n in module.body if isinstance(n, (cst.FunctionDef, cst.ClassDef))}
+    train, outer = defs["train"], defs["outer"]
+    inner = outer.body.body[-2]
+    fit = defs["Trainer"].body.body[1]
+    assert len(facts.values("scheduler", None)) == 1
+    assert facts.values("scheduler", train) == []  # the parameter, not the module's
+    assert facts.values("warmup", None) == []  # a class attribute is no module name
+    [warmup] = facts.values("warmup", inner)  # the enclosing def's
+    assert facts.scope_of(warmup, None) is outer
+    [b] = facts.values("b", outer)
+    assert isinstance(b, Unpacked) and b.index is None  # after a starred element: position unknown
+    # `self.sched` of the method's own class, not of every class in the file
+    [sched] = facts.values("self.sched", fit)
+    assert isinstance(sched, Unpacked) and sched.index == 0 and facts.scope_of(sched, None) is defs["Trainer"].body.body[0]

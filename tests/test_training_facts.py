@@ -407,6 +407,34 @@ class B:
 
 # --- names answered by the program model's scoped bindings ------------------------------------
 
+
+def test_a_name_holds_what_its_reaching_bindings_hold_at_the_read():
+    facts = loop_facts(HEADER + """
+def run(data):
+    thing = Counter()
+    thing.step()
+    thing = torch.optim.SGD(model.parameters(), lr=0.1)
+    thing.step()
+    other = Counter()
+    for x in data:
+        other.step()
+        other = torch.optim.Adam(model.parameters())
+def elsewhere():
+    return thing
+""")
+    run = next(s for s in facts.facts.module.body if isinstance(s, cst.FunctionDef))
+    lines = run.body.body
+    read_first, read_second, loop = lines[1].body[0].value, lines[3].body[0].value, lines[5]
+    # only `Counter()` reaches the first read; the optimizer the second
+    assert facts.held("thing", read_first).holds is Holds.UNKNOWN and not facts.is_optimizer("thing", read_first)
+    assert facts.held("thing", read_second) == Held(Holds.OPTIMIZER, frozenset({"model"}), built=True)
+    # in a loop, the next iteration reads what the previous one bound
+    in_loop = loop.body.body[0].body[0].value
+    assert facts.held("other", in_loop).holds is Holds.OPTIMIZER
+    # a def, not a point: every binding in the scope counts
+    assert facts.held("thing", run).holds is Holds.OPTIMIZER
+
+
 HELPER_CLASS = """
 import torch
 class Helper:

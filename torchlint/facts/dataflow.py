@@ -347,6 +347,13 @@ class Dataflow:
                 break
         return outer
 
+    def enclosing_binder(self, flow: Flow, name: str) -> Flow | None:
+        """The nearest flow around `flow` (class bodies skipped) that binds `name`, or None."""
+        outer = self.enclosing_flow(flow)
+        while outer is not None and not outer.bindings_of(name):
+            outer = self.enclosing_flow(outer)
+        return outer
+
     def _inside(self, node, scope) -> bool:
         """Is `node` (somewhere under the def or class `scope`) evaluated in that scope?"""
         path = [node]

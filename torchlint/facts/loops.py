@@ -16,10 +16,10 @@ Which same-module class a receiver is an instance of, and which names alias whic
 The same layer knows what a name holds where it is read (`held(key, at)`): an optimizer (built
 from `torch.optim.*` or a known library, or annotated as one), a grad scaler (`scaler.step(opt)`
 updates `opt`), something else we know (a scheduler: its `.step()` is no update), or nothing we
-can read, when a name like `optimizer` still counts. The answer comes from the bindings that the
-program model gives that name in the scope of the read (`self.<attr>`: the assignments of the
-reading method's class and its same-module bases), so the same name in two functions is two
-bindings. It also knows which optimizers a reset covers (`opt.zero_grad()` its own parameters,
+can read, when a name like `optimizer` still counts. The answer comes from the bindings of the
+program model that reach the read (`Dataflow`'s reaching definitions; `self.<attr>`: the stores of
+the reading method's class and its same-module bases, `Program.self_stores`), so the same name in
+two functions, or before and after a rebinding, is two bindings. It also knows which optimizers a reset covers (`opt.zero_grad()` its own parameters,
 `model.zero_grad()` those of optimizers built from `model.parameters()`).
 """
 
@@ -34,7 +34,7 @@ from torchlint._lazy import lazy_module
 from torchlint.facts.dataflow import BindingKind, Dataflow
 from torchlint.facts.names import dotted_name, related, strip_self, within
 from torchlint.facts.program import Program
-from torchlint.facts.statements import body_of, child_bodies, header_calls, iter_statements, small_statements
+from torchlint.facts.statements import body_of, child_bodies, header_calls, walk_nodes
 from torchlint.walk import children
 
 cst = lazy_module("libcst")
@@ -193,8 +193,8 @@ class LoopFacts:
     def __init__(self, facts) -> None:
         self.facts = facts
         self.names = facts.names
-        self._held: dict[tuple, Held] = {}  # (id(binding scope), key) -> what the key holds there
-        self._attribute_values: dict[int, dict[str, list]] = {}  # id(scope) -> `a.b = v` values
+        self._held: dict[tuple, Held] = {}  # (id(binding scope), key, bindings) -> what they hold
+        self._reads: dict[tuple, frozenset | None] = {}  # (id(at), name) -> bindings reaching its reads there
         self._visible: dict[int, dict[str, Held]] = {}  # id(Flow) -> optimizers readable there
         self._links: dict[int, dict[str, set[str]]] = {}  # id(Flow) -> `a = b` links, both ways
         self.loops: list[LoopInfo] = []
@@ -226,17 +226,27 @@ class LoopFacts:
 
     def held(self, key: str, at) -> Held:
         """What the dotted name `key` holds as read at the node `at` (a def or the module: in
-        its body), from its bindings there: a plain name's bindings in the innermost scope
-        that binds it; `self.<attr>` the values the class of the method around `at` (and its
-        same-module bases) assigns; `a.<attr>` the `a.<attr> = ...` of the scope binding `a`."""
+        its body), from its bindings there: a plain name's bindings that reach its reads in
+        `at` (all its bindings in the innermost scope that binds it, when `at` does not read it
+        there: a def, an assignment to it, a read from a nested def); `self.<attr>` the values
+        the class of the method around `at` (and its same-module bases) assigns; `a.<attr>` the
+        `a.<attr> = ...` of the scope binding `a`."""
         at = self.facts.module if at is None else at
         scope, flow = self._binder(key, at)
         if scope is None:
             return _UNKNOWN  # a builtin, a global of another module, `self` outside a class
-        cache = (id(scope), key)
+        bindings = None
+        if flow is not None:
+            point = (id(at), key)
+            if point not in self._reads:
+                self._reads[point] = _reaching(key, at, flow)
+            bindings = self._reads[point]
+            if bindings is None:
+                bindings = frozenset(flow.bindings_of(key))
+        cache = (id(scope), key, bindings)
         found = self._held.get(cache)
         if found is None:
-            found = self._held[cache] = self._judge(self._values(key, scope, flow))
+            found = self._held[cache] = self._judge(self._values(key, scope, bindings))
         return found
 
     def _binder(self, key: str, at) -> tuple:
@@ -247,47 +257,22 @@ class LoopFacts:
             cls = at if isinstance(at, cst.ClassDef) else self.dataflow.enclosing_class(at)
             return (None, None) if cls is None or "." in rest else (cls, None)
         flow = self.dataflow.flow_of(at)
-        binder = flow if flow.bindings_of(root) else self._enclosing_binder(flow, root)
+        binder = flow if flow.bindings_of(root) else self.dataflow.enclosing_binder(flow, root)
         if not dot:
             return (None, None) if binder is None else (binder.scope, binder)
         return (binder or flow).scope, None
 
-    def _values(self, key: str, scope, flow) -> list:
-        """(value, annotation) for each binding of `key` in `scope`."""
-        if flow is not None:
-            return [(b.value, b.annotation) for b in flow.bindings_of(key)
+    def _values(self, key: str, scope, bindings) -> list:
+        """(value, annotation) for each of `bindings` (a plain name's) or each binding of `key`
+        in `scope`."""
+        if bindings is not None:
+            return [(b.value, b.annotation) for b in sorted(bindings, key=lambda b: b.order)
                     if b.kind is BindingKind.ASSIGN or b.kind is BindingKind.PARAM]
         if key.startswith("self."):
             program = self.facts.get(Program)
             attr = key[len("self."):]
             return [(v, None) for cls in program.lineage(scope) for v in program.self_attributes(cls).get(attr, ())]
-        return [(v, None) for v in self._attributes_in(scope).get(key, ())]
-
-    def _enclosing_binder(self, flow, name: str):
-        outer = self.dataflow.enclosing_flow(flow)
-        while outer is not None and not outer.bindings_of(name):
-            outer = self.dataflow.enclosing_flow(outer)
-        return outer
-
-    def _attributes_in(self, scope) -> dict[str, list]:
-        """`a.b = value` assignments (other than `self.b`) of one scope, by target."""
-        found = self._attribute_values.get(id(scope))
-        if found is None:
-            found = self._attribute_values[id(scope)] = {}
-            body = scope.body if isinstance(scope, cst.Module) else body_of(scope.body)
-            for statement in iter_statements(body, into_functions=False, into_classes=False):
-                for small in small_statements(statement):
-                    if isinstance(small, cst.Assign):
-                        targets = [t.target for t in small.targets]
-                    elif isinstance(small, cst.AnnAssign) and small.value is not None:
-                        targets = [small.target]
-                    else:
-                        continue
-                    for target in targets:
-                        key = dotted_name(target) if isinstance(target, cst.Attribute) else None
-                        if key is not None and not key.startswith("self."):
-                            found.setdefault(key, []).append(small.value)
-        return found
+        return [(store.value, None) for store in self.facts.get(Program).object_stores(scope).by_name.get(key, ())]
 
     def _judge(self, values: list) -> Held:
         """What (value, annotation) bindings hold together: an optimizer if any builds one (its
@@ -395,17 +380,17 @@ class LoopFacts:
         if found is None:
             found = self._visible[id(flow)] = {}
             keys: set[str] = set()
+            program = self.facts.get(Program)
             scope = flow
             while scope is not None:
                 keys |= {b.name for b in scope.bindings if b.kind is BindingKind.ASSIGN or b.kind is BindingKind.PARAM}
-                keys |= set(self._attributes_in(scope.scope))
+                keys |= set(program.object_stores(scope.scope).by_name)
                 scope = self.dataflow.enclosing_flow(scope)
             cls = self.dataflow.enclosing_class(at)
             if cls is not None:
-                program = self.facts.get(Program)
                 keys |= {"self." + attr for c in program.lineage(cls) for attr in program.self_attributes(c)}
-            for key in sorted(keys):
-                held = self.held(key, at)
+            for key in sorted(keys):  # readable anywhere in the scope: all of each name's bindings
+                held = self.held(key, flow.scope)
                 if held.holds is Holds.OPTIMIZER:
                     found[key] = held
         return found
@@ -545,6 +530,17 @@ class LoopFacts:
 
 
 
+
+
+def _reaching(name: str, at, flow) -> frozenset | None:
+    """The bindings of `name` that reach its reads in `at` (a call, a statement line), when
+    `at` reads it in `flow` itself; None when it does not (reads in nested defs are not
+    `flow`'s) or `at` is a scope or a compound statement, not a point."""
+    if isinstance(at, (cst.Module, cst.BaseCompoundStatement)):
+        return None
+    reads = [node for node in walk_nodes(at)
+             if type(node) is cst.Name and node.value == name and flow.is_local_load(node)]
+    return frozenset().union(*(flow.bindings_at(node) for node in reads)) if reads else None
 
 
 def _parameter_owners(call) -> Iterator[str]:

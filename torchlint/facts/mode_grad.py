@@ -19,6 +19,7 @@ from torchlint.facts.modes_syntax import (
     _flat_outside_parameter_loops,
     _is_false,
 )
+from torchlint.facts.dataflow import Dataflow
 from torchlint.facts.names import dotted_name, related, within
 from torchlint.facts.statements import body_of, child_bodies, iter_statements, small_statements
 from torchlint.facts.summaries import AUTOGRAD_FUNCTIONS
@@ -136,7 +137,7 @@ class Gradients:
             expr = decorator.decorator
             if self.disables_grad(expr.func if isinstance(expr, cst.Call) else expr):
                 return True
-        outer = self.modes._enclosing.get(id(function))
+        outer = self.modes.facts.get(Dataflow).enclosing_function(function)
         if outer is not None and self.disabled_for(outer, depth + 1):
             return True
         if depth >= INLINE_DEPTH:
@@ -155,7 +156,7 @@ class Gradients:
                             self._calls_by_name.setdefault(("attr", func.attr.value), []).append((scope, no_grad))
                         elif isinstance(func, cst.Name):
                             self._calls_by_name.setdefault(("name", func.value), []).append((scope, no_grad))
-        kind = "attr" if id(function) in self.modes._classes else "name"
+        kind = "attr" if self.modes.defining_class(function) is not None else "name"
         for scope, no_grad in self._calls_by_name.get((kind, function.name.value), ()):
             if no_grad or no_grad is None:
                 return True

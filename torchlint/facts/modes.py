@@ -48,16 +48,16 @@ from torchlint.facts.modes_syntax import (
     _loops_in,
     _requires_grad,
 )
-from torchlint.facts.dataflow import Dataflow
+from torchlint.facts.dataflow import Dataflow, Scope
 from torchlint.facts.mode_grad import Gradients
 from torchlint.facts.names import dotted_name, related
+from torchlint.facts.program import Program
 from torchlint.facts.statements import (
     body_of,
     child_bodies,
     header_calls,
     iter_statements,
     parameters,
-    walk_nodes,
 )
 from torchlint.facts.summaries import Act, Summaries
 
@@ -116,10 +116,6 @@ class Modes:
         self.names = facts.names
         self.module = facts.module
         self.runs_torch = any(self.names.imports_from(lib) for lib in _TORCH_LIBRARIES)
-        self._functions = {name: defs[0] for name, defs in self.names.functions.items() if len(defs) == 1}
-        self._classes: dict[int, Any] = {}  # id(FunctionDef) -> the class it is a method of
-        self._enclosing: dict[int, Any] = {}  # id(FunctionDef) -> the enclosing FunctionDef
-        self._self_names: dict[int, frozenset] = {}
         self._tail_cache: dict = {}
         self._calls_cache: dict[int, list] = {}
         self._any_switch: bool | None = None
@@ -127,8 +123,6 @@ class Modes:
         self._statement_backward: dict[int, bool] = {}
         self.summaries: Summaries = facts.get(Summaries)  # which def a call runs, and what it does
         self.grad = Gradients(self)  # where gradients are recorded: `no_grad` blocks, decorators, callers
-        for statement in self.module.body:
-            self._index(statement, None, None)
 
     @classmethod
     def build(cls, facts) -> Modes:
@@ -151,22 +145,13 @@ class Modes:
     def _has_mode_calls(self, body) -> bool:
         return any(self.mode_of(call) is not None for statement in _flat(body) for call in self._calls_in(statement))
 
-    def _index(self, statement, class_, function) -> None:
-        if isinstance(statement, cst.ClassDef):
-            for inner in body_of(statement.body):
-                self._index(inner, statement, function)
-            return
-        if isinstance(statement, cst.FunctionDef):
-            if class_ is not None:
-                self._classes[id(statement)] = class_
-            if function is not None:
-                self._enclosing[id(statement)] = function
-            for inner in body_of(statement.body):
-                self._index(inner, None, statement)
-            return
-        for block in child_bodies(statement):
-            for inner in block:
-                self._index(inner, class_, function)
+    def defining_class(self, function) -> Any:
+        """The class whose body defines the def (through its `if`s and `try`s), or None: the
+        scope its name binds in."""
+        if function is None:
+            return None
+        flow = self.facts.get(Dataflow).flow_of(function.name)
+        return flow.scope if flow.kind is Scope.CLASS else None
 
     # --- scopes -------------------------------------------------------------------------------
 
@@ -206,9 +191,11 @@ class Modes:
         if isinstance(func, cst.Attribute) and func.attr.value == "forward":
             return dotted_name(func.value)
         key = dotted_name(func)
-        if key is None or key in self._functions or key in self.names.classes or "." not in key and (
+        if key is None or key in self.names.classes or "." not in key and (
                 key in self.names.aliases or key in _MODE_KEEPING_FUNCTIONS):
             return None
+        if self.summaries.callees(call):
+            return None  # a same-module function or method, not a model
         if self.names.qualified_name(func) is not None:
             return None  # an imported function or class
         return key
@@ -220,7 +207,7 @@ class Modes:
             return []
         found: dict[int, EvalInLoop] = {}
         for function, body in self.scopes():
-            class_ = self._classes.get(id(function)) if function is not None else None
+            class_ = self.defining_class(function)
             for loop in _loops_in(body):
                 steps = list(self._steps(_loop_body(loop), _Context(class_)))
                 for item in self._left_on(loop, steps, function, body):
@@ -297,7 +284,7 @@ class Modes:
             # A helper that switches no mode, called before a `backward()` (`loss = compute_loss(model,
             # batch)`, a nested `_forward()`), makes training forwards.
             inherits = context.inherits or (self._backward_in(rest) and not self._switches_mode(callee))
-            inner = context.inlined(self._classes.get(id(callee)), callee, rename, site, inherits)
+            inner = context.inlined(self.defining_class(callee), callee, rename, site, inherits)
             yield from self._steps(body_of(callee.body), inner)
             return
         key = self.forward_key(call)
@@ -319,29 +306,12 @@ class Modes:
                     yield Step(Effect.HANDED, name, call, site)
 
     def _is_self_attribute(self, func, context: _Context) -> bool:
-        """`self.model(...)` where the class assigns `self.model`: a forward, not a method call."""
+        """`self.model(...)` where the class or a same-module base stores `self.model`: a forward,
+        not a method call."""
         if not (isinstance(func.value, cst.Name) and func.value.value == "self") or context.class_ is None:
             return False
-        return func.attr.value in self._assigned_on_self(context.class_)
-
-    def _assigned_on_self(self, class_) -> frozenset:
-        """Names `self.<name>` is assigned to anywhere in the class, tuple targets included."""
-        found = self._self_names.get(id(class_))
-        if found is None:
-            names = set()
-            for node in walk_nodes(class_.body):
-                if isinstance(node, (cst.AssignTarget, cst.AnnAssign, cst.AugAssign)):
-                    target = node.target
-                    stack = [target]
-                    while stack:
-                        current = stack.pop()
-                        if isinstance(current, (cst.Tuple, cst.List)):
-                            stack.extend(element.value for element in current.elements)
-                        elif isinstance(current, cst.Attribute) and isinstance(current.value, cst.Name) \
-                                and current.value.value == "self":
-                            names.add(current.attr.value)
-            found = self._self_names[id(class_)] = frozenset(names)
-        return found
+        program = self.facts.get(Program)
+        return any(func.attr.value in program.self_stores(cls).by_name for cls in program.lineage(context.class_))
 
     def _utility(self, func) -> bool:
         """A callee named for bookkeeping (saving, logging, syncing, EMA updates): it keeps modes."""
@@ -396,7 +366,8 @@ class Modes:
         for function, body in self.scopes():
             if not self._has_mode_calls(body):
                 continue
-            if function is not None and function.name.value in _FRAMEWORK_EVAL_METHODS and id(function) in self._classes:
+            if function is not None and function.name.value in _FRAMEWORK_EVAL_METHODS \
+                    and self.defining_class(function) is not None:
                 continue  # a Lightning hook (a plain function named `test_step` is not one)
             forwards = list(self._eval_forwards(body))
             if not forwards or self.grad.needs_graph(body):

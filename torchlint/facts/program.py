@@ -2,9 +2,10 @@
 
 - the same-module class hierarchy: which class a base expression names, a class's same-module
   bases in order, the method a call on an instance reaches through them;
-- attribute bindings: every `self.<attr> = value` (and `register_buffer`) of a class, from any
-  of its methods; every store to `self.<attr>` with the method it is in (unpacking, loops and
-  `with` targets included), and whether a method sets attributes by name (`setattr(self, ...)`);
+- attribute bindings: every store to `self.<attr>` in the methods of a class, with the method
+  it is in and how it binds (assignment, unpacking, loop or `with` target, augmented assignment,
+  `register_buffer`), and whether a method sets attributes by name (`setattr(self, ...)`); one
+  walk per class, of which `self_attributes` (the values by attribute) is a view;
 - the relatives of a class: the classes whose methods may run on the same instance as its own
   (its same-module bases, and its same-module subclasses with their bases);
 - imports come from `Names` (`facts.names`), bindings at each program point from `Dataflow`.
@@ -14,28 +15,47 @@ Everything is computed on first use and cached, so a file whose rules ask nothin
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from torchlint._lazy import lazy_module
-from torchlint.facts.statements import body_of, iter_statements, small_statements
+from torchlint.facts.names import dotted_name
+from torchlint.facts.statements import body_of, iter_statements
 
 cst = lazy_module("libcst")
 
 
+class StoreKind(enum.Enum):
+    """How a method binds `self.<attr>` (the spellings of `dataflow.BindingKind` for names)."""
+
+    ASSIGN = enum.auto()  # `self.x = v`, `self.x: T = v`: `value` is v
+    UNPACK = enum.auto()  # an element of a tuple or list target: `source` is the right-hand side
+    FOR = enum.auto()  # `for self.x in ...`
+    WITH = enum.auto()  # `with ... as self.x`
+    AUGMENT = enum.auto()  # `self.x += v`: `source` is v, the value it makes is unknown
+    REGISTER = enum.auto()  # `self.register_buffer("x", v)`: `value` is v
+
+
 @dataclass(frozen=True)
 class AttributeStore:
-    """One store to `self.<attr>` in a method of a class."""
+    """One binding of `self.<attr>` in a method of a class."""
 
-    target: Any  # the `self.<attr>` Attribute node that is assigned
-    value: Any  # the assigned expression; None when unpacked, a loop or `with` target, or augmented
-    method: Any  # the FunctionDef of the class body the store is in (nested defs: their method)
+    target: Any  # the `self.<attr>` node assigned; for `register_buffer`, the name's string literal
+    value: Any  # the bound expression (ASSIGN, REGISTER); None when not known whole
+    method: Any  # the FunctionDef of the class body the store is in (nested defs: their method);
+    # for `a.<attr>`, the scope (def, class or module)
+    kind: StoreKind = StoreKind.ASSIGN
+    source: Any = None  # UNPACK: the unpacked expression; AUGMENT: the operand
+    index: int | None = None  # UNPACK: the position in a flat target without a starred element
 
 
 @dataclass
-class SelfStores:
-    """Every store to `self.<attr>` in the methods of one class (not of the classes nested in it)."""
+class AttributeStores:
+    """Attribute bindings by key, in source order: of one class, every store to `self.<attr>` in
+    its methods (key: the attribute); of one scope, every store to `a.<attr>` (key: the dotted
+    target, `a.b.c`)."""
 
     by_name: dict[str, list[AttributeStore]] = field(default_factory=dict)
     dynamic: bool = False  # `setattr(self, ...)` or `self.__dict__`: any attribute may be set
@@ -47,7 +67,8 @@ class Program:
         self.names = facts.names
         self._bases: dict[int, list] = {}
         self._attributes: dict[int, dict[str, list]] = {}
-        self._stores: dict[int, SelfStores] = {}
+        self._stores: dict[int, AttributeStores] = {}
+        self._objects: dict[int, AttributeStores] = {}
         self._relatives: dict[int, list] = {}
 
     @classmethod
@@ -131,49 +152,43 @@ class Program:
 
     # --- attribute bindings -------------------------------------------------------------------
 
-    def self_attributes(self, class_node) -> dict[str, list]:
-        """`self.<attr>` values assigned in any method of the class, and `register_buffer` values.
-
-        An augmented or annotated assignment counts twice: the attribute is not set only once.
-        """
-        found = self._attributes.get(id(class_node))
-        if found is not None:
-            return found
-        found = {}
-        for statement in iter_statements(body_of(class_node.body)):
-            for small in small_statements(statement):
-                if isinstance(small, cst.Assign):
-                    for target in small.targets:
-                        if _is_self_attribute(target.target):
-                            found.setdefault(target.target.attr.value, []).append(small.value)
-                elif isinstance(small, (cst.AnnAssign, cst.AugAssign)):
-                    if _is_self_attribute(small.target):
-                        found.setdefault(small.target.attr.value, []).extend([small.value, small.value])
-                elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
-                    self._registered_buffer(small.value, found)
-        self._attributes[id(class_node)] = found
-        return found
-
-    @staticmethod
-    def _registered_buffer(call, found: dict) -> None:
-        """`self.register_buffer("name", value)` binds `self.name`."""
-        func, args = call.func, call.args
-        if isinstance(func, cst.Attribute) and func.attr.value == "register_buffer" and len(args) >= 2 \
-                and isinstance(args[0].value, cst.SimpleString):
-            found.setdefault(args[0].value.evaluated_value, []).append(args[1].value)
-
-    def self_stores(self, class_node) -> SelfStores:
-        """Every store to `self.<attr>` in the class's methods (and the defs nested in them), with
-        unpacked, loop and `with` targets; `del self.x` and `register_buffer` are not stores here."""
+    def self_stores(self, class_node) -> AttributeStores:
+        """The attribute bindings of the class: every store to `self.<attr>` in its methods and
+        the defs nested in them (unpacked, loop and `with` targets, augmented assignments and
+        `self.register_buffer("name", value)` included), and whether a method sets attributes by
+        name. Not the methods of nested classes (their `self` is another instance), not the class
+        body's own statements (no `self` there), and not `del self.x` or annotations alone."""
         found = self._stores.get(id(class_node))
         if found is not None:
             return found
-        found = SelfStores()
+        found = AttributeStores()
         for method in iter_statements(body_of(class_node.body), into_functions=False, into_classes=False):
-            if isinstance(method, cst.FunctionDef):
+            if type(method) is cst.FunctionDef:
                 for statement in iter_statements(body_of(method.body), into_classes=False):
-                    _collect_stores(statement, method, found)
+                    _collect_stores(statement, method, found, _self_key)
         self._stores[id(class_node)] = found
+        return found
+
+    def object_stores(self, scope) -> AttributeStores:
+        """Stores to attributes of objects other than `self` (`state.opt = ...`, `a.b.c = ...`) in
+        one scope's own statements (a def, a class body or the module; not the defs and classes
+        in it), by dotted target; kinds as for `self_stores`."""
+        found = self._objects.get(id(scope))
+        if found is None:
+            found = self._objects[id(scope)] = AttributeStores()
+            body = scope.body if type(scope) is cst.Module else body_of(scope.body)
+            for statement in iter_statements(body, into_functions=False, into_classes=False):
+                _collect_stores(statement, scope, found, _object_key)
+        return found
+
+    def self_attributes(self, class_node) -> dict[str, list]:
+        """A view of `self_stores`: each attribute's bound values, in source order, one per store;
+        None for a store whose value is not known whole (unpacked, loop or `with` target,
+        augmented assignment). Empty of the same-module bases: walk `lineage` for those."""
+        found = self._attributes.get(id(class_node))
+        if found is None:
+            found = {name: [store.value for store in stores] for name, stores in self.self_stores(class_node).by_name.items()}
+            self._attributes[id(class_node)] = found
         return found
 
     def method_names(self, class_node) -> set[str]:
@@ -181,48 +196,84 @@ class Program:
         return {s.name.value for s in body_of(class_node.body) if isinstance(s, cst.FunctionDef)}
 
 
-def _is_self_attribute(target) -> bool:
-    return isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) and target.value.value == "self"
-
-
-def _collect_stores(statement, method, found: SelfStores) -> None:
-    """The `self.<attr>` stores of one statement (its own header and lines, not its body's).
+def _collect_stores(statement, method, found: AttributeStores, key_of) -> None:
+    """The attribute stores of one statement (its own header and lines, not its body's), each
+    under `key_of(target)` (None: not a store of this kind).
     Node kinds are told by exact class, not isinstance (an ABC check): this runs per statement."""
     kind = type(statement)
     if kind is cst.For:
-        _add_targets(statement.target, None, method, found)
+        _add_targets(statement.target, method, found, key_of, StoreKind.FOR)
     elif kind is cst.With:
         for item in statement.items:
             if item.asname is not None:
-                _add_targets(item.asname.name, None, method, found)
+                _add_targets(item.asname.name, method, found, key_of, StoreKind.WITH)
     elif kind is not cst.SimpleStatementLine and kind is not cst.SimpleStatementSuite:
         return
     for small in statement.body if kind is cst.SimpleStatementLine or kind is cst.SimpleStatementSuite else ():
         small_kind = type(small)
         if small_kind is cst.Assign:
             for target in small.targets:
-                _add_targets(target.target, small.value, method, found)
+                _add_targets(target.target, method, found, key_of, StoreKind.ASSIGN, small.value)
         elif small_kind is cst.AnnAssign:
             if small.value is not None:
-                _add_targets(small.target, small.value, method, found)
+                _add_targets(small.target, method, found, key_of, StoreKind.ASSIGN, small.value)
         elif small_kind is cst.AugAssign:
-            _add_targets(small.target, None, method, found)
-        elif small_kind is cst.Expr and _sets_attributes_by_name(small):
-            found.dynamic = True
+            _add_targets(small.target, method, found, key_of, StoreKind.AUGMENT, small.value)
+        elif small_kind is cst.Expr and type(small.value) is cst.Call:
+            if _sets_attributes_by_name(small):
+                found.dynamic = True
+            elif key_of is _self_key:
+                _add_registered(small.value, method, found)
 
 
-def _add_targets(target, value, method, found: SelfStores) -> None:
-    kind = type(target)
-    if kind is cst.Tuple or kind is cst.List:
-        for element in target.elements:
-            _add_targets(element.value, None, method, found)
-    elif kind is cst.StarredElement:
-        _add_targets(target.value, None, method, found)
-    elif kind is cst.Attribute:
-        if type(target.value) is cst.Name and target.value.value == "self":
-            found.by_name.setdefault(target.attr.value, []).append(AttributeStore(target, value, method))
-    elif kind is cst.Subscript and _is_self_dict(target.value):
+def _add_targets(target, method, found: AttributeStores, key_of, kind: StoreKind, value=None, index=None) -> None:
+    """The stores of one target: `value` is what an ASSIGN target is given whole, or what an
+    AUGMENT reads; the elements of a tuple or list target are UNPACK stores of it."""
+    target_kind = type(target)
+    if target_kind is cst.Tuple or target_kind is cst.List:
+        flat = not any(type(e) is cst.StarredElement for e in target.elements) and index is None
+        for position, element in enumerate(target.elements):
+            element_kind = StoreKind.UNPACK if kind is StoreKind.ASSIGN else kind
+            _add_targets(element.value, method, found, key_of, element_kind, value, position if flat else -1)
+    elif target_kind is cst.StarredElement:
+        _add_targets(target.value, method, found, key_of, kind, value, -1)
+    elif target_kind is cst.Attribute:
+        key = key_of(target)
+        if key is not None:
+            if kind is StoreKind.ASSIGN:
+                store = AttributeStore(target, value, method)
+            elif kind is StoreKind.UNPACK or kind is StoreKind.AUGMENT:
+                store = AttributeStore(target, None, method, kind, value, None if index is None or index < 0 else index)
+            else:
+                store = AttributeStore(target, None, method, kind)
+            found.by_name.setdefault(key, []).append(store)
+    elif target_kind is cst.Subscript and _is_self_dict(target.value):
         found.dynamic = True  # `self.__dict__[key] = value`
+
+
+def _self_key(target) -> str | None:
+    """`self.<attr>`: the attribute."""
+    value = target.value
+    return target.attr.value if type(value) is cst.Name and value.value == "self" else None
+
+
+def _object_key(target) -> str | None:
+    """`a.<attr>`, `a.b.<attr>` of an object other than `self`: the dotted target."""
+    key = dotted_name(target)
+    return None if key is None or key.startswith("self.") else key
+
+
+def _add_registered(call, method, found: AttributeStores) -> None:
+    """`self.register_buffer("name", value)` binds `self.name` (a computed name binds none we know)."""
+    func = call.func
+    if not (type(func) is cst.Attribute and func.attr.value == "register_buffer" and _is_self(func.value)):
+        return
+    positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
+    name = positional[0].value if positional else None
+    value = positional[1].value if len(positional) >= 2 else next(
+        (arg.value for arg in call.args if arg.keyword is not None and arg.keyword.value == "tensor"), None)
+    if type(name) is cst.SimpleString and value is not None:
+        found.by_name.setdefault(name.evaluated_value, []).append(AttributeStore(name, value, method, StoreKind.REGISTER))
 
 
 def _sets_attributes_by_name(small) -> bool:

@@ -16,7 +16,9 @@ Two questions, answered per loop of the file (`LoopFacts.loops`, innermost first
   through a same-module helper): every epoch draws the same permutation. Which sampler a loader
   draws from is `schedule_loaders`' question.
 
-What a name holds is read from its assignments in the file: schedulers are built by
+What a name holds is read from its bindings in the program model (`values`: a plain name's in
+the nearest scope that binds it, `self.<attr>` the stores of its class and relatives, `a.<attr>`
+the stores of the scope): schedulers are built by
 `torch.optim.lr_scheduler.*` (not `ReduceLROnPlateau`, whose `step(metric)` follows a metric, not
 a schedule), the `transformers`/`diffusers` schedule factories, or named like one (`scheduler`,
 `lr_sched`); optimizers and grad scalers as `LoopFacts` knows them. A `step(...)` given arguments
@@ -31,7 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from torchlint._lazy import lazy_module
+from torchlint.facts.dataflow import BindingKind, Dataflow, Scope
 from torchlint.facts.loops import LoopFacts
+from torchlint.facts.program import Program, StoreKind
 from torchlint.facts.schedule_loaders import LoaderSources, Unpacked
 from torchlint.facts.names import dotted_name, related
 from torchlint.facts.statements import body_of, calls_in, header_expressions, iter_statements, small_statements
@@ -119,56 +123,85 @@ class Schedules:
         self.facts = facts
         self.names = facts.names
         self.loops: LoopFacts = facts.get(LoopFacts)
-        self._values: dict[tuple[int, str], list] = {}  # (scope, key) -> assigned values
+        self._values: dict[tuple[int, str], list] = {}  # (id(scope), key) -> assigned values
         self._sources: LoaderSources | None = None
         self._bound_in: dict[int, Any] = {}  # id(assigned value) -> the scope of its assignment
 
     @classmethod
     def build(cls, facts) -> Schedules:
-        self = cls(facts)
-        module = facts.module
-        self._scan(module.body, None)
-        for statement in iter_statements(module.body):
-            if isinstance(statement, cst.FunctionDef):
-                self._scan(body_of(statement.body), statement)
-        return self
-
-    def _scan(self, body, scope) -> None:
-        """Record the assignments of one scope (a function's body, or the module's)."""
-        for statement in iter_statements(body, into_functions=False, into_classes=scope is None):
-            if scope is None and isinstance(statement, cst.FunctionDef):
-                continue
-            for small in small_statements(statement):
-                if isinstance(small, (cst.Assign, cst.AnnAssign)) and small.value is not None:
-                    targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
-                    for target in targets:
-                        key = dotted_name(target)
-                        if key is not None:
-                            self._bind(key, small.value, scope)
-                        elif isinstance(target, (cst.Tuple, cst.List)):
-                            starred = any(isinstance(e, cst.StarredElement) for e in target.elements)
-                            for index, element in enumerate(target.elements):
-                                inner = dotted_name(element.value)
-                                if inner is not None:
-                                    self._bind(inner, Unpacked(small.value, None if starred else index), scope)
+        return cls(facts)
 
     # --- what names hold ------------------------------------------------------------------------
 
-    def _bind(self, key: str, value, scope) -> None:
-        self._values.setdefault(_scoped(key, scope), []).append(value)
-        self._bound_in[id(value)] = scope
+    def values(self, key: str, scope) -> list:
+        """What `key` is assigned in `scope` (a function, None: the module), as the program model
+        binds it: a plain name, its assignments in the nearest scope that binds it (the function's
+        own, or one around it); `a.b`, the stores to it in the function, else in the module;
+        `self.x`, the stores of the method's class and its relatives (`Program.relatives`). A
+        target of an unpacking holds an `Unpacked` (the right-hand side and its position)."""
+        cache = (id(scope), key)
+        found = self._values.get(cache)
+        if found is None:
+            root, dot, attr = key.partition(".")
+            if not dot:
+                found = self._name_values(key, scope)
+            elif root == "self":
+                found = self._attribute_values(attr, scope)
+            else:
+                program = self.facts.get(Program)
+                stores = program.object_stores(self.facts.module if scope is None else scope).by_name.get(key)
+                if not stores and scope is not None:
+                    stores = program.object_stores(self.facts.module).by_name.get(key)
+                found = self._stored(stores or ())
+            self._values[cache] = found
+        return found
 
     def scope_of(self, value, default):
         """The function (None: the module) whose assignment holds `value`, as recorded by `values`."""
         return self._bound_in.get(id(value), default)
 
-    def values(self, key: str, scope) -> list:
-        """What `key` is assigned in `scope` (a function, None: the module); `self.x` file-wide.
-        A target of an unpacking holds an `Unpacked` (the right-hand side and its position)."""
-        found = self._values.get(_scoped(key, scope))
-        if found is None and scope is not None and not key.startswith("self."):
-            found = self._values.get(_scoped(key, None))
-        return found or []
+    def _name_values(self, name: str, scope) -> list:
+        dataflow = self.facts.get(Dataflow)
+        flow = dataflow.flow_of(self.facts.module if scope is None else scope)
+        binder = flow if flow.bindings_of(name) else dataflow.enclosing_binder(flow, name)
+        if binder is None:
+            return []
+        where = None if binder.kind is Scope.MODULE else binder.scope
+        found = []
+        for binding in binder.bindings_of(name):
+            if binding.kind is BindingKind.ASSIGN and binding.value is not None:
+                value = binding.value
+            elif binding.kind is BindingKind.UNPACK:
+                value = _unpacked(binding)
+            else:
+                continue
+            self._bound_in[id(value)] = where
+            found.append(value)
+        return found
+
+    def _attribute_values(self, attr: str, scope) -> list:
+        cls = self.facts.get(Dataflow).enclosing_class(scope) if scope is not None else None
+        if cls is None:
+            return []
+        program = self.facts.get(Program)
+        return self._stored([store for relative in program.relatives(cls)
+                             for store in program.self_stores(relative).by_name.get(attr, ())])
+
+    def _stored(self, stores) -> list:
+        """The values of attribute stores (assigned or unpacked; a loop target, `with` target or
+        augmented assignment holds nothing we can read), each bound in the def around its store."""
+        enclosing = self.facts.get(Dataflow).enclosing_function
+        found = []
+        for store in stores:
+            if store.kind is StoreKind.ASSIGN or store.kind is StoreKind.REGISTER:
+                value = store.value
+            elif store.kind is StoreKind.UNPACK:
+                value = Unpacked(store.source, store.index)
+            else:
+                continue
+            self._bound_in[id(value)] = enclosing(store.target)
+            found.append(value)
+        return found
 
     def sampler_of(self, key: str, scope) -> Sampler | None:
         """The DistributedSampler a loader `key` draws from, when every value of it says so
@@ -444,8 +477,14 @@ def _argument_key(call, scope) -> str | None:
     return _resolve(key, scope)[0] if key is not None else None
 
 
-def _scoped(key: str, scope) -> tuple[int, str]:
-    return (0 if scope is None or key.startswith("self.") else id(scope), key)
+def _unpacked(binding) -> Unpacked:
+    """A name bound by unpacking: its position, None when the target has a starred element."""
+    for target in getattr(binding.statement, "targets", ()):
+        elements = getattr(target.target, "elements", ())
+        if any(element.value is binding.node for element in elements):
+            starred = any(type(element) is cst.StarredElement for element in elements)
+            return Unpacked(binding.value, None if starred else binding.index)
+    return Unpacked(binding.value, None)
 
 
 def _first_argument(call, keyword: str) -> str | None:

@@ -73,7 +73,7 @@ class ModuleValues:
         if cls is None:
             return UNKNOWN
         values = self._attributes_of(cls).get(expr.attr.value)
-        if not values or len(values) != 1:
+        if not values or len(values) != 1 or values[0] is None:
             return UNKNOWN
         return self._eval(values[0])
 

@@ -131,7 +131,7 @@ class Summaries:
         flow = self.dataflow.flow_of(expr)
         bindings = flow.bindings_at(expr)
         if not bindings and not flow.bindings_of(expr.value):
-            outer = self._enclosing_binder(flow, expr.value)
+            outer = self.dataflow.enclosing_binder(flow, expr.value)
             bindings = frozenset(outer.bindings_of(expr.value)) if outer is not None else frozenset()
         values = []
         for binding in bindings:
@@ -181,16 +181,9 @@ class Summaries:
         flow = self.dataflow.flow_of(name)
         bindings = flow.bindings_at(name)
         if not bindings:
-            flow = self._enclosing_binder(flow, name.value)
+            flow = self.dataflow.enclosing_binder(flow, name.value)
             bindings = frozenset(flow.bindings_of(name.value)) if flow is not None else frozenset()
         return bindings
-
-    def _enclosing_binder(self, flow, name: str):
-        """The nearest scope outside `flow` (class bodies skipped) that binds `name`."""
-        outer = self.dataflow.enclosing_flow(flow)
-        while outer is not None and not outer.bindings_of(name):
-            outer = self.dataflow.enclosing_flow(outer)
-        return outer
 
     # --- which argument a parameter gets ------------------------------------------------------
 
