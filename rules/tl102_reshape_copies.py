@@ -6,6 +6,7 @@ from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
 from torchlint.facts.layout import Layouts
 from torchlint.facts.layout_reshape import call_arguments, copying_flatten, copying_reshape
+from torchlint.facts.shape_sizes import is_size_sequence
 from torchlint.rule import FixSpec, Invalid, Rule
 
 cst = lazy_module("libcst")
@@ -183,7 +184,7 @@ class ReshapeCopies(Rule):
                    f"so {copied} into new memory")
         notes = cause_notes(found)
         # `view` takes the shape positionally (`reshape(shape=...)` has no `view(shape=...)`)
-        explicit = f".contiguous().view({', '.join(module.code_for_node(a.value) for a in node.args)})"
+        explicit = f".contiguous().view({', '.join(a.star + module.code_for_node(a.value) for a in node.args)})"
         fix = None
         # a copy on one path only: `.contiguous()` would add a copy on the others
         if found.when is None and not any(argument.keyword is not None for argument in node.args):
@@ -231,6 +232,8 @@ def _element_count(module, call) -> str | None:
     values = [argument.value for argument in call.args if argument.keyword is None]
     if len(values) == 1 and isinstance(values[0], (cst.Tuple, cst.List)):
         values = [element.value for element in values[0].elements]
+    elif len(values) == 1 and is_size_sequence(values[0]):
+        return None  # `(n, -1) + x.shape[3:]`: a sequence, not a count
     if not values or any(_is_minus_one(value) or isinstance(value, cst.StarredElement) for value in values):
         return None
     return product_text(module, values)

@@ -164,8 +164,11 @@ def _permute(layout: Layout, order, node, layouts, shown: str | None = None) -> 
     shown = shown or f"permute({', '.join(map(str, order))})"
     if layout.dims is None:
         if layout.contiguous and layout.tensor is not False:
-            # an input of unknown ndim assumed contiguous: ranks are the source positions
-            dims = tuple(Dim(None, source) for source in order)
+            # an input of unknown ndim assumed contiguous: ranks are the source positions, sizes
+            # the receiver's `x.shape[k]` (so that `x.shape[3:]` in a new shape matches them)
+            receiver = node.func.value if isinstance(node.func, cst.Attribute) and node.func.attr.value == "permute" else None
+            dims = tuple(Dim(layouts._dim_token(receiver, source) if receiver is not None and source >= 0 else None, source)
+                         for source in order)
         else:
             return Layout(tensor=True, dims=tuple(Dim(None, None) for _ in order), contiguous=None)
         result = Layout(tensor=True, dims=dims, contiguous=order == sorted(order))
