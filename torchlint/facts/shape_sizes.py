@@ -12,13 +12,14 @@ from __future__ import annotations
 from torchlint._lazy import lazy_module
 from torchlint.facts.evidence import Evidence
 from torchlint.facts.layout_ops import _code, _ranked
+from torchlint.facts.shape_bounds import SizeBounds
 from torchlint.facts.shape_values import NO_ARGUMENT
 from torchlint.facts.tensors import Layout, Shows, _int, _looks_like_size, _single_int
 
 cst = lazy_module("libcst")
 
 
-class SizeTokens:
+class SizeTokens(SizeBounds):
     """Mixin of `Layouts`: size tokens of expressions (`_size`) and of reshape targets."""
 
     def _target_tokens(self, call):
