@@ -74,7 +74,10 @@ class ReshapeCopies(Rule):
     the grid's memory order (a view would need two indices to share memory), except in the
     degenerate case `L == S`, where the crop keeps the whole dim. A crop that may keep the whole
     dim (`freqs_cis[:h, :w]` of a grid whose size is not known, or `h` not bounded in the file) is
-    taken as possibly whole, and only merges that copy either way are reported. Likewise a size that the file shows may be 1 (a parameter
+    taken as possibly whole (the dims inside it keep their memory order: in
+    `x[:, :n].view(B, h, w, p, p, C).permute(0, 5, 1, 3, 2, 4).flatten(4, 5)` the grid's columns
+    and each patch's columns lie apart either way), and only merges that copy either way are
+    reported. Likewise a size that the file shows may be 1 (a parameter
     whose default is 1, or has a 1 in its default tuple, and the `self.<attr>` or
     `self.config.<attr>` that `__init__` sets from it) is taken as possibly 1: a merge is reported
     only when it still copies with those dims at 1 (a size-1 dim has no place in memory, so

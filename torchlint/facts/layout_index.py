@@ -104,9 +104,11 @@ def _index(receiver: Layout, expr, layouts) -> Layout:
                 layout, out = _cut_unknown(layout, out, dims[source:], expr, code)
             elif length == "crop" and not (isinstance(dim.rank, int) and dim.rank == min(ranks)):
                 # `[:h]` may keep the whole dim (then merging it with its outer neighbour is a view)
-                # or cut it (a copy): no cut, so only merges that copy either way are judged copies
+                # or cut it (a copy): no cut, so only merges that copy either way are judged copies.
+                # The memory order is kept (the dims inside it stay dense, a view that splits them
+                # keeps their order), so a later merge of dims apart in memory is still judged;
+                # taken as whole, the crop only ever hides copies, never claims one.
                 out.append(Dim(None, dim.rank))
-                layout = replace(layout, contiguous=None if layout.contiguous else layout.contiguous)
             else:
                 # a step slice's stride may still merge with its outer neighbour (`a[:, ::2]` of an
                 # even width): its rank becomes unknown, so merges through it are not judged
@@ -164,7 +166,7 @@ def _index_unknown_ndim(receiver: Layout, kinds, expr, code) -> Layout:
         if kind == "new" or (kind == "slice" and _slice_length(element) == "1"):
             ones_left.append((position, Evidence(expr, Shows.SIZE_ONE_BY, f"[{code}]", dim=position)))
         if kind == "slice" and _slice_length(element) not in ("full", "1") and position > 0:
-            contiguous = False if _slice_length(element) != "crop" else (None if contiguous else contiguous)
+            contiguous = False if _slice_length(element) != "crop" else contiguous  # a crop: as above
         if kind != "int":
             position += 1
     position = 0
