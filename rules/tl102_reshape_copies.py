@@ -69,7 +69,8 @@ class ReshapeCopies(Rule):
     merging it with its neighbour copies. A crop `[:L]` or `[a:a + L]` of a dim of known size `S`
     (a max-size grid: `grid.reshape(1, S, S, -1)[:, top:top + h, left:left + w]`) cuts it too when
     the code shows `L <= S`: a guard before it that raises when `L > S`, an `assert L <= S`,
-    `L = min(L, S)`, or `S` a `max` of the lengths (`max_h = max(h for h, w in shapes)` with
+    `L = min(L, S)`, `S` the length plus a literal (the last `S` of `1 + S`: `[:, -S:]`), or `S`
+    a `max` of the lengths (`max_h = max(h for h, w in shapes)` with
     `for h, w in shapes`); merging the cropped dim with its outer neighbour then copies, whatever
     the grid's memory order (a view would need two indices to share memory), except in the
     degenerate case `L == S`, where the crop keeps the whole dim. A crop that may keep the whole

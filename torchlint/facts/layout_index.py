@@ -280,9 +280,15 @@ def _crop(layouts, element, dim, expr) -> tuple:
 
 
 def _crop_length(element):
-    """L of `[:L]`, `[0:L]`, `[a:a + L]` (or `[a:L + a]`), or None."""
+    """L of `[:L]`, `[0:L]`, `[a:a + L]` (or `[a:L + a]`), `[-L:]` (the last L; all of the dim
+    when L is 0, a degenerate case like L equal to the size), or None."""
     lower, upper = element.lower, element.upper
-    if upper is None or (element.step is not None and _int(element.step) != 1):
+    if element.step is not None and _int(element.step) != 1:
+        return None
+    if upper is None and isinstance(lower, cst.UnaryOperation) and isinstance(lower.operator, cst.Minus) \
+            and _int(lower) is None:
+        return lower.expression
+    if upper is None:
         return None
     if lower is None or _int(lower) == 0:
         return upper

@@ -5,6 +5,7 @@ it otherwise. The crop is known to be no longer than the dim when the code says 
 
 - a guard that stops on the longer case before the crop, in an enclosing block:
   `if height > S: raise ...` (or `S < height`), `assert height <= S` (or `S >= height`);
+- the size is the length plus a positive literal (`x.reshape(n, 1 + S, C)[:, -S:]`);
 - the length is a `min(...)` with `S` among its arguments (`h = min(h, S)`);
 - `S` is a `max(...)` with the length among its arguments, or a `max` over a generator whose
   items are drawn from the same sequence as the length: `max_h = max(h for h, w in shapes)`
@@ -26,8 +27,8 @@ class SizeBounds:
 
     def _at_most(self, length, length_token: str, size_token: str, at) -> bool:
         """Does the code show `length` (with token `length_token`) <= the size `size_token`, at `at`?"""
-        return (self._guarded(length_token, size_token, at) or self._min_of(length, size_token)
-                or self._under_max(length, length_token, size_token))
+        return (_sum_with(size_token, length_token) or self._guarded(length_token, size_token, at)
+                or self._min_of(length, size_token) or self._under_max(length, length_token, size_token))
 
     # --- guards ---------------------------------------------------------------------------
 
@@ -126,6 +127,15 @@ class SizeBounds:
         flow = self.dataflow.function_of(expr)
         binding = flow.binding_at(expr) if flow is not None and flow.is_local_load(expr) else None
         return binding.value if binding is not None and binding.kind == "assign" else None
+
+
+def _sum_with(size_token: str, length_token: str) -> bool:
+    """The size is the length plus a positive literal (`sub = 1 + S` for the last `S` of it)."""
+    for left, right in ((f"({length_token} Add ", ")"), ("(", f" Add {length_token})")):
+        if size_token.startswith(left) and size_token.endswith(right):
+            rest = size_token[len(left): len(size_token) - len(right)]
+            return rest.isdigit() and int(rest) > 0
+    return False
 
 
 def _raises(body) -> bool:
