@@ -6,6 +6,7 @@ from torchlint._lazy import lazy_module
 from torchlint.diagnostics import Applicability, Severity
 from torchlint.facts.layout import Layouts
 from torchlint.facts.layout_reshape import call_arguments, copying_flatten, copying_reshape
+from torchlint.facts.shape_sizes import is_size_sequence
 from torchlint.rule import FixSpec, Invalid, Rule
 
 cst = lazy_module("libcst")
@@ -23,7 +24,8 @@ class ReshapeCopies(Rule):
     Splitting a dimension, adding or dropping size-1 dimensions, and merging dimensions that
     stay adjacent and in order in memory are views: `x.permute(0, 2, 3, 1).reshape(B, H * W, C)`
     on a contiguous `(B, C, H, W)` tensor copies nothing, and stays silent. Sizes are matched
-    symbolically (`B, C, H, W = x.shape`, `x.size(0)`, `H * W`); a `self.<attr>` that the class
+    symbolically (`B, C, H, W = x.shape`, `x.size(0)`, `H * W`), also in a new shape written as a
+    sequence (`(B * F, -1) + x.shape[3:]`, `(*x.shape[:2], -1)`); a `self.<attr>` that the class
     sets once, in `__init__`, to a product counts as that product when the plain sizes do not tell
     (`self.dim_out_v = num_heads * self.dim_head_v`, with `self.num_heads = num_heads`: reshaping
     `(B * heads, dim_head_v, H * W)` after a transpose to `(B, self.dim_out_v, H, W)` merges the
@@ -67,9 +69,19 @@ class ReshapeCopies(Rule):
     more dims than `v`, so the product has `v`'s ndim, in fresh contiguous memory.
 
     Slicing: `[1:]`, `[:-1]`, `[::2]` and a literal bound under a literal size cut a dim, so
-    merging it with its neighbour copies; a crop that may keep the whole dim (`grid[:h, :w]` of a
-    max-size grid, with `h`, `w` not told in the file) is taken as possibly whole, and only merges
-    that copy either way are reported. Likewise a size that the file shows may be 1 (a parameter
+    merging it with its neighbour copies. A crop `[:L]` or `[a:a + L]` of a dim of known size `S`
+    (a max-size grid: `grid.reshape(1, S, S, -1)[:, top:top + h, left:left + w]`) cuts it too when
+    the code shows `L <= S`: a guard before it that raises when `L > S`, an `assert L <= S`,
+    `L = min(L, S)`, `S` the length plus a literal (the last `S` of `1 + S`: `[:, -S:]`), or `S`
+    a `max` of the lengths (`max_h = max(h for h, w in shapes)` with
+    `for h, w in shapes`); merging the cropped dim with its outer neighbour then copies, whatever
+    the grid's memory order (a view would need two indices to share memory), except in the
+    degenerate case `L == S`, where the crop keeps the whole dim. A crop that may keep the whole
+    dim (`freqs_cis[:h, :w]` of a grid whose size is not known, or `h` not bounded in the file) is
+    taken as possibly whole (the dims inside it keep their memory order: in
+    `x[:, :n].view(B, h, w, p, p, C).permute(0, 5, 1, 3, 2, 4).flatten(4, 5)` the grid's columns
+    and each patch's columns lie apart either way), and only merges that copy either way are
+    reported. Likewise a size that the file shows may be 1 (a parameter
     whose default is 1, or has a 1 in its default tuple, and the `self.<attr>` or
     `self.config.<attr>` that `__init__` sets from it, unless a top-level `assert p != 1`, `p > 1` or
     `p >= 2` in that function rules 1 out) is taken as possibly 1: a merge is reported
@@ -187,7 +199,7 @@ class ReshapeCopies(Rule):
                    f"so {copied} into new memory")
         notes = cause_notes(found)
         # `view` takes the shape positionally (`reshape(shape=...)` has no `view(shape=...)`)
-        explicit = f".contiguous().view({', '.join(module.code_for_node(a.value) for a in node.args)})"
+        explicit = f".contiguous().view({', '.join(a.star + module.code_for_node(a.value) for a in node.args)})"
         fix = None
         # a copy on one path only: `.contiguous()` would add a copy on the others
         if found.when is None and not any(argument.keyword is not None for argument in node.args):
@@ -235,6 +247,8 @@ def _element_count(module, call) -> str | None:
     values = [argument.value for argument in call.args if argument.keyword is None]
     if len(values) == 1 and isinstance(values[0], (cst.Tuple, cst.List)):
         values = [element.value for element in values[0].elements]
+    elif len(values) == 1 and is_size_sequence(values[0]):
+        return None  # `(n, -1) + x.shape[3:]`: a sequence, not a count
     if not values or any(_is_minus_one(value) or isinstance(value, cst.StarredElement) for value in values):
         return None
     return product_text(module, values)

@@ -92,25 +92,34 @@ def _index(receiver: Layout, expr, layouts) -> Layout:
             source += 1
             length = _slice_length(element, dim.size)
             ranks = [d.rank for d in layout.dims if isinstance(d.rank, int)]
+            size = None  # the new size, when the crop's length is known
+            if length == "crop":
+                length, size = _crop(layouts, element, dim, expr)
             if length == "full":
                 out.append(dim)
             elif length == "1":
                 out.append(Dim("1", None, Evidence(expr, Shows.SIZE_ONE_SLICE, code, dim=len(out))))
+            elif length == "part" and size is not None and dim.rank is None:
+                out.append(Dim(size, None))
+                layout, out = _cut_unknown(layout, out, dims[source:], expr, code)
             elif length == "crop" and not (isinstance(dim.rank, int) and dim.rank == min(ranks)):
                 # `[:h]` may keep the whole dim (then merging it with its outer neighbour is a view)
-                # or cut it (a copy): no cut, so only merges that copy either way are judged copies
+                # or cut it (a copy): no cut, so only merges that copy either way are judged copies.
+                # The memory order is kept (the dims inside it stay dense, a view that splits them
+                # keeps their order), so a later merge of dims apart in memory is still judged;
+                # taken as whole, the crop only ever hides copies, never claims one.
                 out.append(Dim(None, dim.rank))
-                layout = replace(layout, contiguous=None if layout.contiguous else layout.contiguous)
             else:
                 # a step slice's stride may still merge with its outer neighbour (`a[:, ::2]` of an
                 # even width): its rank becomes unknown, so merges through it are not judged
                 rank = None if length == "step" else dim.rank
-                out.append(Dim(None, rank))
+                out.append(Dim(size, rank))
                 position = len(out) - 1
                 trial = replace(layout, dims=tuple(out) + tuple(dims[source:]))
-                layout = _cut(trial, position, Dim(None, rank), Evidence(expr, Shows.NONCONTIGUOUS_SLICE, code), step=length == "step")
+                layout = _cut(trial, position, Dim(size, rank), Evidence(expr, Shows.NONCONTIGUOUS_SLICE, code), step=length == "step")
                 out = list(layout.dims[: position + 1])
     out.extend(dims[source:])
+    out = _named_sizes(layouts, expr, out)
     dropped_inner = any(k == "int" for k, _ in kinds)
     result = replace(layout, dims=tuple(out), view_of=expr.value)
     if dropped_inner:
@@ -157,7 +166,7 @@ def _index_unknown_ndim(receiver: Layout, kinds, expr, code) -> Layout:
         if kind == "new" or (kind == "slice" and _slice_length(element) == "1"):
             ones_left.append((position, Evidence(expr, Shows.SIZE_ONE_BY, f"[{code}]", dim=position)))
         if kind == "slice" and _slice_length(element) not in ("full", "1") and position > 0:
-            contiguous = False if _slice_length(element) != "crop" else (None if contiguous else contiguous)
+            contiguous = False if _slice_length(element) != "crop" else contiguous  # a crop: as above
         if kind != "int":
             position += 1
     position = 0
@@ -205,6 +214,90 @@ def _slice_length(element, size=None) -> str:
     if hi is not None and size is not None and size.isdigit() and lo is not None and hi - lo < int(size):
         return "part"
     return "crop"
+
+
+def _cut_unknown(layout: Layout, out: list, rest, expr, code) -> tuple:
+    """A crop known to be shorter than its dim (`_crop`), in a tensor whose memory order is unknown.
+
+    Merging the cropped dim (w of S) with its outer neighbour (size h > 1) is a view only if the
+    outer stride is w times the inner one; before the crop, index (1, 0) and (0, w) would then
+    share memory, which no tensor without internal overlap does (only `expand`, `unfold` and
+    `as_strided` make such tensors). So that merge copies whatever the strides: the two dims get
+    ranks 0 and 1 with a cut between them, and every other dim keeps an unknown rank, so no
+    other merge is judged. The two are taken to lie in memory in their order (as a reshape's
+    output does), which only matters if they are later swapped and merged the other way.
+    """
+    position = len(out) - 1
+    outer = next((i for i in range(position - 1, -1, -1) if out[i].size != "1"), None)
+    known = [d.rank for d in (*layout.dims, *out) if d.rank is not None]
+    if outer is None or known or layout.expanded is not None or out[outer].rank is not None:
+        return layout, out
+    out[outer] = Dim(out[outer].size, 0, out[outer].note)
+    out[position] = Dim(out[position].size, 1, out[position].note)
+    note = Evidence(expr, Shows.NONCONTIGUOUS_SLICE, code)
+    changed = replace(layout, dims=tuple(out) + tuple(rest), cuts=frozenset({1}), contiguous=False,
+                      noncontig=layout.noncontig or note)
+    return changed, out
+
+
+def _named_sizes(layouts, expr, dims: list) -> list:
+    """Dims of unknown size of an indexing result bound to a name (`y = x[:, :h]`) are named by
+    that binding, as `y.shape[k]` is for a tensor of unknown ndim (`SizeTokens._dim_token`)."""
+    if all(d.size is not None for d in dims):
+        return dims
+    parent = layouts.dataflow.parent(expr)
+    if not (isinstance(parent, cst.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0].target, cst.Name)):
+        return dims
+    name = parent.targets[0].target
+    flow = layouts.dataflow.function_of(name)
+    if flow is None:
+        return dims
+    targets = layouts.__dict__.setdefault("_target_bindings", {})  # per flow: target Name -> binding
+    if id(flow) not in targets:
+        targets[id(flow)] = {id(b.node): b for b in flow.bindings}
+    binding = targets[id(flow)].get(id(name))
+    if binding is None:
+        return dims
+    return [d if d.size is not None else Dim(f"shape:{id(binding)}:{k}", d.rank, d.note) for k, d in enumerate(dims)]
+
+
+def _crop(layouts, element, dim, expr) -> tuple:
+    """A crop `[:L]` or `[a:a + L]` of a dim of known size `S`: ("full", S) when L is S; ("part", L)
+    when the code shows L <= S (`shape_bounds`), so the crop keeps the whole dim only when L
+    equals S (a degenerate case the code guards against or builds: it may run, but the crop is
+    there for the others); else ("crop", None): it may keep the whole dim."""
+    length = _crop_length(element)
+    if length is None or dim.size is None or dim.size == "1":
+        return "crop", None
+    token = layouts._size(length, 0)
+    if token is None:
+        return "crop", None
+    if token == dim.size:
+        return "full", None
+    if layouts._at_most(length, token, dim.size, expr):
+        return "part", token
+    return "crop", None
+
+
+def _crop_length(element):
+    """L of `[:L]`, `[0:L]`, `[a:a + L]` (or `[a:L + a]`), `[-L:]` (the last L; all of the dim
+    when L is 0, a degenerate case like L equal to the size), or None."""
+    lower, upper = element.lower, element.upper
+    if element.step is not None and _int(element.step) != 1:
+        return None
+    if upper is None and isinstance(lower, cst.UnaryOperation) and isinstance(lower.operator, cst.Minus) \
+            and _int(lower) is None:
+        return lower.expression
+    if upper is None:
+        return None
+    if lower is None or _int(lower) == 0:
+        return upper
+    if isinstance(upper, cst.BinaryOperation) and isinstance(upper.operator, cst.Add):
+        if upper.left.deep_equals(lower):
+            return upper.right
+        if upper.right.deep_equals(lower):
+            return upper.left
+    return None
 
 
 def _split_element(receiver: Layout, method, call, layouts, skip: int = 0) -> Layout:

@@ -164,11 +164,21 @@ def _permute(layout: Layout, order, node, layouts, shown: str | None = None) -> 
     shown = shown or f"permute({', '.join(map(str, order))})"
     if layout.dims is None:
         if layout.contiguous and layout.tensor is not False:
-            # an input of unknown ndim assumed contiguous: ranks are the source positions
-            dims = tuple(Dim(None, source) for source in order)
+            # an input of unknown ndim assumed contiguous: ranks are the source positions, sizes
+            # the receiver's `x.shape[k]` (so that `x.shape[3:]` in a new shape matches them); a dim
+            # known to have size 1 (`x[:, :, :1]`) stays size 1
+            receiver = node.func.value if isinstance(node.func, cst.Attribute) and node.func.attr.value == "permute" else None
+            ones = {s: layout.one_left(s) or layout.one_right(len(order) - 1 - s) for s in order if 0 <= s < len(order)}
+            # ranks count only the dims not known to be size 1 (as `_ranked` does)
+            rank = {s: sum(1 for o in order if o < s and not ones.get(o)) for s in order}
+            dims = tuple(Dim("1", None, ones[source]) if ones.get(source) else
+                         Dim(layouts._dim_token(receiver, source) if receiver is not None and source >= 0 else None,
+                             rank[source])
+                         for source in order)
         else:
             return Layout(tensor=True, dims=tuple(Dim(None, None) for _ in order), contiguous=None)
-        result = Layout(tensor=True, dims=dims, contiguous=order == sorted(order))
+        kept = [source for source in order if not ones.get(source)]
+        result = Layout(tensor=True, dims=dims, contiguous=kept == sorted(kept))
         return result if result.contiguous else replace(result, noncontig=Evidence(node, Shows.NONCONTIGUOUS_BY, shown))
     if len(order) != len(layout.dims):
         return Layout(tensor=True)

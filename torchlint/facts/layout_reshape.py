@@ -47,7 +47,7 @@ class CopyingReshape:
 def call_arguments(module, call) -> str:
     """The source text of a call's arguments, `B, -1` for `x.view(B, -1)`, `shape=(B, -1)`."""
     return ", ".join(
-        (f"{argument.keyword.value}=" if argument.keyword is not None else "") + module.code_for_node(argument.value)
+        (f"{argument.keyword.value}=" if argument.keyword is not None else argument.star) + module.code_for_node(argument.value)
         for argument in call.args
     )
 

@@ -73,7 +73,9 @@ class ModuleValues:
         if cls is None:
             return UNKNOWN
         values = self._attributes_of(cls).get(expr.attr.value)
-        if not values or len(values) != 1 or values[0] is None:
+        # `self.pos_embed = None` on another path: where it is used as a tensor, it is the tensor
+        values = [v for v in values or () if not (isinstance(v, cst.Name) and v.value == "None")]
+        if len(values) != 1 or values[0] is None:
             return UNKNOWN
         return self._eval(values[0])
 

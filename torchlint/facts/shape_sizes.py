@@ -12,13 +12,14 @@ from __future__ import annotations
 from torchlint._lazy import lazy_module
 from torchlint.facts.evidence import Evidence
 from torchlint.facts.layout_ops import _code, _ranked
+from torchlint.facts.shape_bounds import SizeBounds
 from torchlint.facts.shape_values import NO_ARGUMENT
 from torchlint.facts.tensors import Layout, Shows, _int, _looks_like_size, _single_int
 
 cst = lazy_module("libcst")
 
 
-class SizeTokens:
+class SizeTokens(SizeBounds):
     """Mixin of `Layouts`: size tokens of expressions (`_size`) and of reshape targets."""
 
     def _target_tokens(self, call):
@@ -29,21 +30,69 @@ class SizeTokens:
     def _target_values(self, call):
         """The size expressions passed to view/reshape/expand, one per new dim, or None."""
         args = [a for a in call.args if a.keyword is None]
-        if any(a.star for a in args):
-            return None
         if not args:  # `reshape(shape=(...))`, `view(size=(...))`
             args = [a for a in call.args if a.keyword is not None and a.keyword.value in ("shape", "size")]
             if len(args) != 1 or len(call.args) != 1 or not isinstance(args[0].value, (cst.Tuple, cst.List)):
                 return None
-        if len(args) == 1 and isinstance(args[0].value, (cst.Tuple, cst.List)):
-            values = [e.value for e in args[0].value.elements]
-            if any(isinstance(e, cst.StarredElement) for e in args[0].value.elements):
+        if len(args) == 1 and not args[0].star and is_size_sequence(args[0].value):
+            return self._sequence_values(args[0].value, call)  # `(n, -1)`, `(n, -1) + x.shape[3:]`
+        if len(args) == 1 and not args[0].star and (not _looks_like_size(args[0].value) or self._size(args[0].value, 0) is None):
+            return None  # `view(shape)`, `view(torch.float16)`
+        values = []
+        for argument in args:  # `view(B, -1)`, `view(*x.shape[:2], -1)`
+            part = self._sequence_values(argument.value, call) if argument.star == "*" else [argument.value]
+            if part is None:
                 return None
-        elif len(args) == 1 and (not _looks_like_size(args[0].value) or self._size(args[0].value, 0) is None):
-            return None  # `view(shape)`, `view(torch.float16)`, `reshape((n, -1) + x.shape[2:])`
-        else:
-            values = [a.value for a in args]
+            values.extend(part)
         return values
+
+    def _sequence_values(self, expr, call, depth=0):
+        """The items of a size sequence written in the code, one expression per size: a tuple or
+        list literal (its `*` items spliced), `a + b` of such sequences, `x.shape` and its slices
+        `x.shape[i:j]` (one `x.shape[k]` per dim, when x's ndim is known). None otherwise."""
+        if depth > 8:
+            return None
+        if isinstance(expr, (cst.Tuple, cst.List)):
+            values = []
+            for element in expr.elements:
+                part = self._sequence_values(element.value, call, depth + 1) if isinstance(element, cst.StarredElement) else [element.value]
+                if part is None:
+                    return None
+                values.extend(part)
+            return values
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+            left = self._sequence_values(expr.left, call, depth + 1)
+            right = self._sequence_values(expr.right, call, depth + 1) if left is not None else None
+            return left + right if right is not None else None
+        shape, window = _shape_window(expr)
+        if shape is None:
+            return None
+        ndim = self._ndim_of(shape.value, call)
+        if ndim is None:
+            return None
+        start, stop, _ = slice(*window).indices(ndim)
+        # one `x.shape[k]` per dim: the same size tokens as the code spelling each would get
+        return [cst.Subscript(shape, [cst.SubscriptElement(cst.Index(cst.Integer(str(k))))]) for k in range(start, stop)]
+
+    def _ndim_of(self, tensor_expr, call):
+        """The ndim of `tensor_expr`, known from its layout or, when it is the root of `call`'s
+        receiver through ops that keep the ndim (`x.permute(0, 2, 1, 3, 4).reshape(... x.shape[3:])`),
+        from the receiver's."""
+        layout = self._eval(tensor_expr)
+        if isinstance(layout, Layout) and layout.dims is not None:
+            return len(layout.dims)
+        if not isinstance(tensor_expr, cst.Name) or not isinstance(call.func, cst.Attribute):
+            return None
+        node = call.func.value
+        while isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value in _NDIM_KEEPING:
+            node = node.func.value
+        if node is call.func.value or not isinstance(node, cst.Name) or node.value != tensor_expr.value:
+            return None
+        flow = self.dataflow.function_of(node)
+        if flow is None or flow.binding_at(node) is None or flow.binding_at(node) is not flow.binding_at(tensor_expr):
+            return None
+        receiver = self._eval(call.func.value)
+        return len(receiver.dims) if isinstance(receiver, Layout) and receiver.dims is not None else None
 
 
     # --- sizes ------------------------------------------------------------------------------
@@ -122,6 +171,39 @@ class SizeTokens:
                 return token
             return f"shape:{id(binding)}:{index}" if binding is not None else None
         return None
+
+
+# Methods whose result has the receiver's ndim (ndim-changing forms such as `x.to(other)` do not exist).
+_NDIM_KEEPING = frozenset({
+    "permute", "transpose", "swapaxes", "swapdims", "movedim", "moveaxis", "contiguous", "float", "half",
+    "double", "bfloat16", "to", "clone", "detach", "type_as",
+})
+
+
+def is_size_sequence(expr) -> bool:
+    """A size sequence spelled in the code: a tuple/list literal, `a + b`, or `x.shape[i:j]`."""
+    if isinstance(expr, (cst.Tuple, cst.List)):
+        return True
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.Add):
+        return is_size_sequence(expr.left) or is_size_sequence(expr.right)
+    return _shape_window(expr)[0] is not None
+
+
+def _shape_window(expr):
+    """`x.shape` -> (`x.shape`, (None, None)), `x.shape[i:j]` -> (`x.shape`, (i, j)) with literal or
+    absent bounds and no step; `(None, None)` for anything else."""
+    if isinstance(expr, cst.Attribute) and expr.attr.value == "shape":
+        return expr, (None, None)
+    if not (isinstance(expr, cst.Subscript) and isinstance(expr.value, cst.Attribute) and expr.value.attr.value == "shape"
+            and len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Slice)):
+        return None, None
+    window = expr.slice[0].slice
+    if window.step is not None:
+        return None, None
+    bounds = [None if b is None else _int(b) for b in (window.lower, window.upper)]
+    if any(b is None and given is not None for b, given in zip(bounds, (window.lower, window.upper))):
+        return None, None
+    return expr.value, tuple(bounds)
 
 
 def _literal_tensor(value, call, shown) -> Layout:
