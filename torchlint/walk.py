@@ -105,9 +105,19 @@ def walk(module: Any, dispatch: Dispatch, on_statement: Callable[[Any], Any] | N
             for handler in handlers:
                 handler(node)
 
+    try:
+        _walk_module(module, visit, enter, leave, wanted, is_wanted, on_statement)
+    finally:
+        # `visit` calls itself through its closure: a reference cycle that would keep the rules,
+        # and through them the whole tree, alive until the garbage collector's next full pass.
+        visit = is_wanted = None  # noqa: F841
+
+
+def _walk_module(module, visit, enter, leave, wanted, is_wanted, on_statement) -> None:
     if on_statement is None or type(module).__name__ != "Module":
         visit(module)
         return
+    fields_of = _FIELDS
     module_fields = fields_of.get(type(module)) or child_fields(type(module))
     # The module's handlers and fields as `visit` takes them, with the hook around its body.
     for handler in enter.get("Module", ()):
