@@ -171,7 +171,7 @@ def lint_text(text: str, path: str, enabled: Iterable[type[Rule]], reparse: Repa
             return [_too_deep(path, depth)], False
     with warnings.catch_warnings():  # it compiles the text too: CPython's warnings are not ours to print
         warnings.simplefilter("ignore")
-        folded = blank_huge_literals(text)
+        folded = blank_huge_literals(text, tree)  # the tree CPython's verdict made: not parsed twice
     try:
         module = reparse(folded, tree) if reparse is not None else None
         if module is None:
