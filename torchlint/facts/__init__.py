@@ -42,6 +42,8 @@ T = TypeVar("T", bound="FactKind")
 
 
 class FactKind(Protocol):
+    # `build` makes a new object for each file, never a shared one: `ModuleFacts.release`
+    # empties every fact it built once the file is done.
     @classmethod
     def build(cls: type[T], facts: ModuleFacts) -> T: ...
 
