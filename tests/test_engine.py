@@ -192,3 +192,31 @@ def test_the_walk_names_each_top_level_statement_before_visiting_it():
     names = [n.value if isinstance(n, cst.Name) else n for n in hooked if not isinstance(n, cst.Module)]
     assert names[:2] == [("statement", module.body[0]), "a"]
     assert ("statement", module.body[1]) in names and names.index("x") > names.index(("statement", module.body[1]))
+
+
+def test_a_linted_files_tree_and_facts_are_freed_without_the_cycle_collector():
+    # Batch runs pause the cycle collector while a file is linted (runner._one_collection): a
+    # reference cycle left between rules, facts and the tree would keep every tree alive.
+    import gc
+    from pathlib import Path
+
+    import libcst
+
+    from torchlint.registry import all_rules
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    text = (examples / "train.py").read_text() + "\n" + (examples / "model.py").read_text()
+
+    def trees() -> int:
+        return sum(type(o) is libcst.Module for o in gc.get_objects())
+
+    gc.collect()
+    gc.disable()
+    try:
+        before = trees()
+        diagnostics, parsed = lint_text(text, "train.py", all_rules())
+        after = trees()
+    finally:
+        gc.enable()
+    assert parsed and len({d.code for d in diagnostics}) > 3
+    assert after == before

@@ -171,6 +171,21 @@ def test_walk_visits_the_same_nodes_in_the_same_order_as_libcst(include_trivia):
         assert [id(n) for n in seen] == [id(n) for n in _libcst_order(module, include_trivia)]
 
 
+@pytest.mark.parametrize("wanted", [("Call", "ClassDef"), ("Name",), ("Integer", "Lambda", "Param"), ("Decorator", "ImportAlias")])
+def test_a_walk_for_some_node_classes_sees_every_node_of_them_in_libcst_order(wanted):
+    # the walk does not enter what cannot hold a wanted node (names, numbers, operators...)
+    import libcst as cst
+
+    from torchlint.walk import Dispatch, walk
+
+    for text in _corpus():
+        module = cst.parse_module(text)
+        seen = []
+        walk(module, Dispatch([("visit_" + name, seen.append) for name in wanted]))
+        expected = [n for n in _libcst_order(module, include_trivia=False) if type(n).__name__ in wanted]
+        assert [id(n) for n in seen] == [id(n) for n in expected]
+
+
 def test_walk_calls_visit_and_leave_handlers_in_libcst_order():
     import libcst as cst
 

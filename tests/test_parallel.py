@@ -130,3 +130,24 @@ def test_parallel_run_with_another_thread_alive_matches_serial(tree):
         ticker.join()
     serial = list(runner.check_paths([str(tree)], _settings(), jobs=1))
     assert [(r.path, r.diagnostics) for r in serial] == [(r.path, r.diagnostics) for r in parallel]
+
+
+def test_the_cycle_collector_is_paused_while_a_file_is_linted_and_run_after_it(tmp_path, monkeypatch):
+    import gc
+
+    path = tmp_path / "m.py"
+    path.write_text(FINDING.format(n=1))
+    seen = []
+    monkeypatch.setattr(runner, "lint_file", lambda *args, **kwargs: seen.append(gc.isenabled()) or runner.FileResult(str(path)))
+    collected = []
+    monkeypatch.setattr(gc, "collect", lambda generation=2: collected.append(generation) or 0)
+    runner._init_worker(load_settings(None, SelectionLayer(), isolated=True), None)
+    assert gc.isenabled()
+    runner._lint_one(str(path))
+    assert seen == [False] and collected == [0] and gc.isenabled()
+    gc.disable()  # paused by the caller: left as it is, nothing collected
+    try:
+        runner._lint_one(str(path))
+        assert seen == [False, False] and collected == [0] and not gc.isenabled()
+    finally:
+        gc.enable()

@@ -58,6 +58,18 @@ class FileContext:
         self._statement_of: dict[int, object] = {}  # id(report) -> the top-level statement it was made in
         self._positions: dict = {}
 
+    def release(self) -> None:
+        """Drop the file's facts and findings once its diagnostics are made.
+
+        Facts refer to one another and to the facts table that holds them: left alone, these
+        cycles keep the whole tree alive until the garbage collector's next full pass, so every
+        full pass would scan the dead trees of the files linted since the last one.
+        """
+        self.facts.release()
+        self.reports.clear()
+        self._statement_of.clear()
+        self._positions.clear()
+
     def add_report(self, report: Report) -> None:
         self.reports.append(report)
         self._statement_of[id(report)] = self.statement
@@ -159,7 +171,7 @@ def lint_text(text: str, path: str, enabled: Iterable[type[Rule]], reparse: Repa
             return [_too_deep(path, depth)], False
     with warnings.catch_warnings():  # it compiles the text too: CPython's warnings are not ours to print
         warnings.simplefilter("ignore")
-        folded = blank_huge_literals(text)
+        folded = blank_huge_literals(text, tree)  # the tree CPython's verdict made: not parsed twice
     try:
         module = reparse(folded, tree) if reparse is not None else None
         if module is None:
@@ -172,6 +184,7 @@ def lint_text(text: str, path: str, enabled: Iterable[type[Rule]], reparse: Repa
     diagnostics = [_to_diagnostic(context, report, path) for report in context.reports]
     for rule, exc in crashed:
         diagnostics.append(_internal_error(path, f"rule {rule.code} ({rule.name}) crashed: {exc!r}"))
+    context.release()
     return diagnostics, True
 
 

@@ -19,13 +19,15 @@ _CONTAINERS = (ast.List, ast.Tuple, ast.Set, ast.Dict)
 _OPEN = {ast.List: "[", ast.Tuple: "(", ast.Set: "{", ast.Dict: "{"}
 
 
-def blank_huge_literals(text: str) -> str:
+def blank_huge_literals(text: str, tree: ast.Module | None = None) -> str:
+    """`text` with its huge constant literals blanked; `tree`: CPython's tree of it, if at hand."""
     if len(text) < MIN_TEXT_SIZE:
         return text
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return text
+    if tree is None:
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return text
     lines = split_lines(text, keepends=True)
     offsets = [0]
     for line in lines:

@@ -4,7 +4,8 @@ LibCST's own `visit` rebuilds every node it passes (each `_visit_and_replace_chi
 and validates a fresh node), which costs about as much as parsing. A linter only reads the tree,
 so this walk reads each node's children straight from its fields, in the order LibCST itself
 visits them, and never builds anything. Whitespace, comments, brackets and punctuation ("trivia")
-are skipped unless an enabled rule asks to visit such a node.
+are skipped unless an enabled rule asks to visit such a node, and so are the nodes that cannot hold
+a node any rule visits (names, numbers, strings, operators: about half of real code's nodes).
 
 Dispatch follows LibCST's batched visitors: `visit_<Class>` before the children, `leave_<Class>`
 after; return values are ignored. (LibCST's per-field `visit_<Class>_<field>` handlers are not
@@ -62,7 +63,86 @@ class Dispatch:
             kind, _, node = name.partition("_")
             table = self.enter if kind == "visit" else self.leave
             table.setdefault(node, []).append(handler)
-        self.skip = frozenset() if (set(self.enter) | set(self.leave)) & TRIVIA else TRIVIA
+        handled = set(self.enter) | set(self.leave)
+        self.skip = frozenset() if handled & TRIVIA else TRIVIA
+        self.handled = frozenset(handled)
+
+
+def walked_fields(skip: frozenset, handled: frozenset) -> dict[type, tuple[str, ...]]:
+    """Per node class, the fields a walk must read: those that may hold a node it enters.
+
+    A walk enters no node of a class in `skip`, nor one of a class that no handler wants and
+    whose fields can hold only such nodes (a leaf: `Name`, `Integer`, `SimpleString`, the
+    operators...): nothing below it could be dispatched. Read from LibCST's field annotations;
+    about half the nodes of real code are such leaves.
+    """
+    key = (skip, handled)
+    table = _WALKED.get(key)
+    if table is None:
+        table = _WALKED[key] = _walked_fields(skip, handled)
+    return table
+
+
+_WALKED: dict[tuple[frozenset, frozenset], dict[type, tuple[str, ...]]] = {}
+_KNOWN: set[type] = set()  # the node classes the tables were made from
+
+
+def _walked_fields(skip: frozenset, handled: frozenset) -> dict[type, tuple[str, ...]]:
+    import libcst
+
+    classes = _node_classes(libcst.CSTNode)
+    _KNOWN.update(classes)
+    holds = {cls: {field: _held_classes(hint) for field, hint in _field_hints(cls).items()} for cls in classes}
+    skipped = {cls for cls in classes if cls.__name__ in skip}
+    while True:  # a class no handler wants, whose fields hold only skipped classes, is skipped too
+        walked = {
+            cls: tuple(field for field in child_fields(cls) if not holds[cls].get(field, {object}) <= skipped)
+            for cls in classes
+        }
+        more = {cls for cls in classes if cls not in skipped and cls.__name__ not in handled and not walked[cls]}
+        if not more:
+            return {cls: fields for cls, fields in walked.items() if cls not in skipped}
+        skipped |= more
+
+
+def _node_classes(base: type) -> set[type]:
+    """`base` and every class derived from it."""
+    found = {base}
+    stack = [base]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            if sub not in found:
+                found.add(sub)
+                stack.append(sub)
+    return found
+
+
+def _field_hints(cls: type) -> dict[str, Any]:
+    try:
+        return {f.name: f.type for f in dataclasses.fields(cls)}
+    except TypeError:  # not a dataclass: every field may hold anything
+        return {}
+
+
+def _held_classes(hint: Any) -> set:
+    """The node classes a field annotated `hint` may hold ({object}: anything; str: none)."""
+    import typing
+
+    import libcst
+
+    if isinstance(hint, type):
+        if issubclass(hint, libcst.CSTNode):
+            return _node_classes(hint)
+        return set() if issubclass(hint, (str, libcst.MaybeSentinel)) else {object}
+    if typing.get_origin(hint) is typing.Literal:
+        return set()
+    arguments = typing.get_args(hint)
+    if not arguments or isinstance(hint, str):  # an unresolved or bare annotation: anything
+        return {object}
+    held: set = set()
+    for argument in arguments:
+        held |= set() if argument is type(None) else _held_classes(argument)
+    return held
 
 
 def walk(module: Any, dispatch: Dispatch, on_statement: Callable[[Any], Any] | None = None) -> None:
@@ -72,14 +152,15 @@ def walk(module: Any, dispatch: Dispatch, on_statement: Callable[[Any], Any] | N
     with None when the module's body is done (so a finding can be traced to its statement cheaply).
     """
     enter, leave = dispatch.enter, dispatch.leave
-    skip = dispatch.skip
-    fields_of = _FIELDS
+    fields_of = walked_fields(dispatch.skip, dispatch.handled)
     wanted: dict[type, bool] = {}
 
     def is_wanted(cls: type) -> bool:
-        from libcst import CSTNode
-
-        answer = wanted[cls] = issubclass(cls, CSTNode) and cls.__name__ not in skip
+        answer = cls in fields_of
+        if not answer and cls not in _KNOWN and is_node_type(cls) and cls.__name__ not in dispatch.skip:
+            fields_of[cls] = child_fields(cls)  # a node class LibCST did not have at first walk
+            answer = True
+        wanted[cls] = answer
         return answer
 
     def visit(node: Any) -> None:
@@ -89,8 +170,7 @@ def walk(module: Any, dispatch: Dispatch, on_statement: Callable[[Any], Any] | N
         if handlers:
             for handler in handlers:
                 handler(node)
-        fields = fields_of.get(cls) or child_fields(cls)
-        for field in fields:
+        for field in fields_of[cls]:
             value = getattr(node, field)
             kind = type(value)
             if kind is list or kind is tuple:
@@ -105,10 +185,19 @@ def walk(module: Any, dispatch: Dispatch, on_statement: Callable[[Any], Any] | N
             for handler in handlers:
                 handler(node)
 
+    try:
+        _walk_module(module, visit, enter, leave, wanted, is_wanted, on_statement)
+    finally:
+        # `visit` calls itself through its closure: a reference cycle that would keep the rules,
+        # and through them the whole tree, alive until the garbage collector's next full pass.
+        visit = is_wanted = None  # noqa: F841
+
+
+def _walk_module(module, visit, enter, leave, wanted, is_wanted, on_statement) -> None:
     if on_statement is None or type(module).__name__ != "Module":
         visit(module)
         return
-    module_fields = fields_of.get(type(module)) or child_fields(type(module))
+    module_fields = child_fields(type(module))
     # The module's handlers and fields as `visit` takes them, with the hook around its body.
     for handler in enter.get("Module", ()):
         handler(module)

@@ -82,15 +82,19 @@ class Names:
     @classmethod
     def build(cls, facts) -> Names:
         names = cls()
+        # exact classes, not isinstance (an ABC check): this runs on every statement of the file
+        class_def, function_def, import_, import_from = cst.ClassDef, cst.FunctionDef, cst.Import, cst.ImportFrom
         for statement in iter_statements(facts.module.body):
-            if isinstance(statement, cst.ClassDef):
+            kind = type(statement)
+            if kind is class_def:
                 names.classes[statement.name.value].append(statement)
-            elif isinstance(statement, cst.FunctionDef):
+            elif kind is function_def:
                 names.functions[statement.name.value].append(statement)
             for small in small_statements(statement):
-                if isinstance(small, cst.Import):
+                kind = type(small)
+                if kind is import_:
                     names._add_import(small)
-                elif isinstance(small, cst.ImportFrom):
+                elif kind is import_from:
                     names._add_import_from(small)
         return names
 

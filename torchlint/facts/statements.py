@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from torchlint._lazy import lazy_module
-from torchlint.walk import TRIVIA, child_fields, children, children_in
+from torchlint.walk import TRIVIA, child_fields, children_in, walked_fields
 
 cst = lazy_module("libcst")
 
@@ -130,15 +130,30 @@ _NOT_ENTERED = frozenset({"Lambda", "FunctionDef", "ClassDef"}) | TRIVIA
 def calls_in(node) -> Iterator:
     """Calls in an expression, callees' arguments before the call (execution order).
 
-    Lambdas and nested definitions are not entered: their bodies run later, if ever.
+    Lambdas and nested definitions are not entered: their bodies run later, if ever; nor is
+    what cannot hold a call (names, numbers, operators: see `walk.walked_fields`).
     """
-    if type(node).__name__ in _NOT_ENTERED:
+    found: list = []
+    _collect_calls(node, walked_fields(_NOT_ENTERED, _CALL), cst.Call, found)
+    return iter(found)
+
+
+_CALL = frozenset({"Call"})
+
+
+def _collect_calls(node, fields_of: dict, call: type, found: list) -> None:
+    fields = fields_of.get(type(node))
+    if fields is None:  # not entered, or not a node
         return
-    for child in children(node):
-        if type(child).__name__ not in _NOT_ENTERED:
-            yield from calls_in(child)
-    if type(node).__name__ == "Call":
-        yield node
+    for field in fields:
+        value = getattr(node, field)
+        if type(value) is list or type(value) is tuple:
+            for child in value:
+                _collect_calls(child, fields_of, call, found)
+        else:
+            _collect_calls(value, fields_of, call, found)
+    if type(node) is call:
+        found.append(node)
 
 
 def header_expressions(statement) -> list:
