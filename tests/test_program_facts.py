@@ -160,6 +160,36 @@ def test_defs_and_classes_bind_their_names_and_their_bodies_are_scopes_of_their_
     assert dataflow.flow_of(module.body[1].body).kind is Scope.CLASS
 
 
+def test_the_class_defining_a_def_is_the_scope_its_name_binds_in():
+    from torchlint.facts.summaries import Summaries
+
+    module, dataflow = _scoped(
+        "import sys\n"
+        "class Model:\n"
+        "    def forward(self, x):\n        return x\n"
+        "    if sys.version_info >= (3, 8):\n"
+        "        def step(self, x):\n            return x\n"
+        "    @staticmethod\n    def make(x):\n        return x\n"
+        "    def outer(self):\n        def inner(y):\n            return y\n        return inner\n"
+        "def free(x):\n    return x\n"
+        "m = Model()\n"
+        "a = m.step(1)\n"
+        "b = m.make(2)\n"
+    )
+    defs = {d.name.value: d for d in nodes_in_order(module, cst.FunctionDef)}
+    model = module.body[1]
+    assert dataflow.defining_class(defs["forward"]) is model
+    assert dataflow.defining_class(defs["step"]) is model  # under an `if` of the class body
+    assert dataflow.defining_class(defs["make"]) is model
+    assert dataflow.defining_class(defs["inner"]) is None  # bound in the method, not the class
+    assert dataflow.defining_class(defs["free"]) is None
+    summaries = ModuleFacts(module).get(Summaries)
+    calls = {module.code_for_node(c): c for c in nodes_in_order(module, cst.Call)}
+    # a method under an `if` gets its receiver as `self`; a staticmethod does not
+    assert sorted(summaries.arguments(calls["m.step(1)"], defs["step"])) == ["self", "x"]
+    assert sorted(summaries.arguments(calls["m.make(2)"], defs["make"])) == ["x"]
+
+
 def test_a_class_body_is_a_flow_whose_names_its_methods_lambdas_and_comprehensions_do_not_see():
     from torchlint.facts.dataflow import Scope
 

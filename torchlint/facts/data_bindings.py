@@ -29,7 +29,7 @@ from typing import Any
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.data import agreed
-from torchlint.facts.dataflow import Binding, BindingKind, Dataflow, Flow, Scope
+from torchlint.facts.dataflow import Binding, BindingKind, Dataflow, Flow
 from torchlint.facts.names import attribute_chain, is_none_literal
 from torchlint.facts.program import Program
 from torchlint.facts.statements import parameters
@@ -204,6 +204,6 @@ class DataBindings:
         for decorator in method.decorators:
             if isinstance(decorator.decorator, cst.Name) and decorator.decorator.value in ("staticmethod", "classmethod"):
                 return None
-        outer = self.dataflow.flow_of(method.name)  # a def's name binds in the scope around it
-        return (outer.scope, method) if outer.kind is Scope.CLASS else None
+        cls = self.dataflow.defining_class(method)
+        return (cls, method) if cls is not None else None
 

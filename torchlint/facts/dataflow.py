@@ -313,6 +313,14 @@ class Dataflow:
             scope = self._scope_of(scope)
         return scope
 
+    def defining_class(self, function):
+        """The class whose body defines the def `function` (through its `if`s and `try`s), or None:
+        the scope the def's name binds in."""
+        if function is None:
+            return None
+        flow = self.flow_of(function.name)
+        return flow.scope if flow.kind is Scope.CLASS else None
+
     def enclosing_class(self, node):
         current = self.parent(node)
         while current is not None and not isinstance(current, cst.ClassDef):

@@ -156,7 +156,7 @@ class Gradients:
                             self._calls_by_name.setdefault(("attr", func.attr.value), []).append((scope, no_grad))
                         elif isinstance(func, cst.Name):
                             self._calls_by_name.setdefault(("name", func.value), []).append((scope, no_grad))
-        kind = "attr" if self.modes.defining_class(function) is not None else "name"
+        kind = "attr" if self.modes.facts.get(Dataflow).defining_class(function) is not None else "name"
         for scope, no_grad in self._calls_by_name.get((kind, function.name.value), ()):
             if no_grad or no_grad is None:
                 return True

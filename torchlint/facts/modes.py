@@ -48,7 +48,7 @@ from torchlint.facts.modes_syntax import (
     _loops_in,
     _requires_grad,
 )
-from torchlint.facts.dataflow import Dataflow, Scope
+from torchlint.facts.dataflow import Dataflow
 from torchlint.facts.mode_grad import Gradients
 from torchlint.facts.names import dotted_name, related
 from torchlint.facts.program import Program
@@ -145,14 +145,6 @@ class Modes:
     def _has_mode_calls(self, body) -> bool:
         return any(self.mode_of(call) is not None for statement in _flat(body) for call in self._calls_in(statement))
 
-    def defining_class(self, function) -> Any:
-        """The class whose body defines the def (through its `if`s and `try`s), or None: the
-        scope its name binds in."""
-        if function is None:
-            return None
-        flow = self.facts.get(Dataflow).flow_of(function.name)
-        return flow.scope if flow.kind is Scope.CLASS else None
-
     # --- scopes -------------------------------------------------------------------------------
 
     def scopes(self) -> list[tuple[Any, list]]:
@@ -207,7 +199,7 @@ class Modes:
             return []
         found: dict[int, EvalInLoop] = {}
         for function, body in self.scopes():
-            class_ = self.defining_class(function)
+            class_ = self.facts.get(Dataflow).defining_class(function)
             for loop in _loops_in(body):
                 steps = list(self._steps(_loop_body(loop), _Context(class_)))
                 for item in self._left_on(loop, steps, function, body):
@@ -284,7 +276,7 @@ class Modes:
             # A helper that switches no mode, called before a `backward()` (`loss = compute_loss(model,
             # batch)`, a nested `_forward()`), makes training forwards.
             inherits = context.inherits or (self._backward_in(rest) and not self._switches_mode(callee))
-            inner = context.inlined(self.defining_class(callee), callee, rename, site, inherits)
+            inner = context.inlined(self.facts.get(Dataflow).defining_class(callee), callee, rename, site, inherits)
             yield from self._steps(body_of(callee.body), inner)
             return
         key = self.forward_key(call)
@@ -367,7 +359,7 @@ class Modes:
             if not self._has_mode_calls(body):
                 continue
             if function is not None and function.name.value in _FRAMEWORK_EVAL_METHODS \
-                    and self.defining_class(function) is not None:
+                    and self.facts.get(Dataflow).defining_class(function) is not None:
                 continue  # a Lightning hook (a plain function named `test_step` is not one)
             forwards = list(self._eval_forwards(body))
             if not forwards or self.grad.needs_graph(body):

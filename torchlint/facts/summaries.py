@@ -215,10 +215,10 @@ class Summaries:
         return next((name for name, value in self.arguments(call, function).items() if value is arg.value), None)
 
     def _is_method(self, function) -> bool:
-        parent = self.dataflow.parent(function)
-        parent = self.dataflow.parent(parent) if isinstance(parent, cst.IndentedBlock) else parent
+        """Does a call `obj.f(...)` pass `obj` as the def's first parameter (a method that is not
+        a `staticmethod`)?"""
         static = any(getattr(d.decorator, "value", None) == "staticmethod" for d in function.decorators)
-        return isinstance(parent, cst.ClassDef) and not static
+        return not static and self.dataflow.defining_class(function) is not None
 
     # --- what a def does ----------------------------------------------------------------------
 
