@@ -47,7 +47,6 @@ class DataBindings:
         self._values: dict[int, tuple[int, Any]] = {}  # id(Binding) -> (when recorded, Value)
         self._slots: dict[tuple[Any, str], Any] = {}  # (owner, "attr.path") -> Value
         self._unbound: dict[str, Any] = {}  # name bound nowhere in the file -> Value
-        self._targets: dict[int, dict[int, Binding]] = {}  # id(Flow) -> id(target node) -> Binding
         self._outer: dict[int, Flow | None] = {}  # id(Flow) -> enclosing def or module flow
         self._stored: dict[int, tuple[int, Any]] = {}  # id(`self.<attr>` target) -> (when, Value)
         self._methods: dict[int, Any] = {}  # id(Binding of `self`) -> (ClassDef, method) or None
@@ -84,7 +83,7 @@ class DataBindings:
         Name (`X += ...`, `X[...] = ...`, a receiver) changes the value of the binding it reads.
         """
         if isinstance(target, cst.Name):
-            binding = self._target(flow, target) or self._binding(flow, target)
+            binding = flow.binding_for_target(target) or self._binding(flow, target)
             if binding is None:
                 self._unbound[target.value] = value
                 return
@@ -99,7 +98,7 @@ class DataBindings:
 
     def record_parameter(self, flow: Flow, param, value) -> None:
         """A def's parameter (a `Param` node) holds `value` on entry."""
-        binding = self._target(flow, param)
+        binding = flow.binding_for_target(param)
         if binding is not None:
             self._clock += 1
             self._values[id(binding)] = (self._clock, value)
@@ -135,12 +134,6 @@ class DataBindings:
         if key not in self._outer:
             self._outer[key] = self.dataflow.enclosing_flow(flow)
         return self._outer[key]
-
-    def _target(self, flow: Flow, node) -> Binding | None:
-        index = self._targets.get(id(flow))
-        if index is None:
-            index = self._targets[id(flow)] = {id(b.node): b for b in flow.bindings}
-        return index.get(id(node))
 
     def _slot(self, flow: Flow, chain) -> tuple[Any, str] | None:
         """(the object bound to the chain's root name, the attribute path) for `a.b.c`."""

@@ -141,6 +141,7 @@ class Flow:
     _statement_of: dict[int, object] = field(default_factory=dict)  # id(Name load) -> statement
     _nested: list = field(default_factory=list)  # defs and classes whose bodies read this scope
     _captured: frozenset | None = None
+    _by_target: dict[int, Binding] | None = None  # id(target Name or Param) -> Binding, on first use
 
     @property
     def kind(self) -> Scope:
@@ -216,7 +217,9 @@ class Flow:
 
     def binding_for_target(self, name_node) -> Binding | None:
         """The binding that a target Name (or Param) node creates."""
-        return next((b for b in self.bindings if b.node is name_node), None)
+        if self._by_target is None:
+            self._by_target = {id(b.node): b for b in reversed(self.bindings)}  # the first binding wins
+        return self._by_target.get(id(name_node))
 
     def writes(self, binding: Binding, depth: int = 2, methods: frozenset = ALIAS_METHODS) -> list[Write]:
         """In-place writes to the value of `binding` or of any alias, wherever the alias is read."""

@@ -252,10 +252,7 @@ def _named_sizes(layouts, expr, dims: list) -> list:
     flow = layouts.dataflow.function_of(name)
     if flow is None:
         return dims
-    targets = layouts.__dict__.setdefault("_target_bindings", {})  # per flow: target Name -> binding
-    if id(flow) not in targets:
-        targets[id(flow)] = {id(b.node): b for b in flow.bindings}
-    binding = targets[id(flow)].get(id(name))
+    binding = flow.binding_for_target(name)
     if binding is None:
         return dims
     return [d if d.size is not None else Dim(f"shape:{id(binding)}:{k}", d.rank, d.note) for k, d in enumerate(dims)]
