@@ -307,6 +307,8 @@ class Layouts(ModuleValues, SizeTokens, ReturnedValues, BindingEvidence):
             return self._method(receiver, func.attr.value, call)
         if isinstance(func, cst.Name) and func.value in ("len", "int", "float", "str", "list", "tuple", "dict", "range", "sum", "min", "max", "zip", "enumerate", "isinstance"):
             return None
+        if isinstance(func, cst.Name) and self.loops_over_submodules(func):
+            return OPAQUE  # `for block in self.blocks: x = block(x)`: a submodule, as `self.proj(x)` is
         return UNKNOWN
 
     def _function(self, qualified, call):

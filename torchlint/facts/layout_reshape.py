@@ -17,7 +17,7 @@ from torchlint.facts.layout import Layouts
 from torchlint.facts.layout_attention import is_attention_call
 from torchlint.facts.layout_ops import flatten_bounds
 from torchlint.facts.shape_configured import ConfiguredOnes, with_configured_ones
-from torchlint.facts.tensors import Layout, flatten_merge, view_merge
+from torchlint.facts.tensors import Layout, _int, _single_int, flatten_merge, view_merge
 
 cst = lazy_module("libcst")
 
@@ -69,6 +69,7 @@ def copying_reshape(layouts: Layouts, call, paths: bool = False) -> CopyingResha
     method = func.attr.value
     ones = _configured_ones(layouts, call)
     products = _init_products(layouts, call, target)
+    own = _own_sizes(layouts, func.value, call)
 
     def judge(layout):
         if layout is not None and layout.contiguous is True:
@@ -77,7 +78,7 @@ def copying_reshape(layouts: Layouts, call, paths: bool = False) -> CopyingResha
             return None
         if layout.tensor is None and method != "view":
             return None
-        shape = target
+        layout, shape = _named_own_sizes(layout, target, own)
         merge = view_merge(layout, shape)
         if merge is None:
             shape = products()  # `self.dim_out_v` set to `num_heads * self.dim_head_v` in `__init__`
@@ -125,6 +126,44 @@ def copying_flatten(layouts: Layouts, call, paths: bool = False) -> CopyingResha
         return CopyingReshape(layout, merge.positions) if merge.copies else _VIEW
 
     return _judged(layouts, receiver, judge, paths)
+
+
+def _own_sizes(layouts: Layouts, receiver, call) -> dict:
+    """`{target position: receiver dim}` for the entries of `x.reshape(-1, x.shape[-2], x.shape[-1])`
+    that are the receiver's own sizes (`x.shape[k]`, `x.size(k)` of the same name, which the same
+    definitions reach within one call)."""
+    if not isinstance(receiver, cst.Name):
+        return {}
+    values = layouts._target_values(call) or ()
+    own = {}
+    for position, value in enumerate(values):
+        if isinstance(value, cst.Subscript) and isinstance(value.value, cst.Attribute) and value.value.attr.value == "shape":
+            source, index = value.value.value, _single_int(value)
+        elif isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute) and value.func.attr.value == "size" \
+                and len(value.args) == 1 and value.args[0].keyword is None:
+            source, index = value.func.value, _int(value.args[0].value)
+        else:
+            continue
+        if isinstance(source, cst.Name) and source.value == receiver.value and index is not None:
+            own[position] = index
+    return own
+
+
+def _named_own_sizes(layout: Layout, target, own: dict):
+    """`layout` and `target` where each own-size entry of unknown size and its receiver dim share a
+    token: the new shape keeps that dim's size, whatever it is."""
+    if not own or target is None:
+        return layout, target
+    dims, shape = list(layout.dims), list(target)
+    for position, index in own.items():
+        if not -len(dims) <= index < len(dims) or position >= len(shape):
+            continue
+        dim = dims[index]
+        if dim.size is None and shape[position] is None:
+            token = f"own:{index % len(dims)}"
+            dims[index % len(dims)] = replace(dim, size=token)
+            shape[position] = token
+    return replace(layout, dims=tuple(dims)), shape
 
 
 def _configured_ones(layouts: Layouts, call):

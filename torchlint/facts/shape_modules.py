@@ -13,6 +13,7 @@ or 5-D input whose dim 1 is innermost gives a channels-last output).
 from __future__ import annotations
 
 from torchlint._lazy import lazy_module
+from torchlint.facts.layout_formats import resized
 from torchlint.facts.layout_ops import _ranked, _transpose
 from torchlint.facts.program import Program
 from torchlint.facts.shape_sizes import _constructor_argument
@@ -27,6 +28,25 @@ CHANNEL_NORMS = frozenset({
     "torch.nn.InstanceNorm1d", "torch.nn.InstanceNorm2d", "torch.nn.InstanceNorm3d", "torch.nn.SyncBatchNorm",
 })
 FACTORY_KEYWORDS = frozenset({"device", "dtype"})  # placement and type of a layer's weights: no size
+CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.Sequential"})
+# Layers that allocate their output in the input's memory format (tests/test_module_formats.py):
+# a channels-last input gives channels-last output. 2-D/3-D pools and upsampling keep batch and
+# channels and are contiguous for an input known not to be channels-last (as `F.avg_pool2d`,
+# `F.interpolate`); 1-D pools keep a transposed input's strides, so only a contiguous input is known.
+RESIZING = frozenset(
+    [f"torch.nn.{kind}Pool{n}d" for kind in ("Avg", "Max", "AdaptiveAvg", "AdaptiveMax", "LP") for n in (2, 3)]
+    + ["torch.nn.FractionalMaxPool2d", "torch.nn.FractionalMaxPool3d",
+       "torch.nn.Upsample", "torch.nn.UpsamplingNearest2d", "torch.nn.UpsamplingBilinear2d"]
+)
+RESIZING_1D = frozenset(f"torch.nn.{kind}Pool1d" for kind in ("Avg", "Max", "AdaptiveAvg", "AdaptiveMax", "LP"))
+# Format-keeping layers of other sizes: contiguous output only known for a contiguous input
+# (paddings of 0 and local response norm keep a transposed input's strides; transposed convs and
+# pixel (un)shuffles keep channels-last).
+FORMAT_KEEPING = frozenset(
+    [f"torch.nn.{kind}Pad{n}d" for kind in ("Zero", "Constant", "Reflection", "Replication", "Circular") for n in (1, 2, 3)]
+    + [f"torch.nn.ConvTranspose{n}d" for n in (1, 2, 3)]
+    + ["torch.nn.PixelShuffle", "torch.nn.PixelUnshuffle", "torch.nn.LocalResponseNorm"]
+)
 
 
 class ModuleValues:
@@ -154,6 +174,9 @@ class ModuleValues:
         convolutions and channel norms are known (see the module docstring); any other layer's
         output is fresh memory of unknown sizes, assumed contiguous (`OPAQUE`)."""
         args = [a for a in call.args if a.keyword is None]
+        if module in RESIZING or module in RESIZING_1D or module in FORMAT_KEEPING:
+            return self._format_keeping_output(module, args[0].value) if len(args) == 1 and len(call.args) == 1 \
+                else Layout(tensor=True)
         if (module not in CONVOLUTIONS and module not in CHANNEL_NORMS) or len(args) != 1 or len(call.args) != 1:
             return OPAQUE
         source = self._eval(args[0].value)
@@ -176,6 +199,18 @@ class ModuleValues:
         if dense:
             return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
         return Layout(tensor=True, dims=tuple(Dim(size) for size in sizes), contiguous=None)
+
+    def _format_keeping_output(self, module, argument) -> Layout:
+        """`self.pool(x)`, `self.up(x)`, `self.pad(x)`: contiguous only when x is known not to be
+        channels-last (or, for 1-D pools and the other format-keeping layers, known contiguous);
+        otherwise the output may keep x's channels-last strides and its order is unknown."""
+        if module in RESIZING or module in RESIZING_1D:
+            return resized(self._candidates(argument), one_d=module in RESIZING_1D)
+        source = self._eval(argument)
+        if not (isinstance(source, Layout) and source.contiguous is True and source.expanded is None):
+            return Layout(tensor=True)
+        dims = None if source.dims is None else _ranked([None] * len(source.dims))
+        return Layout(tensor=True, dims=dims, contiguous=True)
 
     def _module_constructor(self, call):
         cls = self.dataflow.enclosing_class(call)
@@ -215,6 +250,43 @@ class ModuleValues:
             and element.key.evaluated_value in FACTORY_KEYWORDS
             for element in value.elements
         )
+
+    def loops_over_submodules(self, name) -> bool:
+        """Whether the name `block` called as `block(x)` is, on every definition that reaches the call,
+        the target of `for block in self.blocks:` (also inside `enumerate(...)` / `zip(...)` with a tuple
+        target) where the class sets `self.blocks` once to an `nn.ModuleList`/`nn.Sequential`: then
+        each value is a submodule, and its output is what `self.proj(x)`'s is (`OPAQUE`)."""
+        flow = self.dataflow.function_of(name)
+        if flow is None or not flow.is_local_load(name):
+            return False
+        bindings = flow.bindings_at(name)
+        for binding in bindings:
+            # a target inside a tuple (`for i, (a, b) in ...`) is bound as "other"
+            if binding.kind not in ("for", "other") or not isinstance(binding.statement, cst.For):
+                return False
+            source = self._loop_source(binding.statement.target, binding.statement.iter, binding.node)
+            if not (isinstance(source, cst.Attribute) and _is_self(source.value)
+                    and self._module_class(source) in CONTAINERS):
+                return False
+        return bool(bindings)
+
+    def _loop_source(self, target, iterable, name):
+        """The iterable whose elements the loop target `name` takes, through `enumerate` and `zip`."""
+        if target is name:
+            return iterable
+        if not isinstance(target, (cst.Tuple, cst.List)) or not isinstance(iterable, cst.Call) \
+                or not isinstance(iterable.func, cst.Name) or self.names.qualified_name(iterable.func) is not None \
+                or any(a.star or a.keyword is not None for a in iterable.args):
+            return None
+        elements = [e.value for e in target.elements if not isinstance(e, cst.StarredElement)]
+        if len(elements) != len(target.elements):
+            return None
+        if iterable.func.value == "enumerate" and len(iterable.args) == 1 and len(elements) == 2:
+            return self._loop_source(elements[1], iterable.args[0].value, name)
+        if iterable.func.value == "zip" and len(elements) == len(iterable.args):
+            found = [self._loop_source(e, a.value, name) for e, a in zip(elements, iterable.args)]
+            return next((f for f in found if f is not None), None)
+        return None
 
     def module_kind(self, call) -> str | None:
         """For `self.drop(x)`: the qualified class of `self.drop` when set once in the class."""

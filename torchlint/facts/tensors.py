@@ -136,6 +136,12 @@ SHAPE_PRESERVING_MODULES = frozenset({
     "torch.nn.Dropout", "torch.nn.Identity", "torch.nn.GELU", "torch.nn.ReLU", "torch.nn.SiLU",
     "torch.nn.Tanh", "torch.nn.Sigmoid", "torch.nn.LeakyReLU", "torch.nn.ELU",
     "torch.nn.Dropout1d", "torch.nn.Dropout2d", "torch.nn.Hardswish", "torch.nn.Mish",
+    # each keeps a transposed and a channels-last input's strides, in train and eval mode
+    # (tests/test_module_formats.py); `nn.LogSigmoid` does not
+    "torch.nn.PReLU", "torch.nn.Hardsigmoid", "torch.nn.ReLU6", "torch.nn.Hardtanh", "torch.nn.Softplus",
+    "torch.nn.SELU", "torch.nn.CELU", "torch.nn.Softsign", "torch.nn.Tanhshrink", "torch.nn.Hardshrink",
+    "torch.nn.Softshrink", "torch.nn.Threshold", "torch.nn.Dropout3d", "torch.nn.AlphaDropout",
+    "torch.nn.FeatureAlphaDropout",
 })
 # Layers whose output is fresh contiguous memory with known sizes (see `Layouts._feature_module`).
 FEATURE_MODULES = frozenset({"torch.nn.Linear", "torch.nn.Embedding", "torch.nn.LayerNorm"})
