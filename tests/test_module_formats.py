@@ -145,3 +145,60 @@ def test_torch_activation_modules_keep_a_transposed_input_strides(name):
     for training in (True, False):
         layer.train(training)
         assert layer(x).stride() == x.stride()
+
+
+_CONV = """
+    import torch
+    import torch.nn as nn
+    class M(nn.Module):
+        def __init__(self, c: int, d: int):
+            super().__init__()
+            kernel = (3, 1, 1)
+            half = [int(k // 2) for k in kernel]
+            self.conv = nn.Conv3d({arguments})
+        def forward(self, x: torch.Tensor):
+            b, c, f, h, w = x.shape
+            return self.conv(x)
+"""
+
+
+def _conv_and_input_sizes(arguments):
+    """The sizes of `self.conv(x)` and of `x`, from one parse (size tokens are per parse)."""
+    module = cst.parse_module(textwrap.dedent(_CONV.format(arguments=arguments)))
+    call = nodes_in_order(module, cst.Return)[-1].value
+    layouts = ModuleFacts(module).get(Layouts)
+    return [d.size for d in layouts.of(call).dims], [d.size for d in layouts.of(call.args[0].value).dims]
+
+
+@pytest.mark.parametrize("arguments, kept", [
+    ("c, c, kernel, padding=half", True),
+    ("c, d, kernel_size=kernel, padding=half", True),
+    ("c, c, 3, 1, 1", True),
+    ("c, c, 5, padding=4, dilation=2", True),
+    ("c, c, 3, padding='same'", True),
+    ("c, c, (1, 3, 3), padding=(0, 1, 1)", True),
+    ("c, c, kernel", False),                       # no padding: the sizes shrink
+    ("c, c, 3, stride=2, padding=1", False),
+    ("c, c, kernel, padding=[k // 2 for k in kernel if k > 1]", False),  # not a plain comprehension
+    ("c, c, (3, 3), padding=1", False),            # a kernel of the wrong rank
+])
+def test_conv_keeps_spatial_sizes_only_when_padding_makes_up_for_the_kernel(arguments, kept):
+    sizes, x_sizes = _conv_and_input_sizes(arguments)
+    assert (sizes[2:] == x_sizes[2:]) is kept
+
+
+def test_conv_with_equal_channel_counts_keeps_the_input_channels():
+    same, x_sizes = _conv_and_input_sizes("c, c, 1")
+    assert same[1] == x_sizes[1]
+    other, x_sizes = _conv_and_input_sizes("c, d, 1")
+    assert other[1] != x_sizes[1]
+
+
+@pytest.mark.parametrize("kernel, padding, dilation, stride", [
+    ((3, 1, 1), (1, 0, 0), 1, 1), (5, 4, 2, 1), ((1, 3, 3), (0, 1, 1), 1, 1), (3, "same", 1, 1),
+])
+def test_torch_keeps_conv_sizes_when_padding_makes_up_for_the_kernel(kernel, padding, dilation, stride):
+    torch = pytest.importorskip("torch")
+    conv = torch.nn.Conv3d(2, 2, kernel, stride=stride, padding=padding, dilation=dilation)
+    x = torch.randn(1, 2, 5, 6, 7)
+    assert conv(x).shape == x.shape

@@ -16,6 +16,7 @@ from torchlint._lazy import lazy_module
 from torchlint.facts.layout_formats import resized
 from torchlint.facts.layout_ops import _ranked, _transpose
 from torchlint.facts.program import Program
+from torchlint.facts.shape_constants import constant
 from torchlint.facts.shape_sizes import _constructor_argument
 from torchlint.facts.tensors import OPAQUE, UNKNOWN, Dim, Layout, _int, _is_self, _Pair
 
@@ -190,15 +191,54 @@ class ModuleValues:
             constructor = self._module_constructor(call)
             width = _constructor_argument(constructor, 1, ("out_channels",))
             channels = self._size(width, 0) if width is not None else None
+            if _same_text(self, _constructor_argument(constructor, 0, ("in_channels",)), width):
+                channels = sizes[-spatial - 1]  # torch checks x's channels against in_channels
             # sizes not told by the code: one key per call (per frame), as `B, C, H, W = y.shape` names them
             key = f"out:{id(call)}" + (f"@{id(self)}" if self._caller is not None else "")
-            kept = sizes[-spatial:] if _pointwise(self._without_factory_kwargs(constructor)) \
+            plain = self._without_factory_kwargs(constructor)
+            kept = sizes[-spatial:] if _pointwise(plain) or self._same_size(plain, spatial) \
                 else [f"{key}:{i}" for i in range(spatial)]
             sizes = sizes[:-spatial - 1] + [channels if channels is not None else f"{key}:c"] + kept
         dense = _channels_first(source)
         if dense:
             return Layout(tensor=True, dims=_ranked(sizes), contiguous=True)
         return Layout(tensor=True, dims=tuple(Dim(size) for size in sizes), contiguous=None)
+
+    def _same_size(self, constructor, spatial: int) -> bool:
+        """A conv whose hyper-parameters the code spells as constants (`kernel_size=(3, 1, 1)`,
+        `padding=[int(k // 2) for k in kernel]`, or `padding="same"`) with stride 1 and
+        `2 * padding == dilation * (kernel - 1)` in every spatial dim: output sizes equal the input's
+        (`(n + 2p - d(k - 1) - 1) // s + 1`, torch's formula; checked in tests/test_module_formats.py)."""
+        if constructor is None or any(a.star for a in constructor.args):
+            return False
+        named = {}
+        for index, argument in enumerate(constructor.args):
+            if argument.keyword is None:
+                if index >= len(_CONV_PARAMETERS):
+                    return False
+                named[_CONV_PARAMETERS[index]] = argument.value
+            elif argument.keyword.value in _CONV_PARAMETERS or argument.keyword.value in FACTORY_KEYWORDS:
+                named[argument.keyword.value] = argument.value
+            else:
+                return False
+        values = {}
+        for name, default in (("kernel_size", None), ("stride", 1), ("padding", 0), ("dilation", 1)):
+            expr = named.get(name)
+            if expr is None:
+                values[name] = (default,) * spatial if default is not None else None
+            elif name == "padding" and isinstance(expr, cst.SimpleString) and expr.evaluated_value in ("same", "valid"):
+                values[name] = expr.evaluated_value
+            else:
+                value = constant(self.dataflow, expr)
+                values[name] = (value,) * spatial if isinstance(value, int) else value
+            if values[name] is None or (not isinstance(values[name], str) and len(values[name]) != spatial):
+                return False
+        if values["padding"] == "same":
+            return True  # torch allows it with stride 1 only, and then keeps the sizes
+        if values["padding"] == "valid":
+            values["padding"] = (0,) * spatial
+        return all(s == 1 and 2 * p == d * (k - 1) for k, s, p, d in
+                   zip(values["kernel_size"], values["stride"], values["padding"], values["dilation"]))
 
     def _format_keeping_output(self, module, argument) -> Layout:
         """`self.pool(x)`, `self.up(x)`, `self.pad(x)`: contiguous only when x is known not to be
@@ -312,6 +352,17 @@ def _channels_first(layout) -> bool:
     if channel.size == "1" or channel.rank is None or any(r is None or not isinstance(r, int) for r in ranks):
         return False
     return channel.rank != max(ranks)
+
+
+_CONV_PARAMETERS = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups", "bias",
+                    "padding_mode")
+
+
+def _same_text(layouts, a, b) -> bool:
+    """`nn.Conv3d(c, c, ...)`: the same name, attribute or literal for both channel counts."""
+    if not isinstance(a, (cst.Name, cst.Attribute, cst.Integer)) or b is None:
+        return False
+    return layouts.facts.module.code_for_node(a) == layouts.facts.module.code_for_node(b)
 
 
 def _pointwise(constructor) -> bool:
