@@ -42,8 +42,14 @@ class ReshapeCopies(Rule):
     Layouts follow the code wherever it runs: inside functions and methods, at module level
     (scripts, notebook cells) and in class bodies. Sizes and memory order flow through
     assignments, tuple unpacking, `self.<attr>` set in `__init__`, `nn.Linear`, `nn.Embedding`
-    and `nn.LayerNorm` outputs (fresh contiguous memory of known sizes), shape-preserving layers
-    (`nn.Dropout`, activations), `unbind`/`chunk`/`split` (methods, and the `torch.split(x, ...)`
+    and `nn.LayerNorm` outputs (fresh contiguous memory of known sizes), convolutions (spatial
+    sizes kept when the code spells a kernel and padding that make up for each other, the
+    channel size kept when `in_channels` and `out_channels` are the same), shape-preserving layers
+    (`nn.Dropout`, activations), pooling, upsampling, padding and transposed-conv modules (which,
+    like the functions below, keep a channels-last input channels-last), blocks called from a loop
+    over an `nn.ModuleList` or `nn.Sequential` (fresh memory, like any submodule's output), new
+    shapes that repeat the receiver's own sizes (`x.reshape(-1, x.shape[-2], x.shape[-1])`),
+    `unbind`/`chunk`/`split` (methods, and the `torch.split(x, ...)`
     spellings), `@`/`matmul`, `repeat_interleave`,
     `unflatten` (a dim split into adjacent dims), `torch.meshgrid` (broadcast views, stride 0
     along the other inputs' dims), `F.unfold`/`F.fold` (fresh contiguous memory), `torch.cat`,
