@@ -141,10 +141,14 @@ def test_torch_keeps_a_transposed_input_strides_through_these_layers(layer):
 def test_torch_activation_modules_keep_a_transposed_input_strides(name):
     torch = pytest.importorskip("torch")
     layer = getattr(torch.nn, name)(*((0.1, 0.0) if name == "Threshold" else ()))
-    x = torch.randn(2, 6, 8).transpose(1, 2) if name == "Dropout1d" else torch.randn(2, 6, 8, 4).transpose(2, 3)
-    for training in (True, False):
-        layer.train(training)
-        assert layer(x).stride() == x.stride()
+    if name == "Dropout1d":
+        inputs = [torch.randn(2, 6, 8).transpose(1, 2)]
+    else:
+        inputs = [torch.randn(2, 6, 8, 4).transpose(2, 3), torch.randn(2, 6, 8, 4).to(memory_format=torch.channels_last)]
+    for x in inputs:
+        for training in (True, False):
+            layer.train(training)
+            assert layer(x).stride() == x.stride()
 
 
 _CONV = """

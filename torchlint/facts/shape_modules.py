@@ -7,7 +7,12 @@ convolutions and channel norms (`nn.Conv2d`, `nn.BatchNorm2d`, `nn.GroupNorm`, .
 input's number of dims, `out_channels` in dim 1 (dim 0 unbatched), the spatial sizes of a
 pointwise conv; fresh memory that is contiguous unless the input is channels-last (checked with
 `is_contiguous()` on transposed, sliced, channels-last and channels-last-3d inputs: only a 4-D
-or 5-D input whose dim 1 is innermost gives a channels-last output).
+or 5-D input whose dim 1 is innermost gives a channels-last output). A conv keeps the spatial
+sizes when its constant kernel, padding and dilation make up for each other at stride 1
+(`shape_constants`), and the channel size when `in_channels` and `out_channels` are spelled the
+same. Pooling, upsampling, padding and transposed-conv layers allocate in the input's memory
+format (a channels-last input stays channels-last), like their functional forms; a block taken
+from a loop over an `nn.ModuleList`/`nn.Sequential` is a submodule like `self.proj`.
 """
 
 from __future__ import annotations
@@ -172,8 +177,10 @@ class ModuleValues:
 
     def _layer_output(self, module, call):
         """The output of a layer `self.<name>(x)` other than the shape-preserving and feature ones:
-        convolutions and channel norms are known (see the module docstring); any other layer's
-        output is fresh memory of unknown sizes, assumed contiguous (`OPAQUE`)."""
+        convolutions and channel norms are known (see the module docstring), pooling, upsampling,
+        padding and transposed-conv layers keep a channels-last input's format
+        (`_format_keeping_output`); any other layer's output is fresh memory of unknown sizes,
+        assumed contiguous (`OPAQUE`)."""
         args = [a for a in call.args if a.keyword is None]
         if module in RESIZING or module in RESIZING_1D or module in FORMAT_KEEPING:
             return self._format_keeping_output(module, args[0].value) if len(args) == 1 and len(call.args) == 1 \
