@@ -18,8 +18,10 @@ and the pre-commit case: one file with nothing to find, and a 1,000-line file wi
 
 Every command runs in a child process; CPU seconds (user + system, including the child's own
 workers), wall seconds and peak RSS come from `os.wait4`. Medians over `--repeat` runs (the peers,
-which are slow, run `--peer-repeat` times). Timings on a shared machine are noisy: compare the
-ratios, which are measured in the same run.
+which are slow, run `--peer-repeat` times). The floors and torchlint run in rounds, one of each per
+round, so that a machine that slows down or speeds up during the benchmark (a shared or throttled
+one) moves both sides of a ratio alike; the ratio to the floor of each round is printed under the
+table. Compare ratios, not seconds, between runs.
 """
 
 from __future__ import annotations
@@ -106,12 +108,19 @@ def measure(command: list[str], cwd: str | None = None) -> Sample:
 
 
 def run_rows(label: str, command: list[str], repeat: int, cwd: str | None = None, before=None) -> Row:
-    row = Row(label)
+    return run_rounds([(label, command, cwd, before)], repeat)[0]
+
+
+def run_rounds(specs: list[tuple], repeat: int) -> list[Row]:
+    """One Row per (label, command, cwd, before) spec, measured in `repeat` rounds: each round runs
+    every command once, in order, so that drift of the machine's speed affects every row alike."""
+    rows = [Row(label) for label, *_ in specs]
     for _ in range(repeat):
-        if before:
-            before()
-        row.samples.append(measure(command, cwd))
-    return row
+        for row, (_, command, cwd, before) in zip(rows, specs):
+            if before:
+                before()
+            row.samples.append(measure(command, cwd))
+    return rows
 
 
 # --- trees -----------------------------------------------------------------------------------
@@ -211,14 +220,14 @@ def bench_tree(name: str, tree: str, work: str, args, peer_bins: dict) -> list[R
     def wipe_cache():
         shutil.rmtree(cache, ignore_errors=True)
 
-    rows = [
-        run_rows("libcst.parse_module loop (floor)", [sys.executable, "-c", PARSE_FLOOR, listing], args.repeat),
-        run_rows("ast.parse loop", [sys.executable, "-c", AST_FLOOR, listing], args.repeat),
-        run_rows("torchlint cold (--no-cache, all cores)", torchlint("--no-cache", "."), args.repeat, cwd=tree),
-        run_rows("torchlint cold (--no-cache, -j 1)", torchlint("--no-cache", "-j", "1", "."), args.repeat, cwd=tree),
-        run_rows("torchlint cold, writing the cache", torchlint("--cache-dir", cache, "."), args.repeat, cwd=tree, before=wipe_cache),
-        run_rows("torchlint warm (cache, nothing changed)", torchlint("--cache-dir", cache, "."), args.repeat, cwd=tree),
-    ]
+    rows = run_rounds([
+        ("libcst.parse_module loop (floor)", [sys.executable, "-c", PARSE_FLOOR, listing], None, None),
+        ("ast.parse loop", [sys.executable, "-c", AST_FLOOR, listing], None, None),
+        ("torchlint cold (--no-cache, all cores)", torchlint("--no-cache", "."), tree, None),
+        ("torchlint cold (--no-cache, -j 1)", torchlint("--no-cache", "-j", "1", "."), tree, None),
+        ("torchlint cold, writing the cache", torchlint("--cache-dir", cache, "."), tree, wipe_cache),
+        ("torchlint warm (cache, nothing changed)", torchlint("--cache-dir", cache, "."), tree, None),
+    ], args.repeat)
     cold, warm = rows[2], rows[5]
     same = len({s.stdout for s in cold.samples + warm.samples + rows[3].samples}) == 1
     warm.note = "output identical to cold" if same else "OUTPUT DIFFERS from cold"
@@ -232,6 +241,10 @@ def bench_tree(name: str, tree: str, work: str, args, peer_bins: dict) -> list[R
             row = run_rows(label, [os.path.join(bin_dir, command[0]), *command[1:], "."], args.peer_repeat, cwd=tree)
         rows.append(row)
     print_table(rows, lines, floor=rows[0], ours=cold)
+    for row in rows[2:4]:
+        ratios = [s.cpu / f.cpu for s, f in zip(row.samples, rows[0].samples)]
+        print(f"{row.label}: CPU/floor per round {' '.join(f'{r:.2f}' for r in ratios)}, "
+              f"median {statistics.median(ratios):.2f}")
     return rows
 
 

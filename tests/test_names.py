@@ -62,3 +62,31 @@ def test_unwrap_optional(annotation, expected):
     names = ModuleFacts(cst.parse_module(source)).names
     found = unwrap_optional(cst.parse_expression(annotation), names)
     assert (None if found is None else cst.Module([]).code_for_node(found)) == expected
+
+
+def test_every_def_of_the_file_is_listed_once_in_source_order():
+    source = (
+        "def a():\n"
+        "    def inner():\n"
+        "        pass\n"
+        "class C:\n"
+        "    if True:\n"
+        "        def m(self):\n"
+        "            pass\n"
+        "    else:\n"
+        "        def m(self):\n"
+        "            pass\n"
+        "try:\n"
+        "    def b():\n"
+        "        pass\n"
+        "finally:\n"
+        "    x = lambda: 0\n"
+        "match x:\n"
+        "    case 1:\n"
+        "        def d():\n"
+        "            pass\n"
+    )
+    names = ModuleFacts(cst.parse_module(source)).names
+    assert [(d.name.value, d.params.params[0].name.value if d.params.params else "") for d in names.defs] == [
+        ("a", ""), ("inner", ""), ("m", "self"), ("m", "self"), ("b", ""), ("d", "")]
+    assert len({id(d) for d in names.defs}) == 6

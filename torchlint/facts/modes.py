@@ -151,21 +151,8 @@ class Modes:
         """(FunctionDef or None for the script, its statements) for every scope of the file."""
         if self._scopes is None:
             self._scopes = [(None, list(self.module.body))]
-            self._scopes += [(function, body_of(function.body)) for function in self._all_functions()]
+            self._scopes += [(function, body_of(function.body)) for function in self.names.defs]
         return self._scopes
-
-    def _all_functions(self) -> Iterator:
-        stack = list(self.module.body)
-        while stack:
-            statement = stack.pop(0)
-            if isinstance(statement, cst.FunctionDef):
-                yield statement
-                stack.extend(body_of(statement.body))
-            elif isinstance(statement, cst.ClassDef):
-                stack.extend(body_of(statement.body))
-            else:
-                for block in child_bodies(statement):
-                    stack.extend(block)
 
     # --- calls --------------------------------------------------------------------------------
 

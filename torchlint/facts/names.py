@@ -77,6 +77,7 @@ class Names:
         self.star_modules: list[str] = []
         self.classes: dict[str, list] = defaultdict(list)  # class name -> ClassDef nodes
         self.functions: dict[str, list] = defaultdict(list)  # function name -> FunctionDef nodes
+        self.defs: list = []  # every FunctionDef of the file (methods and nested defs too), in source order
         self.imported_modules: set[str] = set()
 
     @classmethod
@@ -90,6 +91,7 @@ class Names:
                 names.classes[statement.name.value].append(statement)
             elif kind is function_def:
                 names.functions[statement.name.value].append(statement)
+                names.defs.append(statement)
             for small in small_statements(statement):
                 kind = type(small)
                 if kind is import_:
