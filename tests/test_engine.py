@@ -220,3 +220,28 @@ def test_a_linted_files_tree_and_facts_are_freed_without_the_cycle_collector():
         gc.enable()
     assert parsed and len({d.code for d in diagnostics}) > 3
     assert after == before
+
+
+def test_code_cpython_accepts_is_parsed_without_libcsts_node_checks():
+    # LibCST's per-node check rejects this valid line (a LibCST bug: no space before `(lambda`);
+    # checked by CPython, the parser's tree is used as it is built.
+    from torchlint.engine import lint_text
+    from torchlint.registry import all_rules
+
+    diagnostics, parsed = lint_text("x = () if 0 else(lambda:())\n", "a.py", all_rules())
+    assert parsed and diagnostics == []
+
+
+def test_nodes_built_after_a_parse_are_checked_as_usual():
+    import libcst as cst
+    import pytest
+
+    from torchlint.engine import lint_text
+    from torchlint.registry import all_rules
+
+    lint_text("import torch.nn as nn\nclass Net(nn.Module):\n    pass\n", "a.py", all_rules())
+    with pytest.raises(cst.CSTValidationError):
+        cst.IfExp(test=cst.Name("a"), body=cst.Name("b"), orelse=cst.Name("c"), whitespace_before_if=cst.SimpleWhitespace(""))
+    # and code CPython rejects is still judged by LibCST's checked parse
+    diagnostics, parsed = lint_text("import torch.nn as nn\nx = (\n", "a.py", all_rules())
+    assert not parsed and [d.code for d in diagnostics] == ["TL001"]
