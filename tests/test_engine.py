@@ -245,3 +245,16 @@ def test_nodes_built_after_a_parse_are_checked_as_usual():
     # and code CPython rejects is still judged by LibCST's checked parse
     diagnostics, parsed = lint_text("import torch.nn as nn\nx = (\n", "a.py", all_rules())
     assert not parsed and [d.code for d in diagnostics] == ["TL001"]
+
+
+def test_a_rule_runs_only_on_files_holding_one_of_its_tokens_and_all_it_requires():
+    class _FlagsWithOthers(_FlagsNames):
+        tokens = ("flag",)
+        requires = ("other",)
+
+    def codes(text):
+        return [d.code for d in lint_text(text, "a.py", [_FlagsWithOthers])[0]]
+
+    assert codes("flag = 1\nother = 2\n") == ["TL997"]
+    assert codes("flag = 1\n") == []  # the only token, without what the rule requires
+    assert codes("other = 1\nflags = 2\n") == []  # not a `flag` name: the rule ran, found nothing

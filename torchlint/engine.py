@@ -272,7 +272,7 @@ def _located_nodes(reports: list[Report]) -> list:
 
 
 def _may_trigger(rule: type[Rule], text: str) -> bool:
-    return not rule.tokens or any(token in text for token in rule.tokens)
+    return (not rule.tokens or any(token in text for token in rule.tokens)) and all(token in text for token in rule.requires)
 
 
 def _run_rules(context: FileContext, rules: list[type[Rule]]) -> list[tuple[type[Rule], BaseException]]:
