@@ -195,17 +195,23 @@ def nesting_depth(tree) -> int:
     import ast
 
     node_type, bool_op = ast.AST, ast.BoolOp
+    fields_of = _AST_FIELDS
     deepest = 0
     stack = [(tree, 1)]
     push, pop = stack.append, stack.pop
-    # `ast.iter_child_nodes`, inlined (this runs over every node of every file), and without
-    # stacking the leaves that hold nothing (`Load`, `Store`, operators): they count as one level.
+    # `ast.iter_child_nodes`, inlined (this runs over every node of every file), reading only
+    # the fields that may hold a node, and without stacking the leaves that hold nothing
+    # (`Load`, `Store`, operators): they count as one level.
     while stack:
         node, depth = pop()
+        kind = type(node)
         # `a and b and c` is one flat BoolOp here, but nested pairs in LibCST: count them.
-        below = depth + (len(node.values) if type(node) is bool_op else 1)
+        below = depth + (len(node.values) if kind is bool_op else 1)
         leaf = depth
-        for name in node._fields:
+        fields = fields_of.get(kind)
+        if fields is None:
+            fields = _ast_node_fields(kind)
+        for name in fields:
             value = getattr(node, name, None)
             if type(value) is list:
                 for item in value:
@@ -222,6 +228,24 @@ def nesting_depth(tree) -> int:
         if leaf > deepest:
             deepest = leaf
     return deepest
+
+
+_AST_FIELDS: dict[type, tuple[str, ...]] = {}
+_AST_PRIMITIVES = frozenset({"identifier", "string", "constant", "int"})
+
+
+def _ast_node_fields(kind: type) -> tuple[str, ...]:
+    """The fields of a CPython node class that may hold nodes: all but those its grammar line
+    (the class's docstring, `Name(identifier id, expr_context ctx)`) types as names, strings,
+    constants or ints; all of them when that line does not describe exactly its fields."""
+    fields = tuple(getattr(kind, "_fields", ()))
+    signature = re.fullmatch(r"\w+\((.*)\)", ((kind.__doc__ or "").splitlines() or [""])[0].strip())
+    if signature is not None:
+        typed = [part.split() for part in signature.group(1).split(",") if part.strip()]
+        if all(len(pair) == 2 for pair in typed) and tuple(name for _, name in typed) == fields:
+            fields = tuple(name for grammar, name in typed if grammar.rstrip("?*") not in _AST_PRIMITIVES)
+    _AST_FIELDS[kind] = fields
+    return fields
 
 
 def _too_deep(path: str, depth: int) -> Diagnostic:
