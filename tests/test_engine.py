@@ -258,3 +258,20 @@ def test_a_rule_runs_only_on_files_holding_one_of_its_tokens_and_all_it_requires
     assert codes("flag = 1\nother = 2\n") == ["TL997"]
     assert codes("flag = 1\n") == []  # the only token, without what the rule requires
     assert codes("other = 1\nflags = 2\n") == []  # not a `flag` name: the rule ran, found nothing
+
+
+def test_while_another_thread_runs_the_parse_keeps_libcsts_node_checks():
+    # another thread might build nodes while the parse runs: they must stay checked
+    import threading
+
+    from torchlint.registry import all_rules
+
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        diagnostics, parsed = lint_text("x = () if 0 else(lambda:())\n", "a.py", all_rules())
+    finally:
+        release.set()
+        other.join()
+    assert not parsed and [d.code for d in diagnostics] == ["TL001"]

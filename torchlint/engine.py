@@ -407,7 +407,10 @@ def _unvalidated():
     """
     node = cst.CSTNode
     saved = node.__dict__.get("__post_init__")
-    if saved is None or threading.active_count() != 1:  # another thread might build nodes meanwhile
+    # Only where it does nothing but check (a later LibCST may do more there), and while no other
+    # thread might build nodes meanwhile.
+    if getattr(saved, "__code__", None) is None or saved.__code__.co_names != ("_validate",) \
+            or threading.active_count() != 1:
         yield
         return
     node.__post_init__ = _unchecked
