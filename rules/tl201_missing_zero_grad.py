@@ -78,6 +78,7 @@ class MissingZeroGrad(Rule):
     severity = Severity.ERROR
     summary = "A loop runs backward() and step() without resetting the gradients each iteration"
     tokens = ("backward",)
+    requires = ("step",)  # no `step()`, no update to judge
 
     VALID = (
         "import torch\nm = torch.nn.Linear(3, 1)\nopt = torch.optim.SGD(m.parameters(), lr=0.1)\nfor x in xs:\n    opt.zero_grad()\n    m(x).sum().backward()\n    opt.step()\n",

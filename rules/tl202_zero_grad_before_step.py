@@ -68,6 +68,7 @@ class ZeroGradBeforeStep(Rule):
     severity = Severity.ERROR
     summary = "zero_grad() runs between backward() and step() and wipes the gradients"
     tokens = ("backward",)
+    requires = ("step",)  # no `step()`, no update to judge
 
     VALID = (
         "import torch\nm = torch.nn.Linear(3, 1)\nopt = torch.optim.SGD(m.parameters(), lr=0.1)\nfor x in xs:\n    m(x).sum().backward()\n    opt.step()\n    opt.zero_grad()\n",

@@ -125,22 +125,24 @@ class UnregisteredSubmodule(Rule):
         for method in body_of(node.body):
             if not isinstance(method, cst.FunctionDef):
                 continue
-            candidates = _plain_containers(method)
-            if candidates and handed is None:
-                handed = _handed_to_modules(node, modules)
-            for statement, target, value in candidates:
+            for statement, target, value in _plain_containers(method):
                 attr = target.attr.value
+                # Most containers hold no module (`self.dims = [64, 128]`): asked first, as the
+                # questions below walk the whole class or method.
+                built = _built_modules(value, modules)
+                if not built and _is_empty(value):
+                    built = [e for _, added in _filled_in(method, attr) for e in added if _holds_module(e, modules)]
+                if not built:
+                    continue
+                if handed is None:
+                    handed = _handed_to_modules(node, modules)
                 if attr in handed or _registers(method, attr):
                     continue  # `nn.Sequential(*self.blocks)`, `add_module`: registered some other way
                 if method.name.value != "__init__" and _holds_module_elsewhere(node, attr, statement):
                     continue  # a module attribute set to a list raises `TypeError`: no silent bug
                 if _assigned_again(method, statement, attr, self.facts.get(Dataflow).parent):
                     continue  # assigned again in the same method (wrapped later, or replaced)
-                built = _built_modules(value, modules)
-                if not built and _is_empty(value):
-                    built = [e for _, added in _filled_in(method, attr) for e in added if _holds_module(e, modules)]
-                if built:
-                    self._report(target, value, built, node)
+                self._report(target, value, built, node)
 
     def _report(self, target, value, built, class_node) -> None:
         container = _container_word(value)

@@ -220,3 +220,58 @@ def test_a_linted_files_tree_and_facts_are_freed_without_the_cycle_collector():
         gc.enable()
     assert parsed and len({d.code for d in diagnostics}) > 3
     assert after == before
+
+
+def test_code_cpython_accepts_is_parsed_without_libcsts_node_checks():
+    # LibCST's per-node check rejects this valid line (a LibCST bug: no space before `(lambda`);
+    # checked by CPython, the parser's tree is used as it is built.
+    from torchlint.engine import lint_text
+    from torchlint.registry import all_rules
+
+    diagnostics, parsed = lint_text("x = () if 0 else(lambda:())\n", "a.py", all_rules())
+    assert parsed and diagnostics == []
+
+
+def test_nodes_built_after_a_parse_are_checked_as_usual():
+    import libcst as cst
+    import pytest
+
+    from torchlint.engine import lint_text
+    from torchlint.registry import all_rules
+
+    lint_text("import torch.nn as nn\nclass Net(nn.Module):\n    pass\n", "a.py", all_rules())
+    with pytest.raises(cst.CSTValidationError):
+        cst.IfExp(test=cst.Name("a"), body=cst.Name("b"), orelse=cst.Name("c"), whitespace_before_if=cst.SimpleWhitespace(""))
+    # and code CPython rejects is still judged by LibCST's checked parse
+    diagnostics, parsed = lint_text("import torch.nn as nn\nx = (\n", "a.py", all_rules())
+    assert not parsed and [d.code for d in diagnostics] == ["TL001"]
+
+
+def test_a_rule_runs_only_on_files_holding_one_of_its_tokens_and_all_it_requires():
+    class _FlagsWithOthers(_FlagsNames):
+        tokens = ("flag",)
+        requires = ("other",)
+
+    def codes(text):
+        return [d.code for d in lint_text(text, "a.py", [_FlagsWithOthers])[0]]
+
+    assert codes("flag = 1\nother = 2\n") == ["TL997"]
+    assert codes("flag = 1\n") == []  # the only token, without what the rule requires
+    assert codes("other = 1\nflags = 2\n") == []  # not a `flag` name: the rule ran, found nothing
+
+
+def test_while_another_thread_runs_the_parse_keeps_libcsts_node_checks():
+    # another thread might build nodes while the parse runs: they must stay checked
+    import threading
+
+    from torchlint.registry import all_rules
+
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        diagnostics, parsed = lint_text("x = () if 0 else(lambda:())\n", "a.py", all_rules())
+    finally:
+        release.set()
+        other.join()
+    assert not parsed and [d.code for d in diagnostics] == ["TL001"]

@@ -186,6 +186,20 @@ def test_a_walk_for_some_node_classes_sees_every_node_of_them_in_libcst_order(wa
         assert [id(n) for n in seen] == [id(n) for n in expected]
 
 
+def test_a_walk_for_statements_only_enters_no_expression():
+    # rules of classes and of the whole module pay nothing for the expressions of a file
+    import libcst as cst
+
+    from torchlint.walk import TRIVIA, walked_fields
+
+    entered = walked_fields(TRIVIA, frozenset({"ClassDef", "Module"}))
+    assert {cst.ClassDef, cst.FunctionDef, cst.IndentedBlock, cst.If, cst.Else, cst.Try, cst.Match} <= set(entered)
+    assert not {cst.Call, cst.ListComp, cst.CompFor, cst.Lambda, cst.SimpleStatementLine, cst.Expr} & set(entered)
+    assert entered[cst.ClassDef] == ("body",)  # not its bases, decorators or keywords
+    calls = walked_fields(TRIVIA, frozenset({"Call"}))
+    assert {cst.Call, cst.CompFor, cst.CompIf, cst.ListComp} <= set(calls) and cst.Name not in calls
+
+
 def test_walk_calls_visit_and_leave_handlers_in_libcst_order():
     import libcst as cst
 

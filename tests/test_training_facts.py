@@ -511,3 +511,34 @@ def test_aliases_are_those_of_the_scope_that_reads_the_names():
     in_b = facts.loops[0].node
     assert facts.same_as("opt", in_a) == {"opt", "net_opt"}
     assert facts.same_as("opt", in_b) == {"opt"}
+
+
+def test_a_loops_paths_are_expanded_only_when_a_question_follows_them(monkeypatch):
+    # The scheduler rule lists the loops but follows no path: it pays for no expansion.
+    from torchlint.engine import lint_text
+    from torchlint.facts.iteration import Paths
+    from torchlint.registry import all_rules
+
+    expanded = []
+    expand = Paths.expand
+    monkeypatch.setattr(Paths, "expand", lambda self: expanded.append(self.loop.node) or expand(self))
+    source = HEADER + textwrap.dedent("""
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.StepLR(opt, 1)
+        for epoch in range(3):
+            for x in xs:
+                opt.zero_grad()
+                model(x).sum().backward()
+                opt.step()
+            sched.step()
+    """)
+    rules = {rule.code: rule for rule in all_rules()}
+    lint_text(source, "train.py", [rules["TL207"]])
+    assert expanded == []
+    facts = loop_facts(source)
+    assert expanded == [] and len(facts.loops) == 2
+    inner = facts.loops[0]
+    assert [kinds(path) for path in inner.paths] == [[(RESET, "opt"), (BACKWARD, None), (STEP, "opt")]]
+    assert inner.paths is inner.paths and expanded == [inner.node]  # once, on first use
+    diagnostics, _ = lint_text(source.replace("        opt.zero_grad()\n", ""), "train.py", [rules["TL201"]])
+    assert [d.code for d in diagnostics] == ["TL201"] and len(expanded) == 3  # both loops, for the rule that follows paths

@@ -6,8 +6,10 @@ a bad input file, so it can run in a worker process and its result can be cached
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
+import threading
 import warnings
 from typing import TYPE_CHECKING, Iterable
 
@@ -175,7 +177,7 @@ def lint_text(text: str, path: str, enabled: Iterable[type[Rule]], reparse: Repa
     try:
         module = reparse(folded, tree) if reparse is not None else None
         if module is None:
-            module = _parse(folded)
+            module = _parse(folded, validate=problem is not None)
     except _SyntaxProblem as found:
         return [(problem or found).diagnostic(path, text)], False
     context = FileContext(module, path, folded, enabled_codes=[rule.code for rule in rules], cpython_tree=tree)
@@ -193,17 +195,23 @@ def nesting_depth(tree) -> int:
     import ast
 
     node_type, bool_op = ast.AST, ast.BoolOp
+    fields_of = _AST_FIELDS
     deepest = 0
     stack = [(tree, 1)]
     push, pop = stack.append, stack.pop
-    # `ast.iter_child_nodes`, inlined (this runs over every node of every file), and without
-    # stacking the leaves that hold nothing (`Load`, `Store`, operators): they count as one level.
+    # `ast.iter_child_nodes`, inlined (this runs over every node of every file), reading only
+    # the fields that may hold a node, and without stacking the leaves that hold nothing
+    # (`Load`, `Store`, operators): they count as one level.
     while stack:
         node, depth = pop()
+        kind = type(node)
         # `a and b and c` is one flat BoolOp here, but nested pairs in LibCST: count them.
-        below = depth + (len(node.values) if type(node) is bool_op else 1)
+        below = depth + (len(node.values) if kind is bool_op else 1)
         leaf = depth
-        for name in node._fields:
+        fields = fields_of.get(kind)
+        if fields is None:
+            fields = _ast_node_fields(kind)
+        for name in fields:
             value = getattr(node, name, None)
             if type(value) is list:
                 for item in value:
@@ -220,6 +228,24 @@ def nesting_depth(tree) -> int:
         if leaf > deepest:
             deepest = leaf
     return deepest
+
+
+_AST_FIELDS: dict[type, tuple[str, ...]] = {}
+_AST_PRIMITIVES = frozenset({"identifier", "string", "constant", "int"})
+
+
+def _ast_node_fields(kind: type) -> tuple[str, ...]:
+    """The fields of a CPython node class that may hold nodes: all but those its grammar line
+    (the class's docstring, `Name(identifier id, expr_context ctx)`) types as names, strings,
+    constants or ints; all of them when that line does not describe exactly its fields."""
+    fields = tuple(getattr(kind, "_fields", ()))
+    signature = re.fullmatch(r"\w+\((.*)\)", ((kind.__doc__ or "").splitlines() or [""])[0].strip())
+    if signature is not None:
+        typed = [part.split() for part in signature.group(1).split(",") if part.strip()]
+        if all(len(pair) == 2 for pair in typed) and tuple(name for _, name in typed) == fields:
+            fields = tuple(name for grammar, name in typed if grammar.rstrip("?*") not in _AST_PRIMITIVES)
+    _AST_FIELDS[kind] = fields
+    return fields
 
 
 def _too_deep(path: str, depth: int) -> Diagnostic:
@@ -270,7 +296,7 @@ def _located_nodes(reports: list[Report]) -> list:
 
 
 def _may_trigger(rule: type[Rule], text: str) -> bool:
-    return not rule.tokens or any(token in text for token in rule.tokens)
+    return (not rule.tokens or any(token in text for token in rule.tokens)) and all(token in text for token in rule.requires)
 
 
 def _run_rules(context: FileContext, rules: list[type[Rule]]) -> list[tuple[type[Rule], BaseException]]:
@@ -355,15 +381,47 @@ class _SyntaxProblem(Exception):
         return make_diagnostic(codes.SYNTAX_ERROR, f"syntax error: {self.message}", path, self.row, self.column)
 
 
-def _parse(text: str):
+def _parse(text: str, validate: bool = True):
+    """LibCST's tree of `text`. `validate=False` when CPython accepted the text: see `_unvalidated`."""
     try:
-        return cst.parse_module(text)
+        if validate:
+            return cst.parse_module(text)
+        with _unvalidated():
+            return cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
         raise _syntax_problem(text, exc) from None
     except RecursionError:
         raise _SyntaxProblem("code is nested too deeply to parse", 1, 1) from None
     except Exception as exc:  # the native parser reports some failures as other errors
         raise _SyntaxProblem(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 1, 1) from None
+
+
+@contextlib.contextmanager
+def _unvalidated():
+    """LibCST's parser without its per-node checks, while this thread alone runs.
+
+    Every node LibCST builds checks its own fields (`CSTNode.__post_init__` calls `_validate`:
+    spacing around keywords, balanced parentheses), a fifth of the cost of a parse. A tree
+    its parser builds from code CPython accepted needs no such check: the parser only builds
+    what its grammar allows. Nodes built later (fixes) are checked as usual.
+    """
+    node = cst.CSTNode
+    saved = node.__dict__.get("__post_init__")
+    # Only where it does nothing but check (a later LibCST may do more there), and while no other
+    # thread might build nodes meanwhile.
+    if getattr(saved, "__code__", None) is None or saved.__code__.co_names != ("_validate",) \
+            or threading.active_count() != 1:
+        yield
+        return
+    node.__post_init__ = _unchecked
+    try:
+        yield
+    finally:
+        node.__post_init__ = saved
+
+
+def _unchecked(self) -> None:
+    pass
 
 
 def _syntax_problem(text: str, exc) -> _SyntaxProblem:

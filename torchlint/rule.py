@@ -85,6 +85,7 @@ class Rule:
     # Text prefilter: the rule can only fire on a file that contains one of these substrings.
     # An empty tuple means "any file".
     tokens: ClassVar[tuple[str, ...]] = ()
+    requires: ClassVar[tuple[str, ...]] = ()  # and can only fire on a file that contains all of these
     VALID: ClassVar[tuple[str, ...]] = ()
     INVALID: ClassVar[tuple[Invalid | str, ...]] = ()
 

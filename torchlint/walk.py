@@ -71,10 +71,10 @@ class Dispatch:
 def walked_fields(skip: frozenset, handled: frozenset) -> dict[type, tuple[str, ...]]:
     """Per node class, the fields a walk must read: those that may hold a node it enters.
 
-    A walk enters no node of a class in `skip`, nor one of a class that no handler wants and
-    whose fields can hold only such nodes (a leaf: `Name`, `Integer`, `SimpleString`, the
-    operators...): nothing below it could be dispatched. Read from LibCST's field annotations;
-    about half the nodes of real code are such leaves.
+    A walk enters no node of a class in `skip`, nor one below which no node a handler wants
+    can be: a leaf (`Name`, `Integer`, the operators: about half the nodes of real code), and,
+    when no handler wants a node inside expressions (rules of classes or of the whole module),
+    every expression. Read from LibCST's field annotations.
     """
     key = (skip, handled)
     table = _WALKED.get(key)
@@ -85,6 +85,7 @@ def walked_fields(skip: frozenset, handled: frozenset) -> dict[type, tuple[str, 
 
 _WALKED: dict[tuple[frozenset, frozenset], dict[type, tuple[str, ...]]] = {}
 _KNOWN: set[type] = set()  # the node classes the tables were made from
+_HOLDS: dict[type, dict[str, set]] = {}  # node class -> field -> the node classes it may hold
 
 
 def _walked_fields(skip: frozenset, handled: frozenset) -> dict[type, tuple[str, ...]]:
@@ -92,17 +93,23 @@ def _walked_fields(skip: frozenset, handled: frozenset) -> dict[type, tuple[str,
 
     classes = _node_classes(libcst.CSTNode)
     _KNOWN.update(classes)
-    holds = {cls: {field: _held_classes(hint) for field, hint in _field_hints(cls).items()} for cls in classes}
-    skipped = {cls for cls in classes if cls.__name__ in skip}
-    while True:  # a class no handler wants, whose fields hold only skipped classes, is skipped too
-        walked = {
-            cls: tuple(field for field in child_fields(cls) if not holds[cls].get(field, {object}) <= skipped)
-            for cls in classes
-        }
-        more = {cls for cls in classes if cls not in skipped and cls.__name__ not in handled and not walked[cls]}
+    if len(_HOLDS) != len(classes):  # what each field may hold: the same for every table
+        _HOLDS.update({cls: {field: _held_classes(hint) for field, hint in _field_hints(cls).items()} for cls in classes})
+    holds = _HOLDS
+    candidates = {cls for cls in classes if cls.__name__ not in skip}
+
+    def leads(cls: type, field: str, entered: set) -> bool:
+        held = holds[cls].get(field, {object})
+        return object in held or not held.isdisjoint(entered)
+
+    # Entered: a wanted class, or one with a field that may hold an entered class (to a fixpoint).
+    entered = {cls for cls in candidates if cls.__name__ in handled}
+    while True:
+        more = {cls for cls in candidates - entered if any(leads(cls, f, entered) for f in child_fields(cls))}
         if not more:
-            return {cls: fields for cls, fields in walked.items() if cls not in skipped}
-        skipped |= more
+            break
+        entered |= more
+    return {cls: tuple(f for f in child_fields(cls) if leads(cls, f, entered)) for cls in entered}
 
 
 def _node_classes(base: type) -> set[type]:
@@ -136,6 +143,9 @@ def _held_classes(hint: Any) -> set:
         return set() if issubclass(hint, (str, libcst.MaybeSentinel)) else {object}
     if typing.get_origin(hint) is typing.Literal:
         return set()
+    if isinstance(hint, typing.ForwardRef):  # `Optional["CompIf"]`: a node class named in a string
+        named = {cls for cls in _node_classes(libcst.CSTNode) if cls.__name__ == hint.__forward_arg__}
+        return set().union(*map(_node_classes, named)) if named else {object}
     arguments = typing.get_args(hint)
     if not arguments or isinstance(hint, str):  # an unresolved or bare annotation: anything
         return {object}

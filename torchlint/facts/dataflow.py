@@ -32,7 +32,7 @@ from typing import Callable
 
 from torchlint._lazy import lazy_module
 from torchlint.facts.statements import code_fields, is_true
-from torchlint.walk import _IS_NODE, is_node_type
+from torchlint.walk import is_node_type
 
 cst = lazy_module("libcst")
 
@@ -273,30 +273,39 @@ class Dataflow:
         """Every node's parent, whitespace and punctuation left out (no rule asks about them).
 
         One pass over the whole tree, the first time any rule asks: `code_children` inlined,
-        with whether a value is a node looked up by its type (see `walk.children_in`).
+        with whether a value is a node, and which of its fields hold code, looked up by its type
+        in one table (see `walk.children_in`); a leaf (a name, a number, an operator: about half
+        the nodes) gets its parent without being stacked.
         """
         parents = self._parents
-        fields_of, is_node = _FIELDS_OF, _IS_NODE
-        stack = [self.facts.module]
+        table = _CODE_TABLE
+        module = self.facts.module
+        stack = [module]
         push, pop = stack.append, stack.pop
+        if type(module) not in table:
+            _code_entry(type(module))
         while stack:
             node = pop()
-            kind = type(node)
-            fields = fields_of.get(kind)
-            if fields is None:
-                fields = fields_of[kind] = code_fields(kind)
-            for field in fields:
+            for field in table[type(node)]:
                 value = getattr(node, field)
                 value_kind = type(value)
                 if value_kind is list or value_kind is tuple:
                     for child in value:
-                        child_kind = type(child)
-                        if is_node[child_kind] if child_kind in is_node else is_node_type(child_kind):
+                        fields = table.get(type(child))
+                        if fields is None:
+                            fields = _code_entry(type(child))
+                        if fields is not False:
                             parents[id(child)] = node
-                            push(child)
-                elif is_node[value_kind] if value_kind in is_node else is_node_type(value_kind):
-                    parents[id(value)] = node
-                    push(value)
+                            if fields:
+                                push(child)
+                else:
+                    fields = table.get(value_kind)
+                    if fields is None:
+                        fields = _code_entry(value_kind)
+                    if fields is not False:
+                        parents[id(value)] = node
+                        if fields:
+                            push(value)
 
     def parent(self, node):
         return self._parents.get(id(node))
@@ -513,7 +522,13 @@ class Dataflow:
         return None
 
 
-_FIELDS_OF: dict[type, tuple[str, ...]] = {}  # node class -> `code_fields`, for `Dataflow._index`
+# For `Dataflow._index`: a node class -> its `code_fields` (empty: a leaf); any other type -> False.
+_CODE_TABLE: dict[type, tuple[str, ...] | bool] = {}
+
+
+def _code_entry(kind: type) -> tuple[str, ...] | bool:
+    entry = _CODE_TABLE[kind] = code_fields(kind) if is_node_type(kind) else False
+    return entry
 
 
 def is_inplace_name(name: str) -> bool:

@@ -218,9 +218,9 @@ class Paths:
             if key is None or isinstance(small, cst.AugAssign):
                 continue
             at = context.via or small  # where the loop's code reads `key`
-            if self.facts.is_optimizer(key, at) or key in self.facts.models_at(at):
-                if isinstance(value, cst.Call):  # `opt = SGD(...)`, `model = Net()` in the loop
-                    items.append(self.event(FRESH, key, small, context))
+            # `opt = SGD(...)`, `model = Net()` in the loop (the cheap test first)
+            if isinstance(value, cst.Call) and (self.facts.is_optimizer(key, at) or key in self.facts.models_at(at)):
+                items.append(self.event(FRESH, key, small, context))
         return items
 
     # --- expressions --------------------------------------------------------------------------

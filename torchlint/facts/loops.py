@@ -28,6 +28,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Iterator
 
 from torchlint._lazy import lazy_module
@@ -176,7 +177,17 @@ class LoopInfo:
     class_: Any  # the class whose method holds the loop, or None
     outer: tuple  # enclosing loops of the same scope, outermost first
     scope_body: Any  # the statements of the function or module that holds the loop
-    paths: tuple[IterationPath, ...] | None = None  # None: too many paths to judge
+    expand: Any = field(default=None, repr=False, compare=False)  # () -> the paths, on first use
+
+    @property
+    def paths(self) -> tuple[IterationPath, ...] | None:
+        """The loop's iteration paths (None: too many to judge), expanded on first use: a file's
+        loops are listed for every training question, but only some questions follow their paths."""
+        state = self.__dict__
+        if "_paths" not in state:
+            state["_paths"] = self.expand() if self.expand is not None else None
+            self.expand = None
+        return state["_paths"]
 
     def events(self, kind: EventKind | None = None) -> Iterator[Event]:
         seen = set()
@@ -212,10 +223,8 @@ class LoopFacts:
         self._collect_loops(module.body, None, None, (), module.body)
         # Innermost loops first: a finding belongs to the tightest loop that shows it.
         self.loops.sort(key=lambda loop: -len(loop.outer))
-        from torchlint.facts.iteration import Paths
-
         for loop in self.loops:
-            loop.paths = Paths(self, loop).expand()
+            loop.expand = partial(_expand, self, loop)
         return self
 
     @property
@@ -530,6 +539,12 @@ class LoopFacts:
 
 
 
+
+
+def _expand(loop_facts: LoopFacts, loop: LoopInfo) -> tuple[IterationPath, ...] | None:
+    from torchlint.facts.iteration import Paths
+
+    return Paths(loop_facts, loop).expand()
 
 
 def _reaching(name: str, at, flow) -> frozenset | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from torchlint._lazy import lazy_module
 from torchlint.facts.dataflow import Binding, BindingKind, Dataflow, Flow
 from torchlint.facts.statements import body_of, code_children, parameters, walk_nodes
+from torchlint.walk import TRIVIA, children_in, walked_fields
 
 cst = lazy_module("libcst")
 
@@ -243,6 +244,7 @@ def _load_names(expr, into_scopes: bool = False, in_class: bool = False) -> list
     ABC check that costs a Python call per node.
     """
     kinds = _load_kinds()
+    name_fields = walked_fields(TRIVIA, _NAME_CLASS)  # what may hold a name (not a number, an operator...)
     found: list = []
     stack = [(expr, _NOTHING)]
     push, pop = stack.append, stack.pop
@@ -250,8 +252,10 @@ def _load_names(expr, into_scopes: bool = False, in_class: bool = False) -> list
         node, hidden = pop()
         kind = kinds.get(type(node))
         if kind is None or (kind is _DEFINITION and into_scopes):
-            for child in code_children(node):
-                push((child, hidden))
+            fields = name_fields.get(type(node))
+            if fields:
+                for child in children_in(node, fields):
+                    push((child, hidden))
         elif kind is _NAME:
             if node.value not in hidden:
                 found.append(node)
@@ -285,6 +289,7 @@ def _load_names(expr, into_scopes: bool = False, in_class: bool = False) -> list
 
 
 _NOTHING: frozenset = frozenset()
+_NAME_CLASS = frozenset({"Name"})
 _NAME, _VALUE, _LAMBDA, _DEFINITION, _COMPREHENSION, _PARAM, _COMP_FOR = (
     "name", "value", "lambda", "definition", "comprehension", "param", "comp_for")
 _LOAD_KINDS: dict[type, str] = {}
