@@ -52,16 +52,23 @@ def load_census():
 @pytest.fixture
 def traced(tmp_path):
     census_module = load_census()
-    (tmp_path / "toy_model.py").write_text(MODEL)
-    spec = importlib.util.spec_from_file_location("toy_model", tmp_path / "toy_model.py")
-    toy = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(toy)
+    census = trace(census_module, tmp_path, "toy_model", MODEL, torch.randn(2, 3))
+    return census_module, {(site["line"], site["kind"]): site for site in census.sites.values()}
+
+
+def trace(census_module, tmp_path, name: str, source: str, *args):
+    """The census of one run of `forward(*args)` of a model module written to `tmp_path/name.py`."""
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model)
     census = census_module.Census(str(tmp_path))
     function_mode, dispatch_mode = census_module._make_modes(census)
     with dispatch_mode(), function_mode():
-        toy.forward(torch.randn(2, 3))
+        model.forward(*args)
     census.settle_repeats()
-    return census_module, {(site["line"], site["kind"]): site for site in census.sites.values()}
+    return census
 
 
 def line_of(text: str) -> int:
@@ -182,16 +189,7 @@ SIZED_MODEL = textwrap.dedent("""\
 
 
 def trace_sized(tmp_path, census_module, n):
-    path = tmp_path / "sized_model.py"
-    path.write_text(SIZED_MODEL)
-    spec = importlib.util.spec_from_file_location(f"sized_model_{n}", path)
-    model = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(model)
-    census = census_module.Census(str(tmp_path))
-    function_mode, dispatch_mode = census_module._make_modes(census)
-    with dispatch_mode(), function_mode():
-        model.forward(n)
-    census.settle_repeats()
+    census = trace(census_module, tmp_path, f"sized_model_{n}", SIZED_MODEL, n)
     return {site["line"]: site for site in census.sites.values() if site["kind"] in ("reshape", "flatten")}
 
 
@@ -280,21 +278,14 @@ def test_a_dim_the_call_writes_as_literal_one_is_not_grown(tmp_path):
     assert census_module.literal_one_dims("x = (attn @ v).transpose(1, 2).reshape(B, 1, C)  # one token\n", 3) == {1}
     assert census_module.literal_one_dims("y = x.view((n, 1, -1)).reshape(n, frames, 4)\n", 3) == {1}
     assert census_module.literal_one_dims("y = x.reshape(n, frames, 4)\n", 3) == set()
-    (tmp_path / "token_model.py").write_text(textwrap.dedent("""\
+    census = trace(census_module, tmp_path, "token_model", textwrap.dedent("""\
         import torch
 
         def forward(frames):
             cls = torch.randn(2, 3, 1, 4).transpose(1, 2).reshape(2, 1, 12)
             per_frame = torch.randn(2, 3, frames, 4).transpose(1, 2).reshape(2, frames, 12)
             return cls, per_frame
-    """))
-    spec = importlib.util.spec_from_file_location("token_model", tmp_path / "token_model.py")
-    model = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(model)
-    census = census_module.Census(str(tmp_path))
-    function_mode, dispatch_mode = census_module._make_modes(census)
-    with dispatch_mode(), function_mode():
-        model.forward(1)
+    """), 1)
     sites = {site["line"]: site for site in census.sites.values()}
     assert (sites[4].get("grown_pinned"), sites[4].get("grown_copies", 0)) == (1, 0)  # one token at any size
     assert sites[5].get("grown_copies") == 1  # a configured size: at 2 frames it copies
